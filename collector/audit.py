@@ -1,0 +1,148 @@
+"""The audit record: what an auditor asks for, shaped as one store item.
+
+Attribute names are the DynamoDB attribute names and the SQLite JSON keys alike:
+
+| attribute | meaning |
+|---|---|
+| invocationId | dedupe key: WorkMail's invocationId, or `sha256:<content hash>` when it was missing |
+| status | RECORDED or INVALID |
+| messageId | WorkMail message id (for the message-flow API) |
+| direction | INBOUND, OUTBOUND or UNKNOWN; rawDirection keeps an unexpected value as sent |
+| sender, mailFrom, recipients | addresses, domain lower-cased; HMACs when redacted |
+| recipientCount | number of recipients in the event (before any trimming for size) |
+| subject | as sent (WorkMail cuts it at 256 characters); an HMAC when redacted |
+| truncated | WorkMail's flag: payload passed 128 KB and the recipient list was cut |
+| summaryVersion, layout, extra | event format, `envelope` or `flat`, unknown fields (JSON) |
+| receivedAt, receivedDay | UTC time of the first delivery (ISO 8601, ms) and its day (for the byDay index) |
+| requestId, functionVersion | the Lambda invocation that recorded it |
+| expiresAt | epoch seconds for DynamoDB TTL (absent when retention is 0) |
+| fingerprint | SHA-256 of the canonical payload: tells a true redelivery from a conflict |
+| keySynthesized, redacted | flags |
+| reason, raw, rawBytes, rawTruncated | for INVALID records: why, and the payload as it arrived |
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from collector.clock import iso_millis
+from collector.jsonutil import dumps
+from collector.model import Invalid, Invocation, MailEvent
+from collector.redaction import Redactor
+
+Item = dict[str, Any]
+
+# DynamoDB's item limit is 400 KB; keep a margin for attribute names and type overhead.
+ITEM_BUDGET_BYTES = 380_000
+RAW_BUDGET_BYTES = 300_000
+CONTENT_FIELDS = (
+    "messageId",
+    "direction",
+    "rawDirection",
+    "sender",
+    "mailFrom",
+    "recipients",
+    "recipientCount",
+    "subject",
+    "truncated",
+    "summaryVersion",
+    "layout",
+    "extra",
+    "status",
+    "reason",
+)
+
+
+def _common(key: str, invocation: Invocation, retention_days: int, redactor: Redactor) -> Item:
+    received = invocation.received_at
+    item: Item = {
+        "invocationId": key,
+        "receivedAt": iso_millis(received),
+        "receivedDay": received.strftime("%Y-%m-%d"),
+        "requestId": invocation.request_id,
+        "functionVersion": invocation.function_version,
+        "redacted": redactor.enabled,
+    }
+    if retention_days > 0:
+        item["expiresAt"] = int((received + timedelta(days=retention_days)).timestamp())
+    return item
+
+
+def record_item(event: MailEvent, invocation: Invocation, retention_days: int, redactor: Redactor) -> Item:
+    item = _common(event.dedupe_key, invocation, retention_days, redactor)
+    item.update(
+        status="RECORDED",
+        messageId=event.message_id,
+        direction=event.direction.value,
+        recipients=[redactor.value(r) for r in event.recipients],
+        recipientCount=len(event.recipients),
+        truncated=event.truncated,
+        layout=event.layout,
+        fingerprint=event.fingerprint,
+        keySynthesized=event.key_synthesized,
+    )
+    optional = {
+        "rawDirection": event.raw_direction if event.raw_direction != event.direction.value else None,
+        "sender": redactor.optional(event.sender),
+        "mailFrom": redactor.optional(event.mail_from),
+        "subject": redactor.optional(event.subject),
+        "summaryVersion": event.summary_version,
+        "extra": dumps(redactor.tree(event.extra)).decode() if event.extra else None,
+    }
+    item.update({k: v for k, v in optional.items() if v is not None})
+    return _fit(item)
+
+
+def invalid_item(invalid: Invalid, invocation: Invocation, retention_days: int, redactor: Redactor) -> Item:
+    item = _common(invalid.dedupe_key, invocation, retention_days, redactor)
+    raw = redactor.tree(invalid.raw) if not isinstance(invalid.raw, str) else redactor.value(invalid.raw)
+    raw_bytes = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else dumps(raw)
+    kept = _cut_utf8(raw_bytes, RAW_BUDGET_BYTES)
+    item.update(
+        status="INVALID",
+        direction=invalid.direction.value,
+        reason=invalid.reason[:1000],
+        raw=kept,
+        rawBytes=len(raw_bytes),
+        rawTruncated=len(kept.encode("utf-8", "surrogatepass")) < len(raw_bytes),
+        fingerprint=invalid.fingerprint,
+        keySynthesized=invalid.dedupe_key.startswith("sha256:"),
+    )
+    return item
+
+
+def differing_fields(stored: Item, incoming: Item) -> tuple[str, ...]:
+    """Names (never values) of content fields that differ between two deliveries of one key."""
+    return tuple(f for f in CONTENT_FIELDS if stored.get(f) != incoming.get(f))
+
+
+def item_size(item: Item) -> int:
+    """A slight over-estimate of DynamoDB's item size (JSON adds quotes and punctuation)."""
+    return len(dumps(item))
+
+
+def _cut_utf8(data: bytes, limit: int) -> str:
+    return data[:limit].decode("utf-8", "ignore")
+
+
+def _fit(item: Item) -> Item:
+    """Trim the few unbounded fields so any event fits one DynamoDB item; flag what was trimmed."""
+    if item_size(item) <= ITEM_BUDGET_BYTES:
+        return item
+    trimmed: list[str] = []
+    for name in ("extra", "subject"):
+        if name in item and len(item[name]) > 4096:
+            item[name] = _cut_utf8(item[name].encode("utf-8", "surrogatepass"), 4096)
+            trimmed.append(name)
+    recipients: list[str] = item["recipients"]
+    overflow = item_size(item) - ITEM_BUDGET_BYTES
+    if overflow > 0 and recipients:
+        keep = len(recipients)
+        while keep and overflow > 0:
+            keep -= 1
+            overflow -= len(recipients[keep].encode()) + 3
+        item["recipients"] = recipients[:keep]
+        trimmed.append("recipients")
+    item["trimmedFields"] = trimmed
+    return item

@@ -1,0 +1,112 @@
+"""Settings from the environment, validated once per container.
+
+| variable | default | meaning |
+|---|---|---|
+| COLLECTOR_STORE | `dynamodb` on Lambda, else `sqlite` | where audit records go |
+| COLLECTOR_TABLE_NAME | `workmail-collector-audit` | DynamoDB table |
+| COLLECTOR_SQLITE_PATH | `$XDG_DATA_HOME/workmail-collector/audit.sqlite3` | local embedded store |
+| COLLECTOR_NAMESPACE | `WorkMailCollector` | CloudWatch metric namespace |
+| COLLECTOR_SERVICE | Lambda function name, else `workmail-collector` | value of the `Service` dimension |
+| COLLECTOR_RETENTION_DAYS | `365` | audit records expire (TTL) after this many days; `0` keeps forever |
+| COLLECTOR_REDACT | `false` | store keyed hashes (HMAC-SHA256) of addresses and subject |
+| COLLECTOR_REDACTION_KEY | (none) | the HMAC key; required when COLLECTOR_REDACT is on |
+| COLLECTOR_LOG_PII | `false` | allow subject and addresses in logs and EMF properties |
+| COLLECTOR_LOG_LEVEL | `INFO` | Python log level |
+| AWS_ENDPOINT_URL | (none) | standard SDK variable: point DynamoDB at a local endpoint |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off", ""})
+STORES = ("sqlite", "dynamodb")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_TABLE = "workmail-collector-audit"
+DEFAULT_NAMESPACE = "WorkMailCollector"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = "sqlite"
+    table_name: str = DEFAULT_TABLE
+    sqlite_path: Path = Path("audit.sqlite3")
+    namespace: str = DEFAULT_NAMESPACE
+    service: str = "workmail-collector"
+    retention_days: int = 365
+    redact: bool = False
+    redaction_key: bytes | None = None
+    log_pii: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        on_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+        store = env.get("COLLECTOR_STORE", "dynamodb" if on_lambda else "sqlite").strip().lower()
+        if store not in STORES:
+            raise ConfigError(f"COLLECTOR_STORE must be one of {', '.join(STORES)}, got {store!r}")
+
+        table = env.get("COLLECTOR_TABLE_NAME", DEFAULT_TABLE).strip()
+        if not 3 <= len(table) <= 255:
+            raise ConfigError("COLLECTOR_TABLE_NAME must be 3 to 255 characters")
+
+        namespace = env.get("COLLECTOR_NAMESPACE", DEFAULT_NAMESPACE).strip()
+        if not namespace or len(namespace) > 255 or namespace.startswith("AWS/"):
+            raise ConfigError("COLLECTOR_NAMESPACE must be 1-255 characters and not start with 'AWS/'")
+
+        service = env.get("COLLECTOR_SERVICE") or env.get("AWS_LAMBDA_FUNCTION_NAME") or "workmail-collector"
+
+        raw_days = env.get("COLLECTOR_RETENTION_DAYS", "365").strip()
+        try:
+            retention_days = int(raw_days)
+        except ValueError:
+            raise ConfigError(f"COLLECTOR_RETENTION_DAYS must be a whole number, got {raw_days!r}") from None
+        if not 0 <= retention_days <= 36500:
+            raise ConfigError("COLLECTOR_RETENTION_DAYS must be between 0 and 36500")
+
+        redact = _flag(env, "COLLECTOR_REDACT")
+        key_text = env.get("COLLECTOR_REDACTION_KEY", "")
+        if redact and len(key_text) < 16:
+            raise ConfigError(
+                "COLLECTOR_REDACT is on but COLLECTOR_REDACTION_KEY is missing or shorter than 16 characters"
+            )
+
+        level = env.get("COLLECTOR_LOG_LEVEL", "INFO").strip().upper()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"COLLECTOR_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+
+        data_home = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        sqlite_path = Path(
+            env.get("COLLECTOR_SQLITE_PATH") or data_home / "workmail-collector" / "audit.sqlite3"
+        )
+        return cls(
+            store=store,
+            table_name=table,
+            sqlite_path=sqlite_path,
+            namespace=namespace,
+            service=service,
+            retention_days=retention_days,
+            redact=redact,
+            redaction_key=key_text.encode() if redact else None,
+            log_pii=_flag(env, "COLLECTOR_LOG_PII"),
+            log_level=level,
+        )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")

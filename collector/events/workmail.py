@@ -1,0 +1,177 @@
+"""Amazon WorkMail "Run Lambda" event summary -> MailEvent | Invalid.
+
+Accepts the real layout (``envelope.mailFrom``, ``envelope.recipients``) and the flat layout some
+documentation shows (``mailFrom``, ``recipients`` at the top level). Tolerant where WorkMail may
+evolve (unknown fields, new ``summaryVersion`` values, new directions), strict where a wrong type
+means the payload cannot be trusted. Kept thin on purpose: AWS ends WorkMail support on 2027-03-31,
+and another source must be able to take its place beside this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.jsonutil import clean_text, content_hash
+from collector.model import Direction, Invalid, MailEvent, Undecodable
+
+KNOWN_FIELDS = frozenset(
+    {
+        "summaryVersion",
+        "envelope",
+        "mailFrom",
+        "recipients",
+        "sender",
+        "subject",
+        "messageId",
+        "invocationId",
+        "flowDirection",
+        "truncated",
+    }
+)
+SYNTHETIC_KEY_PREFIX = "sha256:"
+
+
+class _Reject(Exception):
+    """Internal: the payload is invalid for the stated reason."""
+
+
+def normalize_address(address: str) -> str:
+    """Lower-case the domain only: the local part is case-sensitive by RFC 5321, the domain is not."""
+    address = clean_text(address.strip())
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    return f"{local}@{domain.lower()}"
+
+
+def _address(value: object, where: str, *, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise _Reject(f"{where} is missing")
+        return None
+    if not isinstance(value, dict):
+        raise _Reject(f"{where} must be an object with an 'address', got {type(value).__name__}")
+    address = value.get("address")
+    if not isinstance(address, str):
+        raise _Reject(f"{where}.address must be a string, got {type(address).__name__}")
+    return normalize_address(address)
+
+
+def _recipients(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _Reject(f"{where} must be a list, got {type(value).__name__}")
+    out: list[str] = []
+    for i, item in enumerate(value):
+        address = _address(item, f"{where}[{i}]", required=True)
+        assert address is not None
+        out.append(address)
+    return tuple(out)
+
+
+def _optional_str(event: dict[str, Any], name: str) -> str | None:
+    value = event.get(name)
+    if value is not None and not isinstance(value, str):
+        raise _Reject(f"{name} must be a string, got {type(value).__name__}")
+    return None if value is None else clean_text(value)
+
+
+def _direction(value: object) -> tuple[Direction, str | None]:
+    if isinstance(value, str):
+        try:
+            return Direction(value.upper()), value
+        except ValueError:
+            return Direction.UNKNOWN, clean_text(value[:100])
+    return Direction.UNKNOWN, None if value is None else clean_text(str(value)[:100])
+
+
+def _key(event: dict[str, Any] | object) -> tuple[str, bool]:
+    """The invocationId when present, else a stable hash of the content (flagged as synthesized)."""
+    if isinstance(event, dict):
+        invocation_id = event.get("invocationId")
+        if isinstance(invocation_id, str) and invocation_id.strip():
+            return clean_text(invocation_id.strip()), False
+    return SYNTHETIC_KEY_PREFIX + content_hash(event), True
+
+
+def parse(raw: object) -> MailEvent | Invalid:
+    """Validate one payload. Never raises: anything unusable becomes an Invalid with a reason."""
+    fingerprint = content_hash(raw if not isinstance(raw, Undecodable) else raw.text)
+    if isinstance(raw, Undecodable):
+        return Invalid(
+            dedupe_key=SYNTHETIC_KEY_PREFIX + fingerprint,
+            fingerprint=fingerprint,
+            reason=f"payload is not valid JSON: {raw.error}",
+            raw=raw.text,
+        )
+    if not isinstance(raw, dict):
+        key, _ = _key(raw)
+        return Invalid(
+            dedupe_key=key,
+            fingerprint=fingerprint,
+            reason=f"payload must be a JSON object, got {type(raw).__name__}",
+            raw=raw,
+        )
+    direction, raw_direction = _direction(raw.get("flowDirection"))
+    key, synthesized = _key(raw)
+    try:
+        return _parse_object(raw, key, synthesized, fingerprint, direction, raw_direction)
+    except _Reject as reject:
+        return Invalid(
+            dedupe_key=key, fingerprint=fingerprint, reason=str(reject), raw=raw, direction=direction
+        )
+
+
+def _parse_object(
+    event: dict[str, Any],
+    key: str,
+    synthesized: bool,
+    fingerprint: str,
+    direction: Direction,
+    raw_direction: str | None,
+) -> MailEvent:
+    invocation_id = event.get("invocationId")
+    if invocation_id is not None and not isinstance(invocation_id, str):
+        raise _Reject(f"invocationId must be a string, got {type(invocation_id).__name__}")
+    message_id = event.get("messageId")
+    if not isinstance(message_id, str) or not message_id:
+        raise _Reject(
+            "messageId is missing" if message_id is None else "messageId must be a non-empty string"
+        )
+
+    envelope = event.get("envelope")
+    if envelope is not None:
+        if not isinstance(envelope, dict):
+            raise _Reject(f"envelope must be an object, got {type(envelope).__name__}")
+        layout, source, prefix = "envelope", envelope, "envelope."
+    else:
+        layout, source, prefix = "flat", event, ""
+    if "recipients" not in source:
+        raise _Reject(f"{prefix}recipients is missing")
+    recipients = _recipients(source["recipients"], f"{prefix}recipients")
+    mail_from = _address(source.get("mailFrom"), f"{prefix}mailFrom", required=True)
+
+    truncated = event.get("truncated", False)
+    if not isinstance(truncated, bool):
+        raise _Reject(f"truncated must be a boolean, got {type(truncated).__name__}")
+
+    extra = {k: v for k, v in event.items() if k not in KNOWN_FIELDS}
+    if layout == "envelope":
+        extra.update(
+            {f"envelope.{k}": v for k, v in envelope.items() if k not in ("mailFrom", "recipients")}
+        )
+    return MailEvent(
+        dedupe_key=key,
+        key_synthesized=synthesized,
+        fingerprint=fingerprint,
+        message_id=clean_text(message_id),
+        direction=direction,
+        raw_direction=raw_direction,
+        mail_from=mail_from,
+        sender=_address(event.get("sender"), "sender", required=False),
+        recipients=recipients,
+        subject=_optional_str(event, "subject"),
+        truncated=truncated,
+        summary_version=_optional_str(event, "summaryVersion"),
+        layout=layout,
+        extra=extra,
+    )

@@ -1,0 +1,92 @@
+"""Plain values that travel through the pipeline. No I/O lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class Direction(str, Enum):
+    """Flow direction as WorkMail reports it; anything else is kept as UNKNOWN, never dropped."""
+
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+    UNKNOWN = "UNKNOWN"
+
+
+class Status(str, Enum):
+    """What happened to one delivery of an event."""
+
+    RECORDED = "RECORDED"  # first delivery of a valid event: stored and counted
+    DUPLICATE = "DUPLICATE"  # redelivery with the same content: counted as a duplicate only
+    CONFLICT = "CONFLICT"  # same key, different content: kept as first stored, flagged
+    QUARANTINED = "QUARANTINED"  # first delivery of an invalid event: stored with its reason
+    QUARANTINED_DUPLICATE = "QUARANTINED_DUPLICATE"  # redelivery of an already quarantined event
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """Input that never became JSON (a broken line in a replay file); kept so it can be quarantined."""
+
+    text: str
+    error: str
+
+
+@dataclass(frozen=True)
+class MailEvent:
+    """One valid email-flow event, normalised but not yet redacted."""
+
+    dedupe_key: str
+    key_synthesized: bool
+    fingerprint: str
+    message_id: str
+    direction: Direction
+    raw_direction: str | None
+    mail_from: str | None
+    sender: str | None
+    recipients: tuple[str, ...]
+    subject: str | None
+    truncated: bool
+    summary_version: str | None
+    layout: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """An event that can never succeed on retry, with the reason and the payload as it arrived."""
+
+    dedupe_key: str
+    fingerprint: str
+    reason: str
+    raw: object
+    direction: Direction = Direction.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Who delivered the event and when: the Lambda context, or the CLI standing in for it."""
+
+    request_id: str
+    function_version: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The pipeline's verdict for one delivery; metrics are derived from it and nothing else."""
+
+    status: Status
+    dedupe_key: str
+    direction: Direction
+    recipient_count: int = 0
+    truncated: bool = False
+    key_synthesized: bool = False
+    differing_fields: tuple[str, ...] = ()
+
+    @property
+    def counted(self) -> bool:
+        """True only for the one delivery that makes an event count as a message."""
+        return self.status is Status.RECORDED

@@ -1,0 +1,108 @@
+"""The one place that orders the steps and decides failure semantics.
+
+parse -> build the audit item -> one conditional write -> classify -> one EMF document.
+
+* Invalid input can never succeed on retry: it is stored as an INVALID record with its reason and
+  payload, counted once in InvalidEvents, logged on one line, and the call returns normally.
+* A store fault propagates after the SDK's own retries, before any metric is written, so the
+  caller (Lambda's async retries, then the on-failure destination) keeps the event.
+* Metrics are emitted only after the write succeeded. The one window that can lose a metric is a
+  crash between the write and the EMF line reaching the log: the record exists, so the redelivery
+  is classified DUPLICATE and its Messages count is not re-emitted. That window is one `write()`
+  to stdout; it is bounded by the process dying in that instant, and the audit trail stays exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from collector.audit import Item, differing_fields, invalid_item, record_item
+from collector.config import Settings
+from collector.events import EventSource
+from collector.events.workmail import SYNTHETIC_KEY_PREFIX
+from collector.events.workmail import parse as parse_workmail
+from collector.metrics import EmfWriter
+from collector.model import Direction, Invalid, Invocation, MailEvent, Outcome, Status
+from collector.redaction import Redactor
+from collector.store import AuditStore, Duplicate
+
+log = logging.getLogger("workmail_collector")
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: AuditStore,
+        emf: EmfWriter,
+        settings: Settings,
+        source: EventSource = parse_workmail,
+    ) -> None:
+        self.store = store
+        self._emf = emf
+        self._settings = settings
+        self._source = source
+        self.redactor = Redactor(settings.redaction_key)
+
+    async def process(self, raw: object, invocation: Invocation) -> Outcome:
+        parsed = self._source(raw)
+        if isinstance(parsed, Invalid):
+            item = invalid_item(parsed, invocation, self._settings.retention_days, self.redactor)
+        else:
+            item = record_item(parsed, invocation, self._settings.retention_days, self.redactor)
+        result = await self.store.put_once(item)
+        existing = result.existing if isinstance(result, Duplicate) else None
+        outcome = _classify(parsed, item, existing)
+        self._log(outcome, parsed, invocation)
+        await self._emf.emit(outcome, invocation, self._pii_properties(parsed))
+        return outcome
+
+    def _pii_properties(self, parsed: MailEvent | Invalid) -> dict[str, Any]:
+        if not self._settings.log_pii or isinstance(parsed, Invalid):
+            return {}
+        return {"sender": parsed.sender, "mailFrom": parsed.mail_from, "subject": parsed.subject}
+
+    def _log(self, outcome: Outcome, parsed: MailEvent | Invalid, invocation: Invocation) -> None:
+        context = {"invocationId": outcome.dedupe_key, "requestId": invocation.request_id}
+        if outcome.status is Status.QUARANTINED:
+            assert isinstance(parsed, Invalid)
+            log.error(
+                "invalid event quarantined: %s (invocationId=%s requestId=%s)",
+                parsed.reason, outcome.dedupe_key, invocation.request_id, extra=context,
+            )
+        elif outcome.status is Status.CONFLICT:
+            log.warning(
+                "conflicting redelivery: invocationId=%s differs from the stored record in %s",
+                outcome.dedupe_key, ", ".join(outcome.differing_fields) or "fingerprint only",
+                extra=context,
+            )
+        elif log.isEnabledFor(logging.DEBUG):
+            detail = ""
+            if self._settings.log_pii and isinstance(parsed, MailEvent):
+                detail = f" from={parsed.sender or parsed.mail_from} subject={parsed.subject!r}"
+            log.debug("%s invocationId=%s%s", outcome.status.value, outcome.dedupe_key, detail, extra=context)
+
+
+def _classify(parsed: MailEvent | Invalid, item: Item, existing: Item | None) -> Outcome:
+    if isinstance(parsed, Invalid):
+        status = Status.QUARANTINED if existing is None else Status.QUARANTINED_DUPLICATE
+        synthesized = parsed.dedupe_key.startswith(SYNTHETIC_KEY_PREFIX)
+        return Outcome(status, parsed.dedupe_key, parsed.direction, key_synthesized=synthesized)
+    differing: tuple[str, ...] = ()
+    if existing is None:
+        status = Status.RECORDED
+    elif existing.get("fingerprint") == item["fingerprint"]:
+        status = Status.DUPLICATE
+    else:
+        status = Status.CONFLICT
+        differing = differing_fields(existing, item)
+    direction = parsed.direction if existing is None else Direction(existing.get("direction", "UNKNOWN"))
+    return Outcome(
+        status=status,
+        dedupe_key=parsed.dedupe_key,
+        direction=direction,
+        recipient_count=len(parsed.recipients),
+        truncated=parsed.truncated,
+        key_synthesized=parsed.key_synthesized,
+        differing_fields=differing,
+    )

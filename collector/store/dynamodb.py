@@ -1,0 +1,182 @@
+"""DynamoDB audit store on aioboto3: one conditional PutItem per delivery, duplicates read for free.
+
+`ReturnValuesOnConditionCheckFailure=ALL_OLD` makes a failed `attribute_not_exists` condition
+return the stored item, so a redelivery costs exactly one request and no second read. Transient
+faults (throttling, 5xx, timeouts) are retried by the SDK's standard mode and then raised, so
+Lambda's asynchronous retries and the on-failure destination keep the event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from collector.audit import Item
+from collector.clock import iso_millis
+from collector.store import Duplicate, Inserted, PutResult, Query, StoreError
+from collector.store.schema import AUDIT_TABLE, BY_DAY, BY_MESSAGE_ID, BY_SENDER
+
+DEFAULT_LOOKBACK = timedelta(days=7)
+
+
+def client_config() -> Any:
+    """Short timeouts and standard retries: a stuck request must not eat the Lambda timeout."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=2,
+        read_timeout=5,
+        max_pool_connections=64,
+    )
+
+
+def to_attribute(value: Any) -> dict[str, Any]:
+    """Encode the plain types audit items hold (str, bool, int, float, list, dict, None)."""
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": repr(value)}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attribute(v) for v in value]}
+    if isinstance(value, dict):
+        return {"M": {k: to_attribute(v) for k, v in value.items()}}
+    if value is None:
+        return {"NULL": True}
+    raise TypeError(f"cannot store {type(value).__name__} in an audit item")
+
+
+def from_attribute(attribute: dict[str, Any]) -> Any:
+    ((kind, value),) = attribute.items()
+    if kind == "S" or kind == "BOOL":
+        return value
+    if kind == "N":
+        return float(value) if any(c in value for c in ".eE") else int(value)
+    if kind == "L":
+        return [from_attribute(v) for v in value]
+    if kind == "M":
+        return {k: from_attribute(v) for k, v in value.items()}
+    if kind == "NULL":
+        return None
+    raise TypeError(f"unexpected DynamoDB type {kind}")
+
+
+def encode_item(item: Item) -> dict[str, Any]:
+    return {k: to_attribute(v) for k, v in item.items() if v is not None}
+
+
+def decode_item(raw: dict[str, Any]) -> Item:
+    return {k: from_attribute(v) for k, v in raw.items()}
+
+
+class DynamoDbStore:
+    """Owns one aioboto3 client for the life of the container; `open` enters it, `close` leaves it."""
+
+    def __init__(self, client: Any, table_name: str, exit_stack: contextlib.AsyncExitStack) -> None:
+        self._client = client
+        self._table = table_name
+        self._exit_stack = exit_stack
+
+    @classmethod
+    async def open(cls, table_name: str, session: Any = None) -> DynamoDbStore:
+        import aioboto3  # deferred: the heaviest import of the package, needed only on this path
+
+        session = session or aioboto3.Session()
+        stack = contextlib.AsyncExitStack()
+        client = await stack.enter_async_context(session.client("dynamodb", config=client_config()))
+        return cls(client, table_name, stack)
+
+    async def put_once(self, item: Item) -> PutResult:
+        from botocore.exceptions import ClientError
+
+        try:
+            await self._client.put_item(
+                TableName=self._table,
+                Item=encode_item(item),
+                ConditionExpression="attribute_not_exists(#k)",
+                ExpressionAttributeNames={"#k": AUDIT_TABLE.partition_key},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return Duplicate(decode_item(error.response.get("Item") or {}))
+            raise
+        return Inserted()
+
+    async def get(self, key: str) -> Item | None:
+        response = await self._client.get_item(
+            TableName=self._table, Key={AUDIT_TABLE.partition_key: {"S": key}}, ConsistentRead=True
+        )
+        raw = response.get("Item")
+        return None if raw is None else decode_item(raw)
+
+    async def query(self, query: Query) -> list[Item]:
+        until = query.until or datetime.now(UTC)
+        if query.message_id is not None or query.sender is not None:
+            index = BY_MESSAGE_ID if query.message_id is not None else BY_SENDER
+            value = query.message_id if query.message_id is not None else query.sender
+            assert value is not None
+            return await self._query_index(index, value, query.since, query.until, query.limit)
+        # A time range: one byDay partition per day, newest first, until the limit is met.
+        since = query.since or until - DEFAULT_LOOKBACK
+        if since > until:
+            raise StoreError("the start of the time range is after its end")
+        out: list[Item] = []
+        day = until.date()
+        while day >= since.date() and len(out) < query.limit:
+            out += await self._query_index(BY_DAY, day.isoformat(), since, until, query.limit - len(out))
+            day -= timedelta(days=1)
+        return out
+
+    async def _query_index(
+        self, index: str, value: str, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[Item]:
+        spec = AUDIT_TABLE.index(index)
+        names = {"#p": spec.partition_key}
+        values: dict[str, Any] = {":p": {"S": value}}
+        condition = "#p = :p"
+        if since is not None or until is not None:
+            names["#s"] = spec.sort_key
+            values[":a"] = {"S": iso_millis(since or datetime(1970, 1, 1, tzinfo=UTC))}
+            values[":b"] = {"S": iso_millis(until or datetime(9999, 1, 1, tzinfo=UTC))}
+            condition += " AND #s BETWEEN :a AND :b"
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        out: list[Item] = []
+        while len(out) < limit:
+            response = await self._client.query(**request, Limit=limit - len(out))
+            out += [decode_item(raw) for raw in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return out
+
+    async def close(self) -> None:
+        await self._exit_stack.aclose()
+
+
+async def create_table(table_name: str, session: Any = None) -> dict[str, Any]:
+    """Create the audit table exactly as the CDK stack defines it (keys, indexes, TTL) and wait for it."""
+    import aioboto3
+
+    session = session or aioboto3.Session()
+    async with session.client("dynamodb", config=client_config()) as client:
+        await client.create_table(**AUDIT_TABLE.create_table_request(table_name))
+        waiter = client.get_waiter("table_exists")
+        await waiter.wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        await client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": AUDIT_TABLE.ttl_attribute},
+        )
+        description = await client.describe_table(TableName=table_name)
+        table: dict[str, Any] = description["Table"]
+        return table

@@ -1,0 +1,91 @@
+"""The embedded default: a SQLite file with DynamoDB's dedupe semantics, for use with no AWS account.
+
+Calls are synchronous inside async methods on purpose: a local insert takes microseconds, and
+since nothing awaits between the insert and the read of an existing row, each `put_once` is atomic
+with respect to the other tasks on the loop. Across processes, SQLite's own locking keeps the
+primary key unique.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from collector.audit import Item
+from collector.clock import iso_millis
+from collector.jsonutil import dumps, loads
+from collector.store import Duplicate, Inserted, PutResult, Query
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    invocation_id TEXT PRIMARY KEY,
+    message_id    TEXT,
+    sender        TEXT,
+    received_at   TEXT NOT NULL,
+    expires_at    INTEGER,
+    item          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_message ON audit (message_id, received_at);
+CREATE INDEX IF NOT EXISTS audit_by_sender ON audit (sender, received_at);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (received_at);
+"""
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        # TTL, as DynamoDB would apply it: expired records leave the trail.
+        self._db.execute("DELETE FROM audit WHERE expires_at IS NOT NULL AND expires_at < ?", (int(time.time()),))
+
+    async def put_once(self, item: Item) -> PutResult:
+        cursor = self._db.execute(
+            "INSERT INTO audit (invocation_id, message_id, sender, received_at, expires_at, item)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (invocation_id) DO NOTHING",
+            (
+                item["invocationId"],
+                item.get("messageId"),
+                item.get("sender"),
+                item["receivedAt"],
+                item.get("expiresAt"),
+                dumps(item).decode(),
+            ),
+        )
+        if cursor.rowcount == 1:
+            return Inserted()
+        existing = await self.get(item["invocationId"])
+        assert existing is not None, "a conflicting row cannot vanish: records are never deleted"
+        return Duplicate(existing)
+
+    async def get(self, key: str) -> Item | None:
+        row = self._db.execute("SELECT item FROM audit WHERE invocation_id = ?", (key,)).fetchone()
+        return None if row is None else dict(loads(row[0]))
+
+    async def query(self, query: Query) -> list[Item]:
+        clauses, params = [], []
+        if query.message_id is not None:
+            clauses.append("message_id = ?")
+            params.append(query.message_id)
+        if query.sender is not None:
+            clauses.append("sender = ?")
+            params.append(query.sender)
+        if query.since is not None:
+            clauses.append("received_at >= ?")
+            params.append(iso_millis(query.since))
+        if query.until is not None:
+            clauses.append("received_at <= ?")
+            params.append(iso_millis(query.until))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(
+            f"SELECT item FROM audit {where} ORDER BY received_at DESC, invocation_id LIMIT ?",
+            (*params, query.limit),
+        ).fetchall()
+        return [dict(loads(r[0])) for r in rows]
+
+    async def close(self) -> None:
+        self._db.close()
