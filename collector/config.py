@@ -85,7 +85,8 @@ class Settings:
         if level not in LOG_LEVELS:
             raise ConfigError(f"COLLECTOR_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
-        data_home = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+        data_home = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
         sqlite_path = Path(
             env.get("COLLECTOR_SQLITE_PATH") or data_home / "workmail-collector" / "audit.sqlite3"
         )

@@ -44,21 +44,42 @@ def _when(*statuses: Status) -> Callable[[Outcome], int]:
 
 
 CATALOG: tuple[MetricSpec, ...] = (
-    MetricSpec("Messages", "Count", "Messages recorded for the first time (each event counted once)",
-               _when(Status.RECORDED)),
-    MetricSpec("Recipients", "Count", "Envelope recipients of the messages counted in Messages",
-               lambda o: o.recipient_count if o.counted else 0),
-    MetricSpec("TruncatedMessages", "Count",
-               "Counted messages whose summary passed 128 KB, so WorkMail cut the recipient list",
-               lambda o: int(o.counted and o.truncated)),
-    MetricSpec("DuplicateInvocations", "Count",
-               "Redeliveries of an already stored invocationId (WorkMail or Lambda async retries)",
-               _when(Status.DUPLICATE, Status.CONFLICT, Status.QUARANTINED_DUPLICATE)),
-    MetricSpec("Conflicts", "Count", "Redeliveries whose content differs from the stored record",
-               _when(Status.CONFLICT)),
-    MetricSpec("InvalidEvents", "Count",
-               "Events that failed validation and were quarantined in the audit store (once each)",
-               _when(Status.QUARANTINED)),
+    MetricSpec(
+        "Messages",
+        "Count",
+        "Messages recorded for the first time (each event counted once)",
+        _when(Status.RECORDED),
+    ),
+    MetricSpec(
+        "Recipients",
+        "Count",
+        "Envelope recipients of the messages counted in Messages",
+        lambda o: o.recipient_count if o.counted else 0,
+    ),
+    MetricSpec(
+        "TruncatedMessages",
+        "Count",
+        "Counted messages whose summary passed 128 KB, so WorkMail cut the recipient list",
+        lambda o: int(o.counted and o.truncated),
+    ),
+    MetricSpec(
+        "DuplicateInvocations",
+        "Count",
+        "Redeliveries of an already stored invocationId (WorkMail or Lambda async retries)",
+        _when(Status.DUPLICATE, Status.CONFLICT, Status.QUARANTINED_DUPLICATE),
+    ),
+    MetricSpec(
+        "Conflicts",
+        "Count",
+        "Redeliveries whose content differs from the stored record",
+        _when(Status.CONFLICT),
+    ),
+    MetricSpec(
+        "InvalidEvents",
+        "Count",
+        "Events that failed validation and were quarantined in the audit store (once each)",
+        _when(Status.QUARANTINED),
+    ),
 )
 METRIC_NAMES = tuple(spec.name for spec in CATALOG)
 
@@ -67,7 +88,7 @@ def metric_values(outcome: Outcome) -> dict[str, int]:
     return {spec.name: spec.value(outcome) for spec in CATALOG}
 
 
-class OrjsonSerializer(Serializer):  # type: ignore[misc]
+class OrjsonSerializer(Serializer):
     """One EMF document per context; the catalog keeps us far below EMF's 100 metrics per document."""
 
     @staticmethod
@@ -94,7 +115,7 @@ class OrjsonSerializer(Serializer):  # type: ignore[misc]
         return [orjson.dumps(body).decode()]
 
 
-class StreamSink(Sink):  # type: ignore[misc]
+class StreamSink(Sink):
     """Writes each document as one line through `write` (sys.stdout.write on Lambda)."""
 
     def __init__(self, write: Callable[[str], Any], serializer: Serializer | None = None) -> None:
@@ -110,7 +131,7 @@ class StreamSink(Sink):  # type: ignore[misc]
             self._write(document + "\n")
 
 
-class FixedEnvironment(Environment):  # type: ignore[misc]
+class FixedEnvironment(Environment):
     """An environment that is decided, not detected: no EC2 metadata probe, no agent socket."""
 
     def __init__(self, sink: Sink, name: str) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Flow direction as WorkMail reports it; anything else is kept as UNKNOWN, never dropped."""
 
     INBOUND = "INBOUND"
@@ -16,7 +16,7 @@ class Direction(str, Enum):
     UNKNOWN = "UNKNOWN"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """What happened to one delivery of an event."""
 
     RECORDED = "RECORDED"  # first delivery of a valid event: stored and counted

@@ -68,12 +68,16 @@ class Pipeline:
             assert isinstance(parsed, Invalid)
             log.error(
                 "invalid event quarantined: %s (invocationId=%s requestId=%s)",
-                parsed.reason, outcome.dedupe_key, invocation.request_id, extra=context,
+                parsed.reason,
+                outcome.dedupe_key,
+                invocation.request_id,
+                extra=context,
             )
         elif outcome.status is Status.CONFLICT:
             log.warning(
                 "conflicting redelivery: invocationId=%s differs from the stored record in %s",
-                outcome.dedupe_key, ", ".join(outcome.differing_fields) or "fingerprint only",
+                outcome.dedupe_key,
+                ", ".join(outcome.differing_fields) or "fingerprint only",
                 extra=context,
             )
         elif log.isEnabledFor(logging.DEBUG):

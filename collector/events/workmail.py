@@ -155,10 +155,8 @@ def _parse_object(
         raise _Reject(f"truncated must be a boolean, got {type(truncated).__name__}")
 
     extra = {k: v for k, v in event.items() if k not in KNOWN_FIELDS}
-    if layout == "envelope":
-        extra.update(
-            {f"envelope.{k}": v for k, v in envelope.items() if k not in ("mailFrom", "recipients")}
-        )
+    if source is not event:
+        extra.update({f"envelope.{k}": v for k, v in source.items() if k not in ("mailFrom", "recipients")})
     return MailEvent(
         dedupe_key=key,
         key_synthesized=synthesized,

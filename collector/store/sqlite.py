@@ -41,7 +41,9 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         # TTL, as DynamoDB would apply it: expired records leave the trail.
-        self._db.execute("DELETE FROM audit WHERE expires_at IS NOT NULL AND expires_at < ?", (int(time.time()),))
+        self._db.execute(
+            "DELETE FROM audit WHERE expires_at IS NOT NULL AND expires_at < ?", (int(time.time()),)
+        )
 
     async def put_once(self, item: Item) -> PutResult:
         cursor = self._db.execute(

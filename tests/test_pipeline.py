@@ -1,0 +1,261 @@
+"""The pipeline end to end on every store: recorded once, counted once, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from collector.config import Settings
+from collector.metrics import EmfWriter
+from collector.model import Invocation, Status
+from collector.pipeline import Pipeline
+from collector.sampling import generate_events
+from collector.store.dynamodb import DynamoDbStore
+from tests.conftest import Backend, run
+from tests.emf import sum_metric, validate_document
+from tests.failing_server import failing_endpoint
+
+KEY = b"an-hmac-key-of-sufficient-length"
+
+
+def invocation(n: int = 0) -> Invocation:
+    return Invocation(f"req-{n}", "7", datetime.now(UTC))
+
+
+async def with_pipeline(
+    backend: Backend, body: Callable[[Pipeline, list[str]], Awaitable[Any]], **settings: Any
+) -> Any:
+    lines: list[str] = []
+    config = dataclasses.replace(backend.settings, **settings)
+    store = await dataclasses.replace(backend, settings=config).open()
+    pipeline = Pipeline(store, EmfWriter(config.namespace, "test-service", lines.append), config)
+    try:
+        return await body(pipeline, lines)
+    finally:
+        await store.close()
+
+
+def test_records_once_and_emits_one_valid_emf_document(backend: Backend) -> None:
+    raw = generate_events(recipients=3, direction="OUTBOUND", seed=1)[0]
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        outcome = await p.process(raw, invocation())
+        assert outcome.status is Status.RECORDED
+        assert len(lines) == 1
+        doc = validate_document(lines[0])
+        assert doc["Messages"] == 1 and doc["Recipients"] == 3 and doc["FlowDirection"] == "OUTBOUND"
+        assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
+            ["Service"],
+            ["Service", "FlowDirection"],
+        ]
+        stored = await p.store.get(raw["invocationId"])
+        assert stored is not None
+        assert stored["requestId"] == "req-0" and stored["functionVersion"] == "7"
+        assert stored["recipients"] == [r["address"] for r in raw["envelope"]["recipients"]]
+        assert stored["subject"] == raw["subject"] and stored["summaryVersion"] == "2019-07-28"
+        assert stored["expiresAt"] - datetime.fromisoformat(
+            stored["receivedAt"]
+        ).timestamp() == pytest.approx(365 * 86400, abs=1)
+
+    run(with_pipeline(backend, body))
+
+
+def test_sequential_redeliveries_count_once(backend: Backend) -> None:
+    raw = generate_events(seed=2)[0]
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        statuses = [(await p.process(raw, invocation(i))).status for i in range(3)]
+        assert statuses == [Status.RECORDED, Status.DUPLICATE, Status.DUPLICATE]
+        assert sum_metric(lines, "Messages") == 1
+        assert sum_metric(lines, "DuplicateInvocations") == 2
+        assert sum_metric(lines, "Recipients") == 2
+
+    run(with_pipeline(backend, body))
+
+
+def test_concurrent_redeliveries_200_events_3_times(backend: Backend) -> None:
+    events = generate_events(count=120, seed=3) + generate_events(count=80, direction="OUTBOUND", seed=4)
+    deliveries = [e for e in events for _ in range(3)]
+    random.Random(5).shuffle(deliveries)
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        outcomes = await asyncio.gather(*(p.process(e, invocation(i)) for i, e in enumerate(deliveries)))
+        assert sum(o.status is Status.RECORDED for o in outcomes) == 200
+        assert sum(o.status is Status.DUPLICATE for o in outcomes) == 400
+        assert len(lines) == 600
+        assert sum_metric(lines, "Messages") == 200
+        assert sum_metric(lines, "Messages", FlowDirection="INBOUND") == 120
+        assert sum_metric(lines, "Messages", FlowDirection="OUTBOUND") == 80
+        assert sum_metric(lines, "DuplicateInvocations") == 400
+        stored = [await p.store.get(e["invocationId"]) for e in events]
+        assert all(s is not None and s["status"] == "RECORDED" for s in stored)
+
+    run(with_pipeline(backend, body))
+
+
+def test_conflicting_redelivery_is_counted_and_logged_without_values(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = generate_events(seed=6)[0]
+    changed = dict(raw, subject="a different secret subject", flowDirection="OUTBOUND")
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        await p.process(raw, invocation(1))
+        with caplog.at_level(logging.WARNING, logger="workmail_collector"):
+            outcome = await p.process(changed, invocation(2))
+        assert outcome.status is Status.CONFLICT
+        assert outcome.differing_fields == ("direction", "subject")
+        assert sum_metric(lines, "Conflicts") == 1 and sum_metric(lines, "Messages") == 1
+        stored = await p.store.get(raw["invocationId"])
+        assert stored is not None and stored["subject"] == raw["subject"]  # first write wins
+        text = caplog.text
+        assert "conflicting redelivery" in text and raw["invocationId"] in text
+        assert "secret" not in text and raw["subject"] not in text
+
+    run(with_pipeline(backend, body))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        ["not", "an", "object"],
+        {
+            "invocationId": "f" * 32,
+            "flowDirection": "INBOUND",
+            "messageId": "m",
+            "truncated": "no",
+            "envelope": {"mailFrom": {"address": "a@b.c"}, "recipients": []},
+        },
+        {"messageId": "m", "envelope": {"recipients": [{"address": 5}]}, "padding": "x" * 500_000},
+    ],
+    ids=["array", "wrong-type", "huge-and-missing-id"],
+)
+def test_invalid_payloads_are_quarantined_once_and_logged(
+    backend: Backend, raw: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        with caplog.at_level(logging.ERROR, logger="workmail_collector"):
+            first = await p.process(raw, invocation(1))
+        again = await p.process(raw, invocation(2))
+        assert first.status is Status.QUARANTINED
+        assert again.status is Status.QUARANTINED_DUPLICATE
+        assert sum_metric(lines, "InvalidEvents") == 1 and sum_metric(lines, "Messages") == 0
+        assert sum_metric(lines, "DuplicateInvocations") == 1
+        stored = await p.store.get(first.dedupe_key)
+        assert stored is not None and stored["status"] == "INVALID" and stored["reason"]
+        raw_bytes = len(orjson.dumps(raw))
+        assert stored["rawBytes"] == raw_bytes
+        if raw_bytes < 300_000:
+            assert orjson.loads(stored["raw"]) == raw and not stored["rawTruncated"]
+        else:
+            assert stored["rawTruncated"] and len(stored["raw"]) <= 300_000
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1 and "invalid event quarantined" in errors[0].getMessage()
+
+    run(with_pipeline(backend, body))
+
+
+def test_redaction_stores_and_emits_no_clear_text(backend: Backend, caplog: pytest.LogCaptureFixture) -> None:
+    raw = generate_events(seed=7)[0]
+    raw["unknownField"] = {"note": "contact carol@example.net"}
+    clear = [
+        raw["sender"]["address"],
+        raw["subject"],
+        "carol@example.net",
+        *(r["address"] for r in raw["envelope"]["recipients"]),
+    ]
+    bad = {"invocationId": "e" * 32, "messageId": "m", "subject": "secret plan", "envelope": "broken"}
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        with caplog.at_level(logging.DEBUG, logger="workmail_collector"):
+            await p.process(raw, invocation())
+            await p.process(bad, invocation())
+        stored = await p.store.get(raw["invocationId"])
+        quarantined = await p.store.get("e" * 32)
+        dumped = orjson.dumps([stored, quarantined]).decode() + "".join(lines) + caplog.text
+        for value in [*clear, "secret plan"]:
+            assert value not in dumped
+        assert stored is not None and stored["redacted"] is True
+        assert stored["sender"].startswith("hmac:") and stored["messageId"] == raw["messageId"]
+        assert quarantined is not None and orjson.loads(quarantined["raw"])["invocationId"] == "e" * 32
+        from collector.store import Query
+
+        found = await p.store.query(Query(sender=p.redactor.value(raw["sender"]["address"])))
+        assert [f["invocationId"] for f in found] == [raw["invocationId"]]
+
+    run(with_pipeline(backend, body, redact=True, redaction_key=KEY))
+
+
+def test_no_subject_or_address_in_emf_or_logs_unless_opted_in(
+    sqlite_backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = generate_events(seed=8)[0]
+
+    async def body(p: Pipeline, lines: list[str]) -> str:
+        with caplog.at_level(logging.DEBUG, logger="workmail_collector"):
+            await p.process(raw, invocation())
+        return lines[0] + caplog.text
+
+    hidden = run(with_pipeline(sqlite_backend, body))
+    assert raw["subject"] not in hidden and raw["sender"]["address"] not in hidden
+    shown = run(
+        with_pipeline(
+            sqlite_backend,
+            body,
+            log_pii=True,
+            sqlite_path=sqlite_backend.settings.sqlite_path.with_suffix(".2"),
+        )
+    )
+    assert raw["subject"] in shown and raw["sender"]["address"] in shown
+
+
+@pytest.mark.parametrize("fault", ["throttle", "server-error", "unavailable", "slow"])
+def test_transient_store_fault_raises_after_retries_and_emits_nothing(
+    fault: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = generate_events(seed=9)[0]
+    lines: list[str] = []
+
+    async def body(endpoint: str) -> None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        store = await DynamoDbStore.open("audit-table")
+        settings = Settings(store="dynamodb", table_name="audit-table")
+        pipeline = Pipeline(store, EmfWriter("NS", "svc", lines.append), settings)
+        try:
+            with pytest.raises(Exception) as raised:
+                await pipeline.process(raw, invocation())
+            assert "ConditionalCheckFailed" not in str(raised.value)
+        finally:
+            await store.close()
+
+    with failing_endpoint(fault, delay=6.0) as (endpoint, hits):
+        run(body(endpoint))
+    assert len(hits) == 3  # the SDK's standard retries, then the fault surfaces to Lambda
+    assert lines == []  # no metric for an event that was not recorded
+
+
+def test_unreachable_store_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    lines: list[str] = []
+
+    async def body() -> None:
+        store = await DynamoDbStore.open("audit-table")
+        pipeline = Pipeline(store, EmfWriter("NS", "svc", lines.append), Settings(store="dynamodb"))
+        try:
+            with pytest.raises(Exception, match=r"(?i)connect"):
+                await pipeline.process(generate_events(seed=10)[0], invocation())
+        finally:
+            await store.close()
+
+    run(body())
+    assert lines == []

@@ -1,0 +1,125 @@
+"""One contract, every engine: SQLite, DynamoDB Local (AWS's engine) and moto's server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from collector.store import AuditStore, Duplicate, Inserted, Query
+from tests.conftest import Backend, run
+
+
+def item(key: str, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "invocationId": key,
+        "status": "RECORDED",
+        "messageId": f"msg-{key}",
+        "sender": "a@example.com",
+        "receivedAt": "2026-11-20T10:00:00.000Z",
+        "receivedDay": "2026-11-20",
+        "recipients": ["x@example.org", "y@example.org"],
+        "recipientCount": 2,
+        "truncated": False,
+        "expiresAt": 4102444800,
+    }
+    base.update(fields)
+    return base
+
+
+async def with_store(backend: Backend, body: Any) -> Any:
+    store: AuditStore = await backend.open()
+    try:
+        return await body(store)
+    finally:
+        await store.close()
+
+
+def test_put_once_inserts_then_returns_the_stored_item(backend: Backend) -> None:
+    async def body(store: AuditStore) -> None:
+        first = item("k1")
+        assert isinstance(await store.put_once(first), Inserted)
+        again = await store.put_once(item("k1", subject="changed"))
+        assert isinstance(again, Duplicate)
+        assert again.existing == first  # the original, untouched, from the same call
+        assert await store.get("k1") == first
+
+    run(with_store(backend, body))
+
+
+def test_types_round_trip(backend: Backend) -> None:
+    record = item(
+        "types",
+        subject="Grüße 🚀",
+        recipients=[],
+        truncated=True,
+        recipientCount=0,
+        extra='{"nested":[1,2]}',
+        redacted=False,
+    )
+
+    async def body(store: AuditStore) -> None:
+        await store.put_once(record)
+        assert await store.get("types") == record
+        assert await store.get("missing") is None
+
+    run(with_store(backend, body))
+
+
+def test_query_by_message_id_sender_and_time(backend: Backend) -> None:
+    base = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    records = []
+    for i in range(6):
+        at = base + timedelta(hours=12 * i)
+        records.append(
+            item(
+                f"q{i}",
+                messageId="shared" if i < 2 else f"m{i}",
+                sender="s@example.com" if i % 2 else "t@example.com",
+                receivedAt=at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                receivedDay=at.strftime("%Y-%m-%d"),
+            )
+        )
+
+    async def body(store: AuditStore) -> None:
+        for r in records:
+            await store.put_once(r)
+        by_message = await store.query(Query(message_id="shared"))
+        assert [r["invocationId"] for r in by_message] == ["q1", "q0"]  # newest first
+        by_sender = await store.query(Query(sender="s@example.com"))
+        assert [r["invocationId"] for r in by_sender] == ["q5", "q3", "q1"]
+        window = await store.query(Query(since=base + timedelta(hours=11), until=base + timedelta(hours=37)))
+        assert [r["invocationId"] for r in window] == ["q3", "q2", "q1"]
+        limited = await store.query(
+            Query(since=base - timedelta(days=1), until=base + timedelta(days=5), limit=4)
+        )
+        assert [r["invocationId"] for r in limited] == ["q5", "q4", "q3", "q2"]
+
+    run(with_store(backend, body))
+
+
+@pytest.mark.parametrize("count", [501, 10_000, 20_000])
+def test_large_recipient_lists_fit_one_item(backend: Backend, count: int) -> None:
+    from collector.audit import record_item
+    from collector.events.workmail import parse
+    from collector.model import Invocation, MailEvent
+    from collector.redaction import Redactor
+    from collector.sampling import generate_events
+
+    parsed = parse(generate_events(recipients=count, truncated=True, seed=count)[0])
+    assert isinstance(parsed, MailEvent)
+    record = record_item(parsed, Invocation("r", "1", datetime.now(UTC)), 30, Redactor(None))
+    assert record["recipientCount"] == count
+
+    async def body(store: AuditStore) -> None:
+        assert isinstance(await store.put_once(record), Inserted)
+        stored = await store.get(record["invocationId"])
+        assert stored is not None and stored["recipientCount"] == count
+        if count > 10_000:
+            assert stored["trimmedFields"] == ["recipients"]
+            assert 0 < len(stored["recipients"]) < count
+        else:
+            assert len(stored["recipients"]) == count
+
+    run(with_store(backend, body))
