@@ -18,6 +18,7 @@ Attribute names are the DynamoDB attribute names and the SQLite JSON keys alike:
 | expiresAt | epoch seconds for DynamoDB TTL (absent when retention is 0) |
 | fingerprint | SHA-256 of the canonical payload: tells a true redelivery from a conflict |
 | keySynthesized, redacted | flags |
+| attemptId | random per processing attempt: lets a retried PutItem recognise its own earlier write |
 | reason, raw, rawBytes, rawTruncated | for INVALID records: why, and the payload as it arrived |
 """
 

@@ -6,6 +6,8 @@ parse -> build the audit item -> one conditional write -> classify -> one EMF do
   payload, counted once in InvalidEvents, logged on one line, and the call returns normally.
 * A store fault propagates after the SDK's own retries, before any metric is written, so the
   caller (Lambda's async retries, then the on-failure destination) keeps the event.
+* A PutItem whose response was lost and that the SDK then retried finds its own write; the
+  per-attempt `attemptId` recognises it, so the event is still counted once, not as a duplicate.
 * Metrics are emitted only after the write succeeded. The one window that can lose a metric is a
   crash between the write and the EMF line reaching the log: the record exists, so the redelivery
   is classified DUPLICATE and its Messages count is not re-emitted. That window is one `write()`
@@ -15,6 +17,7 @@ parse -> build the audit item -> one conditional write -> classify -> one EMF do
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from collector.audit import Item, differing_fields, invalid_item, record_item
@@ -50,8 +53,13 @@ class Pipeline:
             item = invalid_item(parsed, invocation, self._settings.retention_days, self.redactor)
         else:
             item = record_item(parsed, invocation, self._settings.retention_days, self.redactor)
+        item["attemptId"] = uuid.uuid4().hex
         result = await self.store.put_once(item)
         existing = result.existing if isinstance(result, Duplicate) else None
+        if existing is not None and existing.get("attemptId") == item["attemptId"]:
+            # The SDK retried a PutItem whose first response was lost after DynamoDB applied it:
+            # the "existing" record is this very attempt's write, so this delivery is the first.
+            existing = None
         outcome = _classify(parsed, item, existing)
         self._log(outcome, parsed, invocation)
         await self._emf.emit(outcome, invocation, self._pii_properties(parsed))

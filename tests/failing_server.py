@@ -47,3 +47,49 @@ def failing_endpoint(fault: str, delay: float = 0.0) -> Iterator[tuple[str, list
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def response_dropping_proxy(upstream: str, drop_first: int = 1) -> Iterator[tuple[str, list[str]]]:
+    """Forward to `upstream`, but for the first `drop_first` PutItem calls close the connection
+    after the upstream applied the write: the client sees a lost response and retries."""
+    import urllib.request
+
+    targets: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            target = self.headers.get("X-Amz-Target", "")
+            targets.append(target)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            request = urllib.request.Request(upstream, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    status, payload, reply_headers = response.status, response.read(), response.headers
+            except urllib.error.HTTPError as error:
+                status, payload, reply_headers = error.code, error.read(), error.headers
+            if target.endswith("PutItem") and sum(t.endswith("PutItem") for t in targets) <= drop_first:
+                self.close_connection = True
+                self.connection.close()  # applied upstream, response lost on the way back
+                return
+            self.send_response(status)
+            for name in ("Content-Type", "x-amzn-RequestId", "x-amz-crc32"):
+                if reply_headers.get(name):
+                    self.send_header(name, reply_headers[name])
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", targets
+    finally:
+        server.shutdown()
+        server.server_close()

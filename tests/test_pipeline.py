@@ -259,3 +259,31 @@ def test_unreachable_store_raises(monkeypatch: pytest.MonkeyPatch) -> None:
 
     run(body())
     assert lines == []
+
+
+def test_lost_put_item_response_retried_by_the_sdk_still_counts_once(
+    dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import make_table
+    from tests.failing_server import response_dropping_proxy
+
+    table = make_table(dynamodb_local)
+    raw = generate_events(seed=13)[0]
+    lines: list[str] = []
+
+    async def body(endpoint: str) -> Status:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        store = await DynamoDbStore.open(table)
+        pipeline = Pipeline(
+            store, EmfWriter("NS", "svc", lines.append), Settings(store="dynamodb", table_name=table)
+        )
+        try:
+            return (await pipeline.process(raw, invocation())).status
+        finally:
+            await store.close()
+
+    with response_dropping_proxy(dynamodb_local) as (endpoint, targets):
+        status = run(body(endpoint))
+    assert [t.rsplit(".", 1)[-1] for t in targets] == ["PutItem", "PutItem"]  # applied, lost, retried
+    assert status is Status.RECORDED
+    assert sum_metric(lines, "Messages") == 1 and sum_metric(lines, "DuplicateInvocations") == 0
