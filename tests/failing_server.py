@@ -16,6 +16,19 @@ FAULTS = {
 
 
 @contextmanager
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Run `handler` on a free loopback port in a thread; yield its URL; stop it afterwards."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def failing_endpoint(fault: str, delay: float = 0.0) -> Iterator[tuple[str, list[int]]]:
     """Yield (endpoint URL, request counter); `fault="slow"` sleeps past the client's read timeout."""
     hits: list[int] = []
@@ -38,15 +51,8 @@ def failing_endpoint(fault: str, delay: float = 0.0) -> Iterator[tuple[str, list
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as endpoint:
+        yield endpoint, hits
 
 
 @contextmanager
@@ -84,12 +90,5 @@ def response_dropping_proxy(upstream: str, drop_first: int = 1) -> Iterator[tupl
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", targets
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as endpoint:
+        yield endpoint, targets
