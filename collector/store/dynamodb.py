@@ -13,23 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.audit import Item
+from collector.aws import open_client
 from collector.clock import iso_millis
 from collector.store import Duplicate, Inserted, PutResult, Query, StoreError
 from collector.store.schema import AUDIT_TABLE, BY_DAY, BY_MESSAGE_ID, BY_SENDER
 
 DEFAULT_LOOKBACK = timedelta(days=7)
-
-
-def client_config() -> Any:
-    """Short timeouts and standard retries: a stuck request must not eat the Lambda timeout."""
-    from botocore.config import Config
-
-    return Config(
-        retries={"mode": "standard", "total_max_attempts": 3},
-        connect_timeout=2,
-        read_timeout=5,
-        max_pool_connections=64,
-    )
 
 
 def to_attribute(value: Any) -> dict[str, Any]:
@@ -82,11 +71,8 @@ class DynamoDbStore:
 
     @classmethod
     async def open(cls, table_name: str, session: Any = None) -> DynamoDbStore:
-        import aioboto3  # deferred: the heaviest import of the package, needed only on this path
-
-        session = session or aioboto3.Session()
         stack = contextlib.AsyncExitStack()
-        client = await stack.enter_async_context(session.client("dynamodb", config=client_config()))
+        client = await open_client("dynamodb", stack, session)
         return cls(client, table_name, stack)
 
     async def put_once(self, item: Item) -> PutResult:
@@ -166,10 +152,8 @@ class DynamoDbStore:
 
 async def create_table(table_name: str, session: Any = None) -> dict[str, Any]:
     """Create the audit table exactly as the CDK stack defines it (keys, indexes, TTL) and wait for it."""
-    import aioboto3
-
-    session = session or aioboto3.Session()
-    async with session.client("dynamodb", config=client_config()) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        client = await open_client("dynamodb", stack, session)
         await client.create_table(**AUDIT_TABLE.create_table_request(table_name))
         waiter = client.get_waiter("table_exists")
         await waiter.wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
