@@ -20,17 +20,25 @@ Attribute names are the DynamoDB attribute names and the SQLite JSON keys alike:
 | keySynthesized, redacted | flags |
 | attemptId | random per processing attempt: lets a retried PutItem recognise its own earlier write |
 | reason, raw, rawBytes, rawTruncated | for INVALID records: why, and the payload as it arrived |
+| enrichment, enrichmentReason | with enrichment on: OK, NOT_FOUND, ACCESS_DENIED, TIMEOUT or ERROR, and why |
+| sizeBytes, contentType, partCount | the raw message's exact size, top-level type and leaf part count |
+| attachmentCount, attachmentTypes | attachments and their MIME types |
+| messageIdHeader | the Message-ID header (an HMAC when redacted) |
+| spf, dkim, dmarc, isBounce | verdicts from the topmost Authentication-Results; a delivery-status report |
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.clock import iso_millis
 from collector.jsonutil import dumps
 from collector.model import Invalid, Invocation, MailEvent
 from collector.redaction import Redactor
+
+if TYPE_CHECKING:
+    from collector.enrichment import EnrichmentResult
 
 Item = dict[str, Any]
 
@@ -93,6 +101,33 @@ def record_item(event: MailEvent, invocation: Invocation, retention_days: int, r
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return _fit(item)
+
+
+ENRICHMENT_FIELDS = (
+    "sizeBytes",
+    "contentType",
+    "partCount",
+    "attachmentCount",
+    "attachmentTypes",
+    "messageIdHeader",
+    "spf",
+    "dkim",
+    "dmarc",
+    "isBounce",
+    "headersTruncated",
+)
+
+
+def enrichment_fields(result: EnrichmentResult, redactor: Redactor) -> Item:
+    """The message-flow read as audit attributes; the decoded subject stays out (the event has it)."""
+    fields: Item = {"enrichment": result.status.value}
+    if result.reason:
+        fields["enrichmentReason"] = result.reason
+    if result.summary is not None:
+        summary = result.summary.to_item()
+        summary["messageIdHeader"] = redactor.optional(summary.get("messageIdHeader"))
+        fields.update({k: summary[k] for k in ENRICHMENT_FIELDS if summary.get(k) is not None})
+    return fields
 
 
 def invalid_item(invalid: Invalid, invocation: Invocation, retention_days: int, redactor: Redactor) -> Item:

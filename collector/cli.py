@@ -68,6 +68,25 @@ def _events_in_text(text: str, origin: str, advance: Callable[[int], None]) -> I
         advance(len(line.encode("utf-8", "surrogatepass")) + 1)
 
 
+def unwrap(value: object) -> Iterator[object]:
+    """Events inside what the failure paths keep: Lambda on-failure destination records (and the
+    sync handler's records of the same shape), and `aws sqs receive-message` output."""
+    if isinstance(value, dict):
+        if isinstance(value.get("Messages"), list) and all(
+            isinstance(m, dict) and "Body" in m for m in value["Messages"]
+        ):
+            for message in value["Messages"]:
+                try:
+                    yield from unwrap(loads(message["Body"]))
+                except JSONDecodeError as error:
+                    yield Undecodable(text=str(message["Body"]), error=f"SQS message body: {error}")
+            return
+        if "requestContext" in value and "requestPayload" in value:
+            yield value["requestPayload"]
+            return
+    yield value
+
+
 def _files(paths: list[str]) -> list[Path]:
     found: list[Path] = []
     for name in paths:
@@ -83,13 +102,15 @@ def _files(paths: list[str]) -> list[Path]:
 
 def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator[object]:
     if paths == ["-"]:
-        yield from _events_in_text(stdin.read(), "stdin", progress.advance)
+        for value in _events_in_text(stdin.read(), "stdin", progress.advance):
+            yield from unwrap(value)
         return
     files = _files(paths)
     progress.start(sum(f.stat().st_size for f in files))
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
-        yield from _events_in_text(text, str(path), progress.advance)
+        for value in _events_in_text(text, str(path), progress.advance):
+            yield from unwrap(value)
 
 
 # ---------------------------------------------------------------------------------------- replay
@@ -140,7 +161,7 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
             await asyncio.gather(*pending)
     finally:
         progress.close()
-        await pipeline.store.close()
+        await pipeline.close()
         if emf_file:
             emf_file.close()
     processed = sum(counts.values()) + failures

@@ -12,6 +12,11 @@
 | COLLECTOR_REDACTION_KEY | (none) | the HMAC key; required when COLLECTOR_REDACT is on |
 | COLLECTOR_LOG_PII | `false` | allow subject and addresses in logs and EMF properties |
 | COLLECTOR_LOG_LEVEL | `INFO` | Python log level |
+| COLLECTOR_ENRICH | `false` | read each message via the message-flow API: size, attachments, SPF/DKIM/DMARC |
+| COLLECTOR_ENRICH_BUDGET_SECONDS | `8` | most time one enrichment may take, retries included |
+| COLLECTOR_RULE_MODE | `async` | `sync` when a synchronous Run Lambda rule invokes the function |
+| COLLECTOR_SYNC_BUDGET_SECONDS | `12` | in sync mode, answer DEFAULT within this time (WorkMail waits 15 s) |
+| COLLECTOR_FAILURE_QUEUE_URL | (none) | SQS queue for events a sync invocation could not record in time |
 | AWS_ENDPOINT_URL | (none) | standard SDK variable: point DynamoDB at a local endpoint |
 """
 
@@ -25,6 +30,7 @@ from pathlib import Path
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off", ""})
 STORES = ("sqlite", "dynamodb")
+RULE_MODES = ("async", "sync")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_TABLE = "workmail-collector-audit"
 DEFAULT_NAMESPACE = "WorkMailCollector"
@@ -46,6 +52,11 @@ class Settings:
     redaction_key: bytes | None = None
     log_pii: bool = False
     log_level: str = "INFO"
+    enrich: bool = False
+    enrich_budget_seconds: float = 8.0
+    rule_mode: str = "async"
+    sync_budget_seconds: float = 12.0
+    failure_queue_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +97,16 @@ class Settings:
             raise ConfigError(f"COLLECTOR_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
         home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+        rule_mode = env.get("COLLECTOR_RULE_MODE", "async").strip().lower()
+        if rule_mode not in RULE_MODES:
+            raise ConfigError(f"COLLECTOR_RULE_MODE must be async or sync, got {rule_mode!r}")
+        failure_queue_url = env.get("COLLECTOR_FAILURE_QUEUE_URL", "").strip() or None
+        if rule_mode == "sync" and failure_queue_url is None:
+            raise ConfigError(
+                "COLLECTOR_RULE_MODE=sync needs COLLECTOR_FAILURE_QUEUE_URL: an event that cannot be"
+                " recorded within the budget is kept there while WorkMail gets its answer"
+            )
+
         data_home = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
         sqlite_path = Path(
             env.get("COLLECTOR_SQLITE_PATH") or data_home / "workmail-collector" / "audit.sqlite3"
@@ -101,7 +122,25 @@ class Settings:
             redaction_key=key_text.encode() if redact else None,
             log_pii=_flag(env, "COLLECTOR_LOG_PII"),
             log_level=level,
+            enrich=_flag(env, "COLLECTOR_ENRICH"),
+            enrich_budget_seconds=_seconds(env, "COLLECTOR_ENRICH_BUDGET_SECONDS", 8.0, 60.0),
+            rule_mode=rule_mode,
+            sync_budget_seconds=_seconds(env, "COLLECTOR_SYNC_BUDGET_SECONDS", 12.0, 14.0),
+            failure_queue_url=failure_queue_url,
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, most: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0.5 <= value <= most:
+        raise ConfigError(f"{name} must be between 0.5 and {most:g} seconds")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -22,7 +22,7 @@ from aws_embedded_metrics.logger.metrics_logger import MetricsLogger
 from aws_embedded_metrics.serializers import Serializer
 from aws_embedded_metrics.sinks import Sink
 
-from collector.model import Invocation, Outcome, Status
+from collector.model import Enrichment, Invocation, Outcome, Status
 
 SERVICE = "Service"
 FLOW_DIRECTION = "FlowDirection"
@@ -37,10 +37,23 @@ class MetricSpec:
     meaning: str
     value: Callable[[Outcome], int]
     statistic: str = "Sum"
+    feature: str | None = None  # emitted only when this optional feature is on
+
+
+ENRICHMENT = "enrichment"
 
 
 def _when(*statuses: Status) -> Callable[[Outcome], int]:
     return lambda o: int(o.status in statuses)
+
+
+def _enriched(value: Callable[[Enrichment], int]) -> Callable[[Outcome], int]:
+    """Counted messages whose message-flow read succeeded; zero for everything else."""
+    return lambda o: value(o.enrichment) if o.counted and o.enrichment is not None and o.enrichment.ok else 0
+
+
+def _auth_failure(check: str) -> Callable[[Outcome], int]:
+    return _enriched(lambda e: int(check in e.auth_failures))
 
 
 CATALOG: tuple[MetricSpec, ...] = (
@@ -80,12 +93,66 @@ CATALOG: tuple[MetricSpec, ...] = (
         "Events that failed validation and were quarantined in the audit store (once each)",
         _when(Status.QUARANTINED),
     ),
+    MetricSpec(
+        "MessageBytes",
+        "Bytes",
+        "Raw size of counted messages, read through the message-flow API",
+        _enriched(lambda e: e.size_bytes),
+        feature=ENRICHMENT,
+    ),
+    MetricSpec(
+        "Attachments",
+        "Count",
+        "Attachments in counted messages",
+        _enriched(lambda e: e.attachments),
+        feature=ENRICHMENT,
+    ),
+    MetricSpec(
+        "MessagesWithAttachments",
+        "Count",
+        "Counted messages with at least one attachment",
+        _enriched(lambda e: int(e.attachments > 0)),
+        feature=ENRICHMENT,
+    ),
+    MetricSpec(
+        "SpfFailures",
+        "Count",
+        "Inbound messages whose Authentication-Results say spf=fail",
+        _auth_failure("spf"),
+        feature=ENRICHMENT,
+    ),
+    MetricSpec(
+        "DkimFailures",
+        "Count",
+        "Inbound messages whose Authentication-Results say dkim=fail (no passing signature)",
+        _auth_failure("dkim"),
+        feature=ENRICHMENT,
+    ),
+    MetricSpec(
+        "DmarcFailures",
+        "Count",
+        "Inbound messages whose Authentication-Results say dmarc=fail",
+        _auth_failure("dmarc"),
+        feature=ENRICHMENT,
+    ),
+    MetricSpec(
+        "EnrichmentFailures",
+        "Count",
+        "Counted messages recorded without enrichment (not found, access denied, timeout, error)",
+        lambda o: int(o.counted and o.enrichment is not None and not o.enrichment.ok),
+        feature=ENRICHMENT,
+    ),
 )
 METRIC_NAMES = tuple(spec.name for spec in CATALOG)
 
 
-def metric_values(outcome: Outcome) -> dict[str, int]:
-    return {spec.name: spec.value(outcome) for spec in CATALOG}
+def catalog_for(features: frozenset[str] = frozenset()) -> tuple[MetricSpec, ...]:
+    """The metrics a deployment emits: the base catalog plus those of the features it has on."""
+    return tuple(spec for spec in CATALOG if spec.feature is None or spec.feature in features)
+
+
+def metric_values(outcome: Outcome, features: frozenset[str] = frozenset()) -> dict[str, int]:
+    return {spec.name: spec.value(outcome) for spec in catalog_for(features)}
 
 
 class OrjsonSerializer(Serializer):
@@ -160,9 +227,17 @@ class FixedEnvironment(Environment):
 class EmfWriter:
     """Turns one Outcome into one EMF document."""
 
-    def __init__(self, namespace: str, service: str, write: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        service: str,
+        write: Callable[[str], Any],
+        features: frozenset[str] = frozenset(),
+    ) -> None:
         self._namespace = namespace
         self._service = service
+        self.features = features
+        self._catalog = catalog_for(features)
         environment = FixedEnvironment(StreamSink(write), service)
 
         async def resolve() -> Environment:
@@ -178,7 +253,7 @@ class EmfWriter:
             {SERVICE: self._service, FLOW_DIRECTION: outcome.direction.value},
             use_default=False,
         )
-        for spec in CATALOG:
+        for spec in self._catalog:
             logger.put_metric(spec.name, spec.value(outcome), spec.unit)
         logger.set_timestamp(invocation.received_at)
         logger.set_property("invocationId", outcome.dedupe_key)

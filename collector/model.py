@@ -75,6 +75,16 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class Enrichment:
+    """What a message-flow read added, as far as the metrics need it (the audit item keeps the rest)."""
+
+    ok: bool
+    size_bytes: int = 0
+    attachments: int = 0
+    auth_failures: frozenset[str] = frozenset()  # of "spf", "dkim", "dmarc"
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The pipeline's verdict for one delivery; metrics are derived from it and nothing else."""
 
@@ -85,6 +95,7 @@ class Outcome:
     truncated: bool = False
     key_synthesized: bool = False
     differing_fields: tuple[str, ...] = ()
+    enrichment: Enrichment | None = None
 
     @property
     def counted(self) -> bool:

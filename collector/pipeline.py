@@ -1,6 +1,6 @@
 """The one place that orders the steps and decides failure semantics.
 
-parse -> build the audit item -> one conditional write -> classify -> one EMF document.
+parse -> [enrich] -> build the audit item -> one conditional write -> classify -> one EMF document.
 
 * Invalid input can never succeed on retry: it is stored as an INVALID record with its reason and
   payload, counted once in InvalidEvents, logged on one line, and the call returns normally.
@@ -8,6 +8,9 @@ parse -> build the audit item -> one conditional write -> classify -> one EMF do
   caller (Lambda's async retries, then the on-failure destination) keeps the event.
 * A PutItem whose response was lost and that the SDK then retried finds its own write; the
   per-attempt `attemptId` recognises it, so the event is still counted once, not as a duplicate.
+* Enrichment (opt-in) runs before the write so the record is still one write; it never raises:
+  a message that is gone, forbidden or slow is recorded anyway, with the enrichment status saying
+  why its details are missing, and counted in EnrichmentFailures.
 * Metrics are emitted only after the write succeeded. The one window that can lose a metric is a
   crash between the write and the EMF line reaching the log: the record exists, so the redelivery
   is classified DUPLICATE and its Messages count is not re-emitted. That window is one `write()`
@@ -17,20 +20,33 @@ parse -> build the audit item -> one conditional write -> classify -> one EMF do
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from collector.audit import Item, differing_fields, invalid_item, record_item
+from collector.audit import Item, differing_fields, enrichment_fields, invalid_item, record_item
 from collector.config import Settings
 from collector.events import EventSource
 from collector.events.workmail import SYNTHETIC_KEY_PREFIX
 from collector.events.workmail import parse as parse_workmail
 from collector.metrics import EmfWriter
-from collector.model import Direction, Invalid, Invocation, MailEvent, Outcome, Status
+from collector.model import Direction, Enrichment, Invalid, Invocation, MailEvent, Outcome, Status
 from collector.redaction import Redactor
 from collector.store import AuditStore, Duplicate
 
+if TYPE_CHECKING:
+    from collector.enrichment import EnrichmentResult
+
 log = logging.getLogger("workmail_collector")
+AUTH_CHECKS = ("spf", "dkim", "dmarc")
+
+
+class Enricher(Protocol):
+    """The message-flow reader as the pipeline sees it (see collector.enrichment)."""
+
+    async def summarize(self, message_id: str, deadline: float) -> EnrichmentResult: ...
+
+    async def close(self) -> None: ...
 
 
 class Pipeline:
@@ -40,19 +56,29 @@ class Pipeline:
         emf: EmfWriter,
         settings: Settings,
         source: EventSource = parse_workmail,
+        enricher: Enricher | None = None,
     ) -> None:
         self.store = store
         self._emf = emf
         self._settings = settings
         self._source = source
+        self.enricher = enricher
         self.redactor = Redactor(settings.redaction_key)
 
-    async def process(self, raw: object, invocation: Invocation) -> Outcome:
+    async def process(self, raw: object, invocation: Invocation, deadline: float | None = None) -> Outcome:
+        """`deadline` (a time.monotonic() instant) bounds enrichment; by default its own budget."""
         parsed = self._source(raw)
+        enrichment: Enrichment | None = None
         if isinstance(parsed, Invalid):
             item = invalid_item(parsed, invocation, self._settings.retention_days, self.redactor)
         else:
             item = record_item(parsed, invocation, self._settings.retention_days, self.redactor)
+            if self.enricher is not None:
+                if deadline is None:
+                    deadline = time.monotonic() + self._settings.enrich_budget_seconds
+                read = await self.enricher.summarize(parsed.message_id, deadline)
+                item.update(enrichment_fields(read, self.redactor))
+                enrichment = _enrichment(read, parsed.direction)
         item["attemptId"] = uuid.uuid4().hex
         result = await self.store.put_once(item)
         existing = result.existing if isinstance(result, Duplicate) else None
@@ -60,10 +86,15 @@ class Pipeline:
             # The SDK retried a PutItem whose first response was lost after DynamoDB applied it:
             # the "existing" record is this very attempt's write, so this delivery is the first.
             existing = None
-        outcome = _classify(parsed, item, existing)
+        outcome = _classify(parsed, item, existing, enrichment)
         self._log(outcome, parsed, invocation)
         await self._emf.emit(outcome, invocation, self._pii_properties(parsed))
         return outcome
+
+    async def close(self) -> None:
+        await self.store.close()
+        if self.enricher is not None:
+            await self.enricher.close()
 
     def _pii_properties(self, parsed: MailEvent | Invalid) -> dict[str, Any]:
         if not self._settings.log_pii or isinstance(parsed, Invalid):
@@ -95,7 +126,19 @@ class Pipeline:
             log.debug("%s invocationId=%s%s", outcome.status.value, outcome.dedupe_key, detail, extra=context)
 
 
-def _classify(parsed: MailEvent | Invalid, item: Item, existing: Item | None) -> Outcome:
+def _enrichment(result: EnrichmentResult, direction: Direction) -> Enrichment:
+    summary = result.summary
+    if summary is None:
+        return Enrichment(ok=False)
+    failures = frozenset(
+        check for check in AUTH_CHECKS if direction is Direction.INBOUND and getattr(summary, check) == "fail"
+    )
+    return Enrichment(True, summary.size_bytes, summary.attachment_count, failures)
+
+
+def _classify(
+    parsed: MailEvent | Invalid, item: Item, existing: Item | None, enrichment: Enrichment | None = None
+) -> Outcome:
     if isinstance(parsed, Invalid):
         status = Status.QUARANTINED if existing is None else Status.QUARANTINED_DUPLICATE
         synthesized = parsed.dedupe_key.startswith(SYNTHETIC_KEY_PREFIX)
@@ -117,4 +160,5 @@ def _classify(parsed: MailEvent | Invalid, item: Item, existing: Item | None) ->
         truncated=parsed.truncated,
         key_synthesized=parsed.key_synthesized,
         differing_fields=differing,
+        enrichment=enrichment,
     )

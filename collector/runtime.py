@@ -1,14 +1,21 @@
-"""Wiring: settings -> store -> EMF writer -> pipeline. Shared by the Lambda handler and the CLI."""
+"""Wiring: settings -> store (+ enricher, failure queue) -> EMF writer -> pipeline.
+
+Shared by the Lambda handler (once per container) and the CLI (once per command).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from collector.config import Settings
-from collector.metrics import EmfWriter
+from collector.metrics import ENRICHMENT, EmfWriter
 from collector.pipeline import Pipeline
 from collector.store import AuditStore
+
+if TYPE_CHECKING:
+    from collector.failure_queue import FailureQueue
 
 
 async def open_store(settings: Settings) -> AuditStore:
@@ -23,4 +30,35 @@ async def open_store(settings: Settings) -> AuditStore:
 
 async def build_pipeline(settings: Settings, write: Callable[[str], Any]) -> Pipeline:
     store = await open_store(settings)
-    return Pipeline(store, EmfWriter(settings.namespace, settings.service, write), settings)
+    enricher = None
+    if settings.enrich:
+        from collector.enrichment import MessageFlowReader
+
+        enricher = await MessageFlowReader.open()
+    features = frozenset({ENRICHMENT}) if settings.enrich else frozenset()
+    emf = EmfWriter(settings.namespace, settings.service, write, features)
+    return Pipeline(store, emf, settings, enricher=enricher)
+
+
+@dataclass
+class Container:
+    """What one Lambda container keeps between invocations."""
+
+    settings: Settings
+    pipeline: Pipeline
+    failure_queue: FailureQueue | None
+
+    @classmethod
+    async def start(cls, settings: Settings, write: Callable[[str], Any]) -> Container:
+        pipeline = await build_pipeline(settings, write)
+        queue = None
+        if settings.rule_mode == "sync" and settings.failure_queue_url:
+            from collector.failure_queue import FailureQueue
+
+            queue = await FailureQueue.open(settings.failure_queue_url)
+        return cls(settings, pipeline, queue)
+
+    async def close(self) -> None:
+        await self.pipeline.close()
+        if self.failure_queue is not None:
+            await self.failure_queue.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -20,11 +22,11 @@ from tests.emf import validate_document
 def fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test is a cold start: no loop, no clients left from another test."""
     monkeypatch.setattr(handler_module, "_loop", None)
-    monkeypatch.setattr(handler_module, "_pipeline", None)
+    monkeypatch.setattr(handler_module, "_container", None)
     yield
-    loop, pipeline = handler_module._loop, handler_module._pipeline
-    if loop is not None and pipeline is not None:
-        loop.run_until_complete(pipeline.store.close())
+    loop, container = handler_module._loop, handler_module._container
+    if loop is not None and container is not None:
+        loop.run_until_complete(container.close())
         loop.close()
 
 
@@ -46,16 +48,16 @@ def test_handler_on_dynamodb_local_reuses_its_client_across_warm_invocations(
     responses = [handler_module.handler(e, context(i)) for i, e in enumerate([*events, events[0]])]
     assert all(r == {"actions": [{"action": {"type": "DEFAULT"}, "allRecipients": True}]} for r in responses)
 
-    first_pipeline = handler_module._pipeline
+    first = handler_module._container
     handler_module.handler(generate_events(seed=12)[0], context(9))
-    assert handler_module._pipeline is first_pipeline  # warm: same loop, session and client
+    assert handler_module._container is first  # warm: same loop, session and client
 
     documents = [validate_document(line) for line in stdout.getvalue().splitlines()]
     assert [d["status"] for d in documents] == ["RECORDED"] * 3 + ["DUPLICATE", "RECORDED"]
     assert {d["Service"] for d in documents} == {"collector-fn"}
     assert documents[0]["requestId"] == "request-0"
-    assert handler_module._loop is not None and first_pipeline is not None
-    stored = handler_module._loop.run_until_complete(first_pipeline.store.get(events[1]["invocationId"]))
+    assert handler_module._loop is not None and first is not None
+    stored = handler_module._loop.run_until_complete(first.pipeline.store.get(events[1]["invocationId"]))
     assert stored is not None and stored["requestId"] == "request-1" and stored["functionVersion"] == "12"
 
 
@@ -74,3 +76,53 @@ def test_bad_configuration_fails_the_cold_start_loudly(
     monkeypatch.delenv("COLLECTOR_REDACTION_KEY", raising=False)
     with pytest.raises(ConfigError, match="COLLECTOR_REDACTION_KEY"):
         handler_module.handler({}, context(1))
+
+
+class SlowContext(SimpleNamespace):
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def test_sync_rule_answers_default_in_budget_and_keeps_the_event_in_the_failure_queue(
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_container: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import boto3
+    import orjson
+
+    from tests.failing_server import failing_endpoint
+
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint)
+    queue_url = sqs.create_queue(QueueName="collector-failures")["QueueUrl"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", moto_endpoint)
+    monkeypatch.setenv("COLLECTOR_STORE", "dynamodb")
+    monkeypatch.setenv("COLLECTOR_RULE_MODE", "sync")
+    monkeypatch.setenv("COLLECTOR_SYNC_BUDGET_SECONDS", "3")
+    monkeypatch.setenv("COLLECTOR_FAILURE_QUEUE_URL", queue_url)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    raw = generate_events(seed=14)[0]
+    with failing_endpoint("slow", delay=8.0) as (endpoint, _):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        started = time.monotonic()
+        response = handler_module.handler(raw, SlowContext(aws_request_id="sync-1", function_version="3"))
+        elapsed = time.monotonic() - started
+    assert response == {"actions": [{"action": {"type": "DEFAULT"}, "allRecipients": True}]}
+    assert elapsed < 15  # WorkMail's limit for a synchronous rule; the budget was 3 s
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    record = orjson.loads(messages[0]["Body"])
+    assert record["requestPayload"] == raw
+    assert record["requestContext"]["condition"] == "BudgetExceeded"
+    assert record["requestContext"]["requestId"] == "sync-1"
+
+    # The kept event replays through the CLI exactly as received (SQS output format).
+    dump = tmp_path / "failures.json"
+    dump.write_bytes(orjson.dumps({"Messages": messages}))
+    from collector.cli import main
+
+    monkeypatch.delenv("COLLECTOR_STORE")
+    monkeypatch.setenv("COLLECTOR_SQLITE_PATH", str(tmp_path / "audit.sqlite3"))
+    assert main(["replay", str(dump), "--quiet"]) == 0
+    assert "recorded 1," in capsys.readouterr().err
