@@ -9,7 +9,8 @@
 | COLLECTOR_SERVICE | Lambda function name, else `workmail-collector` | value of the `Service` dimension |
 | COLLECTOR_RETENTION_DAYS | `365` | audit records expire (TTL) after this many days; `0` keeps forever |
 | COLLECTOR_REDACT | `false` | store keyed hashes (HMAC-SHA256) of addresses and subject |
-| COLLECTOR_REDACTION_KEY | (none) | the HMAC key; required when COLLECTOR_REDACT is on |
+| COLLECTOR_REDACTION_KEY | (none) | the HMAC key; COLLECTOR_REDACT needs it or the secret below |
+| COLLECTOR_REDACTION_KEY_SECRET_ARN | (none) | Secrets Manager secret with the key, read once per container |
 | COLLECTOR_LOG_PII | `false` | allow subject and addresses in logs and EMF properties |
 | COLLECTOR_LOG_LEVEL | `INFO` | Python log level |
 | COLLECTOR_ENRICH | `false` | read each message via the message-flow API: size, attachments, SPF/DKIM/DMARC |
@@ -50,6 +51,7 @@ class Settings:
     retention_days: int = 365
     redact: bool = False
     redaction_key: bytes | None = None
+    redaction_secret_arn: str | None = None
     log_pii: bool = False
     log_level: str = "INFO"
     enrich: bool = False
@@ -87,10 +89,9 @@ class Settings:
 
         redact = _flag(env, "COLLECTOR_REDACT")
         key_text = env.get("COLLECTOR_REDACTION_KEY", "")
-        if redact and len(key_text) < 16:
-            raise ConfigError(
-                "COLLECTOR_REDACT is on but COLLECTOR_REDACTION_KEY is missing or shorter than 16 characters"
-            )
+        secret_arn = env.get("COLLECTOR_REDACTION_KEY_SECRET_ARN", "").strip() or None
+        if redact and secret_arn is None:
+            check_redaction_key(key_text)
 
         level = env.get("COLLECTOR_LOG_LEVEL", "INFO").strip().upper()
         if level not in LOG_LEVELS:
@@ -119,7 +120,8 @@ class Settings:
             service=service,
             retention_days=retention_days,
             redact=redact,
-            redaction_key=key_text.encode() if redact else None,
+            redaction_key=key_text.encode() if redact and secret_arn is None else None,
+            redaction_secret_arn=secret_arn if redact else None,
             log_pii=_flag(env, "COLLECTOR_LOG_PII"),
             log_level=level,
             enrich=_flag(env, "COLLECTOR_ENRICH"),
@@ -127,6 +129,14 @@ class Settings:
             rule_mode=rule_mode,
             sync_budget_seconds=_seconds(env, "COLLECTOR_SYNC_BUDGET_SECONDS", 12.0, 14.0),
             failure_queue_url=failure_queue_url,
+        )
+
+
+def check_redaction_key(key: str) -> None:
+    if len(key) < 16:
+        raise ConfigError(
+            "COLLECTOR_REDACT is on but COLLECTOR_REDACTION_KEY is missing or shorter than 16 characters"
+            " (or set COLLECTOR_REDACTION_KEY_SECRET_ARN)"
         )
 
 

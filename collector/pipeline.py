@@ -60,7 +60,7 @@ class Pipeline:
     ) -> None:
         self.store = store
         self._emf = emf
-        self._settings = settings
+        self.settings = settings
         self._source = source
         self.enricher = enricher
         self.redactor = Redactor(settings.redaction_key)
@@ -70,12 +70,12 @@ class Pipeline:
         parsed = self._source(raw)
         enrichment: Enrichment | None = None
         if isinstance(parsed, Invalid):
-            item = invalid_item(parsed, invocation, self._settings.retention_days, self.redactor)
+            item = invalid_item(parsed, invocation, self.settings.retention_days, self.redactor)
         else:
-            item = record_item(parsed, invocation, self._settings.retention_days, self.redactor)
+            item = record_item(parsed, invocation, self.settings.retention_days, self.redactor)
             if self.enricher is not None:
                 if deadline is None:
-                    deadline = time.monotonic() + self._settings.enrich_budget_seconds
+                    deadline = time.monotonic() + self.settings.enrich_budget_seconds
                 read = await self.enricher.summarize(parsed.message_id, deadline)
                 item.update(enrichment_fields(read, self.redactor))
                 enrichment = _enrichment(read, parsed.direction)
@@ -97,7 +97,7 @@ class Pipeline:
             await self.enricher.close()
 
     def _pii_properties(self, parsed: MailEvent | Invalid) -> dict[str, Any]:
-        if not self._settings.log_pii or isinstance(parsed, Invalid):
+        if not self.settings.log_pii or isinstance(parsed, Invalid):
             return {}
         return {"sender": parsed.sender, "mailFrom": parsed.mail_from, "subject": parsed.subject}
 
@@ -121,7 +121,7 @@ class Pipeline:
             )
         elif log.isEnabledFor(logging.DEBUG):
             detail = ""
-            if self._settings.log_pii and isinstance(parsed, MailEvent):
+            if self.settings.log_pii and isinstance(parsed, MailEvent):
                 detail = f" from={parsed.sender or parsed.mail_from} subject={parsed.subject!r}"
             log.debug("%s invocationId=%s%s", outcome.status.value, outcome.dedupe_key, detail, extra=context)
 

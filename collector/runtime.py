@@ -6,7 +6,7 @@ Shared by the Lambda handler (once per container) and the CLI (once per command)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from collector.config import Settings
@@ -28,7 +28,25 @@ async def open_store(settings: Settings) -> AuditStore:
     return SqliteStore(settings.sqlite_path)
 
 
+async def resolve_secrets(settings: Settings) -> Settings:
+    """Fetch the redaction key from Secrets Manager once per container, when configured so."""
+    if settings.redaction_secret_arn is None or settings.redaction_key is not None:
+        return settings
+    import contextlib
+
+    from collector import aws
+    from collector.config import check_redaction_key
+
+    async with contextlib.AsyncExitStack() as stack:
+        client = await aws.open_client("secretsmanager", stack)
+        secret = await client.get_secret_value(SecretId=settings.redaction_secret_arn)
+    key = str(secret.get("SecretString", ""))
+    check_redaction_key(key)
+    return replace(settings, redaction_key=key.encode())
+
+
 async def build_pipeline(settings: Settings, write: Callable[[str], Any]) -> Pipeline:
+    settings = await resolve_secrets(settings)
     store = await open_store(settings)
     enricher = None
     if settings.enrich:
@@ -51,6 +69,7 @@ class Container:
     @classmethod
     async def start(cls, settings: Settings, write: Callable[[str], Any]) -> Container:
         pipeline = await build_pipeline(settings, write)
+        settings = pipeline.settings
         queue = None
         if settings.rule_mode == "sync" and settings.failure_queue_url:
             from collector.failure_queue import FailureQueue

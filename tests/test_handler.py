@@ -126,3 +126,27 @@ def test_sync_rule_answers_default_in_budget_and_keeps_the_event_in_the_failure_
     monkeypatch.setenv("COLLECTOR_SQLITE_PATH", str(tmp_path / "audit.sqlite3"))
     assert main(["replay", str(dump), "--quiet"]) == 0
     assert "recorded 1," in capsys.readouterr().err
+
+
+def test_redaction_key_comes_from_secrets_manager(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, fresh_container: None, tmp_path: Path
+) -> None:
+    import boto3
+
+    arn = boto3.client("secretsmanager", endpoint_url=moto_endpoint).create_secret(
+        Name="collector-key", SecretString="s" * 40
+    )["ARN"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_endpoint)
+    monkeypatch.setenv("COLLECTOR_REDACT", "true")
+    monkeypatch.setenv("COLLECTOR_REDACTION_KEY_SECRET_ARN", arn)
+    monkeypatch.setenv("COLLECTOR_SQLITE_PATH", str(tmp_path / "audit.sqlite3"))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    raw = generate_events(seed=15)[0]
+    handler_module.handler(raw, context(1))
+    loop, container = handler_module._loop, handler_module._container
+    assert loop is not None and container is not None
+    assert container.settings.redaction_key == b"s" * 40
+    stored = loop.run_until_complete(container.pipeline.store.get(raw["invocationId"]))
+    assert stored is not None and stored["sender"] == container.pipeline.redactor.value(
+        raw["sender"]["address"]
+    )
