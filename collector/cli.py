@@ -24,7 +24,7 @@ from collector.clock import utc_now
 from collector.config import ConfigError, Settings
 from collector.events.workmail import normalize_address
 from collector.jsonutil import JSONDecodeError, dumps, loads
-from collector.metrics import METRIC_NAMES, metric_values
+from collector.metrics import catalog_for, features_for, metric_values
 from collector.model import Invocation, Status, Undecodable
 from collector.progress import Progress
 from collector.redaction import Redactor
@@ -124,6 +124,7 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
     counts: Counter[str] = Counter()
     by_direction: Counter[str] = Counter()
     emitted: Counter[str] = Counter()
+    features = features_for(settings.enrich)
     failures = 0
     stop = asyncio.Event()
     semaphore = asyncio.Semaphore(args.concurrency)
@@ -144,7 +145,7 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
                 stop.set()
                 return
         counts[outcome.status.value] += 1
-        emitted.update(metric_values(outcome))
+        emitted.update(metric_values(outcome, features))
         if outcome.status is Status.RECORDED:
             by_direction[outcome.direction.value] += 1
         progress.count()
@@ -173,7 +174,7 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
     )
     directions = ", ".join(f"{d} {by_direction[d]}" for d in ("INBOUND", "OUTBOUND", "UNKNOWN"))
     print(f"recorded by direction: {directions}", file=sys.stderr)
-    totals = ", ".join(f"{name} {emitted[name]}" for name in METRIC_NAMES)
+    totals = ", ".join(f"{spec.name} {emitted[spec.name]}" for spec in catalog_for(features))
     print(f"EMF metric sums ({settings.namespace}): {totals}", file=sys.stderr)
     where = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
     print(f"audit trail: {settings.store} {where}", file=sys.stderr)

@@ -146,6 +146,11 @@ CATALOG: tuple[MetricSpec, ...] = (
 METRIC_NAMES = tuple(spec.name for spec in CATALOG)
 
 
+def features_for(enrich: bool) -> frozenset[str]:
+    """The optional metric groups a deployment's settings switch on."""
+    return frozenset({ENRICHMENT}) if enrich else frozenset()
+
+
 def catalog_for(features: frozenset[str] = frozenset()) -> tuple[MetricSpec, ...]:
     """The metrics a deployment emits: the base catalog plus those of the features it has on."""
     return tuple(spec for spec in CATALOG if spec.feature is None or spec.feature in features)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from collector.config import Settings
-from collector.metrics import ENRICHMENT, EmfWriter
+from collector.metrics import EmfWriter, features_for
 from collector.pipeline import Pipeline
 from collector.store import AuditStore
 
@@ -53,8 +53,7 @@ async def build_pipeline(settings: Settings, write: Callable[[str], Any]) -> Pip
         from collector.enrichment import MessageFlowReader
 
         enricher = await MessageFlowReader.open()
-    features = frozenset({ENRICHMENT}) if settings.enrich else frozenset()
-    emf = EmfWriter(settings.namespace, settings.service, write, features)
+    emf = EmfWriter(settings.namespace, settings.service, write, features_for(settings.enrich))
     return Pipeline(store, emf, settings, enricher=enricher)
 
 
