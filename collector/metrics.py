@@ -263,6 +263,8 @@ class EmfWriter:
         logger.set_timestamp(invocation.received_at)
         logger.set_property("invocationId", outcome.dedupe_key)
         logger.set_property("status", outcome.status.value)
+        if outcome.message_id is not None:
+            logger.set_property("messageId", outcome.message_id)  # an id, not personal data
         logger.set_property("requestId", invocation.request_id)
         for key, value in properties.items():
             logger.set_property(key, value)

@@ -96,6 +96,7 @@ class Outcome:
     key_synthesized: bool = False
     differing_fields: tuple[str, ...] = ()
     enrichment: Enrichment | None = None
+    message_id: str | None = None
 
     @property
     def counted(self) -> bool:

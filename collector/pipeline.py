@@ -97,9 +97,11 @@ class Pipeline:
             await self.enricher.close()
 
     def _pii_properties(self, parsed: MailEvent | Invalid) -> dict[str, Any]:
+        """Opt-in only; with redaction on, the same HMACs as in the store (redaction wins)."""
         if not self.settings.log_pii or isinstance(parsed, Invalid):
             return {}
-        return {"sender": parsed.sender, "mailFrom": parsed.mail_from, "subject": parsed.subject}
+        values = {"sender": parsed.sender, "mailFrom": parsed.mail_from, "subject": parsed.subject}
+        return {k: self.redactor.optional(v) for k, v in values.items()}
 
     def _log(self, outcome: Outcome, parsed: MailEvent | Invalid, invocation: Invocation) -> None:
         context = {"invocationId": outcome.dedupe_key, "requestId": invocation.request_id}
@@ -122,7 +124,8 @@ class Pipeline:
         elif log.isEnabledFor(logging.DEBUG):
             detail = ""
             if self.settings.log_pii and isinstance(parsed, MailEvent):
-                detail = f" from={parsed.sender or parsed.mail_from} subject={parsed.subject!r}"
+                shown = self._pii_properties(parsed)
+                detail = f" from={shown['sender'] or shown['mailFrom']} subject={shown['subject']!r}"
             log.debug("%s invocationId=%s%s", outcome.status.value, outcome.dedupe_key, detail, extra=context)
 
 
@@ -161,4 +164,5 @@ def _classify(
         key_synthesized=parsed.key_synthesized,
         differing_fields=differing,
         enrichment=enrichment,
+        message_id=parsed.message_id,
     )

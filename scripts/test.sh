@@ -3,6 +3,9 @@
 set -euo pipefail
 . "$(dirname "$0")/setup-venv.sh" "test,cdk"
 npm ci --no-audit --no-fund --loglevel=error
+# The Lambda asset (collector + cp313 manylinux aarch64 wheels) is built here, at install time,
+# so the tests and `cdk synth` that follow reuse it from build/lambda-asset and download nothing.
+python -m cdk.asset
 ruff check .
 ruff format --check collector tests
 mypy

@@ -51,6 +51,7 @@ def test_records_once_and_emits_one_valid_emf_document(backend: Backend) -> None
         assert outcome.status is Status.RECORDED
         assert len(lines) == 1
         doc = validate_document(lines[0])
+        assert doc["messageId"] == raw["messageId"] and doc["invocationId"] == raw["invocationId"]
         assert doc["Messages"] == 1 and doc["Recipients"] == 3 and doc["FlowDirection"] == "OUTBOUND"
         assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
             ["Service"],
@@ -192,6 +193,9 @@ def test_redaction_stores_and_emits_no_clear_text(backend: Backend, caplog: pyte
         assert [f["invocationId"] for f in found] == [raw["invocationId"]]
 
     run(with_pipeline(backend, body, redact=True, redaction_key=KEY))
+    # Opting in to PII in logs does not undo redaction: the logs then carry the same HMACs.
+    caplog.clear()
+    run(with_pipeline(backend, body, redact=True, redaction_key=KEY, log_pii=True))
 
 
 def test_no_subject_or_address_in_emf_or_logs_unless_opted_in(

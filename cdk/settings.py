@@ -1,0 +1,151 @@
+"""Deployment settings, read from CDK context (`cdk.json` or `cdk deploy -c key=value`).
+
+Context values from the command line arrive as strings and values from cdk.json as JSON types, so
+every parser accepts both. Each error names the context key and shows how to pass it, because the
+person reading it is running `cdk deploy` and should not need to read this file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from collector.config import DEFAULT_NAMESPACE
+
+ORGANIZATION_ID = re.compile(r"m-[0-9a-f]{32}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+NONE = frozenset({"", "none", "off", "unreserved"})
+
+
+
+class SettingsError(ValueError):
+    """A context value is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    organization_id: str
+    stack_name: str = "WorkMailCollector"
+    retention_days: int = 365
+    log_retention_days: int = 90
+    redact: bool = False
+    enrichment: bool = False
+    alarm_email: str | None = None
+    namespace: str = DEFAULT_NAMESPACE
+    reserved_concurrency: int | None = 10
+    rule_mode: str = "async"
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> StackSettings:
+        """Build from a context lookup such as `app.node.try_get_context`."""
+        raw_org = get("organizationId")
+        if raw_org is None or str(raw_org).strip() == "":
+            raise SettingsError(
+                "context value organizationId is required: run `cdk deploy -c organizationId=m-...` "
+                "with your WorkMail organization ID (WorkMail console -> Organizations)"
+            )
+        organization_id = str(raw_org).strip().lower()  # WorkMail shows and expects lower-case hex
+        if not ORGANIZATION_ID.fullmatch(organization_id):
+            raise SettingsError(
+                f"context value organizationId must be 'm-' followed by 32 hexadecimal characters, "
+                f"got {raw_org!r}"
+            )
+
+        defaults = cls(organization_id=organization_id)
+        stack_name = _text(get, "stackName", defaults.stack_name)
+        if not STACK_NAME.fullmatch(stack_name):
+            raise SettingsError(
+                "context value stackName must start with a letter and hold only letters, digits and "
+                f"hyphens (at most 128), got {stack_name!r}"
+            )
+
+        retention_days = _int(get, "retentionDays", defaults.retention_days)
+        if not 0 <= retention_days <= 36500:
+            raise SettingsError("context value retentionDays must be between 0 (keep forever) and 36500")
+
+        log_retention_days = _int(get, "logRetentionDays", defaults.log_retention_days)
+        if log_retention_days not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+            raise SettingsError(f"context value logRetentionDays must be one of {allowed}")
+
+        alarm_email = _text(get, "alarmEmail", "") or None
+        if alarm_email is not None and not EMAIL.fullmatch(alarm_email):
+            raise SettingsError(f"context value alarmEmail must be an e-mail address, got {alarm_email!r}")
+
+        namespace = _text(get, "namespace", defaults.namespace)
+        if not namespace or len(namespace) > 255 or namespace.startswith("AWS/"):
+            raise SettingsError("context value namespace must be 1-255 characters and not start with 'AWS/'")
+
+        rule_mode = _text(get, "ruleMode", defaults.rule_mode).lower()
+        if rule_mode not in ("async", "sync"):
+            raise SettingsError(
+                f"context value ruleMode must be async or sync (the rule's mode), got {rule_mode!r}"
+            )
+
+        return cls(
+            organization_id=organization_id,
+            stack_name=stack_name,
+            retention_days=retention_days,
+            log_retention_days=log_retention_days,
+            redact=_bool(get, "redact", defaults.redact),
+            enrichment=_bool(get, "enrichment", defaults.enrichment),
+            alarm_email=alarm_email,
+            namespace=namespace,
+            reserved_concurrency=_concurrency(get, defaults.reserved_concurrency),
+            rule_mode=rule_mode,
+        )
+
+
+def _text(get: Callable[[str], Any], key: str, default: str) -> str:
+    value = get(key)
+    return default if value is None else str(value).strip()
+
+
+def _int(get: Callable[[str], Any], key: str, default: int) -> int:
+    value = get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise SettingsError(f"context value {key} must be a whole number, got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"context value {key} must be a whole number, got {value!r}") from None
+
+
+def _bool(get: Callable[[str], Any], key: str, default: bool) -> bool:
+    value = get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise SettingsError(f"context value {key} must be true or false, got {value!r}")
+
+
+def _concurrency(get: Callable[[str], Any], default: int | None) -> int | None:
+    """A positive number, or `none` for accounts whose concurrency quota leaves nothing to reserve."""
+    value = get("reservedConcurrency")
+    if value is None:
+        return default
+    if isinstance(value, str) and value.strip().lower() in NONE:
+        return None
+    number = _int(get, "reservedConcurrency", 0)
+    if not 1 <= number <= 1000:
+        raise SettingsError(
+            "context value reservedConcurrency must be between 1 and 1000, or 'none' to leave the "
+            f"function unreserved, got {value!r}"
+        )
+    return number

@@ -1,0 +1,1 @@
+"""Tests for the CDK app (cdk/) and the observability layer (dashboards/)."""

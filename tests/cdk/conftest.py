@@ -1,0 +1,39 @@
+"""Fixtures for the CDK app: the Lambda asset built once, each stack variant synthesized once.
+
+Synthesis goes through `cdk.app.build_app`, the same function the CLI entry point uses, with the
+context from the repository's cdk.json, so the tests see exactly what `cdk deploy` would deploy,
+cdk-nag plugins included (a finding without an acknowledgment makes `app.synth()` raise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cdk.asset import build_asset
+from tests.cdk.support import CUSTOM_CONTEXT, ORG_ID, Synth, synthesize
+
+
+@pytest.fixture(scope="session")
+def asset_dir() -> Path:
+    """The real Lambda asset (pip for cp313 / manylinux aarch64), cached under build/lambda-asset."""
+    return build_asset()
+
+
+@pytest.fixture(scope="session")
+def default_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Only the required setting: what `cdk deploy -c organizationId=m-...` gives."""
+    return synthesize({"organizationId": ORG_ID}, tmp_path_factory.mktemp("cdk-default"), asset_dir)
+
+
+@pytest.fixture(scope="session")
+def custom_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Every setting changed, passed as strings the way the CLI passes them."""
+    return synthesize(CUSTOM_CONTEXT, tmp_path_factory.mktemp("cdk-custom"), asset_dir)
+
+
+@pytest.fixture(scope="session", params=["default", "custom"])
+def any_synth(request: pytest.FixtureRequest) -> Iterator[Synth]:
+    yield request.getfixturevalue(f"{request.param}_synth")

@@ -1,0 +1,67 @@
+"""Shared helpers for the CDK tests: the synthesized stack and the context it was built from."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Before aws_cdk starts its Node.js kernel: keep the output free of Node end-of-life banners.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+from aws_cdk.assertions import Template
+
+from cdk.app import build_app
+from cdk.stack import CollectorStack
+
+ROOT = Path(__file__).resolve().parents[2]
+ORG_ID = "m-0123456789abcdef0123456789abcdef"
+CUSTOM_CONTEXT: dict[str, Any] = {
+    # As `cdk deploy -c key=value` passes them: strings.
+    "organizationId": "M-FEDCBA9876543210FEDCBA9876543210",
+    "stackName": "MailCollectorProd",
+    "retentionDays": "30",
+    "logRetentionDays": "365",
+    "redact": "true",
+    "enrichment": "true",
+    "alarmEmail": "mail-ops@example.com",
+    "namespace": "Acme/WorkMail",
+    "reservedConcurrency": "none",
+    "ruleMode": "sync",
+}
+
+
+def cdk_json_context() -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+@dataclass(frozen=True)
+class Synth:
+    stack: CollectorStack
+    template: Template
+    outdir: Path
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return dict(self.template.to_json())
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.json["Resources"].items() if v["Type"] == kind}
+
+    def only(self, kind: str) -> tuple[str, dict[str, Any]]:
+        found = self.resources(kind)
+        assert len(found) == 1, f"expected one {kind}, found {sorted(found)}"
+        return next(iter(found.items()))
+
+    def template_path(self) -> Path:
+        return self.outdir / self.stack.template_file
+
+
+def synthesize(context: dict[str, Any], outdir: Path, asset_dir: Path) -> Synth:
+    app, stack = build_app({**cdk_json_context(), **context}, outdir=str(outdir), asset_dir=asset_dir)
+    app.synth()  # runs the cdk-nag plugins; raises on any unacknowledged finding
+    return Synth(stack=stack, template=Template.from_stack(stack), outdir=outdir)

@@ -1,0 +1,313 @@
+"""Dashboards, alarms and saved queries, read back from the synthesized template.
+
+The metric checks walk the DashboardBody JSON (and every alarm) and compare what they name with the
+collector's catalog: a dashboard may not name a metric the deployment does not emit, and every
+metric it emits (the base catalog, plus the enrichment metrics when enrichment is on) must be on a
+dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from collector.metrics import (
+    DIRECTIONS,
+    ENRICHMENT,
+    FLOW_DIRECTION,
+    METRIC_NAMES,
+    SERVICE,
+    catalog_for,
+    features_for,
+)
+from dashboards.catalog import CollectorMetrics, UnknownMetricError
+from tests.cdk.support import ROOT, Synth
+
+TOKEN = "TOKEN"
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    namespace: str
+    name: str
+    dimensions: dict[str, str]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def render(value: Any) -> str:
+    """A Fn::Join of strings and references, with every reference replaced by a placeholder."""
+    if isinstance(value, str):
+        return value
+    delimiter: str
+    delimiter, parts = value["Fn::Join"]
+    return delimiter.join(p if isinstance(p, str) else TOKEN for p in parts)
+
+
+def dashboards(synth: Synth) -> dict[str, dict[str, Any]]:
+    """Dashboard name -> parsed DashboardBody."""
+    out = {}
+    for resource in synth.resources("AWS::CloudWatch::Dashboard").values():
+        props = resource["Properties"]
+        out[props["DashboardName"]] = json.loads(render(props["DashboardBody"]))
+    return out
+
+
+def widget_metrics(widget: dict[str, Any]) -> list[MetricRef]:
+    refs = []
+    for row in widget.get("properties", {}).get("metrics", []):
+        options = row[-1] if isinstance(row[-1], dict) else {}
+        values = [v for v in row if not isinstance(v, dict)]
+        if not values:
+            continue  # a metric-math expression: [{"expression": ...}]
+        namespace, name, *dims = values
+        refs.append(MetricRef(namespace, name, dict(zip(dims[::2], dims[1::2], strict=True)), options))
+    return refs
+
+
+def expressions(widget: dict[str, Any]) -> list[str]:
+    rows = widget.get("properties", {}).get("metrics", [])
+    return [row[0]["expression"] for row in rows if isinstance(row[0], dict) and "expression" in row[0]]
+
+
+def dashboard_metrics(synth: Synth) -> list[MetricRef]:
+    return [m for body in dashboards(synth).values() for w in body["widgets"] for m in widget_metrics(w)]
+
+
+def alarm_metrics(alarm: dict[str, Any]) -> list[MetricRef]:
+    props = alarm["Properties"]
+    metrics = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+    if "MetricName" in props:
+        metrics.append(props)
+    refs = []
+    for m in metrics:
+        dimensions = {d["Name"]: d["Value"] if isinstance(d["Value"], str) else TOKEN
+                      for d in m.get("Dimensions", [])}
+        refs.append(MetricRef(m["Namespace"], m["MetricName"], dimensions))
+    return refs
+
+
+def emitted(synth: Synth) -> list[str]:
+    """The metrics this deployment's collector writes, in catalog order."""
+    return [spec.name for spec in catalog_for(features_for(synth.stack.settings.enrichment))]
+
+
+def widget(synth: Synth, dashboard: str, title: str) -> dict[str, Any]:
+    body = dashboards(synth)[f"{synth.stack.stack_name}-{dashboard}"]
+    matches = [w for w in body["widgets"] if w.get("properties", {}).get("title") == title]
+    titles = [w.get("properties", {}).get("title") for w in body["widgets"]]
+    assert len(matches) == 1, f"{title!r} on {dashboard}: {titles}"
+    found: dict[str, Any] = matches[0]
+    return found
+
+
+# ----------------------------------------------------------------------------------- the catalog
+
+
+def test_dashboards_and_alarms_name_only_metrics_the_collector_emits(any_synth: Synth) -> None:
+    namespace = any_synth.stack.settings.namespace
+    named = dashboard_metrics(any_synth)
+    named += [m for a in any_synth.resources("AWS::CloudWatch::Alarm").values() for m in alarm_metrics(a)]
+    ours = {m.name for m in named if m.namespace == namespace}
+    assert ours, f"no metric in {namespace} on any dashboard"
+    assert ours <= set(METRIC_NAMES), f"not in the collector's catalog: {sorted(ours - set(METRIC_NAMES))}"
+    assert ours <= set(emitted(any_synth)), f"not emitted here: {sorted(ours - set(emitted(any_synth)))}"
+    # Anything else must be an AWS service metric: a mistyped namespace would hide a collector metric.
+    others = {m.namespace for m in named if m.namespace != namespace}
+    assert others <= {"AWS/Lambda", "AWS/SQS", "AWS/DynamoDB"}
+    for metric in named:
+        if metric.namespace == namespace:
+            assert metric.dimensions.get(SERVICE) == any_synth.stack.stack_name, metric
+            assert set(metric.dimensions) in ({SERVICE}, {SERVICE, FLOW_DIRECTION}), metric
+
+
+def test_every_catalog_metric_is_on_a_dashboard(any_synth: Synth) -> None:
+    namespace = any_synth.stack.settings.namespace
+    shown = {m.name for m in dashboard_metrics(any_synth) if m.namespace == namespace}
+    missing = set(emitted(any_synth)) - shown
+    assert not missing, f"on no dashboard: {sorted(missing)}"
+
+
+def test_the_variants_cover_the_whole_catalog(default_synth: Synth, custom_synth: Synth) -> None:
+    assert set(emitted(default_synth)) < set(emitted(custom_synth)) == set(METRIC_NAMES)
+
+
+def test_unknown_metric_names_are_refused() -> None:
+    metrics = CollectorMetrics(namespace="WorkMailCollector", service="svc")
+    with pytest.raises(UnknownMetricError, match="'Mesages' is not a collector metric"):
+        metrics.metric("Mesages")
+    with pytest.raises(UnknownMetricError, match="only with the enrichment feature"):
+        metrics.metric("MessageBytes")
+    with pytest.raises(ValueError, match="not a FlowDirection"):
+        metrics.metric("Messages", "SIDEWAYS")
+    enriched = CollectorMetrics(namespace="WorkMailCollector", service="svc",
+                                features=frozenset({ENRICHMENT}))
+    assert enriched.metric("MessageBytes").metric_name == "MessageBytes"
+
+
+# ------------------------------------------------------------------------------ mail-flow dashboard
+
+
+@pytest.mark.parametrize(("title", "metric"), [
+    ("Messages: inbound vs outbound", "Messages"),
+    ("Recipients: inbound vs outbound", "Recipients"),
+])
+def test_inbound_vs_outbound_over_time(any_synth: Synth, title: str, metric: str) -> None:
+    w = widget(any_synth, "MailFlow", title)
+    assert w["type"] == "metric" and w["properties"]["view"] == "timeSeries"
+    series = widget_metrics(w)
+    assert {m.name for m in series} == {metric}
+    assert [m.dimensions[FLOW_DIRECTION] for m in series] == list(DIRECTIONS)
+    assert {"INBOUND", "OUTBOUND"} <= set(DIRECTIONS)
+    assert all(m.options["stat"] == "Sum" for m in series)
+
+
+def test_single_value_totals_use_the_service_dimension_only(any_synth: Synth) -> None:
+    w = widget(any_synth, "MailFlow", "Totals for the selected time range")
+    assert w["properties"]["view"] == "singleValue"
+    assert w["properties"]["setPeriodToTimeRange"] is True
+    series = widget_metrics(w)
+    base = [spec.name for spec in catalog_for(frozenset())]
+    assert [m.name for m in series] == base
+    assert all(m.dimensions == {SERVICE: any_synth.stack.stack_name} for m in series)
+
+
+def test_enrichment_row_only_with_enrichment(default_synth: Synth, custom_synth: Synth) -> None:
+    enrichment_metrics = [n for n in emitted(custom_synth) if n not in emitted(default_synth)]
+    assert enrichment_metrics
+    totals = widget(custom_synth, "MailFlow", "Enrichment totals for the selected time range")
+    assert totals["properties"]["setPeriodToTimeRange"] is True
+    assert [m.name for m in widget_metrics(totals)] == enrichment_metrics
+    sizes = widget(custom_synth, "MailFlow", "Message bytes: inbound vs outbound")
+    assert [m.dimensions[FLOW_DIRECTION] for m in widget_metrics(sizes)] == list(DIRECTIONS)
+    shown_by_default = {m.name for m in dashboard_metrics(default_synth)}
+    assert not shown_by_default & set(enrichment_metrics)
+
+
+def test_truncation_rate_is_metric_math_over_the_catalog(any_synth: Synth) -> None:
+    w = widget(any_synth, "MailFlow", "Truncation rate (% of messages)")
+    (expression,) = expressions(w)
+    ids = {m.options["id"]: m for m in widget_metrics(w)}
+    assert {ids["truncated"].name, ids["messages"].name} == {"TruncatedMessages", "Messages"}
+    assert ids["truncated"].name == "TruncatedMessages"
+    assert "100 * truncated / messages" in expression
+    assert all(not m.options.get("visible", True) for m in ids.values())
+
+
+def test_duplicates_conflicts_and_invalid_events(any_synth: Synth) -> None:
+    w = widget(any_synth, "MailFlow", "Duplicates, conflicts and invalid events")
+    assert [m.name for m in widget_metrics(w)] == ["DuplicateInvocations", "Conflicts", "InvalidEvents"]
+
+
+# ----------------------------------------------------------------------------- operations dashboard
+
+
+def test_operations_view_covers_lambda_async_queue_and_table(any_synth: Synth) -> None:
+    body = dashboards(any_synth)[f"{any_synth.stack.stack_name}-Operations"]
+    shown: dict[tuple[str, str], set[str]] = {}
+    for w in body["widgets"]:
+        for m in widget_metrics(w):
+            shown.setdefault((m.namespace, m.name), set()).add(str(m.options.get("stat", "Average")))
+    lambda_metrics = ("Invocations", "Errors", "Throttles", "AsyncEventsReceived", "AsyncEventAge",
+                      "AsyncEventsDropped")
+    for name in lambda_metrics:
+        assert ("AWS/Lambda", name) in shown, name
+    assert {"p50", "p90", "p99"} <= shown[("AWS/Lambda", "Duration")]
+    for name in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
+        assert ("AWS/SQS", name) in shown, name
+    for name in ("ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors", "UserErrors"):
+        assert ("AWS/DynamoDB", name) in shown, name
+
+
+# ------------------------------------------------------------------------------------------ alarms
+
+
+def alarm_on(synth: Synth, namespace: str, name: str) -> dict[str, Any]:
+    found = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()
+             if any(m.namespace == namespace and m.name == name for m in alarm_metrics(a))]
+    assert len(found) == 1, f"expected one alarm on {namespace} {name}, found {len(found)}"
+    alarm: dict[str, Any] = found[0]
+    return alarm
+
+
+@pytest.mark.parametrize(("namespace", "name", "dimension"), [
+    ("AWS/Lambda", "Errors", "FunctionName"),
+    ("AWS/Lambda", "AsyncEventsDropped", "FunctionName"),
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"),
+    (None, "InvalidEvents", SERVICE),
+])
+def test_alarm_fires_on_the_first_occurrence(any_synth: Synth, namespace: str | None, name: str,
+                                             dimension: str) -> None:
+    namespace = namespace or any_synth.stack.settings.namespace
+    alarm = alarm_on(any_synth, namespace, name)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["Threshold"] == 1
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    topic = any_synth.only("AWS::SNS::Topic")[0]
+    assert alarm["AlarmActions"] == [{"Ref": topic}]
+    (metric,) = [m for m in alarm_metrics({"Properties": alarm}) if m.name == name]
+    assert dimension in metric.dimensions
+
+
+def test_failure_queue_alarm_watches_the_failure_queue(any_synth: Synth) -> None:
+    alarm = alarm_on(any_synth, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    queue = any_synth.only("AWS::SQS::Queue")[0]
+    (stat,) = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+    queue_name = {"Fn::GetAtt": [queue, "QueueName"]}
+    assert stat["Metric"]["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
+
+
+def test_alarm_topic_is_encrypted_and_tls_only(any_synth: Synth) -> None:
+    topic_id, topic = any_synth.only("AWS::SNS::Topic")
+    key_id, key = any_synth.only("AWS::KMS::Key")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    cloudwatch = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                  if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch and set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    (policy,) = any_synth.resources("AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_email_subscription_only_when_asked(default_synth: Synth, custom_synth: Synth) -> None:
+    default_synth.template.resource_count_is("AWS::SNS::Subscription", 0)
+    _, subscription = custom_synth.only("AWS::SNS::Subscription")
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == "mail-ops@example.com"
+
+
+# ------------------------------------------------------------------------------ Logs Insights queries
+
+
+def queries(synth: Synth) -> dict[str, dict[str, Any]]:
+    return {q["Properties"]["Name"].split("/", 1)[1]: q["Properties"]
+            for q in synth.resources("AWS::Logs::QueryDefinition").values()}
+
+
+def test_saved_queries_target_the_function_log_group(any_synth: Synth) -> None:
+    log_group = any_synth.only("AWS::Logs::LogGroup")[0]
+    found = queries(any_synth)
+    assert {"by-message-id", "by-sender", "invalid-events", "conflicting-redeliveries"} <= set(found)
+    for name, query in found.items():
+        assert query["LogGroupNames"] == [{"Ref": log_group}], name
+        assert query["Name"].startswith(f"{any_synth.stack.stack_name}/")
+
+
+def test_saved_queries_match_what_the_collector_logs(default_synth: Synth) -> None:
+    found = queries(default_synth)
+    pipeline = (ROOT / "collector" / "pipeline.py").read_text()
+    metrics_source = (ROOT / "collector" / "metrics.py").read_text()
+    for name, phrase in (("invalid-events", "invalid event quarantined"),
+                         ("conflicting-redeliveries", "conflicting redelivery")):
+        assert phrase in found[name]["QueryString"], name
+        assert f'"{phrase}: ' in pipeline, f"the collector no longer logs {phrase!r}"
+    for prop in ("invocationId", "status", "requestId"):
+        assert f'set_property("{prop}"' in metrics_source, prop
+    assert "messageId" in found["by-message-id"]["QueryString"]
+    assert "sender" in found["by-sender"]["QueryString"]
+    assert "stats count(*) as invocations by status" in found["outcomes-by-status"]["QueryString"]
