@@ -10,7 +10,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from collector.metrics import ENRICHMENT
+from collector.metrics import ENRICHMENT, MetricSpec
 from dashboards.catalog import CollectorMetrics
 
 WIDTH = 24
@@ -47,13 +47,7 @@ def mail_flow_dashboard(scope: Construct, construct_id: str, *, metrics: Collect
         width=WIDTH, height=2,
     ))
     base = [m for m in metrics.catalog if m.feature is None]
-    dashboard.add_widgets(cw.SingleValueWidget(
-        title="Totals for the selected time range",
-        metrics=[metrics.metric(spec.name) for spec in base],
-        set_period_to_time_range=True,
-        full_precision=True,
-        width=WIDTH, height=4,
-    ))
+    dashboard.add_widgets(totals("Totals for the selected time range", metrics, base))
     dashboard.add_widgets(
         cw.GraphWidget(
             title="Messages: inbound vs outbound",
@@ -87,6 +81,17 @@ def mail_flow_dashboard(scope: Construct, construct_id: str, *, metrics: Collect
     return dashboard
 
 
+def totals(title: str, metrics: CollectorMetrics, specs: list[MetricSpec]) -> cw.SingleValueWidget:
+    """One number per metric, summed over whatever time range the reader picks."""
+    return cw.SingleValueWidget(
+        title=title,
+        metrics=[metrics.metric(spec.name) for spec in specs],
+        set_period_to_time_range=True,
+        full_precision=True,
+        width=WIDTH, height=4,
+    )
+
+
 def add_enrichment(dashboard: cw.Dashboard, metrics: CollectorMetrics) -> None:
     """What the message-flow API adds: sizes, attachments, authentication verdicts, failed reads."""
     enriched = [spec for spec in metrics.catalog if spec.feature == ENRICHMENT]
@@ -94,13 +99,7 @@ def add_enrichment(dashboard: cw.Dashboard, metrics: CollectorMetrics) -> None:
         markdown="## Enrichment\nRead from each message's raw MIME through the WorkMail message-flow API.",
         width=WIDTH, height=1,
     ))
-    dashboard.add_widgets(cw.SingleValueWidget(
-        title="Enrichment totals for the selected time range",
-        metrics=[metrics.metric(spec.name) for spec in enriched],
-        set_period_to_time_range=True,
-        full_precision=True,
-        width=WIDTH, height=4,
-    ))
+    dashboard.add_widgets(totals("Enrichment totals for the selected time range", metrics, enriched))
     dashboard.add_widgets(
         cw.GraphWidget(
             title="Message bytes: inbound vs outbound",
