@@ -21,13 +21,15 @@ from cdk.stack import CollectorStack
 DESCRIPTION = "WorkMail collector: records Amazon WorkMail email-flow events (asynchronous Run Lambda rule)"
 
 
-def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
-              asset_dir: Path | None = None) -> tuple[App, CollectorStack]:
+def build_app(
+    context: Mapping[str, Any] | None = None, *, outdir: str | None = None, asset_dir: Path | None = None
+) -> tuple[App, CollectorStack]:
     """The app with its one stack and the nag packs; `context` adds to what the CLI passes."""
     app = App(context=dict(context or {}), outdir=outdir)
     settings = StackSettings.from_context(app.node.try_get_context)
     stack = CollectorStack(
-        app, "WorkMailCollector",
+        app,
+        "WorkMailCollector",
         stack_name=settings.stack_name,
         description=DESCRIPTION,
         settings=settings,

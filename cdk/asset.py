@@ -50,8 +50,10 @@ def runtime_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> tupl
 def _package_files(root: Path) -> list[Path]:
     base = root / PACKAGE
     return sorted(
-        p for p in base.rglob("*")
-        if p.is_file() and not SKIP_PARTS.intersection(p.relative_to(root).parts)
+        p
+        for p in base.rglob("*")
+        if p.is_file()
+        and not SKIP_PARTS.intersection(p.relative_to(root).parts)
         and not p.name.endswith(SKIP_SUFFIXES)
     )
 
@@ -74,12 +76,18 @@ def cache_key(root: Path, requirements: Sequence[str]) -> str:
 def pip_command(target: Path, requirements: Iterable[str]) -> list[str]:
     platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
     return [
-        sys.executable, "-m", "pip", "install",
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
         *platforms,
         "--only-binary=:all:",
-        "--python-version", PYTHON_VERSION,
-        "--implementation", IMPLEMENTATION,
-        "--target", str(target),
+        "--python-version",
+        PYTHON_VERSION,
+        "--implementation",
+        IMPLEMENTATION,
+        "--target",
+        str(target),
         "--no-compile",  # .pyc files would be for this interpreter, not the runtime's 3.13
         "--no-user",
         "--disable-pip-version-check",
@@ -90,8 +98,13 @@ def pip_command(target: Path, requirements: Iterable[str]) -> list[str]:
 
 def _populate(directory: Path, root: Path, requirements: Sequence[str]) -> None:
     try:
-        result = subprocess.run(pip_command(directory, requirements), capture_output=True, text=True,
-                                check=False, timeout=PIP_TIMEOUT_SECONDS)
+        result = subprocess.run(
+            pip_command(directory, requirements),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=PIP_TIMEOUT_SECONDS,
+        )
     except subprocess.TimeoutExpired as error:
         message = f"pip did not finish within {PIP_TIMEOUT_SECONDS} s (is PyPI reachable?)"
         raise AssetBuildError(message) from error

@@ -18,12 +18,33 @@ ORGANIZATION_ID = re.compile(r"m-[0-9a-f]{32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 # The values CloudWatch Logs accepts for a log group's retention.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 NONE = frozenset({"", "none", "off", "unreserved"})
-
 
 
 class SettingsError(ValueError):

@@ -45,16 +45,28 @@ MAX_EVENT_AGE = Duration.hours(6)
 QUEUE_RETENTION = Duration.days(14)
 
 RETENTION = {
-    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
-    120: logs.RetentionDays.FOUR_MONTHS, 150: logs.RetentionDays.FIVE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
-    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
-    731: logs.RetentionDays.TWO_YEARS, 1096: logs.RetentionDays.THREE_YEARS,
-    1827: logs.RetentionDays.FIVE_YEARS, 2192: logs.RetentionDays.SIX_YEARS,
-    2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
-    3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
 }
 
 
@@ -79,13 +91,16 @@ class SendOnlyQueueDestination:
     def __init__(self, queue: sqs.IQueue) -> None:
         self._queue = queue
 
-    def bind(self, scope: Construct, fn: lambda_.IFunction, *,
-             type: lambda_.DestinationType | None = None) -> lambda_.DestinationConfig:
-        fn.add_to_role_policy(iam.PolicyStatement(
-            sid="SendFailedEventsToTheFailureQueue",
-            actions=["sqs:SendMessage"],
-            resources=[self._queue.queue_arn],
-        ))
+    def bind(
+        self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
+    ) -> lambda_.DestinationConfig:
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="SendFailedEventsToTheFailureQueue",
+                actions=["sqs:SendMessage"],
+                resources=[self._queue.queue_arn],
+            )
+        )
         return lambda_.DestinationConfig(destination=self._queue.queue_arn)
 
 
@@ -94,12 +109,16 @@ def audit_table(scope: Construct, construct_id: str, spec: TableSpec) -> dynamod
     types = {d["AttributeName"]: d["AttributeType"] for d in spec.attribute_definitions()}
 
     def attribute(name: str) -> dynamodb.Attribute:
-        kinds = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER,
-                 "B": dynamodb.AttributeType.BINARY}
+        kinds = {
+            "S": dynamodb.AttributeType.STRING,
+            "N": dynamodb.AttributeType.NUMBER,
+            "B": dynamodb.AttributeType.BINARY,
+        }
         return dynamodb.Attribute(name=name, type=kinds[types[name]])
 
     table = dynamodb.Table(
-        scope, construct_id,
+        scope,
+        construct_id,
         partition_key=attribute(spec.partition_key),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         time_to_live_attribute=spec.ttl_attribute,
@@ -124,8 +143,9 @@ def audit_table(scope: Construct, construct_id: str, spec: TableSpec) -> dynamod
 class CollectorStack(Stack):
     """One collector for one WorkMail organization."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings, asset_dir: Path,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: StackSettings, asset_dir: Path, **kwargs: Any
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
         service = self.stack_name  # the `Service` dimension: stable across function replacements
@@ -133,34 +153,45 @@ class CollectorStack(Stack):
         self.table = audit_table(self, "AuditTable", AUDIT_TABLE)
 
         self.failure_queue = sqs.Queue(
-            self, "FailureQueue",
+            self,
+            "FailureQueue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=QUEUE_RETENTION,
         )
-        acknowledge(self.failure_queue, "AwsSolutions-SQS3",
-                    "This queue is the function's on-failure destination, i.e. the dead-letter queue itself.")
-        acknowledge(self.failure_queue, "Serverless-SQSRedrivePolicy",
-                    "Dead-letter queue of last resort: nothing consumes it, an alarm fires on any message "
-                    "and an operator replays or inspects it; a redrive policy would have nowhere to go.")
+        acknowledge(
+            self.failure_queue,
+            "AwsSolutions-SQS3",
+            "This queue is the function's on-failure destination, i.e. the dead-letter queue itself.",
+        )
+        acknowledge(
+            self.failure_queue,
+            "Serverless-SQSRedrivePolicy",
+            "Dead-letter queue of last resort: nothing consumes it, an alarm fires on any message "
+            "and an operator replays or inspects it; a redrive policy would have nowhere to go.",
+        )
 
         self.log_group = logs.LogGroup(
-            self, "FunctionLogs",
+            self,
+            "FunctionLogs",
             retention=RETENTION[settings.log_retention_days],
             removal_policy=RemovalPolicy.RETAIN,
         )
 
         self.role = iam.Role(
-            self, "FunctionRole",
+            self,
+            "FunctionRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="WorkMail collector: write logs, PutItem on its table, send failures to its queue",
         )
         self.log_group.grant_write(self.role)
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="WriteAuditRecords",
-            actions=["dynamodb:PutItem"],
-            resources=[self.table.table_arn],
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteAuditRecords",
+                actions=["dynamodb:PutItem"],
+                resources=[self.table.table_arn],
+            )
+        )
 
         environment = {
             "COLLECTOR_STORE": "dynamodb",
@@ -183,13 +214,16 @@ class CollectorStack(Stack):
             environment["COLLECTOR_REDACTION_KEY_SECRET_ARN"] = self.redaction_key.secret_arn
 
         self.function = lambda_.Function(
-            self, "Function",
+            self,
+            "Function",
             description="Records Amazon WorkMail email-flow events (asynchronous Run Lambda rule)",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=lambda_.Code.from_asset(
-                str(asset_dir), asset_hash=asset_hash(asset_dir), asset_hash_type=AssetHashType.CUSTOM,
+                str(asset_dir),
+                asset_hash=asset_hash(asset_dir),
+                asset_hash_type=AssetHashType.CUSTOM,
             ),
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
@@ -200,21 +234,32 @@ class CollectorStack(Stack):
             environment=environment,
         )
         for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
-            acknowledge(self.function, rule,
-                        "Pinned to Python 3.13 on purpose: the asset's compiled wheels (orjson, aiohttp) are "
-                        "built for cp313 (cdk/asset.py); runtime and wheels must move together.")
-        acknowledge(self.function, "Serverless-LambdaDLQ",
-                    "Failed asynchronous events go to the on-failure destination (EventInvokeConfig), which "
-                    "also records the error and the attempt count; a DeadLetterConfig would duplicate it.")
-        acknowledge(self.function, "Serverless-LambdaTracing",
-                    "X-Ray adds xray:Put* on Resource '*' to the role and traces one PutItem per call; "
-                    "latency and failures are covered by the operations dashboard and alarms.")
+            acknowledge(
+                self.function,
+                rule,
+                "Pinned to Python 3.13 on purpose: the asset's compiled wheels (orjson, aiohttp) are "
+                "built for cp313 (cdk/asset.py); runtime and wheels must move together.",
+            )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "Failed asynchronous events go to the on-failure destination (EventInvokeConfig), which "
+            "also records the error and the attempt count; a DeadLetterConfig would duplicate it.",
+        )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaTracing",
+            "X-Ray adds xray:Put* on Resource '*' to the role and traces one PutItem per call; "
+            "latency and failures are covered by the operations dashboard and alarms.",
+        )
         if self.redaction_key is not None:
-            self.role.add_to_policy(iam.PolicyStatement(
-                sid="ReadRedactionKey",
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[self.redaction_key.secret_arn],
-            ))
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadRedactionKey",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[self.redaction_key.secret_arn],
+                )
+            )
         if settings.enrichment:
             self._allow_message_reads(settings.organization_id)
 
@@ -238,29 +283,51 @@ class CollectorStack(Stack):
         )
 
         self.observability = Observability(
-            self, "Observability",
+            self,
+            "Observability",
             function=self.function,
             log_group=self.log_group,
             table=self.table,
             failure_queue=self.failure_queue,
-            metrics=CollectorMetrics(namespace=settings.namespace, service=service,
-                                     features=features_for(settings.enrichment)),
+            metrics=CollectorMetrics(
+                namespace=settings.namespace, service=service, features=features_for(settings.enrichment)
+            ),
             alarm_email=settings.alarm_email,
         )
 
-        CfnOutput(self, "FunctionArn", value=self.function.function_arn,
-                  description="Choose this function in the WorkMail 'Run Lambda' email-flow rule")
-        CfnOutput(self, "TableName", value=self.table.table_name,
-                  description="Audit table (retained when the stack is deleted)")
-        CfnOutput(self, "FailureQueueUrl", value=self.failure_queue.queue_url,
-                  description="Events Lambda could not process after its retries")
+        CfnOutput(
+            self,
+            "FunctionArn",
+            value=self.function.function_arn,
+            description="Choose this function in the WorkMail 'Run Lambda' email-flow rule",
+        )
+        CfnOutput(
+            self,
+            "TableName",
+            value=self.table.table_name,
+            description="Audit table (retained when the stack is deleted)",
+        )
+        CfnOutput(
+            self,
+            "FailureQueueUrl",
+            value=self.failure_queue.queue_url,
+            description="Events Lambda could not process after its retries",
+        )
         CfnOutput(self, "MailFlowDashboardUrl", value=dashboard_url(self.observability.mail_flow))
         CfnOutput(self, "OperationsDashboardUrl", value=dashboard_url(self.observability.operations))
-        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn,
-                  description="Subscribe more endpoints here to receive the collector's alarms")
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.observability.topic.topic_arn,
+            description="Subscribe more endpoints here to receive the collector's alarms",
+        )
         if self.redaction_key is not None:
-            CfnOutput(self, "RedactionKeySecretArn", value=self.redaction_key.secret_arn,
-                      description="HMAC key for redacted fields (retained: redacted lookups need it)")
+            CfnOutput(
+                self,
+                "RedactionKeySecretArn",
+                value=self.redaction_key.secret_arn,
+                description="HMAC key for redacted fields (retained: redacted lookups need it)",
+            )
 
     def _allow_message_reads(self, organization_id: str) -> None:
         """Enrichment reads each message's raw MIME: GetRawMessageContent on this organization only."""
@@ -270,22 +337,28 @@ class CollectorStack(Stack):
             resource_name=f"{organization_id}/*",
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="ReadMessagesOfThisOrganization",
-            actions=["workmailmessageflow:GetRawMessageContent"],
-            resources=[messages],
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadMessagesOfThisOrganization",
+                actions=["workmailmessageflow:GetRawMessageContent"],
+                resources=[messages],
+            )
+        )
         finding = (
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:workmailmessageflow:<AWS::Region>:"
             f"<AWS::AccountId>:message/{organization_id}/*]"
         )
-        acknowledge(self.role, finding,
-                    "Message IDs are only known per event, so the read is scoped to this organization's "
-                    "messages (message/<organizationId>/*), the narrowest ARN the message-flow API has.")
+        acknowledge(
+            self.role,
+            finding,
+            "Message IDs are only known per event, so the read is scoped to this organization's "
+            "messages (message/<organizationId>/*), the narrowest ARN the message-flow API has.",
+        )
 
     def _redaction_key(self) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(
-            self, "RedactionKey",
+            self,
+            "RedactionKey",
             description="HMAC-SHA256 key the WorkMail collector uses to redact addresses and subjects",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64,
@@ -294,7 +367,10 @@ class CollectorStack(Stack):
             # Redacted values in the retained table can only be looked up with the same key.
             removal_policy=RemovalPolicy.RETAIN,
         )
-        acknowledge(secret, "AwsSolutions-SMG4",
-                    "Rotating the HMAC key would make every stored redacted value unjoinable with new "
-                    "ones; the key never leaves Secrets Manager and the function's process memory.")
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Rotating the HMAC key would make every stored redacted value unjoinable with new "
+            "ones; the key never leaves Secrets Manager and the function's process memory.",
+        )
         return secret

@@ -26,10 +26,17 @@ __all__ = ["CollectorMetrics", "Observability", "UnknownMetricError", "dashboard
 
 def dashboard_url(dashboard: cw.Dashboard) -> str:
     """Console link for a dashboard in the stack's region (a CloudFormation expression)."""
-    return Fn.join("", [
-        "https://", Aws.REGION, ".console.aws.amazon.com/cloudwatch/home?region=", Aws.REGION,
-        "#dashboards:name=", dashboard.dashboard_name,
-    ])
+    return Fn.join(
+        "",
+        [
+            "https://",
+            Aws.REGION,
+            ".console.aws.amazon.com/cloudwatch/home?region=",
+            Aws.REGION,
+            "#dashboards:name=",
+            dashboard.dashboard_name,
+        ],
+    )
 
 
 class Observability(Construct):
@@ -51,10 +58,14 @@ class Observability(Construct):
         prefix = Stack.of(self).stack_name
         self.topic: sns.Topic = alarm_topic(self, "AlarmTopic", email=alarm_email)
         self.mail_flow: cw.Dashboard = mail_flow_dashboard(
-            self, "MailFlow", metrics=metrics, dashboard_name=f"{prefix}-MailFlow",
+            self,
+            "MailFlow",
+            metrics=metrics,
+            dashboard_name=f"{prefix}-MailFlow",
         )
         operations = operations_monitoring(
-            self, "Operations",
+            self,
+            "Operations",
             function=function,
             failure_queue=failure_queue,
             table=table,

@@ -17,31 +17,37 @@ from constructs import Construct
 
 def alarm_topic(scope: Construct, construct_id: str, *, email: str | None) -> sns.Topic:
     key = kms.Key(
-        scope, f"{construct_id}Key",
+        scope,
+        f"{construct_id}Key",
         description="Encrypts the WorkMail collector's alarm notifications",
         enable_key_rotation=True,
         # Only in-flight notifications depend on it; nothing to keep after the stack is gone.
         removal_policy=RemovalPolicy.DESTROY,
         pending_window=Duration.days(7),
     )
-    key.add_to_resource_policy(iam.PolicyStatement(
-        sid="AllowCloudWatchAlarmsToPublish",
-        principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-        actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-        resources=["*"],  # in a key policy, "*" means this key
-        conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-    ))
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchAlarmsToPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        )
+    )
     topic = sns.Topic(
-        scope, construct_id,
+        scope,
+        construct_id,
         display_name="WorkMail collector alarms",
         master_key=key,
         enforce_ssl=True,
     )
     if email:
         subscription = topic.add_subscription(subscriptions.EmailSubscription(email))
-        Validations.of(subscription).acknowledge(Acknowledgment(
-            id="Serverless::Serverless-SNSRedrivePolicy",
-            reason="An undeliverable alarm e-mail needs no replay: the alarm state stays in CloudWatch "
-                   "and on the operations dashboard; a notification DLQ would need alarms of its own.",
-        ))
+        Validations.of(subscription).acknowledge(
+            Acknowledgment(
+                id="Serverless::Serverless-SNSRedrivePolicy",
+                reason="An undeliverable alarm e-mail needs no replay: the alarm state stays in CloudWatch "
+                "and on the operations dashboard; a notification DLQ would need alarms of its own.",
+            )
+        )
     return topic

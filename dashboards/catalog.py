@@ -63,8 +63,14 @@ class CollectorMetrics:
             raise UnknownMetricError(f"{name!r} is emitted only with the {feature} feature, which is off")
         raise UnknownMetricError(f"{name!r} is not a collector metric; known: {', '.join(emitted)}")
 
-    def metric(self, name: str, direction: str | None = None, *, label: str | None = None,
-               statistic: str | None = None) -> cw.Metric:
+    def metric(
+        self,
+        name: str,
+        direction: str | None = None,
+        *,
+        label: str | None = None,
+        statistic: str | None = None,
+    ) -> cw.Metric:
         """One catalog metric: totals when `direction` is None, else one FlowDirection series."""
         spec = self.spec(name)
         dimensions = {SERVICE: self.service}

@@ -29,23 +29,28 @@ def truncation_rate(metrics: CollectorMetrics) -> cw.MathExpression:
     )
 
 
-def mail_flow_dashboard(scope: Construct, construct_id: str, *, metrics: CollectorMetrics,
-                        dashboard_name: str) -> cw.Dashboard:
+def mail_flow_dashboard(
+    scope: Construct, construct_id: str, *, metrics: CollectorMetrics, dashboard_name: str
+) -> cw.Dashboard:
     dashboard = cw.Dashboard(
-        scope, construct_id,
+        scope,
+        construct_id,
         dashboard_name=dashboard_name,
         default_interval=Duration.days(7),
         period_override=cw.PeriodOverride.INHERIT,
     )
-    dashboard.add_widgets(cw.TextWidget(
-        markdown=(
-            "# WorkMail mail flow\n"
-            f"Metrics from the collector (namespace `{metrics.namespace}`). A message is counted once, "
-            "on its first delivery; redeliveries show up as duplicates, and redeliveries whose content "
-            "differs as conflicts. Invalid events are stored in the audit table with their reason."
-        ),
-        width=WIDTH, height=2,
-    ))
+    dashboard.add_widgets(
+        cw.TextWidget(
+            markdown=(
+                "# WorkMail mail flow\n"
+                f"Metrics from the collector (namespace `{metrics.namespace}`). A message is counted once, "
+                "on its first delivery; redeliveries show up as duplicates, and redeliveries whose content "
+                "differs as conflicts. Invalid events are stored in the audit table with their reason."
+            ),
+            width=WIDTH,
+            height=2,
+        )
+    )
     base = [m for m in metrics.catalog if m.feature is None]
     dashboard.add_widgets(totals("Totals for the selected time range", metrics, base))
     dashboard.add_widgets(
@@ -53,13 +58,15 @@ def mail_flow_dashboard(scope: Construct, construct_id: str, *, metrics: Collect
             title="Messages: inbound vs outbound",
             left=metrics.per_direction("Messages"),
             left_y_axis=cw.YAxisProps(min=0, show_units=False),
-            width=WIDTH // 2, height=7,
+            width=WIDTH // 2,
+            height=7,
         ),
         cw.GraphWidget(
             title="Recipients: inbound vs outbound",
             left=metrics.per_direction("Recipients"),
             left_y_axis=cw.YAxisProps(min=0, show_units=False),
-            width=WIDTH // 2, height=7,
+            width=WIDTH // 2,
+            height=7,
         ),
     )
     dashboard.add_widgets(
@@ -67,13 +74,15 @@ def mail_flow_dashboard(scope: Construct, construct_id: str, *, metrics: Collect
             title="Truncation rate (% of messages)",
             left=[truncation_rate(metrics)],
             left_y_axis=cw.YAxisProps(min=0, max=100, show_units=False),
-            width=WIDTH // 2, height=6,
+            width=WIDTH // 2,
+            height=6,
         ),
         cw.GraphWidget(
             title="Duplicates, conflicts and invalid events",
             left=[metrics.metric(name) for name in ("DuplicateInvocations", "Conflicts", "InvalidEvents")],
             left_y_axis=cw.YAxisProps(min=0, show_units=False),
-            width=WIDTH // 2, height=6,
+            width=WIDTH // 2,
+            height=6,
         ),
     )
     if metrics.emits(ENRICHMENT):
@@ -88,36 +97,45 @@ def totals(title: str, metrics: CollectorMetrics, specs: list[MetricSpec]) -> cw
         metrics=[metrics.metric(spec.name) for spec in specs],
         set_period_to_time_range=True,
         full_precision=True,
-        width=WIDTH, height=4,
+        width=WIDTH,
+        height=4,
     )
 
 
 def add_enrichment(dashboard: cw.Dashboard, metrics: CollectorMetrics) -> None:
     """What the message-flow API adds: sizes, attachments, authentication verdicts, failed reads."""
     enriched = [spec for spec in metrics.catalog if spec.feature == ENRICHMENT]
-    dashboard.add_widgets(cw.TextWidget(
-        markdown="## Enrichment\nRead from each message's raw MIME through the WorkMail message-flow API.",
-        width=WIDTH, height=1,
-    ))
+    dashboard.add_widgets(
+        cw.TextWidget(
+            markdown="## Enrichment\nRead from each message's raw MIME via the WorkMail message-flow API.",
+            width=WIDTH,
+            height=1,
+        )
+    )
     dashboard.add_widgets(totals("Enrichment totals for the selected time range", metrics, enriched))
     dashboard.add_widgets(
         cw.GraphWidget(
             title="Message bytes: inbound vs outbound",
             left=metrics.per_direction("MessageBytes"),
             left_y_axis=cw.YAxisProps(min=0),
-            width=WIDTH // 3, height=6,
+            width=WIDTH // 3,
+            height=6,
         ),
         cw.GraphWidget(
             title="Attachments",
             left=[metrics.metric("Attachments"), metrics.metric("MessagesWithAttachments")],
             left_y_axis=cw.YAxisProps(min=0, show_units=False),
-            width=WIDTH // 3, height=6,
+            width=WIDTH // 3,
+            height=6,
         ),
         cw.GraphWidget(
             title="SPF, DKIM and DMARC failures; failed reads",
-            left=[metrics.metric(name) for name in ("SpfFailures", "DkimFailures", "DmarcFailures",
-                                                    "EnrichmentFailures")],
+            left=[
+                metrics.metric(name)
+                for name in ("SpfFailures", "DkimFailures", "DmarcFailures", "EnrichmentFailures")
+            ],
             left_y_axis=cw.YAxisProps(min=0, show_units=False),
-            width=WIDTH // 3, height=6,
+            width=WIDTH // 3,
+            height=6,
         ),
     )

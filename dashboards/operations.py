@@ -34,6 +34,16 @@ class Operations:
     dashboard: cw.Dashboard
 
 
+DROPPED_HELP = (
+    "Lambda dropped asynchronous events without delivering them to the failure queue. "
+    "Check the function's errors."
+)
+INVALID_HELP = (
+    "WorkMail sent events the collector could not parse; they are stored with their reason "
+    "(Logs Insights query invalid-events)."
+)
+
+
 def _lambda_metric(function: lambda_.IFunction, name: str, statistic: str, label: str) -> cw.Metric:
     return cw.Metric(
         namespace="AWS/Lambda",
@@ -58,7 +68,8 @@ def operations_monitoring(
     alarm_prefix: str,
 ) -> Operations:
     dashboards = cmc.DefaultDashboardFactory(
-        scope, f"{construct_id}Dashboards",
+        scope,
+        f"{construct_id}Dashboards",
         dashboard_name_prefix=dashboard_name,
         create_dashboard=True,
         create_summary_dashboard=False,
@@ -66,7 +77,8 @@ def operations_monitoring(
         detail_dashboard_range=Duration.days(1),
     )
     facade = cmc.MonitoringFacade(
-        scope, construct_id,
+        scope,
+        construct_id,
         alarm_factory_defaults=cmc.AlarmFactoryDefaults(
             alarm_name_prefix=alarm_prefix,
             actions_enabled=True,
@@ -84,37 +96,46 @@ def operations_monitoring(
         human_readable_name="Collector function",
         alarm_friendly_name="Function",
         is_iterator=False,
-        add_fault_count_alarm={"Critical": cmc.ErrorCountThreshold(
-            max_error_count=1,
-            comparison_operator_override=AT_LEAST_ONE,
-            period=PERIOD,
-        )},
+        add_fault_count_alarm={
+            "Critical": cmc.ErrorCountThreshold(
+                max_error_count=1,
+                comparison_operator_override=AT_LEAST_ONE,
+                period=PERIOD,
+            )
+        },
     )
 
     facade.monitor_custom(
         human_readable_name="Asynchronous invocations",
         alarm_friendly_name="AsyncInvocations",
         description="WorkMail invokes the function asynchronously: events wait in Lambda's queue, are "
-                    "retried twice, and go to the failure queue when retries or the maximum age run out.",
+        "retried twice, and go to the failure queue when retries or the maximum age run out.",
         metric_groups=[
-            cmc.CustomMetricGroup(title="Async events received / dropped", metrics=[
-                _lambda_metric(function, "AsyncEventsReceived", "Sum", "Received"),
-                cmc.CustomMetricWithAlarm(
-                    metric=_lambda_metric(function, "AsyncEventsDropped", "Sum", "Dropped"),
-                    alarm_friendly_name="AsyncEventsDropped",
-                    add_alarm={"Critical": cmc.CustomThreshold(
-                        threshold=1,
-                        comparison_operator=AT_LEAST_ONE,
-                        treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
-                        additional_description="Lambda dropped asynchronous events without delivering them "
-                                               "to the failure queue. Check the function's errors.",
-                    )},
-                ),
-            ]),
-            cmc.CustomMetricGroup(title="Async event age (ms)", metrics=[
-                _lambda_metric(function, "AsyncEventAge", "p50", "p50"),
-                _lambda_metric(function, "AsyncEventAge", "Maximum", "max"),
-            ]),
+            cmc.CustomMetricGroup(
+                title="Async events received / dropped",
+                metrics=[
+                    _lambda_metric(function, "AsyncEventsReceived", "Sum", "Received"),
+                    cmc.CustomMetricWithAlarm(
+                        metric=_lambda_metric(function, "AsyncEventsDropped", "Sum", "Dropped"),
+                        alarm_friendly_name="AsyncEventsDropped",
+                        add_alarm={
+                            "Critical": cmc.CustomThreshold(
+                                threshold=1,
+                                comparison_operator=AT_LEAST_ONE,
+                                treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                                additional_description=DROPPED_HELP,
+                            )
+                        },
+                    ),
+                ],
+            ),
+            cmc.CustomMetricGroup(
+                title="Async event age (ms)",
+                metrics=[
+                    _lambda_metric(function, "AsyncEventAge", "p50", "p50"),
+                    _lambda_metric(function, "AsyncEventAge", "Maximum", "max"),
+                ],
+            ),
         ],
     )
 
@@ -122,11 +143,13 @@ def operations_monitoring(
         queue=failure_queue,
         human_readable_name="Failure queue (events Lambda gave up on)",
         alarm_friendly_name="FailureQueue",
-        add_queue_max_size_alarm={"Critical": cmc.MaxMessageCountThreshold(
-            max_message_count=1,
-            comparison_operator_override=AT_LEAST_ONE,
-            treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
-        )},
+        add_queue_max_size_alarm={
+            "Critical": cmc.MaxMessageCountThreshold(
+                max_message_count=1,
+                comparison_operator_override=AT_LEAST_ONE,
+                treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+            )
+        },
     )
 
     facade.monitor_dynamo_table(
@@ -140,24 +163,35 @@ def operations_monitoring(
         human_readable_name="Errors the collector reports",
         alarm_friendly_name="CollectorErrors",
         metric_groups=[
-            cmc.CustomMetricGroup(title="Invalid events (quarantined)", metrics=[
-                cmc.CustomMetricWithAlarm(
-                    metric=metrics.metric("InvalidEvents"),
-                    alarm_friendly_name="InvalidEvents",
-                    add_alarm={"Warning": cmc.CustomThreshold(
-                        threshold=1,
-                        comparison_operator=AT_LEAST_ONE,
-                        treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
-                        additional_description="WorkMail sent events the collector could not parse; they "
-                                               "are stored with their reason (Logs Insights query "
-                                               "invalid-events).",
-                    )},
-                ),
-            ]),
-            cmc.CustomMetricGroup(title="DynamoDB user errors (whole account and region)", metrics=[
-                cw.Metric(namespace="AWS/DynamoDB", metric_name="UserErrors", statistic="Sum",
-                          period=PERIOD, label="UserErrors"),
-            ]),
+            cmc.CustomMetricGroup(
+                title="Invalid events (quarantined)",
+                metrics=[
+                    cmc.CustomMetricWithAlarm(
+                        metric=metrics.metric("InvalidEvents"),
+                        alarm_friendly_name="InvalidEvents",
+                        add_alarm={
+                            "Warning": cmc.CustomThreshold(
+                                threshold=1,
+                                comparison_operator=AT_LEAST_ONE,
+                                treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                                additional_description=INVALID_HELP,
+                            )
+                        },
+                    ),
+                ],
+            ),
+            cmc.CustomMetricGroup(
+                title="DynamoDB user errors (whole account and region)",
+                metrics=[
+                    cw.Metric(
+                        namespace="AWS/DynamoDB",
+                        metric_name="UserErrors",
+                        statistic="Sum",
+                        period=PERIOD,
+                        label="UserErrors",
+                    ),
+                ],
+            ),
         ],
     )
 

@@ -30,44 +30,70 @@ class SavedQuery:
 
 def saved_queries() -> tuple[SavedQuery, ...]:
     return (
-        SavedQuery("ByMessageId", "by-message-id", logs.QueryString(
-            fields=["@timestamp", "status", "invocationId", "requestId", "messageId", "message"],
-            filter_statements=[
-                f'messageId = "{PLACEHOLDER_MESSAGE_ID}" or @message like "{PLACEHOLDER_MESSAGE_ID}"',
-            ],
-            sort="@timestamp desc",
-            limit=200,
-        )),
-        SavedQuery("BySender", "by-sender", logs.QueryString(
-            fields=["@timestamp", "status", "invocationId", "requestId", "sender", "mailFrom", "subject"],
-            filter_statements=[
-                f'sender = "{PLACEHOLDER_SENDER}" or mailFrom = "{PLACEHOLDER_SENDER}"',
-            ],
-            sort="@timestamp desc",
-            limit=200,
-        )),
-        SavedQuery("InvalidEvents", "invalid-events", logs.QueryString(
-            fields=["@timestamp", "invocationId", "requestId", "message"],
-            filter_statements=["@message like /invalid event quarantined/"],
-            sort="@timestamp desc",
-            limit=200,
-        )),
-        SavedQuery("Conflicts", "conflicting-redeliveries", logs.QueryString(
-            fields=["@timestamp", "invocationId", "requestId", "message"],
-            filter_statements=["@message like /conflicting redelivery/"],
-            sort="@timestamp desc",
-            limit=200,
-        )),
-        SavedQuery("OutcomesByStatus", "outcomes-by-status", logs.QueryString(
-            filter_statements=["ispresent(status) and ispresent(invocationId)"],
-            stats_statements=["count(*) as invocations by status, bin(1h)"],
-        )),
-        SavedQuery("FailedInvocations", "failed-invocations", logs.QueryString(
-            fields=["@timestamp", "requestId", "errorType", "errorMessage", "message"],
-            filter_statements=['ispresent(errorType) or level = "ERROR" or @message like /Task timed out/'],
-            sort="@timestamp desc",
-            limit=200,
-        )),
+        SavedQuery(
+            "ByMessageId",
+            "by-message-id",
+            logs.QueryString(
+                fields=["@timestamp", "status", "invocationId", "requestId", "messageId", "message"],
+                filter_statements=[
+                    f'messageId = "{PLACEHOLDER_MESSAGE_ID}" or @message like "{PLACEHOLDER_MESSAGE_ID}"',
+                ],
+                sort="@timestamp desc",
+                limit=200,
+            ),
+        ),
+        SavedQuery(
+            "BySender",
+            "by-sender",
+            logs.QueryString(
+                fields=["@timestamp", "status", "invocationId", "requestId", "sender", "mailFrom", "subject"],
+                filter_statements=[
+                    f'sender = "{PLACEHOLDER_SENDER}" or mailFrom = "{PLACEHOLDER_SENDER}"',
+                ],
+                sort="@timestamp desc",
+                limit=200,
+            ),
+        ),
+        SavedQuery(
+            "InvalidEvents",
+            "invalid-events",
+            logs.QueryString(
+                fields=["@timestamp", "invocationId", "requestId", "message"],
+                filter_statements=["@message like /invalid event quarantined/"],
+                sort="@timestamp desc",
+                limit=200,
+            ),
+        ),
+        SavedQuery(
+            "Conflicts",
+            "conflicting-redeliveries",
+            logs.QueryString(
+                fields=["@timestamp", "invocationId", "requestId", "message"],
+                filter_statements=["@message like /conflicting redelivery/"],
+                sort="@timestamp desc",
+                limit=200,
+            ),
+        ),
+        SavedQuery(
+            "OutcomesByStatus",
+            "outcomes-by-status",
+            logs.QueryString(
+                filter_statements=["ispresent(status) and ispresent(invocationId)"],
+                stats_statements=["count(*) as invocations by status, bin(1h)"],
+            ),
+        ),
+        SavedQuery(
+            "FailedInvocations",
+            "failed-invocations",
+            logs.QueryString(
+                fields=["@timestamp", "requestId", "errorType", "errorMessage", "message"],
+                filter_statements=[
+                    'ispresent(errorType) or level = "ERROR" or @message like /Task timed out/'
+                ],
+                sort="@timestamp desc",
+                limit=200,
+            ),
+        ),
     )
 
 
@@ -75,7 +101,8 @@ def audit_queries(scope: Construct, *, log_group: logs.ILogGroup, folder: str) -
     """One QueryDefinition per saved query, filed under `folder/` in the Logs Insights console."""
     return [
         logs.QueryDefinition(
-            scope, f"Query{saved.construct_id}",
+            scope,
+            f"Query{saved.construct_id}",
             query_definition_name=f"{folder}/{saved.name}",
             query_string=saved.query,
             log_groups=[log_group],

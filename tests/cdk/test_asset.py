@@ -19,13 +19,30 @@ from cdk.asset import PACKAGE, build_asset, cache_key, runtime_requirements
 from tests.cdk.support import ROOT
 
 EM_AARCH64 = 183
-DEV_ONLY = ("pytest", "hypothesis", "moto", "mypy", "ruff", "jsonschema", "aws_cdk", "constructs", "jsii",
-            "cdk_nag", "cdk_monitoring_constructs", "cfnlint", "aws_lambda_powertools", "pip", "setuptools")
+DEV_ONLY = (
+    "pytest",
+    "hypothesis",
+    "moto",
+    "mypy",
+    "ruff",
+    "jsonschema",
+    "aws_cdk",
+    "constructs",
+    "jsii",
+    "cdk_nag",
+    "cdk_monitoring_constructs",
+    "cfnlint",
+    "aws_lambda_powertools",
+    "pip",
+    "setuptools",
+)
 
 
 def dist_infos(asset: Path) -> dict[str, Path]:
-    return {canonicalize_name(p.name.removesuffix(".dist-info").rsplit("-", 1)[0]): p
-            for p in asset.glob("*.dist-info")}
+    return {
+        canonicalize_name(p.name.removesuffix(".dist-info").rsplit("-", 1)[0]): p
+        for p in asset.glob("*.dist-info")
+    }
 
 
 def wheel_tags(dist_info: Path) -> list[str]:
@@ -83,8 +100,9 @@ def test_handler_sits_at_the_asset_root(asset_dir: Path) -> None:
         "import importlib.util, sys; sys.path[:0] = [sys.argv[1]]; "
         "print(importlib.util.find_spec('collector.handler').origin)"
     )
-    result = subprocess.run([sys.executable, "-S", "-B", "-c", probe, str(asset_dir)], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-S", "-B", "-c", probe, str(asset_dir)], capture_output=True, text=True, check=True
+    )
     assert Path(result.stdout.strip()) == handler
 
 
@@ -98,8 +116,17 @@ def test_collector_sources_are_copied_verbatim(asset_dir: Path) -> None:
 
 def test_nothing_but_runtime_code(asset_dir: Path) -> None:
     top = {p.name for p in asset_dir.iterdir()}
-    for unwanted in ("tests", "cdk", "dashboards", "docs", "bin", "node_modules", "samples", "cdk.json",
-                     "pyproject.toml"):
+    for unwanted in (
+        "tests",
+        "cdk",
+        "dashboards",
+        "docs",
+        "bin",
+        "node_modules",
+        "samples",
+        "cdk.json",
+        "pyproject.toml",
+    ):
         assert unwanted not in top, unwanted
     assert not [p for p in asset_dir.rglob("__pycache__")]
     assert not [p for p in asset_dir.rglob("*.pyc")]

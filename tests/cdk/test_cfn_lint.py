@@ -29,6 +29,8 @@ def test_template_is_cfn_lint_clean(any_synth: Synth) -> None:
 
 def test_the_ignored_checks_are_still_needed(default_synth: Synth) -> None:
     """If CDK stops producing what an ignored check reports, drop it from IGNORED."""
-    matches = lint(default_synth.template_path().read_text(),
-                   config=ManualArgs(regions=WORKMAIL_REGIONS, include_checks=["I"]))
+    matches = lint(
+        default_synth.template_path().read_text(),
+        config=ManualArgs(regions=WORKMAIL_REGIONS, include_checks=["I"]),
+    )
     assert {m.rule.id for m in matches} == IGNORED

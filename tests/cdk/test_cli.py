@@ -32,8 +32,9 @@ def cdk_env() -> dict[str, str]:
 def run_cdk(*args: str) -> subprocess.CompletedProcess[str]:
     if not CDK.exists():
         pytest.fail(f"{CDK} is missing: run `npm ci` in {ROOT} first (package.json pins aws-cdk)")
-    return subprocess.run([str(CDK), *args], cwd=ROOT, env=cdk_env(), capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [str(CDK), *args], cwd=ROOT, env=cdk_env(), capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def test_cdk_json_keeps_synth_offline_and_quiet() -> None:
@@ -47,8 +48,9 @@ def test_cdk_json_keeps_synth_offline_and_quiet() -> None:
 
 def test_cli_synth_from_the_repository_root(tmp_path: Path, default_synth: Synth) -> None:
     out = tmp_path / "cdk.out"
-    result = run_cdk("synth", "--quiet", "--no-notices", "--output", str(out),
-                     "-c", f"organizationId={ORG_ID}")
+    result = run_cdk(
+        "synth", "--quiet", "--no-notices", "--output", str(out), "-c", f"organizationId={ORG_ID}"
+    )
     assert result.returncode == 0, f"cdk synth failed:\n{result.stdout}\n{result.stderr}"
     template = json.loads((out / "WorkMailCollector.template.json").read_text())
     # Same app, same context: the CLI's template is the one the other tests checked, plus the

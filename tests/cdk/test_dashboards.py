@@ -83,8 +83,9 @@ def alarm_metrics(alarm: dict[str, Any]) -> list[MetricRef]:
         metrics.append(props)
     refs = []
     for m in metrics:
-        dimensions = {d["Name"]: d["Value"] if isinstance(d["Value"], str) else TOKEN
-                      for d in m.get("Dimensions", [])}
+        dimensions = {
+            d["Name"]: d["Value"] if isinstance(d["Value"], str) else TOKEN for d in m.get("Dimensions", [])
+        }
         refs.append(MetricRef(m["Namespace"], m["MetricName"], dimensions))
     return refs
 
@@ -142,18 +143,22 @@ def test_unknown_metric_names_are_refused() -> None:
         metrics.metric("MessageBytes")
     with pytest.raises(ValueError, match="not a FlowDirection"):
         metrics.metric("Messages", "SIDEWAYS")
-    enriched = CollectorMetrics(namespace="WorkMailCollector", service="svc",
-                                features=frozenset({ENRICHMENT}))
+    enriched = CollectorMetrics(
+        namespace="WorkMailCollector", service="svc", features=frozenset({ENRICHMENT})
+    )
     assert enriched.metric("MessageBytes").metric_name == "MessageBytes"
 
 
 # ------------------------------------------------------------------------------ mail-flow dashboard
 
 
-@pytest.mark.parametrize(("title", "metric"), [
-    ("Messages: inbound vs outbound", "Messages"),
-    ("Recipients: inbound vs outbound", "Recipients"),
-])
+@pytest.mark.parametrize(
+    ("title", "metric"),
+    [
+        ("Messages: inbound vs outbound", "Messages"),
+        ("Recipients: inbound vs outbound", "Recipients"),
+    ],
+)
 def test_inbound_vs_outbound_over_time(any_synth: Synth, title: str, metric: str) -> None:
     w = widget(any_synth, "MailFlow", title)
     assert w["type"] == "metric" and w["properties"]["view"] == "timeSeries"
@@ -210,8 +215,14 @@ def test_operations_view_covers_lambda_async_queue_and_table(any_synth: Synth) -
     for w in body["widgets"]:
         for m in widget_metrics(w):
             shown.setdefault((m.namespace, m.name), set()).add(str(m.options.get("stat", "Average")))
-    lambda_metrics = ("Invocations", "Errors", "Throttles", "AsyncEventsReceived", "AsyncEventAge",
-                      "AsyncEventsDropped")
+    lambda_metrics = (
+        "Invocations",
+        "Errors",
+        "Throttles",
+        "AsyncEventsReceived",
+        "AsyncEventAge",
+        "AsyncEventsDropped",
+    )
     for name in lambda_metrics:
         assert ("AWS/Lambda", name) in shown, name
     assert {"p50", "p90", "p99"} <= shown[("AWS/Lambda", "Duration")]
@@ -225,21 +236,28 @@ def test_operations_view_covers_lambda_async_queue_and_table(any_synth: Synth) -
 
 
 def alarm_on(synth: Synth, namespace: str, name: str) -> dict[str, Any]:
-    found = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()
-             if any(m.namespace == namespace and m.name == name for m in alarm_metrics(a))]
+    found = [
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if any(m.namespace == namespace and m.name == name for m in alarm_metrics(a))
+    ]
     assert len(found) == 1, f"expected one alarm on {namespace} {name}, found {len(found)}"
     alarm: dict[str, Any] = found[0]
     return alarm
 
 
-@pytest.mark.parametrize(("namespace", "name", "dimension"), [
-    ("AWS/Lambda", "Errors", "FunctionName"),
-    ("AWS/Lambda", "AsyncEventsDropped", "FunctionName"),
-    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"),
-    (None, "InvalidEvents", SERVICE),
-])
-def test_alarm_fires_on_the_first_occurrence(any_synth: Synth, namespace: str | None, name: str,
-                                             dimension: str) -> None:
+@pytest.mark.parametrize(
+    ("namespace", "name", "dimension"),
+    [
+        ("AWS/Lambda", "Errors", "FunctionName"),
+        ("AWS/Lambda", "AsyncEventsDropped", "FunctionName"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"),
+        (None, "InvalidEvents", SERVICE),
+    ],
+)
+def test_alarm_fires_on_the_first_occurrence(
+    any_synth: Synth, namespace: str | None, name: str, dimension: str
+) -> None:
     namespace = namespace or any_synth.stack.settings.namespace
     alarm = alarm_on(any_synth, namespace, name)
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
@@ -265,13 +283,18 @@ def test_alarm_topic_is_encrypted_and_tls_only(any_synth: Synth) -> None:
     key_id, key = any_synth.only("AWS::KMS::Key")
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["Properties"]["EnableKeyRotation"] is True
-    cloudwatch = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
-                  if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    cloudwatch = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
     assert cloudwatch and set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     (policy,) = any_synth.resources("AWS::SNS::TopicPolicy").values()
     assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
-    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-               for s in policy["Properties"]["PolicyDocument"]["Statement"])
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
 
 
 def test_email_subscription_only_when_asked(default_synth: Synth, custom_synth: Synth) -> None:
@@ -285,8 +308,10 @@ def test_email_subscription_only_when_asked(default_synth: Synth, custom_synth: 
 
 
 def queries(synth: Synth) -> dict[str, dict[str, Any]]:
-    return {q["Properties"]["Name"].split("/", 1)[1]: q["Properties"]
-            for q in synth.resources("AWS::Logs::QueryDefinition").values()}
+    return {
+        q["Properties"]["Name"].split("/", 1)[1]: q["Properties"]
+        for q in synth.resources("AWS::Logs::QueryDefinition").values()
+    }
 
 
 def test_saved_queries_target_the_function_log_group(any_synth: Synth) -> None:
@@ -302,8 +327,10 @@ def test_saved_queries_match_what_the_collector_logs(default_synth: Synth) -> No
     found = queries(default_synth)
     pipeline = (ROOT / "collector" / "pipeline.py").read_text()
     metrics_source = (ROOT / "collector" / "metrics.py").read_text()
-    for name, phrase in (("invalid-events", "invalid event quarantined"),
-                         ("conflicting-redeliveries", "conflicting redelivery")):
+    for name, phrase in (
+        ("invalid-events", "invalid event quarantined"),
+        ("conflicting-redeliveries", "conflicting redelivery"),
+    ):
         assert phrase in found[name]["QueryString"], name
         assert f'"{phrase}: ' in pipeline, f"the collector no longer logs {phrase!r}"
     for prop in ("invocationId", "status", "requestId"):

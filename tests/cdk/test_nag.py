@@ -16,8 +16,12 @@ MESSAGES = "arn:<AWS::Partition>:workmailmessageflow:<AWS::Region>:<AWS::Account
 # Every acknowledged finding, by construct path. Adding one is a deliberate, reviewed change.
 ACKNOWLEDGED = {
     "FailureQueue": {"AwsSolutions::AwsSolutions-SQS3", "Serverless::Serverless-SQSRedrivePolicy"},
-    "Function": {"AwsSolutions::AwsSolutions-L1", "Serverless::Serverless-LambdaLatestVersion",
-                 "Serverless::Serverless-LambdaDLQ", "Serverless::Serverless-LambdaTracing"},
+    "Function": {
+        "AwsSolutions::AwsSolutions-L1",
+        "Serverless::Serverless-LambdaLatestVersion",
+        "Serverless::Serverless-LambdaDLQ",
+        "Serverless::Serverless-LambdaTracing",
+    },
     "RedactionKey": {"AwsSolutions::AwsSolutions-SMG4"},
     "FunctionRole": {
         f"AwsSolutions::AwsSolutions-IAM5[Resource::{MESSAGES}/{CUSTOM_CONTEXT['organizationId'].lower()}/*]",
@@ -69,14 +73,20 @@ def test_an_unacknowledged_finding_stops_synthesis(asset_dir: Path, tmp_path: Pa
     """Control: the packs really run. A bare queue (no TLS policy, no DLQ) must fail the synth."""
     from cdk.app import build_app
 
-    app, stack = build_app({**cdk_json_context(), "organizationId": ORG_ID}, outdir=str(tmp_path),
-                           asset_dir=asset_dir)
+    app, stack = build_app(
+        {**cdk_json_context(), "organizationId": ORG_ID}, outdir=str(tmp_path), asset_dir=asset_dir
+    )
     sqs.Queue(stack, "CarelessQueue")
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert {"AwsSolutions-SQS3", "AwsSolutions-SQS4", "Serverless-SQSRedrivePolicy"} == set(
-        unacknowledged(tmp_path / "validation-report.json"))
-    paths = {c["constructPath"] for p in report["pluginReports"] for v in p["violations"]
-             for c in v["violatingConstructs"]}
+        unacknowledged(tmp_path / "validation-report.json")
+    )
+    paths = {
+        c["constructPath"]
+        for p in report["pluginReports"]
+        for v in p["violations"]
+        for c in v["violatingConstructs"]
+    }
     assert paths == {f"{stack.node.path}/CarelessQueue/Resource"}

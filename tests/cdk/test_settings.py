@@ -30,14 +30,17 @@ def test_missing_organization_id_says_how_to_pass_it(value: str | None) -> None:
         settings(organizationId=value)
 
 
-@pytest.mark.parametrize("value", [
-    "m-0123",
-    "0123456789abcdef0123456789abcdef",
-    "m-0123456789abcdef0123456789abcdeg",
-    "m-0123456789abcdef0123456789abcdef0",
-    "o-0123456789abcdef0123456789abcdef",
-    "arn:aws:workmail:us-east-1:111122223333:organization/m-0123456789abcdef0123456789abcdef",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "m-0123",
+        "0123456789abcdef0123456789abcdef",
+        "m-0123456789abcdef0123456789abcdeg",
+        "m-0123456789abcdef0123456789abcdef0",
+        "o-0123456789abcdef0123456789abcdef",
+        "arn:aws:workmail:us-east-1:111122223333:organization/m-0123456789abcdef0123456789abcdef",
+    ],
+)
 def test_malformed_organization_id_is_named(value: str) -> None:
     with pytest.raises(SettingsError, match=r"organizationId must be 'm-' followed by 32 hexadecimal"):
         settings(organizationId=value)
@@ -48,10 +51,22 @@ def test_organization_id_is_lower_cased_as_workmail_spells_it() -> None:
 
 
 def test_cli_strings_and_json_values_mean_the_same() -> None:
-    from_cli = settings(organizationId=ORG_ID, retentionDays="30", redact="true", reservedConcurrency="5",
-                        logRetentionDays="365", enrichment="yes")
-    from_json = settings(organizationId=ORG_ID, retentionDays=30, redact=True, reservedConcurrency=5,
-                         logRetentionDays=365, enrichment=True)
+    from_cli = settings(
+        organizationId=ORG_ID,
+        retentionDays="30",
+        redact="true",
+        reservedConcurrency="5",
+        logRetentionDays="365",
+        enrichment="yes",
+    )
+    from_json = settings(
+        organizationId=ORG_ID,
+        retentionDays=30,
+        redact=True,
+        reservedConcurrency=5,
+        logRetentionDays=365,
+        enrichment=True,
+    )
     assert from_cli == from_json
     assert (from_cli.retention_days, from_cli.redact, from_cli.reserved_concurrency) == (30, True, 5)
 
@@ -61,20 +76,23 @@ def test_reserved_concurrency_can_be_switched_off(value: str) -> None:
     assert settings(organizationId=ORG_ID, reservedConcurrency=value).reserved_concurrency is None
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("retentionDays", "-1", "retentionDays must be between 0"),
-    ("retentionDays", "a year", "retentionDays must be a whole number"),
-    ("retentionDays", True, "retentionDays must be a whole number"),
-    ("logRetentionDays", "42", "logRetentionDays must be one of"),
-    ("redact", "maybe", "redact must be true or false"),
-    ("enrichment", "sometimes", "enrichment must be true or false"),
-    ("alarmEmail", "not-an-address", "alarmEmail must be an e-mail address"),
-    ("namespace", "AWS/Lambda", "namespace must be 1-255 characters and not start with 'AWS/'"),
-    ("reservedConcurrency", "0", "reservedConcurrency must be between 1 and 1000"),
-    ("reservedConcurrency", 5000, "reservedConcurrency must be between 1 and 1000"),
-    ("stackName", "1-bad_name", "stackName must start with a letter"),
-    ("ruleMode", "eventually", "ruleMode must be async or sync"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("retentionDays", "-1", "retentionDays must be between 0"),
+        ("retentionDays", "a year", "retentionDays must be a whole number"),
+        ("retentionDays", True, "retentionDays must be a whole number"),
+        ("logRetentionDays", "42", "logRetentionDays must be one of"),
+        ("redact", "maybe", "redact must be true or false"),
+        ("enrichment", "sometimes", "enrichment must be true or false"),
+        ("alarmEmail", "not-an-address", "alarmEmail must be an e-mail address"),
+        ("namespace", "AWS/Lambda", "namespace must be 1-255 characters and not start with 'AWS/'"),
+        ("reservedConcurrency", "0", "reservedConcurrency must be between 1 and 1000"),
+        ("reservedConcurrency", 5000, "reservedConcurrency must be between 1 and 1000"),
+        ("stackName", "1-bad_name", "stackName must start with a letter"),
+        ("ruleMode", "eventually", "ruleMode must be async or sync"),
+    ],
+)
 def test_bad_values_name_their_key(key: str, value: Any, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         settings(organizationId=ORG_ID, **{key: value})

@@ -152,43 +152,70 @@ def test_the_collector_accepts_the_environment_it_is_given(any_synth: Synth) -> 
 
 
 def test_enrichment_may_read_this_organizations_messages_only(custom_synth: Synth) -> None:
-    statements = [s for s in role_statements(custom_synth)
-                  if s["Action"] == "workmailmessageflow:GetRawMessageContent"]
-    assert statements == [{
-        "Action": "workmailmessageflow:GetRawMessageContent",
-        "Effect": "Allow",
-        "Resource": {"Fn::Join": ["", [
-            "arn:", {"Ref": "AWS::Partition"}, ":workmailmessageflow:", {"Ref": "AWS::Region"}, ":",
-            {"Ref": "AWS::AccountId"}, f":message/{custom_synth.stack.settings.organization_id}/*",
-        ]]},
-        "Sid": "ReadMessagesOfThisOrganization",
-    }]
+    statements = [
+        s for s in role_statements(custom_synth) if s["Action"] == "workmailmessageflow:GetRawMessageContent"
+    ]
+    assert statements == [
+        {
+            "Action": "workmailmessageflow:GetRawMessageContent",
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":workmailmessageflow:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        f":message/{custom_synth.stack.settings.organization_id}/*",
+                    ],
+                ]
+            },
+            "Sid": "ReadMessagesOfThisOrganization",
+        }
+    ]
 
 
 def test_asynchronous_invocation_config(any_synth: Synth) -> None:
     fn = any_synth.only("AWS::Lambda::Function")[0]
     queue = any_synth.only("AWS::SQS::Queue")[0]
     any_synth.template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
-    any_synth.template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
-        "FunctionName": ref(fn),
-        "Qualifier": "$LATEST",
-        "MaximumRetryAttempts": 2,
-        "MaximumEventAgeInSeconds": 6 * 3600,
-        "DestinationConfig": {"OnFailure": {"Destination": arn_of(queue)}},
-    })
+    any_synth.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": ref(fn),
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 6 * 3600,
+            "DestinationConfig": {"OnFailure": {"Destination": arn_of(queue)}},
+        },
+    )
 
 
 def test_failure_queue(any_synth: Synth) -> None:
     queue_id, queue = any_synth.only("AWS::SQS::Queue")
     assert queue["Properties"] == {"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": True}
-    any_synth.template.has_resource_properties("AWS::SQS::QueuePolicy", {
-        "Queues": [ref(queue_id)],
-        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny",
-            "Action": "sqs:*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        })])},
-    })
+    any_synth.template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [ref(queue_id)],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "sqs:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
 
 
 def test_audit_table_follows_the_collectors_schema(any_synth: Synth) -> None:
@@ -224,10 +251,20 @@ def test_workmail_may_invoke_only_for_this_organization(any_synth: Synth) -> Non
         "FunctionName": arn_of(fn),
         "Principal": {"Fn::Join": ["", ["workmail.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]},
         "SourceAccount": {"Ref": "AWS::AccountId"},
-        "SourceArn": {"Fn::Join": ["", [
-            "arn:", {"Ref": "AWS::Partition"}, ":workmail:", {"Ref": "AWS::Region"}, ":",
-            {"Ref": "AWS::AccountId"}, f":organization/{organization}",
-        ]]},
+        "SourceArn": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":workmail:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    f":organization/{organization}",
+                ],
+            ]
+        },
     }
 
 
@@ -246,8 +283,12 @@ def test_least_privilege(any_synth: Synth) -> None:
     expected |= {("secretsmanager:GetSecretValue", s) for s in secrets}
     if any_synth.stack.settings.enrichment:
         organization = any_synth.stack.settings.organization_id
-        expected.add(("workmailmessageflow:GetRawMessageContent",
-                      f"arn::workmailmessageflow:::message/{organization}/*"))
+        expected.add(
+            (
+                "workmailmessageflow:GetRawMessageContent",
+                f"arn::workmailmessageflow:::message/{organization}/*",
+            )
+        )
     assert grants(any_synth) == expected
     # The table grant is the table ARN itself, not its indexes: the Lambda path only calls PutItem.
     assert all(r["Type"] != "AWS::IAM::ManagedPolicy" for r in resources.values())

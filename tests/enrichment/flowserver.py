@@ -131,9 +131,7 @@ def _handler_for(server: MessageFlowServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             match = _PATH.match(self.path)
             message_id = match.group(1) if match else None
-            server.requests.append(
-                Seen("GET", self.path, message_id, self.headers.get("Authorization", ""))
-            )
+            server.requests.append(Seen("GET", self.path, message_id, self.headers.get("Authorization", "")))
             if message_id is None:
                 reply = error_reply(400, "ValidationException", "bad path")
             else:

@@ -44,21 +44,33 @@ def mixed_with_attachments() -> Case:
     message = _base()
     message.set_content("Hello Bob,\n\nthe report is attached.\n")
     message.add_alternative("<p>Hello Bob,</p><p>the report is attached.</p>", subtype="html")
-    message.add_attachment(b"%PDF-1.7\n" + bytes(range(256)) * 40, maintype="application",
-                           subtype="pdf", filename="report.pdf")
+    message.add_attachment(
+        b"%PDF-1.7\n" + bytes(range(256)) * 40, maintype="application", subtype="pdf", filename="report.pdf"
+    )
     message.add_attachment("a,b\n1,2\n", subtype="csv", filename="numbers.csv")
-    message.add_attachment(b"\x89PNG\r\n\x1a\n" + b"\0" * 500, maintype="image", subtype="png",
-                           filename="chart.png", disposition="inline")
-    return Case("mixed", message.as_bytes(policy=policy.SMTP), {
-        "content_type": "multipart/mixed",
-        "message_id_header": "<20240501.1234@example.com>",
-        "subject": "Quarterly report",
-        "part_count": 5,
-        "attachment_count": 3,
-        "attachment_types": ("application/pdf", "text/csv", "image/png"),
-        "spf": "pass", "dkim": "pass", "dmarc": "pass",
-        "is_bounce": False,
-    })
+    message.add_attachment(
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 500,
+        maintype="image",
+        subtype="png",
+        filename="chart.png",
+        disposition="inline",
+    )
+    return Case(
+        "mixed",
+        message.as_bytes(policy=policy.SMTP),
+        {
+            "content_type": "multipart/mixed",
+            "message_id_header": "<20240501.1234@example.com>",
+            "subject": "Quarterly report",
+            "part_count": 5,
+            "attachment_count": 3,
+            "attachment_types": ("application/pdf", "text/csv", "image/png"),
+            "spf": "pass",
+            "dkim": "pass",
+            "dmarc": "pass",
+            "is_bounce": False,
+        },
+    )
 
 
 def nested() -> Case:
@@ -79,44 +91,60 @@ def nested() -> Case:
     message = _base(subject="Nested")
     message.make_mixed()
     message.attach(alternative)
-    message.add_attachment(b"PK\x03\x04" + b"\0" * 300, maintype="application", subtype="zip",
-                           filename="bundle.zip")
+    message.add_attachment(
+        b"PK\x03\x04" + b"\0" * 300, maintype="application", subtype="zip", filename="bundle.zip"
+    )
     message.add_attachment(forwarded)  # message/rfc822: one attachment, not descended into
-    return Case("nested", message.as_bytes(), {
-        "content_type": "multipart/mixed",
-        "subject": "Nested",
-        "part_count": 5,  # text, html, gif, zip, message/rfc822
-        "attachment_count": 2,
-        "attachment_types": ("application/zip", "message/rfc822"),
-    })
+    return Case(
+        "nested",
+        message.as_bytes(),
+        {
+            "content_type": "multipart/mixed",
+            "subject": "Nested",
+            "part_count": 5,  # text, html, gif, zip, message/rfc822
+            "attachment_count": 2,
+            "attachment_types": ("application/zip", "message/rfc822"),
+        },
+    )
 
 
 def encoded_headers() -> Case:
     message = _base(subject="Grüße aus Köln — 東京 €", auth=None)
     message.set_content("Grüße\n", charset="utf-8")
-    message.add_attachment(b"x" * 100, maintype="application", subtype="pdf",
-                           filename="Übersicht €.pdf")  # RFC 2231 encoded filename
+    message.add_attachment(
+        b"x" * 100, maintype="application", subtype="pdf", filename="Übersicht €.pdf"
+    )  # RFC 2231 encoded filename
     raw = message.as_bytes(policy=policy.SMTP)
     assert b"=?utf-8?" in raw  # the subject really went out RFC 2047 encoded
-    return Case("encoded", raw, {
-        "subject": "Grüße aus Köln — 東京 €",
-        "part_count": 2,
-        "attachment_count": 1,
-        "attachment_types": ("application/pdf",),
-        "spf": None, "dkim": None, "dmarc": None,
-    })
+    return Case(
+        "encoded",
+        raw,
+        {
+            "subject": "Grüße aus Köln — 東京 €",
+            "part_count": 2,
+            "attachment_count": 1,
+            "attachment_types": ("application/pdf",),
+            "spf": None,
+            "dkim": None,
+            "dmarc": None,
+        },
+    )
 
 
 def no_subject() -> Case:
     message = _base(subject=None, auth=None)
     message.set_content("no subject here")
-    return Case("no-subject", message.as_bytes(), {
-        "subject": None,
-        "content_type": "text/plain",
-        "part_count": 1,
-        "attachment_count": 0,
-        "attachment_types": (),
-    })
+    return Case(
+        "no-subject",
+        message.as_bytes(),
+        {
+            "subject": None,
+            "content_type": "text/plain",
+            "part_count": 1,
+            "attachment_count": 0,
+            "attachment_types": (),
+        },
+    )
 
 
 BOUNCE = b"""\
@@ -166,16 +194,22 @@ JVBERi0xLjcK\r
 
 
 def bounce() -> Case:
-    return Case("bounce", BOUNCE, {
-        "content_type": "multipart/report",
-        "message_id_header": "<bounce.42@example.org>",
-        "subject": "Undelivered Mail Returned to Sender",
-        "part_count": 3,
-        "attachment_count": 1,
-        "attachment_types": ("message/rfc822",),
-        "spf": "none", "dkim": "none", "dmarc": "none",
-        "is_bounce": True,
-    })
+    return Case(
+        "bounce",
+        BOUNCE,
+        {
+            "content_type": "multipart/report",
+            "message_id_header": "<bounce.42@example.org>",
+            "subject": "Undelivered Mail Returned to Sender",
+            "part_count": 3,
+            "attachment_count": 1,
+            "attachment_types": ("message/rfc822",),
+            "spf": "none",
+            "dkim": "none",
+            "dmarc": "none",
+            "is_bounce": True,
+        },
+    )
 
 
 def read_receipt() -> Case:
@@ -219,14 +253,18 @@ Content-Disposition: inline; filename="photo.jpg"
 
 
 def lf_quoted() -> Case:
-    return Case("lf-quoted", LF_QUOTED, {
-        "subject": "café✓",
-        "message_id_header": "<lf@example.com>",
-        "part_count": 5,
-        "attachment_count": 2,
-        "attachment_types": ("application/octet-stream", "image/jpeg"),
-        "spf": None,
-    })
+    return Case(
+        "lf-quoted",
+        LF_QUOTED,
+        {
+            "subject": "café✓",
+            "message_id_header": "<lf@example.com>",
+            "part_count": 5,
+            "attachment_count": 2,
+            "attachment_types": ("application/octet-stream", "image/jpeg"),
+            "spf": None,
+        },
+    )
 
 
 # An inner multipart whose closing delimiter is missing is closed by the outer delimiter; the
@@ -275,12 +313,16 @@ not counted: after the closing delimiter\r
 
 
 def unclosed() -> Case:
-    return Case("unclosed", UNCLOSED, {
-        "subject": "unclosed",
-        "part_count": 5,  # text, html, digest message, digest text, png
-        "attachment_count": 2,
-        "attachment_types": ("message/rfc822", "image/png"),
-    })
+    return Case(
+        "unclosed",
+        UNCLOSED,
+        {
+            "subject": "unclosed",
+            "part_count": 5,  # text, html, digest message, digest text, png
+            "attachment_count": 2,
+            "attachment_types": ("message/rfc822", "image/png"),
+        },
+    )
 
 
 def headers_only() -> Case:
@@ -290,8 +332,15 @@ def headers_only() -> Case:
 
 def all_cases() -> list[Case]:
     return [
-        mixed_with_attachments(), nested(), encoded_headers(), no_subject(), bounce(),
-        read_receipt(), lf_quoted(), unclosed(), headers_only(),
+        mixed_with_attachments(),
+        nested(),
+        encoded_headers(),
+        no_subject(),
+        bounce(),
+        read_receipt(),
+        lf_quoted(),
+        unclosed(),
+        headers_only(),
     ]
 
 
@@ -351,7 +400,9 @@ LARGE_EXPECTED: dict[str, Any] = {
     "part_count": 3,
     "attachment_count": 2,
     "attachment_types": ("application/pdf", "video/mp4"),
-    "spf": "pass", "dkim": "pass", "dmarc": None,
+    "spf": "pass",
+    "dkim": "pass",
+    "dmarc": None,
 }
 
 

@@ -32,8 +32,11 @@ FAST = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05)
 
 
 async def _summarize(
-    server: MessageFlowServer | None, message_id: str = MESSAGE_ID, seconds: float = 10.0,
-    retry: RetryPolicy = FAST, **open_kwargs: Any,
+    server: MessageFlowServer | None,
+    message_id: str = MESSAGE_ID,
+    seconds: float = 10.0,
+    retry: RetryPolicy = FAST,
+    **open_kwargs: Any,
 ) -> EnrichmentResult:
     if server is not None:
         open_kwargs.setdefault("endpoint_url", server.url)
@@ -101,8 +104,9 @@ def test_fake_errors_parse_as_the_sdk_expects(
 
     async def go() -> dict[str, Any]:
         session = aioboto3.Session()
-        async with session.client("workmailmessageflow", endpoint_url=flow_server.url,
-                                  config=client_config()) as client:
+        async with session.client(
+            "workmailmessageflow", endpoint_url=flow_server.url, config=client_config()
+        ) as client:
             with pytest.raises(ClientError) as caught:
                 await client.get_raw_message_content(messageId=MESSAGE_ID)
             if code == "ResourceNotFoundException":
@@ -118,14 +122,23 @@ def test_fake_errors_parse_as_the_sdk_expects(
 @pytest.mark.parametrize(
     ("reply", "status", "reason"),
     [
-        (error_reply(404, "ResourceNotFoundException", "Message not found."),
-         EnrichmentStatus.NOT_FOUND, "ResourceNotFoundException"),
+        (
+            error_reply(404, "ResourceNotFoundException", "Message not found."),
+            EnrichmentStatus.NOT_FOUND,
+            "ResourceNotFoundException",
+        ),
         (error_reply(404, None), EnrichmentStatus.NOT_FOUND, "404"),
-        (error_reply(403, "AccessDeniedException", "not authorized to perform GetRawMessageContent"),
-         EnrichmentStatus.ACCESS_DENIED, "AccessDeniedException: not authorized"),
+        (
+            error_reply(403, "AccessDeniedException", "not authorized to perform GetRawMessageContent"),
+            EnrichmentStatus.ACCESS_DENIED,
+            "AccessDeniedException: not authorized",
+        ),
         (error_reply(403, None, "Forbidden"), EnrichmentStatus.ACCESS_DENIED, "403"),
-        (error_reply(400, "UnrecognizedClientException", "bad token", where="type"),
-         EnrichmentStatus.ACCESS_DENIED, "UnrecognizedClientException"),
+        (
+            error_reply(400, "UnrecognizedClientException", "bad token", where="type"),
+            EnrichmentStatus.ACCESS_DENIED,
+            "UnrecognizedClientException",
+        ),
         (error_reply(400, "ValidationException", "messageId"), EnrichmentStatus.ERROR, "ValidationException"),
         (error_reply(400, "MessageFrozen", "frozen"), EnrichmentStatus.ERROR, "MessageFrozen"),
     ],
@@ -163,8 +176,11 @@ def test_transient_errors_then_success_within_the_deadline(flow_server: MessageF
 
 def test_body_cut_mid_stream_is_retried(flow_server: MessageFlowServer) -> None:
     case = mixed_with_attachments()
-    flow_server.add(MESSAGE_ID, message_reply(case.raw, cut_after=len(case.raw) // 2, chunk_size=256),
-                    message_reply(case.raw))
+    flow_server.add(
+        MESSAGE_ID,
+        message_reply(case.raw, cut_after=len(case.raw) // 2, chunk_size=256),
+        message_reply(case.raw),
+    )
     result = summarize(flow_server)
     assert (result.status, result.attempts) == (EnrichmentStatus.OK, 2), result.reason
     assert result.summary is not None and result.summary.size_bytes == len(case.raw)
@@ -235,8 +251,11 @@ def test_connection_refused_is_retried_then_an_error(aws_env: None) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result = asyncio.run(
-        _summarize(None, endpoint_url=f"http://127.0.0.1:{port}",
-                   retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02))
+        _summarize(
+            None,
+            endpoint_url=f"http://127.0.0.1:{port}",
+            retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02),
+        )
     )
     assert (result.status, result.attempts) == (EnrichmentStatus.ERROR, 2)
     assert "EndpointConnectionError" in result.reason
@@ -260,7 +279,9 @@ def test_result_item_shape(flow_server: MessageFlowServer) -> None:
     assert item["status"] == "OK" and item["attempts"] == 1 and "reason" not in item
     assert item["sizeBytes"] == len(case.raw)
     assert EnrichmentResult(EnrichmentStatus.NOT_FOUND, reason="gone", attempts=1).to_item() == {
-        "status": "NOT_FOUND", "attempts": 1, "reason": "gone",
+        "status": "NOT_FOUND",
+        "attempts": 1,
+        "reason": "gone",
     }
 
 

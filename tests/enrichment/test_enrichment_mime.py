@@ -81,7 +81,10 @@ def test_async_stream_entry_point() -> None:
 def test_empty_message() -> None:
     summary = summarize_bytes(b"")
     assert (summary.size_bytes, summary.part_count, summary.subject, summary.content_type) == (
-        0, 1, None, "text/plain"
+        0,
+        1,
+        None,
+        "text/plain",
     )
 
 
@@ -121,7 +124,9 @@ def test_oversized_header_block_is_cut_and_flagged() -> None:
 def test_long_body_line_starting_with_dash_is_not_a_delimiter() -> None:
     raw = (
         b"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\n"
-        + b"--q" + b" " * 10_000 + b"\r\n"  # padding longer than any delimiter line we keep
+        + b"--q"
+        + b" " * 10_000
+        + b"\r\n"  # padding longer than any delimiter line we keep
         + b"--q\r\nContent-Type: image/gif; name=a.gif\r\n\r\nR0lG\r\n--q--\r\n"
     )
     summary = summarize_bytes(raw)
@@ -163,16 +168,20 @@ def test_summary_item_is_plain_json() -> None:
     [
         (None, (None, None, None)),
         ("mx.example.com; none", (None, None, None)),
-        ("mx.example.com 1; SPF=Pass smtp.mailfrom=a.com; DKIM=Fail; DMARC=PermError",
-         ("pass", "fail", "permerror")),
+        (
+            "mx.example.com 1; SPF=Pass smtp.mailfrom=a.com; DKIM=Fail; DMARC=PermError",
+            ("pass", "fail", "permerror"),
+        ),
         ("mx; dkim=fail header.d=a; dkim=pass header.d=b; dkim=neutral", (None, "pass", None)),
         ("mx; dkim=temperror header.d=a; dkim=fail header.d=b", (None, "temperror", None)),
         ("mx; spf=softfail; spf=pass", ("softfail", None, None)),
         ("mx; spf=hardfail smtp.mailfrom=x", ("fail", None, None)),
         ("mx; dkim=policy header.d=a; dmarc=bestguesspass", (None, None, None)),
         # comments and quoted strings may hold ';' and fake results
-        ('mx (dkim=pass; spf=pass); spf=fail (dmarc=pass; x) smtp.mailfrom="a;dkim=pass"; dmarc=fail',
-         ("fail", None, "fail")),
+        (
+            'mx (dkim=pass; spf=pass); spf=fail (dmarc=pass; x) smtp.mailfrom="a;dkim=pass"; dmarc=fail',
+            ("fail", None, "fail"),
+        ),
         ("mx; dkim/1=pass header.d=a", (None, "pass", None)),
         ("mx spf=neutral", ("neutral", None, None)),  # a missing ';' after the authserv-id
         ("mx; spf = none", ("none", None, None)),
@@ -222,16 +231,25 @@ _SUBJECTS = st.text(
 )
 _DISPOSITIONS = st.sampled_from([None, "attachment", "inline"])
 _LEAVES = st.one_of(
-    st.tuples(st.just("text"), st.sampled_from(["plain", "html", "csv"]), _DISPOSITIONS,
-              st.sampled_from([None, "notes.txt"])),
-    st.tuples(st.sampled_from(["application", "image", "audio"]), st.sampled_from(["pdf", "png", "x-thing"]),
-              _DISPOSITIONS, st.sampled_from([None, "f.bin", "Ünï €.dat"])),
+    st.tuples(
+        st.just("text"),
+        st.sampled_from(["plain", "html", "csv"]),
+        _DISPOSITIONS,
+        st.sampled_from([None, "notes.txt"]),
+    ),
+    st.tuples(
+        st.sampled_from(["application", "image", "audio"]),
+        st.sampled_from(["pdf", "png", "x-thing"]),
+        _DISPOSITIONS,
+        st.sampled_from([None, "f.bin", "Ünï €.dat"]),
+    ),
     st.tuples(st.just("message"), st.just("rfc822"), _DISPOSITIONS, st.none()),
 )
 _TREES = st.recursive(
     _LEAVES,
     lambda children: st.tuples(
-        st.just("multipart"), st.sampled_from(["mixed", "alternative", "related"]),
+        st.just("multipart"),
+        st.sampled_from(["mixed", "alternative", "related"]),
         st.lists(children, min_size=1, max_size=4),
     ),
     max_leaves=12,

@@ -28,9 +28,11 @@ def test_pass_through_is_default_for_everyone() -> None:
 def test_pass_through_returns_a_fresh_dict() -> None:
     first = pass_through()
     first["actions"].append("mutated")
-    assert pass_through() == PASS_THROUGH.to_dict() == {
-        "actions": [{"action": {"type": "DEFAULT"}, "allRecipients": True}]
-    }
+    assert (
+        pass_through()
+        == PASS_THROUGH.to_dict()
+        == {"actions": [{"action": {"type": "DEFAULT"}, "allRecipients": True}]}
+    )
 
 
 def test_seed_examples_round_trip() -> None:
@@ -128,8 +130,10 @@ def test_size_counts_utf8_bytes_not_characters() -> None:
         (lambda: SyncResponse(({"action": {"type": "DEFAULT"}},)), "must be Action values"),  # type: ignore[arg-type]
         (lambda: SyncResponse.from_dict({"actions": {}}), "'actions' list"),
         (lambda: SyncResponse.from_dict({"actions": [{"type": "DROP"}]}), "'action' object"),
-        (lambda: SyncResponse.from_dict({"actions": [{"action": {"type": "DROP"}, "recipients": "a@x"}]}),
-         "list of addresses"),
+        (
+            lambda: SyncResponse.from_dict({"actions": [{"action": {"type": "DROP"}, "recipients": "a@x"}]}),
+            "list of addresses",
+        ),
         (lambda: SyncResponse.from_dict({"actions": [{"action": {"type": "DROP"}}]}), "either to all"),
     ],
 )
