@@ -30,20 +30,23 @@ Attribute names are the DynamoDB attribute names and the SQLite JSON keys alike:
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from collector.clock import iso_millis
 from collector.jsonutil import dumps
-from collector.model import Invalid, Invocation, MailEvent
+from collector.model import Invalid, Invocation, Item, MailEvent
 from collector.redaction import Redactor
+from collector.store.schema import AUDIT_TABLE
 
 if TYPE_CHECKING:
     from collector.enrichment import EnrichmentResult
 
-Item = dict[str, Any]
 
 # DynamoDB's item limit is 400 KB; keep a margin for attribute names and type overhead.
 ITEM_BUDGET_BYTES = 380_000
+# DynamoDB refuses empty strings and values over 2,048 bytes as index keys; stay well inside.
+MAX_INDEX_KEY_BYTES = 1024
+INDEX_KEYS = tuple(i.partition_key for i in AUDIT_TABLE.indexes if i.partition_key != "receivedDay")
 RAW_BUDGET_BYTES = 300_000
 CONTENT_FIELDS = (
     "messageId",
@@ -100,7 +103,7 @@ def record_item(event: MailEvent, invocation: Invocation, retention_days: int, r
         "extra": dumps(redactor.tree(event.extra)).decode() if event.extra else None,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
-    return _fit(item)
+    return _fit(_indexable(item))
 
 
 ENRICHMENT_FIELDS = (
@@ -162,15 +165,27 @@ def _cut_utf8(data: bytes, limit: int) -> str:
     return data[:limit].decode("utf-8", "ignore")
 
 
+def _indexable(item: Item) -> Item:
+    """A value DynamoDB cannot index (empty, or past the key size limit) moves to `<name>Unindexed`:
+    the record is still written, it is only absent from that index."""
+    for name in INDEX_KEYS:
+        value = item.get(name)
+        if isinstance(value, str) and (not value.strip() or len(value.encode()) > MAX_INDEX_KEY_BYTES):
+            item[f"{name}Unindexed"] = item.pop(name)
+    return item
+
+
 def _fit(item: Item) -> Item:
-    """Trim the few unbounded fields so any event fits one DynamoDB item; flag what was trimmed."""
+    """Trim unbounded fields, longest first, so any event fits one DynamoDB item; flag what was trimmed."""
     if item_size(item) <= ITEM_BUDGET_BYTES:
         return item
     trimmed: list[str] = []
-    for name in ("extra", "subject"):
-        if name in item and len(item[name]) > 4096:
-            item[name] = _cut_utf8(item[name].encode("utf-8", "surrogatepass"), 4096)
-            trimmed.append(name)
+    longest_first = sorted((k for k, v in item.items() if isinstance(v, str)), key=lambda k: -len(item[k]))
+    for name in longest_first:
+        if item_size(item) <= ITEM_BUDGET_BYTES or len(item[name]) <= 4096:
+            break
+        item[name] = _cut_utf8(item[name].encode("utf-8", "surrogatepass"), 4096)
+        trimmed.append(name)
     recipients: list[str] = item["recipients"]
     overflow = item_size(item) - ITEM_BUDGET_BYTES
     if overflow > 0 and recipients:

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+Item = dict[str, Any]  # one audit record as stored: plain JSON types, DynamoDB attribute names
+
 
 class Direction(StrEnum):
     """Flow direction as WorkMail reports it; anything else is kept as UNKNOWN, never dropped."""

@@ -24,13 +24,13 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
-from collector.audit import Item, differing_fields, enrichment_fields, invalid_item, record_item
+from collector.audit import differing_fields, enrichment_fields, invalid_item, record_item
 from collector.config import Settings
 from collector.events import EventSource
 from collector.events.workmail import SYNTHETIC_KEY_PREFIX
 from collector.events.workmail import parse as parse_workmail
 from collector.metrics import EmfWriter
-from collector.model import Direction, Enrichment, Invalid, Invocation, MailEvent, Outcome, Status
+from collector.model import Direction, Enrichment, Invalid, Invocation, Item, MailEvent, Outcome, Status
 from collector.redaction import Redactor
 from collector.store import AuditStore, Duplicate
 
@@ -143,8 +143,19 @@ def _classify(
     parsed: MailEvent | Invalid, item: Item, existing: Item | None, enrichment: Enrichment | None = None
 ) -> Outcome:
     if isinstance(parsed, Invalid):
-        status = Status.QUARANTINED if existing is None else Status.QUARANTINED_DUPLICATE
         synthesized = parsed.dedupe_key.startswith(SYNTHETIC_KEY_PREFIX)
+        if existing is None:
+            status = Status.QUARANTINED
+        elif existing.get("fingerprint") == item["fingerprint"]:
+            status = Status.QUARANTINED_DUPLICATE
+        else:  # an invalid payload under a key already stored with other content
+            return Outcome(
+                Status.CONFLICT,
+                parsed.dedupe_key,
+                Direction(existing.get("direction", "UNKNOWN")),
+                key_synthesized=synthesized,
+                differing_fields=differing_fields(existing, item),
+            )
         return Outcome(status, parsed.dedupe_key, parsed.direction, key_synthesized=synthesized)
     differing: tuple[str, ...] = ()
     if existing is None:

@@ -291,3 +291,57 @@ def test_lost_put_item_response_retried_by_the_sdk_still_counts_once(
     assert [t.rsplit(".", 1)[-1] for t in targets] == ["PutItem", "PutItem"]  # applied, lost, retried
     assert status is Status.RECORDED
     assert sum_metric(lines, "Messages") == 1 and sum_metric(lines, "DuplicateInvocations") == 0
+
+
+def _mutated(seed: int, **changes: Any) -> dict[str, Any]:
+    raw = generate_events(seed=seed)[0]
+    for path, value in changes.items():
+        node = raw
+        *parents, last = path.split("__")
+        for name in parents:
+            node = node[name]
+        node[last] = value
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "moved"),
+    [
+        (_mutated(30, sender__address=""), "senderUnindexed"),
+        (_mutated(31, sender__address="s" * 3000 + "@example.com"), "senderUnindexed"),
+        (_mutated(32, messageId="m" * 3000), "messageIdUnindexed"),
+        (_mutated(33, invocationId="i" * 3000), None),
+        (_mutated(34, envelope__mailFrom={"address": "m" * 210_000}, summaryVersion="v" * 210_000), None),
+    ],
+    ids=["empty-sender", "3kb-sender", "3kb-message-id", "3kb-invocation-id", "item-over-400kb"],
+)
+def test_values_dynamodb_cannot_store_as_sent_are_still_recorded(
+    backend: Backend, raw: dict[str, Any], moved: str | None
+) -> None:
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        outcome = await p.process(raw, invocation())
+        assert outcome.status is Status.RECORDED
+        assert (await p.process(raw, invocation(2))).status is Status.DUPLICATE  # the key is stable
+        stored = await p.store.get(outcome.dedupe_key)
+        assert stored is not None
+        if moved is not None:
+            assert moved in stored and moved.removesuffix("Unindexed") not in stored
+        if outcome.key_synthesized:
+            assert len(outcome.dedupe_key) < 100
+        if "trimmedFields" in stored:  # only as much as it takes, longest first
+            assert stored["trimmedFields"] == ["mailFrom"] and len(stored["summaryVersion"]) == 210_000
+
+    run(with_pipeline(backend, body))
+
+
+def test_an_invalid_redelivery_under_a_recorded_key_is_a_conflict(sqlite_backend: Backend) -> None:
+    raw = generate_events(seed=35)[0]
+    broken = {k: v for k, v in raw.items() if k != "messageId"}
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        assert (await p.process(raw, invocation())).status is Status.RECORDED
+        outcome = await p.process(broken, invocation(2))
+        assert outcome.status is Status.CONFLICT and "status" in outcome.differing_fields
+        assert sum_metric(lines, "Conflicts") == 1 and sum_metric(lines, "InvalidEvents") == 0
+
+    run(with_pipeline(sqlite_backend, body))

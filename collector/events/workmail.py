@@ -84,12 +84,21 @@ def _direction(value: object) -> tuple[Direction, str | None]:
     return Direction.UNKNOWN, None if value is None else clean_text(str(value)[:100])
 
 
+MAX_KEY_BYTES = 1024  # DynamoDB allows 2,048 bytes in a partition key; real ids are 32 or 40
+
+
 def _key(event: dict[str, Any] | object) -> tuple[str, bool]:
-    """The invocationId when present, else a stable hash of the content (flagged as synthesized)."""
+    """The invocationId when present, else a stable hash of the content (flagged as synthesized).
+
+    An id too long to be a DynamoDB key is replaced by a hash of the id itself: still stable
+    across redeliveries, so dedupe holds, and flagged as synthesized."""
     if isinstance(event, dict):
         invocation_id = event.get("invocationId")
         if isinstance(invocation_id, str) and invocation_id.strip():
-            return clean_text(invocation_id.strip()), False
+            key = clean_text(invocation_id.strip())
+            if len(key.encode()) <= MAX_KEY_BYTES:
+                return key, False
+            return SYNTHETIC_KEY_PREFIX + content_hash(key), True
     return SYNTHETIC_KEY_PREFIX + content_hash(event), True
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from collector.audit import Item
+from collector.model import Item
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collector.audit import Item
 from collector.aws import open_client
 from collector.clock import iso_millis
+from collector.model import Item
 from collector.store import Duplicate, Inserted, PutResult, Query, StoreError
 from collector.store.schema import AUDIT_TABLE, BY_DAY, BY_MESSAGE_ID, BY_SENDER
 

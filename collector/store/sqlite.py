@@ -12,9 +12,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from collector.audit import Item
 from collector.clock import iso_millis
 from collector.jsonutil import dumps, loads
+from collector.model import Item
 from collector.store import Duplicate, Inserted, PutResult, Query
 
 SCHEMA = """
