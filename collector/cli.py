@@ -68,9 +68,14 @@ def _events_in_text(text: str, origin: str, advance: Callable[[int], None]) -> I
         advance(len(line.encode("utf-8", "surrogatepass")) + 1)
 
 
-def unwrap(value: object) -> Iterator[object]:
+Delivery = tuple[object, str | None]  # an event, and the request id it was first invoked under
+
+
+def unwrap(value: object) -> Iterator[Delivery]:
     """Events inside what the failure paths keep: Lambda on-failure destination records (and the
-    sync handler's records of the same shape), and `aws sqs receive-message` output."""
+    sync handler's records of the same shape), and `aws sqs receive-message` output. A record's
+    `requestContext.requestId` comes along: replayed under it, an event whose write was applied
+    before its invocation failed is recognised as that invocation's own write and counted."""
     if isinstance(value, dict):
         if isinstance(value.get("Messages"), list) and all(
             isinstance(m, dict) and "Body" in m for m in value["Messages"]
@@ -79,12 +84,14 @@ def unwrap(value: object) -> Iterator[object]:
                 try:
                     yield from unwrap(loads(message["Body"]))
                 except JSONDecodeError as error:
-                    yield Undecodable(text=str(message["Body"]), error=f"SQS message body: {error}")
+                    yield Undecodable(text=str(message["Body"]), error=f"SQS message body: {error}"), None
             return
-        if "requestContext" in value and "requestPayload" in value:
-            yield value["requestPayload"]
+        context = value.get("requestContext")
+        if isinstance(context, dict) and "requestPayload" in value:
+            request_id = context.get("requestId")
+            yield value["requestPayload"], request_id if isinstance(request_id, str) and request_id else None
             return
-    yield value
+    yield value, None
 
 
 def _files(paths: list[str]) -> list[Path]:
@@ -100,7 +107,7 @@ def _files(paths: list[str]) -> list[Path]:
     return found
 
 
-def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator[object]:
+def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator[Delivery]:
     if paths == ["-"]:
         for value in _events_in_text(stdin.read(), "stdin", progress.advance):
             yield from unwrap(value)
@@ -129,9 +136,9 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
     stop = asyncio.Event()
     semaphore = asyncio.Semaphore(args.concurrency)
 
-    async def one(raw: object) -> None:
+    async def one(raw: object, request_id: str | None) -> None:
         nonlocal failures
-        invocation = Invocation(f"replay-{uuid.uuid4()}", "$LOCAL", utc_now())
+        invocation = Invocation(request_id or f"replay-{uuid.uuid4()}", "$LOCAL", utc_now())
         async with semaphore:
             if stop.is_set():
                 failures += 1
@@ -152,10 +159,10 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         pending: set[asyncio.Task[None]] = set()
-        for raw in read_events(args.paths, progress, sys.stdin):
+        for raw, request_id in read_events(args.paths, progress, sys.stdin):
             if stop.is_set():
                 break
-            pending.add(asyncio.ensure_future(one(raw)))
+            pending.add(asyncio.ensure_future(one(raw, request_id)))
             if len(pending) >= args.concurrency * 4:
                 _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         if pending:

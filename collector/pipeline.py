@@ -6,15 +6,16 @@ parse -> [enrich] -> build the audit item -> one conditional write -> classify -
   payload, counted once in InvalidEvents, logged on one line, and the call returns normally.
 * A store fault propagates after the SDK's own retries, before any metric is written, so the
   caller (Lambda's async retries, then the on-failure destination) keeps the event.
-* A PutItem whose response was lost and that the SDK then retried finds its own write; the
-  per-attempt `attemptId` recognises it, so the event is still counted once, not as a duplicate.
+* A retry that finds its own earlier write is the first delivery, not a duplicate: the SDK's retry
+  of a PutItem whose response was lost (same `attemptId`), and Lambda's retry of an invocation
+  that failed after its write (Lambda keeps the request id across its async retries; same
+  `requestId` and content). WorkMail's own redeliveries are new invocations with new request ids.
 * Enrichment (opt-in) runs before the write so the record is still one write; it never raises:
   a message that is gone, forbidden or slow is recorded anyway, with the enrichment status saying
   why its details are missing, and counted in EnrichmentFailures.
 * Metrics are emitted only after the write succeeded. The one window that can lose a metric is a
-  crash between the write and the EMF line reaching the log: the record exists, so the redelivery
-  is classified DUPLICATE and its Messages count is not re-emitted. That window is one `write()`
-  to stdout; it is bounded by the process dying in that instant, and the audit trail stays exact.
+  crash between the write and the EMF line reaching the log when no retry follows (Lambda's retries
+  and a redrive that keeps `requestContext.requestId` re-emit it). The audit trail stays exact.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ class Pipeline:
         item["attemptId"] = uuid.uuid4().hex
         result = await self.store.put_once(item)
         existing = result.existing if isinstance(result, Duplicate) else None
-        if existing is not None and existing.get("attemptId") == item["attemptId"]:
-            # The SDK retried a PutItem whose first response was lost after DynamoDB applied it:
-            # the "existing" record is this very attempt's write, so this delivery is the first.
+        if existing is not None and _own_write(existing, item):
+            # This delivery's own earlier write (an SDK retry after a lost response, or Lambda's
+            # retry of an invocation that failed after the write): the first, not a duplicate.
             existing = None
         outcome = _classify(parsed, item, existing, enrichment)
         self._log(outcome, parsed, invocation)
@@ -127,6 +128,19 @@ class Pipeline:
                 shown = self._pii_properties(parsed)
                 detail = f" from={shown['sender'] or shown['mailFrom']} subject={shown['subject']!r}"
             log.debug("%s invocationId=%s%s", outcome.status.value, outcome.dedupe_key, detail, extra=context)
+
+
+def _own_write(existing: Item, item: Item) -> bool:
+    """The stored record is this delivery's own earlier write: the SDK retried this very attempt
+    (same attemptId), or Lambda retried the failed invocation (Lambda keeps the request id across
+    its asynchronous retries) and the content is the same."""
+    if existing.get("attemptId") == item["attemptId"]:
+        return True
+    return (
+        item["requestId"] not in ("", "unknown")
+        and existing.get("requestId") == item["requestId"]
+        and existing.get("fingerprint") == item.get("fingerprint")
+    )
 
 
 def _enrichment(result: EnrichmentResult, direction: Direction) -> Enrichment:
