@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need from the project's own files, then lint, type-check and test.
 set -euo pipefail
-. "$(dirname "$0")/setup-venv.sh" "test,cdk"
+. "$(dirname "$0")/setup-venv.sh" "test,cdk,bench"
 npm ci --no-audit --no-fund --loglevel=error
 # The Lambda asset (collector + cp313 manylinux aarch64 wheels) is built here, at install time,
 # so the tests and `cdk synth` that follow reuse it from build/lambda-asset and download nothing.

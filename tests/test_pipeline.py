@@ -247,7 +247,7 @@ def test_transient_store_fault_raises_after_retries_and_emits_nothing(
 
 
 def test_unreachable_store_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.conftest import free_port
+    from bench.dynamodb_local import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     lines: list[str] = []

@@ -1,0 +1,398 @@
+"""Fuzzing the Lambda handler with mutated real events and arbitrary JSON.
+
+For every payload the handler returns the pass-through answer, writes exactly one EMF document
+that validates against the EMF specification, and leaves the payload findable: recorded (the
+stored fingerprint is this payload's), quarantined (the stored raw payload is this one), or a
+counted redelivery of a stored key. Nothing raises on a healthy store. The SQLite store carries
+most examples (fast); a smaller run on DynamoDB Local catches what only DynamoDB rejects (empty
+or oversized key attributes, item size, invalid UTF-8).
+
+Hypothesis runs derandomized (the same examples on every run) with bounded example counts.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import io
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import collector.handler as handler_module
+from collector.events.workmail import KNOWN_FIELDS
+from collector.jsonutil import content_hash, dumps
+from collector.sampling import generate_events
+from tests.conftest import ROOT, make_table
+from tests.emf import validate_document
+
+PASS_THROUGH = {"actions": [{"action": {"type": "DEFAULT"}, "allRecipients": True}]}
+HUGE = 200_000  # bytes of UTF-8: one field near the size of a whole WorkMail payload
+DEEP = 200  # levels of nesting
+MANY_RECIPIENTS = 10_000
+
+# --- the handler in one warm container ----------------------------------------------------------
+
+
+@dataclass
+class Container:
+    """One Lambda container running the real handler; `invoke` checks the contract for one payload."""
+
+    stdout: io.StringIO
+    invocations: int = 0
+
+    def get(self, key: str) -> Any:
+        loop, container = handler_module._loop, handler_module._container
+        assert loop is not None and container is not None
+        return loop.run_until_complete(container.pipeline.store.get(key))
+
+    def invoke(self, raw: Any) -> str:
+        """Invoke the handler with `raw`, check every property, return the outcome's status."""
+        self.invocations += 1
+        before = len(self.stdout.getvalue())
+        context = SimpleNamespace(aws_request_id=f"fuzz-{self.invocations}", function_version="1")
+        with redirect_stdout(self.stdout):  # the cold start binds the EMF stream to it
+            response = handler_module.handler(raw, context)
+        assert response == PASS_THROUGH
+        written = self.stdout.getvalue()[before:].splitlines()
+        assert len(written) == 1, f"expected one EMF document, got {len(written)}"
+        document = validate_document(written[0])
+        status, key = document["status"], document["invocationId"]
+        stored = self.get(key)
+        assert stored is not None, f"{status} but nothing stored under {key!r}"
+        expected = {"RECORDED": "Messages", "QUARANTINED": "InvalidEvents", "CONFLICT": "Conflicts"}
+        for metric in ("Messages", "InvalidEvents", "Conflicts"):
+            assert document[metric] == int(expected.get(status) == metric), (status, metric)
+        assert document["DuplicateInvocations"] == int(status not in ("RECORDED", "QUARANTINED"))
+        if stored["fingerprint"] != content_hash(raw):
+            # Only a conflict may differ from the stored record: it is counted and logged as one.
+            assert status == "CONFLICT", (
+                f"a payload that differs from the record stored under {key!r} was classified {status}: "
+                "it is neither stored nor counted as a conflict"
+            )
+        elif stored["status"] == "RECORDED":
+            assert status in ("RECORDED", "DUPLICATE"), status
+            assert_recorded_keeps(raw, stored)
+        else:
+            assert status in ("QUARANTINED", "QUARANTINED_DUPLICATE"), status
+            assert_quarantine_keeps(raw, stored)
+        return str(status)
+
+
+def assert_recorded_keeps(raw: dict[str, Any], stored: dict[str, Any]) -> None:
+    assert stored["status"] == "RECORDED"
+    source = raw["envelope"] if isinstance(raw.get("envelope"), dict) else raw
+    assert stored["recipientCount"] == len(source["recipients"])
+    unknown = {k for k in raw if k not in KNOWN_FIELDS}
+    if unknown and "extra" not in stored.get("trimmedFields", []):
+        assert unknown <= set(json.loads(stored["extra"])), "unknown fields were dropped"
+
+
+def assert_quarantine_keeps(raw: Any, stored: dict[str, Any]) -> None:
+    assert stored["status"] == "INVALID" and stored["reason"]
+    if stored["redacted"]:
+        return  # the kept payload is the redacted tree, by design
+    if isinstance(raw, str):  # kept as text; lone surrogates cannot be stored and count as cut
+        assert stored["rawBytes"] == len(raw.encode("utf-8", "surrogatepass"))
+        if not stored["rawTruncated"]:
+            assert stored["raw"] == raw, "the quarantined payload is not the one received"
+    else:
+        assert stored["rawBytes"] == len(dumps(raw))
+        if not stored["rawTruncated"]:
+            assert json.loads(stored["raw"]) == raw, "the quarantined payload is not the one received"
+
+
+@contextmanager
+def lambda_container(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator[Container]:
+    """A cold start with `env`, its stdout (the EMF documents) captured; closed at the end."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    stdout = io.StringIO()
+    monkeypatch.setattr(handler_module, "_loop", None)
+    monkeypatch.setattr(handler_module, "_container", None)
+    try:
+        yield Container(stdout)
+    finally:
+        loop, container = handler_module._loop, handler_module._container
+        if loop is not None and container is not None:
+            loop.run_until_complete(container.close())
+            loop.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("dynamodb-local", marks=pytest.mark.dynamodb)])
+def container(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Container]:
+    env = {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}
+    if request.param == "dynamodb-local":
+        endpoint: str = request.getfixturevalue("dynamodb_local")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        env |= {"AWS_LAMBDA_FUNCTION_NAME": "fuzz", "COLLECTOR_TABLE_NAME": make_table(endpoint)}
+    with lambda_container(monkeypatch, env) as started:
+        yield started
+
+
+# --- payloads ---------------------------------------------------------------------------------------
+
+
+def real_events() -> list[dict[str, Any]]:
+    """Both layouts, both directions, truncated ones, and the bundled samples (valid JSON objects)."""
+    events = [
+        *generate_events(count=2, seed=61),
+        *generate_events(direction="OUTBOUND", recipients=5, seed=62),
+        *generate_events(layout="flat", truncated=True, id_length=40, seed=63),
+        *generate_events(recipients=0, summary_version="2018-10-10", seed=64),
+    ]
+    for path in sorted((ROOT / "samples").glob("*.json")):
+        events.append(json.loads(path.read_text()))
+    for line in (ROOT / "samples" / "mail-flow-day.jsonl").read_text().splitlines()[:8]:
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # Lambda only ever delivers parsed JSON
+        if isinstance(value, dict):
+            events.append(value)
+    return events
+
+
+BASES = real_events()
+Path_ = tuple[str | int, ...]
+PATHS: list[Path_] = [
+    ("invocationId",),
+    ("messageId",),
+    ("flowDirection",),
+    ("truncated",),
+    ("subject",),
+    ("summaryVersion",),
+    ("sender",),
+    ("sender", "address"),
+    ("envelope",),
+    ("envelope", "mailFrom"),
+    ("envelope", "mailFrom", "address"),
+    ("envelope", "recipients"),
+    ("envelope", "recipients", 0),
+    ("envelope", "recipients", 0, "address"),
+    ("mailFrom", "address"),
+    ("recipients",),
+    ("recipients", 0, "address"),
+]
+
+surrogates = st.characters(categories=["Cs"])
+text = st.text(st.one_of(st.characters(), surrogates), max_size=30)
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | text
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def nested(depth: int, leaf: Any = "bottom") -> Any:
+    return functools.reduce(lambda inner, n: [inner] if n % 2 else {"k": inner}, range(depth), leaf)
+
+
+def huge(unit: str) -> str:
+    """About HUGE bytes of UTF-8 (lone surrogates counted as the 3 bytes they would take)."""
+    return unit * (HUGE // len(unit.encode("utf-8", "surrogatepass")))
+
+
+special = st.one_of(
+    st.builds(huge, st.sampled_from(["x", "é", "会", "\ud800", "a\udc00"])),
+    st.just(nested(DEEP)),
+    st.just(""),
+    st.just("   "),
+    st.builds(lambda s: s + "\ud800", text),
+)
+
+
+def set_path(event: dict[str, Any], path: Path_, value: Any) -> None:
+    node: Any = event
+    for step in path[:-1]:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = path[-1]
+    if isinstance(node, dict) and isinstance(last, str):
+        node[last] = value
+        return
+    if isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+
+
+def drop_path(event: dict[str, Any], path: Path_) -> None:
+    node: Any = event
+    for step in path[:-1]:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+    elif isinstance(node, list) and isinstance(path[-1], int) and path[-1] < len(node):
+        del node[path[-1]]
+
+
+def many_recipients(event: dict[str, Any]) -> None:
+    holder: dict[str, Any] = event["envelope"] if isinstance(event.get("envelope"), dict) else event
+    holder["recipients"] = [{"address": f"recipient{n}@example.org"} for n in range(MANY_RECIPIENTS)]
+
+
+Mutation = Callable[[dict[str, Any]], None]
+paths = st.sampled_from(PATHS)
+mutations: st.SearchStrategy[Mutation] = st.one_of(
+    st.builds(lambda p: functools.partial(drop_path, path=p), paths),
+    st.builds(lambda p, v: functools.partial(set_path, path=p, value=v), paths, json_values),
+    st.builds(lambda p, v: functools.partial(set_path, path=p, value=v), paths, text),
+    st.builds(lambda p, v: functools.partial(set_path, path=p, value=v), paths, special),
+    st.builds(lambda k, v: functools.partial(set_path, path=(k,), value=v), text, json_values),
+    st.just(many_recipients),
+)
+
+
+def mutate(base: dict[str, Any], changes: list[Mutation]) -> dict[str, Any]:
+    event = copy.deepcopy(base)
+    for change in changes:
+        change(event)
+    return event
+
+
+mutated_events = st.builds(mutate, st.sampled_from(BASES), st.lists(mutations, min_size=1, max_size=3))
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+
+
+# --- tests -------------------------------------------------------------------------------------------
+
+
+def test_every_real_event_is_kept_once_and_its_redelivery_is_a_duplicate(container: Container) -> None:
+    for event in BASES:
+        assert container.invoke(event) in ("RECORDED", "QUARANTINED")
+        assert container.invoke(copy.deepcopy(event)) in ("DUPLICATE", "QUARANTINED_DUPLICATE")
+
+
+def replaced(base: int, *changes: tuple[Path_, Any]) -> dict[str, Any]:
+    """BASES[base] with the value at each path replaced."""
+    return mutate(BASES[base], [functools.partial(set_path, path=p, value=v) for p, v in changes])
+
+
+SURROGATE_FIELDS = [p for p in PATHS if p[-1] in ("subject", "address")]
+HEAVY: dict[str, Callable[[], Any]] = {
+    "200 KB subject": lambda: replaced(0, (("subject",), huge("é"))),
+    "200 KB unknown field": lambda: replaced(1, (("note",), huge("x"))),
+    "200 KB mailFrom and summaryVersion": lambda: replaced(
+        2, (("envelope", "mailFrom", "address"), huge("m")), (("summaryVersion",), huge("v"))
+    ),
+    "200-level nesting in a field": lambda: replaced(3, (("x",), nested(DEEP))),
+    "200-level nesting as the payload": lambda: nested(DEEP),
+    "200-level nesting as messageId": lambda: replaced(0, (("messageId",), nested(DEEP))),
+    "10,000 recipients": lambda: mutate(BASES[1], [many_recipients]),
+    "10,000 recipients, flat layout": lambda: mutate(BASES[4], [many_recipients]),
+    "lone surrogates everywhere": lambda: replaced(0, *((p, "a\ud800b\udfff") for p in SURROGATE_FIELDS)),
+    "lone surrogate invocationId": lambda: replaced(1, (("invocationId",), "\udc80")),
+    "empty invocationId": lambda: replaced(2, (("invocationId",), "")),
+}
+
+DYNAMODB_LIMITS: dict[str, Callable[[], Any]] = {
+    "empty sender address (bySender index key)": lambda: replaced(0, (("sender", "address"), "")),
+    "blank sender address": lambda: replaced(1, (("sender", "address"), "  ")),
+    "3 KB sender address": lambda: replaced(2, (("sender", "address"), "s" * 3000 + "@example.com")),
+    "3 KB messageId (byMessageId index key)": lambda: replaced(0, (("messageId",), "m" * 3000)),
+    "3 KB invocationId (table key)": lambda: replaced(1, (("invocationId",), "i" * 3000)),
+    "3 KB invocationId of an invalid event": lambda: {"invocationId": "j" * 3000, "messageId": 7},
+    "210 KB mailFrom and summaryVersion (item over 400 KB)": lambda: replaced(
+        2, (("envelope", "mailFrom", "address"), "m" * 210_000), (("summaryVersion",), "v" * 210_000)
+    ),
+}
+
+
+def test_an_invalid_payload_under_a_recorded_key_is_a_conflict(container: Container) -> None:
+    """README: a redelivery with different content counts as a conflict. An invalid one too: else
+    its content is neither stored nor flagged, only counted as a plain duplicate."""
+    event = copy.deepcopy(BASES[0])
+    assert container.invoke(event) == "RECORDED"
+    del event["messageId"]
+    assert container.invoke(event) == "CONFLICT"
+
+
+@pytest.mark.parametrize("case", sorted(HEAVY))
+def test_heavy_payloads(container: Container, case: str) -> None:
+    container.invoke(HEAVY[case]())
+
+
+@pytest.mark.parametrize("case", sorted(DYNAMODB_LIMITS))
+def test_values_past_dynamodb_limits_are_still_recorded_or_quarantined(
+    container: Container, case: str
+) -> None:
+    """Legal JSON that DynamoDB refuses as is: empty strings and values over 2,048 bytes in key
+    attributes (table and index keys), and items over 400 KB. A ValidationException can never
+    succeed on retry, so raising would send the event through 3 futile attempts to the failure
+    destination instead of recording or quarantining it."""
+    status = container.invoke(DYNAMODB_LIMITS[case]())
+    assert status in ("RECORDED", "QUARANTINED")
+
+
+def test_fuzz_mutated_real_events_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with lambda_container(monkeypatch, {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}) as started:
+
+        @settings(FUZZ, max_examples=1000)
+        @given(mutated_events)
+        def property_holds(event: dict[str, Any]) -> None:
+            started.invoke(event)
+
+        property_holds()
+
+
+def test_fuzz_arbitrary_json_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with lambda_container(monkeypatch, {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}) as started:
+
+        @settings(FUZZ, max_examples=500)
+        @given(json_values | st.dictionaries(st.sampled_from(sorted(KNOWN_FIELDS)) | text, json_values))
+        def property_holds(payload: Any) -> None:
+            started.invoke(payload)
+
+        property_holds()
+
+
+def test_fuzz_with_redaction_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3"),
+        "COLLECTOR_REDACT": "true",
+        "COLLECTOR_REDACTION_KEY": "a-fuzzing-key-of-enough-length",
+    }
+    with lambda_container(monkeypatch, env) as started:
+
+        @settings(FUZZ, max_examples=200)
+        @given(mutated_events)
+        def property_holds(event: dict[str, Any]) -> None:
+            started.invoke(event)
+
+        property_holds()
+
+
+@pytest.mark.dynamodb
+def test_fuzz_mutated_real_events_on_dynamodb_local(
+    dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
+    env = {"AWS_LAMBDA_FUNCTION_NAME": "fuzz", "COLLECTOR_TABLE_NAME": make_table(dynamodb_local)}
+    with lambda_container(monkeypatch, env) as started:
+
+        @settings(FUZZ, max_examples=200)
+        @given(mutated_events)
+        def property_holds(event: dict[str, Any]) -> None:
+            started.invoke(event)
+
+        property_holds()
