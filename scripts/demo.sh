@@ -19,4 +19,5 @@ echo
 echo "== a quarantined event keeps its reason and payload (workmail-collector audit get ... --json)"
 workmail-collector audit get badbadbadbadbadbadbadbadbadbadba --json | python -m json.tool
 echo
-echo "Replaying again counts nothing twice: workmail-collector replay samples/ (store: $COLLECTOR_SQLITE_PATH)"
+echo "Replaying again counts nothing twice; try:"
+echo "  COLLECTOR_SQLITE_PATH=.demo/audit.sqlite3 .venv/bin/workmail-collector replay samples/ --emf-out /dev/null"
