@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 ITEM_BUDGET_BYTES = 380_000
 # DynamoDB refuses empty strings and values over 2,048 bytes as index keys; stay well inside.
 MAX_INDEX_KEY_BYTES = 1024
+MAX_MEDIA_TYPE_CHARS = 255  # RFC 6838 caps type and subtype at 127 characters each
 INDEX_KEYS = tuple(i.partition_key for i in AUDIT_TABLE.indexes if i.partition_key != "receivedDay")
 RAW_BUDGET_BYTES = 300_000
 CONTENT_FIELDS = (
@@ -95,7 +96,9 @@ def record_item(event: MailEvent, invocation: Invocation, retention_days: int, r
         keySynthesized=event.key_synthesized,
     )
     optional = {
-        "rawDirection": event.raw_direction if event.raw_direction != event.direction.value else None,
+        "rawDirection": redactor.optional(event.raw_direction)
+        if event.raw_direction != event.direction.value
+        else None,
         "sender": redactor.optional(event.sender),
         "mailFrom": redactor.optional(event.mail_from),
         "subject": redactor.optional(event.subject),
@@ -103,7 +106,7 @@ def record_item(event: MailEvent, invocation: Invocation, retention_days: int, r
         "extra": dumps(redactor.tree(event.extra)).decode() if event.extra else None,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
-    return _fit(_indexable(item))
+    return _indexable(item)
 
 
 ENRICHMENT_FIELDS = (
@@ -129,8 +132,15 @@ def enrichment_fields(result: EnrichmentResult, redactor: Redactor) -> Item:
     if result.summary is not None:
         summary = result.summary.to_item()
         summary["messageIdHeader"] = redactor.optional(summary.get("messageIdHeader"))
+        # Content types come from the sender's headers: bound them, whatever the message claims.
+        summary["contentType"] = _short(summary.get("contentType"))
+        summary["attachmentTypes"] = [_short(t) for t in summary.get("attachmentTypes") or []]
         fields.update({k: summary[k] for k in ENRICHMENT_FIELDS if summary.get(k) is not None})
     return fields
+
+
+def _short(text: str | None, limit: int = MAX_MEDIA_TYPE_CHARS) -> str | None:
+    return None if text is None else text[:limit]
 
 
 def invalid_item(invalid: Invalid, invocation: Invocation, retention_days: int, redactor: Redactor) -> Item:
@@ -146,7 +156,7 @@ def invalid_item(invalid: Invalid, invocation: Invocation, retention_days: int, 
         rawBytes=len(raw_bytes),
         rawTruncated=len(kept.encode("utf-8", "surrogatepass")) < len(raw_bytes),
         fingerprint=invalid.fingerprint,
-        keySynthesized=invalid.dedupe_key.startswith("sha256:"),
+        keySynthesized=invalid.key_synthesized,
     )
     return item
 
@@ -175,7 +185,7 @@ def _indexable(item: Item) -> Item:
     return item
 
 
-def _fit(item: Item) -> Item:
+def fit(item: Item) -> Item:
     """Trim unbounded fields, longest first, so any event fits one DynamoDB item; flag what was trimmed."""
     if item_size(item) <= ITEM_BUDGET_BYTES:
         return item

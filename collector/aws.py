@@ -6,14 +6,16 @@ import contextlib
 from typing import Any
 
 
-def client_config(total_attempts: int = 3, pool: int = 64) -> Any:
-    """Standard-mode retries over `total_attempts` tries, 2 s to connect and 5 s to read."""
+def client_config(
+    total_attempts: int = 3, pool: int = 64, connect_timeout: float = 2, read_timeout: float = 5
+) -> Any:
+    """Standard-mode retries over `total_attempts` tries, 2 s to connect and 5 s to read by default."""
     from botocore.config import Config
 
     return Config(
         retries={"mode": "standard", "total_max_attempts": total_attempts},
-        connect_timeout=2,
-        read_timeout=5,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         max_pool_connections=pool,
     )
 

@@ -28,7 +28,7 @@ from collector.metrics import catalog_for, features_for, metric_values
 from collector.model import Invocation, Status, Undecodable
 from collector.progress import Progress
 from collector.redaction import Redactor
-from collector.runtime import build_pipeline, open_store
+from collector.runtime import build_pipeline, open_store, resolve_secrets
 from collector.sampling import generate_events
 from collector.store import Query
 
@@ -109,7 +109,9 @@ def _files(paths: list[str]) -> list[Path]:
 
 def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator[Delivery]:
     if paths == ["-"]:
-        for value in _events_in_text(stdin.read(), "stdin", progress.advance):
+        text = stdin.read()
+        progress.start(len(text.encode("utf-8", "surrogatepass")))
+        for value in _events_in_text(text, "stdin", progress.advance):
             yield from unwrap(value)
         return
     files = _files(paths)
@@ -124,7 +126,10 @@ def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator
 
 
 async def replay(args: argparse.Namespace, settings: Settings) -> int:
-    emf_file = open(args.emf_out, "a", encoding="utf-8") if args.emf_out else None  # noqa: SIM115
+    try:
+        emf_file = open(args.emf_out, "a", encoding="utf-8") if args.emf_out else None  # noqa: SIM115
+    except OSError as error:
+        raise UserError(f"cannot write --emf-out {args.emf_out}: {error.strerror}") from None
     write: Callable[[str], Any] = emf_file.write if emf_file else sys.stdout.write
     pipeline = await build_pipeline(settings, write)
     progress = Progress(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
@@ -252,6 +257,7 @@ def _when(text: str | None) -> datetime | None:
 
 
 async def audit(args: argparse.Namespace, settings: Settings) -> int:
+    settings = await resolve_secrets(settings)  # --sender is hashed with the deployment's own key
     store = await open_store(settings)
     try:
         if args.audit_command == "get":
@@ -261,8 +267,12 @@ async def audit(args: argparse.Namespace, settings: Settings) -> int:
             _print_items([item], bool(args.json))
             return 0
         since, until = _when(args.since), _when(args.until)
-        if args.audit_command == "list" and since is None:
-            since = (until or utc_now()) - timedelta(days=args.days)
+        if since is not None and until is not None and since > until:
+            raise UserError("--since is after --until")
+        keyed = getattr(args, "message_id", None) is not None or getattr(args, "sender", None) is not None
+        if since is None and (args.audit_command == "list" or (until is not None and not keyed)):
+            # A time range needs a start; both stores get the same one (DynamoDB walks its days).
+            since = (until or utc_now()) - timedelta(days=getattr(args, "days", 7))
         sender = getattr(args, "sender", None)
         if sender is not None:
             sender = Redactor(settings.redaction_key).value(normalize_address(sender))
@@ -315,7 +325,8 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--db", help="SQLite file for the local store (COLLECTOR_SQLITE_PATH)")
         p.add_argument("--table", help="DynamoDB table name (COLLECTOR_TABLE_NAME)")
         p.add_argument(
-            "--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000 (AWS_ENDPOINT_URL)"
+            "--endpoint-url",
+            help="DynamoDB endpoint, e.g. http://127.0.0.1:8000 (AWS_ENDPOINT_URL_DYNAMODB)",
         )
 
     p = commands.add_parser("replay", help="run events through the same pipeline as the Lambda handler")
@@ -368,7 +379,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace, force_dynamodb: bool = False) -> Settings:
     if getattr(args, "endpoint_url", None):
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = args.endpoint_url
     settings = Settings.from_env()
     store = "dynamodb" if force_dynamodb else getattr(args, "store", None)
     changes: dict[str, Any] = {}

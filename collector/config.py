@@ -18,7 +18,7 @@
 | COLLECTOR_RULE_MODE | `async` | `sync` when a synchronous Run Lambda rule invokes the function |
 | COLLECTOR_SYNC_BUDGET_SECONDS | `12` | in sync mode, answer DEFAULT within this time (WorkMail waits 15 s) |
 | COLLECTOR_FAILURE_QUEUE_URL | (none) | SQS queue for events a sync invocation could not record in time |
-| AWS_ENDPOINT_URL | (none) | standard SDK variable: point DynamoDB at a local endpoint |
+| AWS_ENDPOINT_URL | (none) | standard SDK variable: a local endpoint for every client (or _DYNAMODB...) |
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class Settings:
             raise ConfigError("COLLECTOR_NAMESPACE must be 1-255 characters and not start with 'AWS/'")
 
         service = env.get("COLLECTOR_SERVICE") or env.get("AWS_LAMBDA_FUNCTION_NAME") or "workmail-collector"
+        _check_emf_names(namespace, service)
 
         raw_days = env.get("COLLECTOR_RETENTION_DAYS", "365").strip()
         try:
@@ -130,6 +131,24 @@ class Settings:
             sync_budget_seconds=_seconds(env, "COLLECTOR_SYNC_BUDGET_SECONDS", 12.0, 14.0),
             failure_queue_url=failure_queue_url,
         )
+
+
+def _check_emf_names(namespace: str, service: str) -> None:
+    """EMF refuses these only when a document is written, after the audit write: check them here,
+    at the cold start, so a bad value fails loudly once instead of every invocation after its write."""
+    from aws_embedded_metrics.exceptions import InvalidDimensionError, InvalidNamespaceError
+    from aws_embedded_metrics.validator import validate_dimension_set, validate_namespace
+
+    try:
+        validate_namespace(namespace)
+    except InvalidNamespaceError as error:
+        raise ConfigError(f"COLLECTOR_NAMESPACE is not a valid CloudWatch namespace: {error}") from None
+    try:
+        validate_dimension_set({"Service": service, "FlowDirection": "UNKNOWN"})
+    except InvalidDimensionError as error:
+        raise ConfigError(
+            f"COLLECTOR_SERVICE (or the function name) is not a valid dimension value: {error}"
+        ) from None
 
 
 def check_redaction_key(key: str) -> None:

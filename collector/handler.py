@@ -38,8 +38,13 @@ def _start() -> tuple[asyncio.AbstractEventLoop, Container]:
     if _loop is None or _container is None:
         settings = Settings.from_env()
         logging.getLogger("workmail_collector").setLevel(settings.log_level)
-        _loop = asyncio.new_event_loop()
-        _container = _loop.run_until_complete(Container.start(settings, sys.stdout.write))
+        loop = asyncio.new_event_loop()
+        try:
+            _container = loop.run_until_complete(Container.start(settings, sys.stdout.write))
+        except BaseException:
+            loop.close()  # the next invocation starts over, without a leaked loop
+            raise
+        _loop = loop
     return _loop, _container
 
 
@@ -69,7 +74,7 @@ async def _process(container: Container, event: Any, invocation: Invocation, con
     try:
         await asyncio.wait_for(container.pipeline.process(event, invocation, deadline), timeout=budget)
     except Exception as error:
-        condition = "BudgetExceeded" if isinstance(error, TimeoutError) else "StoreError"
+        condition = "BudgetExceeded" if isinstance(error, TimeoutError) else type(error).__name__
         log.error(
             "event kept in the failure queue (%s, requestId=%s): %s: %s",
             condition,
@@ -77,7 +82,12 @@ async def _process(container: Container, event: Any, invocation: Invocation, con
             type(error).__name__,
             error,
         )
-        await container.failure_queue.put(event, invocation, condition, f"{type(error).__name__}: {error}")
+        # Bounded too: if even the queue cannot take it in time, the invocation fails and WorkMail
+        # retries it under the rule's timeout; the answer never waits past the budget.
+        reason = f"{type(error).__name__}: {error}"
+        await asyncio.wait_for(
+            container.failure_queue.put(event, invocation, condition, reason), timeout=QUEUE_RESERVE_SECONDS
+        )
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ SERVICE = "Service"
 FLOW_DIRECTION = "FlowDirection"
 DIMENSION_SETS: tuple[tuple[str, ...], ...] = ((SERVICE,), (SERVICE, FLOW_DIRECTION))
 DIRECTIONS = ("INBOUND", "OUTBOUND", "UNKNOWN")
+MAX_MESSAGE_ID_CHARS = 120  # the message-flow API's own limit; longer ids stay out of EMF lines
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ class EmfWriter:
         logger.set_timestamp(invocation.received_at)
         logger.set_property("invocationId", outcome.dedupe_key)
         logger.set_property("status", outcome.status.value)
-        if outcome.message_id is not None:
+        if outcome.message_id is not None and len(outcome.message_id) <= MAX_MESSAGE_ID_CHARS:
             logger.set_property("messageId", outcome.message_id)  # an id, not personal data
         logger.set_property("requestId", invocation.request_id)
         for key, value in properties.items():

@@ -65,6 +65,7 @@ class Invalid:
     reason: str
     raw: object
     direction: Direction = Direction.UNKNOWN
+    key_synthesized: bool = True
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
-from collector.audit import differing_fields, enrichment_fields, invalid_item, record_item
+from collector.audit import differing_fields, enrichment_fields, fit, invalid_item, record_item
 from collector.config import Settings
 from collector.events import EventSource
-from collector.events.workmail import SYNTHETIC_KEY_PREFIX
 from collector.events.workmail import parse as parse_workmail
 from collector.metrics import EmfWriter
 from collector.model import Direction, Enrichment, Invalid, Invocation, Item, MailEvent, Outcome, Status
@@ -81,7 +80,7 @@ class Pipeline:
                 item.update(enrichment_fields(read, self.redactor))
                 enrichment = _enrichment(read, parsed.direction)
         item["attemptId"] = uuid.uuid4().hex
-        result = await self.store.put_once(item)
+        result = await self.store.put_once(fit(item))
         existing = result.existing if isinstance(result, Duplicate) else None
         if existing is not None and _own_write(existing, item):
             # This delivery's own earlier write (an SDK retry after a lost response, or Lambda's
@@ -157,7 +156,7 @@ def _classify(
     parsed: MailEvent | Invalid, item: Item, existing: Item | None, enrichment: Enrichment | None = None
 ) -> Outcome:
     if isinstance(parsed, Invalid):
-        synthesized = parsed.dedupe_key.startswith(SYNTHETIC_KEY_PREFIX)
+        synthesized = parsed.key_synthesized
         if existing is None:
             status = Status.QUARANTINED
         elif existing.get("fingerprint") == item["fingerprint"]:

@@ -30,27 +30,28 @@ class Redactor:
         return None if text is None else self.value(text)
 
     def tree(self, value: Any) -> Any:
-        """Hash every string leaf of a JSON value except the SAFE_KEYS, keeping its shape for diagnosis."""
+        """Hash every string leaf of a JSON value except the top-level SAFE_KEYS, keeping its shape
+        (object keys included: they are field names) for diagnosis."""
         if self._key is None:
             return value
-        stack: list[tuple[Any, Any]] = []
+        stack: list[tuple[Any, Any, bool]] = []
         root: list[Any] = [None]
-        stack.append((value, (root, 0)))
+        stack.append((value, (root, 0), True))
         while stack:
-            node, (parent, slot) = stack.pop()
+            node, (parent, slot), top = stack.pop()
             if isinstance(node, dict):
                 copy: dict[str, Any] = {}
                 parent[slot] = copy
                 for k, v in node.items():
-                    if k in SAFE_KEYS and not isinstance(v, dict | list):
-                        copy[k] = v
+                    if top and k in SAFE_KEYS and not isinstance(v, dict | list):
+                        copy[k] = v  # only the event's own id fields, never a nested look-alike
                     else:
                         copy[k] = None
-                        stack.append((v, (copy, k)))
+                        stack.append((v, (copy, k), False))
             elif isinstance(node, list):
                 items: list[Any] = [None] * len(node)
                 parent[slot] = items
-                stack.extend((v, (items, i)) for i, v in enumerate(node))
+                stack.extend((v, (items, i), False) for i, v in enumerate(node))
             elif isinstance(node, str):
                 parent[slot] = self.value(node)
             else:

@@ -118,6 +118,13 @@ def test_table_create_and_replay_on_dynamodb_local(dynamodb_local: str, tmp_path
         (("audit", "query"), {}, "needs --message-id, --sender, --since or --until", 2),
         (("audit", "list", "--since", "yesterday"), {}, "not an ISO 8601 time", 2),
         (("generate-event", "-n", "0"), {}, "--count must be at least 1", 2),
+        (
+            ("audit", "query", "--since", "2026-11-02T00:00:00Z", "--until", "2026-11-01T00:00:00Z"),
+            {},
+            "--since is after --until",
+            2,
+        ),
+        (("replay", "samples/", "--emf-out", "no/such/dir/emf.jsonl"), {}, "cannot write --emf-out", 2),
     ],
 )
 def test_user_mistakes_are_one_line_and_non_zero(
@@ -137,3 +144,25 @@ def test_replay_against_an_unreachable_store_stops_and_says_how_to_retry(local_e
     assert result.returncode == 1
     assert "store error, stopping" in result.stderr and "replay the same input again" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_audit_query_by_sender_hashes_with_the_key_from_secrets_manager(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    import boto3
+
+    arn = boto3.client("secretsmanager", endpoint_url=moto_endpoint).create_secret(
+        Name=f"key-{tmp_path.name}", SecretString="k" * 40
+    )["ARN"]
+    env = {
+        "COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3"),
+        "COLLECTOR_REDACT": "true",
+        "COLLECTOR_REDACTION_KEY_SECRET_ARN": arn,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
+    }
+    assert cli("replay", "samples/workmail-flat-layout.json", env=env).returncode == 0
+    found = cli("audit", "query", "--sender", "alerts@partner.example", "--json", env=env)
+    assert found.returncode == 0, found.stderr
+    assert [orjson.loads(x)["messageId"] for x in found.stdout.splitlines()] == [
+        "5c1e0a51-37f4-4c2b-9a7e-2f0d1b7c9e11"
+    ]

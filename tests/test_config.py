@@ -35,6 +35,11 @@ def test_redaction_key_is_read() -> None:
         ({"COLLECTOR_NAMESPACE": "AWS/Lambda"}, "COLLECTOR_NAMESPACE"),
         ({"COLLECTOR_TABLE_NAME": "x"}, "COLLECTOR_TABLE_NAME"),
         ({"COLLECTOR_LOG_LEVEL": "LOUD"}, "COLLECTOR_LOG_LEVEL"),
+        ({"COLLECTOR_NAMESPACE": "My Namespace"}, "COLLECTOR_NAMESPACE is not a valid CloudWatch namespace"),
+        ({"COLLECTOR_SERVICE": "ünïcode"}, "COLLECTOR_SERVICE"),
+        ({"COLLECTOR_SERVICE": "s" * 2000}, "COLLECTOR_SERVICE"),
+        ({"COLLECTOR_RULE_MODE": "sync"}, "COLLECTOR_FAILURE_QUEUE_URL"),
+        ({"COLLECTOR_SYNC_BUDGET_SECONDS": "20"}, "COLLECTOR_SYNC_BUDGET_SECONDS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:

@@ -170,3 +170,19 @@ def test_invalid_keeps_invocation_id_and_direction_when_present() -> None:
     assert isinstance(parsed, Invalid)
     assert parsed.dedupe_key == REAL["invocationId"]
     assert parsed.direction is Direction.OUTBOUND
+
+
+def test_null_truncated_means_nothing_was_cut() -> None:
+    assert valid(event(truncated=None)).truncated is False
+
+
+def test_top_level_fields_beside_an_envelope_are_kept_not_dropped() -> None:
+    raw = event(mailFrom={"address": "other@example.com"}, recipients=[])
+    e = valid(raw)
+    assert e.mail_from == "from@domain.test"  # the envelope wins
+    assert e.extra == {"mailFrom": {"address": "other@example.com"}, "recipients": []}
+
+
+def test_invalid_event_keeps_the_fact_that_its_key_was_real() -> None:
+    parsed = parse(event(invocationId="sha256:looks-synthetic-but-is-not", truncated="x"))
+    assert isinstance(parsed, Invalid) and parsed.key_synthesized is False

@@ -150,3 +150,24 @@ def test_redaction_key_comes_from_secrets_manager(
     assert stored is not None and stored["sender"] == container.pipeline.redactor.value(
         raw["sender"]["address"]
     )
+
+
+def test_sync_rule_never_waits_on_a_failure_queue_that_hangs(
+    monkeypatch: pytest.MonkeyPatch, fresh_container: None
+) -> None:
+    from tests.failing_server import failing_endpoint
+
+    monkeypatch.setenv("COLLECTOR_STORE", "dynamodb")
+    monkeypatch.setenv("COLLECTOR_RULE_MODE", "sync")
+    monkeypatch.setenv("COLLECTOR_SYNC_BUDGET_SECONDS", "3")
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    with failing_endpoint("slow", delay=8.0) as (store, _), failing_endpoint("slow", delay=8.0) as (queue, _):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", store)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", queue)
+        monkeypatch.setenv("COLLECTOR_FAILURE_QUEUE_URL", f"{queue}/123456789012/failures")
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):  # WorkMail then retries the event under the rule's timeout
+            handler_module.handler(
+                generate_events(seed=16)[0], SlowContext(aws_request_id="q", function_version="1")
+            )
+        assert time.monotonic() - started < 5  # the 3 s budget, never the SDK's own timeouts

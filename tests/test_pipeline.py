@@ -345,3 +345,31 @@ def test_an_invalid_redelivery_under_a_recorded_key_is_a_conflict(sqlite_backend
         assert sum_metric(lines, "Conflicts") == 1 and sum_metric(lines, "InvalidEvents") == 0
 
     run(with_pipeline(sqlite_backend, body))
+
+
+def test_redaction_covers_unexpected_directions_and_nested_look_alikes(sqlite_backend: Backend) -> None:
+    raw = generate_events(seed=36)[0]
+    raw["flowDirection"] = "to alice@example.com"
+    raw["note"] = {"messageId": "carol@example.net"}
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        await p.process(raw, invocation())
+        stored = await p.store.get(raw["invocationId"])
+        assert stored is not None and stored["direction"] == "UNKNOWN"
+        dumped = orjson.dumps(stored).decode()
+        assert "alice@example.com" not in dumped and "carol@example.net" not in dumped
+        assert stored["messageId"] == raw["messageId"]  # the event's own id stays in clear
+
+    run(with_pipeline(sqlite_backend, body, redact=True, redaction_key=KEY))
+
+
+def test_an_over_long_message_id_stays_out_of_emf(sqlite_backend: Backend) -> None:
+    raw = generate_events(seed=37)[0]
+    raw["messageId"] = "m" * 5000
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        assert (await p.process(raw, invocation())).status is Status.RECORDED
+        document = validate_document(lines[0])
+        assert "messageId" not in document and len(lines[0]) < 2000
+
+    run(with_pipeline(sqlite_backend, body))

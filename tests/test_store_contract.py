@@ -101,7 +101,7 @@ def test_query_by_message_id_sender_and_time(backend: Backend) -> None:
 
 @pytest.mark.parametrize("count", [501, 10_000, 20_000])
 def test_large_recipient_lists_fit_one_item(backend: Backend, count: int) -> None:
-    from collector.audit import record_item
+    from collector.audit import fit, record_item
     from collector.events.workmail import parse
     from collector.model import Invocation, MailEvent
     from collector.redaction import Redactor
@@ -109,7 +109,7 @@ def test_large_recipient_lists_fit_one_item(backend: Backend, count: int) -> Non
 
     parsed = parse(generate_events(recipients=count, truncated=True, seed=count)[0])
     assert isinstance(parsed, MailEvent)
-    record = record_item(parsed, Invocation("r", "1", datetime.now(UTC)), 30, Redactor(None))
+    record = fit(record_item(parsed, Invocation("r", "1", datetime.now(UTC)), 30, Redactor(None)))
     assert record["recipientCount"] == count
 
     async def body(store: AuditStore) -> None:
@@ -121,5 +121,37 @@ def test_large_recipient_lists_fit_one_item(backend: Backend, count: int) -> Non
             assert 0 < len(stored["recipients"]) < count
         else:
             assert len(stored["recipients"]) == count
+
+    run(with_store(backend, body))
+
+
+def test_time_ranges_with_offsets_cover_the_same_utc_instants(backend: Backend) -> None:
+    from datetime import timezone
+
+    late = item("late", receivedAt="2026-11-20T23:30:00.000Z", receivedDay="2026-11-20")
+    early = item("early", receivedAt="2026-11-21T00:30:00.000Z", receivedDay="2026-11-21")
+    plus5, minus5 = timezone(timedelta(hours=5)), timezone(timedelta(hours=-5))
+
+    async def body(store: AuditStore) -> None:
+        for record in (late, early):
+            await store.put_once(record)
+        # 2026-11-21 04:00 +05:00 is 2026-11-20 23:00 UTC: the UTC day before the local date.
+        east = await store.query(
+            Query(
+                since=datetime(2026, 11, 21, 4, tzinfo=plus5), until=datetime(2026, 11, 21, 6, tzinfo=plus5)
+            )
+        )
+        assert [r["invocationId"] for r in east] == ["early", "late"]
+        # 2026-11-20 18:00 -05:00 is 2026-11-20 23:00 UTC: the range runs into the next UTC day.
+        west = await store.query(
+            Query(
+                since=datetime(2026, 11, 20, 18, tzinfo=minus5),
+                until=datetime(2026, 11, 20, 20, tzinfo=minus5),
+            )
+        )
+        assert [r["invocationId"] for r in west] == ["early", "late"]
+        both = await store.query(Query(message_id="msg-late", sender="a@example.com"))
+        assert [r["invocationId"] for r in both] == ["late"]
+        assert await store.query(Query(message_id="msg-late", sender="nobody@example.com")) == []
 
     run(with_store(backend, body))

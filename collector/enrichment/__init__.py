@@ -9,7 +9,6 @@ from collector.enrichment.messageflow import (
     EnrichmentStatus,
     MessageFlowReader,
     RetryPolicy,
-    deadline_from_context,
 )
 from collector.enrichment.mime import MessageSummary, MimeSummarizer, summarize_bytes, summarize_stream
 
@@ -20,7 +19,6 @@ __all__ = [
     "MessageSummary",
     "MimeSummarizer",
     "RetryPolicy",
-    "deadline_from_context",
     "summarize_bytes",
     "summarize_stream",
 ]

@@ -111,15 +111,6 @@ class EnrichmentResult:
     def ok(self) -> bool:
         return self.status is EnrichmentStatus.OK
 
-    def to_item(self) -> dict[str, Any]:
-        """Plain JSON types with the audit record's camelCase names."""
-        item: dict[str, Any] = {"status": self.status.value, "attempts": self.attempts}
-        if self.reason:
-            item["reason"] = self.reason
-        if self.summary is not None:
-            item.update(self.summary.to_item())
-        return item
-
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -137,25 +128,6 @@ class RetryPolicy:
 def client_config() -> Any:
     """Short connect/read timeouts; the SDK makes one attempt, `summarize` owns the retries."""
     return aws.client_config(total_attempts=1, pool=16)
-
-
-def deadline_from_context(
-    context: Any, reserve_seconds: float = 2.0, budget_seconds: float | None = None
-) -> float:
-    """A `time.monotonic()` deadline: the invocation's remaining time less a reserve for the audit write.
-
-    `budget_seconds` caps it further. A context without `get_remaining_time_in_millis` (the
-    CLI, tests) gets the budget, or 10 seconds.
-    """
-    now = time.monotonic()
-    getter = getattr(context, "get_remaining_time_in_millis", None)
-    if callable(getter):
-        available = max(0.0, float(getter()) / 1000.0 - reserve_seconds)
-    else:
-        available = budget_seconds if budget_seconds is not None else 10.0
-    if budget_seconds is not None:
-        available = min(available, budget_seconds)
-    return now + available
 
 
 class MessageFlowReader:

@@ -113,9 +113,8 @@ def parse(raw: object) -> MailEvent | Invalid:
             raw=raw.text,
         )
     if not isinstance(raw, dict):
-        key, _ = _key(raw)
         return Invalid(
-            dedupe_key=key,
+            dedupe_key=SYNTHETIC_KEY_PREFIX + fingerprint,
             fingerprint=fingerprint,
             reason=f"payload must be a JSON object, got {type(raw).__name__}",
             raw=raw,
@@ -126,7 +125,12 @@ def parse(raw: object) -> MailEvent | Invalid:
         return _parse_object(raw, key, synthesized, fingerprint, direction, raw_direction)
     except _Reject as reject:
         return Invalid(
-            dedupe_key=key, fingerprint=fingerprint, reason=str(reject), raw=raw, direction=direction
+            dedupe_key=key,
+            fingerprint=fingerprint,
+            reason=str(reject),
+            raw=raw,
+            direction=direction,
+            key_synthesized=synthesized,
         )
 
 
@@ -159,11 +163,15 @@ def _parse_object(
     recipients = _recipients(source["recipients"], f"{prefix}recipients")
     mail_from = _address(source.get("mailFrom"), f"{prefix}mailFrom", required=True)
 
-    truncated = event.get("truncated", False)
+    truncated = event.get("truncated")
+    truncated = False if truncated is None else truncated  # absent or null: nothing was cut
     if not isinstance(truncated, bool):
         raise _Reject(f"truncated must be a boolean, got {type(truncated).__name__}")
 
-    extra = {k: v for k, v in event.items() if k not in KNOWN_FIELDS}
+    # Unknown fields are kept; so are top-level mailFrom/recipients beside an envelope (the
+    # envelope wins, but nothing that arrived is dropped).
+    shadowed = ("mailFrom", "recipients") if source is not event else ()
+    extra = {k: v for k, v in event.items() if k not in KNOWN_FIELDS or k in shadowed}
     if source is not event:
         extra.update({f"envelope.{k}": v for k, v in source.items() if k not in ("mailFrom", "recipients")})
     return MailEvent(

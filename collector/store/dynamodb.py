@@ -100,14 +100,16 @@ class DynamoDbStore:
         return None if raw is None else decode_item(raw)
 
     async def query(self, query: Query) -> list[Item]:
-        until = query.until or datetime.now(UTC)
-        if query.message_id is not None or query.sender is not None:
-            index = BY_MESSAGE_ID if query.message_id is not None else BY_SENDER
-            value = query.message_id if query.message_id is not None else query.sender
-            assert value is not None
-            return await self._query_index(index, value, query.since, query.until, query.limit)
-        # A time range: one byDay partition per day, newest first, until the limit is met.
-        since = query.since or until - DEFAULT_LOOKBACK
+        until = (query.until or datetime.now(UTC)).astimezone(UTC)
+        if query.message_id is not None:
+            found = await self._query_index(BY_MESSAGE_ID, query.message_id, query.since, query.until, None)
+            if query.sender is not None:  # both keys: the index serves one, the other filters
+                found = [i for i in found if i.get("sender") == query.sender]
+            return found[: query.limit]
+        if query.sender is not None:
+            return await self._query_index(BY_SENDER, query.sender, query.since, query.until, query.limit)
+        # A time range: one byDay partition per UTC day, newest first, until the limit is met.
+        since = (query.since or until - DEFAULT_LOOKBACK).astimezone(UTC)
         if since > until:
             raise StoreError("the start of the time range is after its end")
         out: list[Item] = []
@@ -118,8 +120,9 @@ class DynamoDbStore:
         return out
 
     async def _query_index(
-        self, index: str, value: str, since: datetime | None, until: datetime | None, limit: int
+        self, index: str, value: str, since: datetime | None, until: datetime | None, limit: int | None
     ) -> list[Item]:
+        """Newest first; `limit=None` reads every match (for a second key filtered in code)."""
         spec = AUDIT_TABLE.index(index)
         names = {"#p": spec.partition_key}
         values: dict[str, Any] = {":p": {"S": value}}
@@ -138,8 +141,9 @@ class DynamoDbStore:
             "ScanIndexForward": False,
         }
         out: list[Item] = []
-        while len(out) < limit:
-            response = await self._client.query(**request, Limit=limit - len(out))
+        while limit is None or len(out) < limit:
+            page = {} if limit is None else {"Limit": limit - len(out)}
+            response = await self._client.query(**request, **page)
             out += [decode_item(raw) for raw in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
                 break

@@ -16,14 +16,15 @@ import aioboto3
 import pytest
 from botocore.exceptions import ClientError
 
+from collector.audit import enrichment_fields
 from collector.enrichment import (
     EnrichmentResult,
     EnrichmentStatus,
     MessageFlowReader,
     RetryPolicy,
-    deadline_from_context,
 )
 from collector.enrichment.messageflow import client_config
+from collector.redaction import Redactor
 from tests.enrichment.flowserver import MessageFlowServer, Reply, error_reply, message_reply
 from tests.enrichment.mimecorpus import LARGE_EXPECTED, all_cases, large_message, mixed_with_attachments
 
@@ -272,30 +273,14 @@ def test_missing_credentials_is_access_denied(
     assert flow_server.requests == []
 
 
-def test_result_item_shape(flow_server: MessageFlowServer) -> None:
+def test_result_as_audit_fields(flow_server: MessageFlowServer) -> None:
     case = mixed_with_attachments()
     flow_server.add(MESSAGE_ID, message_reply(case.raw))
-    item = summarize(flow_server).to_item()
-    assert item["status"] == "OK" and item["attempts"] == 1 and "reason" not in item
+    item = enrichment_fields(summarize(flow_server), Redactor(None))
+    assert item["enrichment"] == "OK" and "enrichmentReason" not in item
     assert item["sizeBytes"] == len(case.raw)
-    assert EnrichmentResult(EnrichmentStatus.NOT_FOUND, reason="gone", attempts=1).to_item() == {
-        "status": "NOT_FOUND",
-        "attempts": 1,
-        "reason": "gone",
-    }
-
-
-def test_deadline_from_context() -> None:
-    class Context:
-        def get_remaining_time_in_millis(self) -> int:
-            return 9000
-
-    before = time.monotonic()
-    deadline = deadline_from_context(Context(), reserve_seconds=2.0)
-    assert before + 7.0 <= deadline <= time.monotonic() + 7.0
-    capped = deadline_from_context(Context(), reserve_seconds=2.0, budget_seconds=1.0)
-    assert capped <= time.monotonic() + 1.0
-    assert deadline_from_context(object(), budget_seconds=3.0) <= time.monotonic() + 3.0
+    gone = EnrichmentResult(EnrichmentStatus.NOT_FOUND, reason="gone", attempts=1)
+    assert enrichment_fields(gone, Redactor(None)) == {"enrichment": "NOT_FOUND", "enrichmentReason": "gone"}
 
 
 def test_large_message_streams_with_flat_memory(flow_server: MessageFlowServer) -> None:

@@ -166,3 +166,34 @@ def test_sync_rule_with_a_slow_message_flow_answers_in_budget_and_still_records(
         if loop is not None and container is not None:
             loop.run_until_complete(container.close())
             loop.close()
+
+
+def test_hostile_content_types_cannot_push_the_record_past_the_item_limit(
+    flow_server: MessageFlowServer, enriched_env: Path
+) -> None:
+    """Content types come from the sender: three 200 KB ones must not make the record unstorable."""
+    huge = "application/" + "x" * 200_000
+    parts = b"".join(
+        b"--b\r\nContent-Type: " + huge.encode() + b'; name="a.bin"\r\n'
+        b"Content-Disposition: attachment\r\n\r\ndata\r\n"
+        for _ in range(3)
+    )
+    raw = b'Subject: big types\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"
+    event = generate_events(seed=26)[0]
+    flow_server.add(event["messageId"], message_reply(raw))
+
+    async def body() -> dict[str, object]:
+        pipeline = await build_pipeline(Settings.from_env(), lambda _: None)
+        try:
+            await pipeline.process(event, Invocation("r", "1", datetime.now(UTC)))
+            stored = await pipeline.store.get(event["invocationId"])
+            assert stored is not None
+            return stored
+        finally:
+            await pipeline.close()
+
+    stored = run(body())
+    assert stored["attachmentCount"] == 3 and stored["sizeBytes"] == len(raw)
+    types = stored["attachmentTypes"]
+    assert isinstance(types, list) and all(len(t) <= 255 for t in types)
+    assert len(orjson.dumps(stored)) < 380_000
