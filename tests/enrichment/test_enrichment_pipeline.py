@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import orjson
 import pytest
@@ -27,6 +28,22 @@ from tests.enrichment.mimecorpus import bounce, large_message, mixed_with_attach
 AUTH_FAIL = (
     b"Authentication-Results: mx.example.net; spf=fail smtp.mailfrom=x.test; dkim=fail; dmarc=fail\r\n"
 )
+
+
+def record_one(event: dict[str, Any]) -> dict[str, Any]:
+    """One event through a pipeline built from the environment, as the handler builds it."""
+
+    async def body() -> dict[str, Any]:
+        pipeline = await build_pipeline(Settings.from_env(), lambda _: None)
+        try:
+            await pipeline.process(event, Invocation("r", "1", datetime.now(UTC)))
+            stored = await pipeline.store.get(event["invocationId"])
+            assert stored is not None
+            return stored
+        finally:
+            await pipeline.close()
+
+    return run(body())
 
 
 @pytest.fixture
@@ -113,17 +130,7 @@ def test_redaction_hashes_the_message_id_header(
     case = mixed_with_attachments()
     flow_server.add(event["messageId"], message_reply(case.raw))
 
-    async def body() -> dict[str, object]:
-        pipeline = await build_pipeline(Settings.from_env(), lambda _: None)
-        try:
-            await pipeline.process(event, Invocation("r", "1", datetime.now(UTC)))
-            stored = await pipeline.store.get(event["invocationId"])
-            assert stored is not None
-            return stored
-        finally:
-            await pipeline.close()
-
-    stored = run(body())
+    stored = record_one(event)
     assert str(stored["messageIdHeader"]).startswith("hmac:") and stored["sizeBytes"] == len(case.raw)
     assert b"20240501.1234@example.com" not in orjson.dumps(stored)
 
@@ -182,17 +189,7 @@ def test_hostile_content_types_cannot_push_the_record_past_the_item_limit(
     event = generate_events(seed=26)[0]
     flow_server.add(event["messageId"], message_reply(raw))
 
-    async def body() -> dict[str, object]:
-        pipeline = await build_pipeline(Settings.from_env(), lambda _: None)
-        try:
-            await pipeline.process(event, Invocation("r", "1", datetime.now(UTC)))
-            stored = await pipeline.store.get(event["invocationId"])
-            assert stored is not None
-            return stored
-        finally:
-            await pipeline.close()
-
-    stored = run(body())
+    stored = record_one(event)
     assert stored["attachmentCount"] == 3 and stored["sizeBytes"] == len(raw)
     types = stored["attachmentTypes"]
     assert isinstance(types, list) and all(len(t) <= 255 for t in types)
