@@ -344,26 +344,27 @@ def test_values_past_dynamodb_limits_are_still_recorded_or_quarantined(
     assert status in ("RECORDED", "QUARANTINED")
 
 
-def test_fuzz_mutated_real_events_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with lambda_container(monkeypatch, {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}) as started:
+def fuzz(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], payloads: st.SearchStrategy[Any], examples: int
+) -> None:
+    """Every generated payload through one warm container: the property is in `invoke`'s checks."""
+    with lambda_container(monkeypatch, env) as started:
 
-        @settings(FUZZ, max_examples=1000)
-        @given(mutated_events)
-        def property_holds(event: dict[str, Any]) -> None:
-            started.invoke(event)
-
-        property_holds()
-
-
-def test_fuzz_arbitrary_json_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with lambda_container(monkeypatch, {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}) as started:
-
-        @settings(FUZZ, max_examples=500)
-        @given(json_values | st.dictionaries(st.sampled_from(sorted(KNOWN_FIELDS)) | text, json_values))
+        @settings(FUZZ, max_examples=examples)
+        @given(payloads)
         def property_holds(payload: Any) -> None:
             started.invoke(payload)
 
         property_holds()
+
+
+def test_fuzz_mutated_real_events_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fuzz(monkeypatch, {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}, mutated_events, 1000)
+
+
+def test_fuzz_arbitrary_json_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    payloads = json_values | st.dictionaries(st.sampled_from(sorted(KNOWN_FIELDS)) | text, json_values)
+    fuzz(monkeypatch, {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}, payloads, 500)
 
 
 def test_fuzz_with_redaction_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -372,14 +373,7 @@ def test_fuzz_with_redaction_on_sqlite(tmp_path: Path, monkeypatch: pytest.Monke
         "COLLECTOR_REDACT": "true",
         "COLLECTOR_REDACTION_KEY": "a-fuzzing-key-of-enough-length",
     }
-    with lambda_container(monkeypatch, env) as started:
-
-        @settings(FUZZ, max_examples=200)
-        @given(mutated_events)
-        def property_holds(event: dict[str, Any]) -> None:
-            started.invoke(event)
-
-        property_holds()
+    fuzz(monkeypatch, env, mutated_events, 200)
 
 
 @pytest.mark.dynamodb
@@ -388,11 +382,4 @@ def test_fuzz_mutated_real_events_on_dynamodb_local(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
     env = {"AWS_LAMBDA_FUNCTION_NAME": "fuzz", "COLLECTOR_TABLE_NAME": make_table(dynamodb_local)}
-    with lambda_container(monkeypatch, env) as started:
-
-        @settings(FUZZ, max_examples=200)
-        @given(mutated_events)
-        def property_holds(event: dict[str, Any]) -> None:
-            started.invoke(event)
-
-        property_holds()
+    fuzz(monkeypatch, env, mutated_events, 200)
