@@ -161,6 +161,12 @@ def metric_values(outcome: Outcome, features: frozenset[str] = frozenset()) -> d
     return {spec.name: spec.value(outcome) for spec in catalog_for(features)}
 
 
+# JSON allows these inside strings unescaped, but readers that split on Unicode line boundaries
+# (Python's str.splitlines, some log tooling) would cut the document in two. Escaped, it stays one
+# line and the same JSON value.
+LINE_BREAK_ESCAPES = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
 class OrjsonSerializer(Serializer):
     """One EMF document per context; the catalog keeps us far below EMF's 100 metrics per document."""
 
@@ -185,7 +191,7 @@ class OrjsonSerializer(Serializer):
                 }
             ],
         }
-        return [orjson.dumps(body).decode()]
+        return [orjson.dumps(body).decode().translate(LINE_BREAK_ESCAPES)]
 
 
 class StreamSink(Sink):

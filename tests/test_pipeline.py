@@ -373,3 +373,16 @@ def test_an_over_long_message_id_stays_out_of_emf(sqlite_backend: Backend) -> No
         assert "messageId" not in document and len(lines[0]) < 2000
 
     run(with_pipeline(sqlite_backend, body))
+
+
+def test_unicode_line_separators_never_split_an_emf_document(sqlite_backend: Backend) -> None:
+    """U+0085, U+2028 and U+2029 are legal unescaped in JSON; line-splitting readers would cut there."""
+    raw = generate_events(seed=38)[0]
+    raw["invocationId"] = "0\x850\u2028x\u2029y"
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        await p.process(raw, invocation())
+        assert len("".join(lines).splitlines()) == 1
+        assert validate_document(lines[0].rstrip("\n"))["invocationId"] == raw["invocationId"]
+
+    run(with_pipeline(sqlite_backend, body))
