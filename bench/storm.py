@@ -138,8 +138,9 @@ def summarize(events: int, outcomes: list[Outcome], lines: list[str], seconds: f
     summary.statuses.update(o.status.value for o in outcomes)
     for line in lines:
         document = orjson.loads(line)
-        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            summary.metric_sums[metric["Name"]] += document[metric["Name"]]
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                summary.metric_sums[metric["Name"]] += document[metric["Name"]]
     return summary
 
 

@@ -6,6 +6,7 @@ Attribute names are the DynamoDB attribute names and the SQLite JSON keys alike:
 |---|---|
 | invocationId | dedupe key: WorkMail's invocationId, or `sha256:<content hash>` when it was missing |
 | status | RECORDED or INVALID |
+| source | the mail service the event came from: WorkMail or SES (absent: no adapter recognised it) |
 | messageId | WorkMail message id (for the message-flow API) |
 | direction | INBOUND, OUTBOUND or UNKNOWN; rawDirection keeps an unexpected value as sent |
 | sender, mailFrom, recipients | addresses, domain lower-cased; HMACs when redacted |
@@ -64,6 +65,7 @@ CONTENT_FIELDS = (
     "extra",
     "status",
     "reason",
+    "source",
 )
 
 
@@ -86,6 +88,7 @@ def record_item(event: MailEvent, invocation: Invocation, retention_days: int, r
     item = _common(event.dedupe_key, invocation, retention_days, redactor)
     item.update(
         status="RECORDED",
+        source=event.source.value,
         messageId=event.message_id,
         direction=event.direction.value,
         recipients=[redactor.value(r) for r in event.recipients],
@@ -158,6 +161,8 @@ def invalid_item(invalid: Invalid, invocation: Invocation, retention_days: int, 
         fingerprint=invalid.fingerprint,
         keySynthesized=invalid.key_synthesized,
     )
+    if invalid.source is not None:
+        item["source"] = invalid.source.value
     return item
 
 

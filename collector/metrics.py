@@ -1,12 +1,21 @@
 """The metric catalog (one source of truth for names, units, dimensions) and the EMF writer.
 
-Every invocation writes exactly one EMF document holding every catalog metric (zeros included, so
-sums and ratios on a dashboard never have gaps). One metric directive carries two dimension sets:
-`[Service]` for totals and `[Service, FlowDirection]` for per-direction series.
+CloudWatch bills every distinct metric name + dimension values per month (prorated by the hours it
+receives data), so each metric is emitted under exactly one dimension set, chosen in the catalog
+where its price is visible:
 
-The writer is built on aws-embedded-metrics' seams: a MetricsContext validates names, units and
-dimensions; an Environment that never probes anything hands the context to a Sink; the Sink owns
-the stream (stdout on Lambda, a file or a list locally) and serialises with orjson.
+* `[Service, Source, FlowDirection]` for what a reader splits by direction and by mail service
+  (Messages, Recipients, MessageBytes): 3 series per source for WorkMail;
+* `[Service]` for everything else (duplicates, conflicts, invalid events, ...).
+
+Totals a dashboard or alarm needs are metric math over the per-direction series (dashboards/).
+A document carries only the metrics whose value is not zero: an hour without a conflict then
+costs nothing for `Conflicts`, and graphs fill the gaps with zeros (FILL in metric math).
+
+The writer builds the document itself (orjson, one line) after validating the catalog, namespace
+and dimension values with aws-embedded-metrics' own validator once, at construction: its logger
+and environment modules are not imported, because their EC2 environment imports aiohttp, which
+the cold start does not need before the first client exists.
 """
 
 from __future__ import annotations
@@ -16,19 +25,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aws_embedded_metrics.environment import Environment
-from aws_embedded_metrics.logger.metrics_context import MetricsContext
-from aws_embedded_metrics.logger.metrics_logger import MetricsLogger
-from aws_embedded_metrics.serializers import Serializer
-from aws_embedded_metrics.sinks import Sink
+from aws_embedded_metrics.storage_resolution import StorageResolution
+from aws_embedded_metrics.validator import validate_dimension_set, validate_metric, validate_namespace
 
 from collector.model import Enrichment, Invocation, Outcome, Status
 
 SERVICE = "Service"
+SOURCE = "Source"
 FLOW_DIRECTION = "FlowDirection"
-DIMENSION_SETS: tuple[tuple[str, ...], ...] = ((SERVICE,), (SERVICE, FLOW_DIRECTION))
+TOTALS: tuple[str, ...] = (SERVICE,)
+PER_FLOW: tuple[str, ...] = (SERVICE, SOURCE, FLOW_DIRECTION)
+DIMENSION_SETS: tuple[tuple[str, ...], ...] = (TOTALS, PER_FLOW)
 DIRECTIONS = ("INBOUND", "OUTBOUND", "UNKNOWN")
+UNKNOWN_SOURCE = "Unknown"
 MAX_MESSAGE_ID_CHARS = 120  # the message-flow API's own limit; longer ids stay out of EMF lines
+
+# CloudWatch Logs refuses events over 256 KB (262,144 bytes, 26 of them its own overhead). Every
+# document stays far below: properties are cut to MAX_PROPERTY_CHARS, and dropped (metrics never)
+# if the document would still pass MAX_DOCUMENT_BYTES.
+MAX_PROPERTY_CHARS = 1024
+MAX_DOCUMENT_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,11 +53,17 @@ class MetricSpec:
     unit: str
     meaning: str
     value: Callable[[Outcome], int]
+    dimensions: tuple[str, ...] = TOTALS  # the one dimension set it is emitted under
     statistic: str = "Sum"
-    feature: str | None = None  # emitted only when this optional feature is on
+    features: frozenset[str] = frozenset()  # emitted only when one of these is on; empty: always
+
+    @property
+    def per_flow(self) -> bool:
+        return self.dimensions == PER_FLOW
 
 
 ENRICHMENT = "enrichment"
+AUTH_FEATURES = frozenset({ENRICHMENT})
 
 
 def _when(*statuses: Status) -> Callable[[Outcome], int]:
@@ -63,12 +85,14 @@ CATALOG: tuple[MetricSpec, ...] = (
         "Count",
         "Messages recorded for the first time (each event counted once)",
         _when(Status.RECORDED),
+        PER_FLOW,
     ),
     MetricSpec(
         "Recipients",
         "Count",
         "Envelope recipients of the messages counted in Messages",
         lambda o: o.recipient_count if o.counted else 0,
+        PER_FLOW,
     ),
     MetricSpec(
         "TruncatedMessages",
@@ -79,7 +103,7 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec(
         "DuplicateInvocations",
         "Count",
-        "Redeliveries of an already stored invocationId (WorkMail or Lambda async retries)",
+        "Redeliveries of an already stored key (the mail service's or Lambda's retries)",
         _when(Status.DUPLICATE, Status.CONFLICT, Status.QUARANTINED_DUPLICATE),
     ),
     MetricSpec(
@@ -99,49 +123,50 @@ CATALOG: tuple[MetricSpec, ...] = (
         "Bytes",
         "Raw size of counted messages, read through the message-flow API",
         _enriched(lambda e: e.size_bytes),
-        feature=ENRICHMENT,
+        PER_FLOW,
+        features=frozenset({ENRICHMENT}),
     ),
     MetricSpec(
         "Attachments",
         "Count",
         "Attachments in counted messages",
         _enriched(lambda e: e.attachments),
-        feature=ENRICHMENT,
+        features=frozenset({ENRICHMENT}),
     ),
     MetricSpec(
         "MessagesWithAttachments",
         "Count",
         "Counted messages with at least one attachment",
         _enriched(lambda e: int(e.attachments > 0)),
-        feature=ENRICHMENT,
+        features=frozenset({ENRICHMENT}),
     ),
     MetricSpec(
         "SpfFailures",
         "Count",
         "Inbound messages whose Authentication-Results say spf=fail",
         _auth_failure("spf"),
-        feature=ENRICHMENT,
+        features=AUTH_FEATURES,
     ),
     MetricSpec(
         "DkimFailures",
         "Count",
         "Inbound messages whose Authentication-Results say dkim=fail (no passing signature)",
         _auth_failure("dkim"),
-        feature=ENRICHMENT,
+        features=AUTH_FEATURES,
     ),
     MetricSpec(
         "DmarcFailures",
         "Count",
         "Inbound messages whose Authentication-Results say dmarc=fail",
         _auth_failure("dmarc"),
-        feature=ENRICHMENT,
+        features=AUTH_FEATURES,
     ),
     MetricSpec(
         "EnrichmentFailures",
         "Count",
         "Counted messages recorded without enrichment (not found, access denied, timeout, error)",
         lambda o: int(o.counted and o.enrichment is not None and not o.enrichment.ok),
-        feature=ENRICHMENT,
+        features=frozenset({ENRICHMENT}),
     ),
 )
 METRIC_NAMES = tuple(spec.name for spec in CATALOG)
@@ -154,11 +179,25 @@ def features_for(enrich: bool) -> frozenset[str]:
 
 def catalog_for(features: frozenset[str] = frozenset()) -> tuple[MetricSpec, ...]:
     """The metrics a deployment emits: the base catalog plus those of the features it has on."""
-    return tuple(spec for spec in CATALOG if spec.feature is None or spec.feature in features)
+    return tuple(spec for spec in CATALOG if not spec.features or spec.features & features)
+
+
+def spec_named(name: str) -> MetricSpec:
+    for spec in CATALOG:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"{name!r} is not in the metric catalog")
 
 
 def metric_values(outcome: Outcome, features: frozenset[str] = frozenset()) -> dict[str, int]:
     return {spec.name: spec.value(outcome) for spec in catalog_for(features)}
+
+
+def custom_metrics(
+    catalog: tuple[MetricSpec, ...], sources: int = 1, directions: int = len(DIRECTIONS)
+) -> int:
+    """How many distinct CloudWatch metrics (name + dimension values) `catalog` can create."""
+    return sum(sources * directions if spec.per_flow else 1 for spec in catalog)
 
 
 # JSON allows these inside strings unescaped, but readers that split on Unicode line boundaries
@@ -167,77 +206,19 @@ def metric_values(outcome: Outcome, features: frozenset[str] = frozenset()) -> d
 LINE_BREAK_ESCAPES = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
-class OrjsonSerializer(Serializer):
-    """One EMF document per context; the catalog keeps us far below EMF's 100 metrics per document."""
-
-    @staticmethod
-    def serialize(context: MetricsContext) -> list[str]:
-        dimension_sets = context.get_dimensions()
-        body: dict[str, Any] = {}
-        for dimension_set in dimension_sets:
-            body.update(dimension_set)
-        body.update(context.properties)
-        metrics = []
-        for name, metric in context.metrics.items():
-            body[name] = metric.values[0] if len(metric.values) == 1 else metric.values
-            metrics.append({"Name": name, "Unit": metric.unit})
-        body["_aws"] = {
-            **context.meta,
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": context.namespace,
-                    "Dimensions": [list(d) for d in dimension_sets],
-                    "Metrics": metrics,
-                }
-            ],
-        }
-        return [orjson.dumps(body).decode().translate(LINE_BREAK_ESCAPES)]
+def _property(value: Any) -> Any:
+    """Strings cut to MAX_PROPERTY_CHARS; properties are context for a reader, not evidence."""
+    if isinstance(value, str) and len(value) > MAX_PROPERTY_CHARS:
+        return value[:MAX_PROPERTY_CHARS]
+    return value
 
 
-class StreamSink(Sink):
-    """Writes each document as one line through `write` (sys.stdout.write on Lambda)."""
-
-    def __init__(self, write: Callable[[str], Any], serializer: Serializer | None = None) -> None:
-        self._write = write
-        self._serializer = serializer or OrjsonSerializer()
-
-    @staticmethod
-    def name() -> str:
-        return "StreamSink"
-
-    def accept(self, context: MetricsContext) -> None:
-        for document in self._serializer.serialize(context):
-            self._write(document + "\n")
-
-
-class FixedEnvironment(Environment):
-    """An environment that is decided, not detected: no EC2 metadata probe, no agent socket."""
-
-    def __init__(self, sink: Sink, name: str) -> None:
-        self._sink = sink
-        self._name = name
-
-    async def probe(self) -> bool:
-        return True
-
-    def get_name(self) -> str:
-        return self._name
-
-    def get_type(self) -> str:
-        return "AWS::Lambda::Function"
-
-    def get_log_group_name(self) -> str:
-        return self._name
-
-    def configure_context(self, context: MetricsContext) -> None:
-        pass
-
-    def get_sink(self) -> Sink:
-        return self._sink
+def _line(document: dict[str, Any]) -> str:
+    return orjson.dumps(document).decode().translate(LINE_BREAK_ESCAPES)
 
 
 class EmfWriter:
-    """Turns one Outcome into one EMF document."""
+    """Turns one Outcome into one EMF document, written as one line through `write`."""
 
     def __init__(
         self,
@@ -246,33 +227,61 @@ class EmfWriter:
         write: Callable[[str], Any],
         features: frozenset[str] = frozenset(),
     ) -> None:
+        validate_namespace(namespace)
+        validate_dimension_set({SERVICE: service})
         self._namespace = namespace
         self._service = service
+        self._write = write
         self.features = features
         self._catalog = catalog_for(features)
-        environment = FixedEnvironment(StreamSink(write), service)
-
-        async def resolve() -> Environment:
-            return environment
-
-        self._resolve = resolve
-
-    async def emit(self, outcome: Outcome, invocation: Invocation, properties: Mapping[str, Any]) -> None:
-        logger = MetricsLogger(self._resolve, MetricsContext.empty())
-        logger.set_namespace(self._namespace)
-        logger.set_dimensions(
-            {SERVICE: self._service},
-            {SERVICE: self._service, FLOW_DIRECTION: outcome.direction.value},
-            use_default=False,
-        )
+        seen: dict[str, StorageResolution] = {}
         for spec in self._catalog:
-            logger.put_metric(spec.name, spec.value(outcome), spec.unit)
-        logger.set_timestamp(invocation.received_at)
-        logger.set_property("invocationId", outcome.dedupe_key)
-        logger.set_property("status", outcome.status.value)
+            validate_metric(spec.name, 0, spec.unit, StorageResolution.STANDARD, seen)
+
+    def document(
+        self, outcome: Outcome, invocation: Invocation, properties: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The EMF document for one outcome: nonzero metrics, grouped by their dimension set."""
+        body: dict[str, Any] = {
+            SERVICE: self._service,
+            SOURCE: outcome.source.value if outcome.source is not None else UNKNOWN_SOURCE,
+            FLOW_DIRECTION: outcome.direction.value,
+            "invocationId": _property(outcome.dedupe_key),
+            "status": outcome.status.value,
+        }
         if outcome.message_id is not None and len(outcome.message_id) <= MAX_MESSAGE_ID_CHARS:
-            logger.set_property("messageId", outcome.message_id)  # an id, not personal data
-        logger.set_property("requestId", invocation.request_id)
-        for key, value in properties.items():
-            logger.set_property(key, value)
-        await logger.flush()
+            body["messageId"] = outcome.message_id  # an id, not personal data
+        body["requestId"] = _property(invocation.request_id)
+        for key, value in (properties or {}).items():
+            body[key] = _property(value)
+        directives: dict[tuple[str, ...], list[dict[str, str]]] = {}
+        for spec in self._catalog:
+            value = spec.value(outcome)
+            if value:
+                body[spec.name] = value
+                directives.setdefault(spec.dimensions, []).append({"Name": spec.name, "Unit": spec.unit})
+        body["_aws"] = {
+            "Timestamp": int(invocation.received_at.timestamp() * 1000),
+            "CloudWatchMetrics": [
+                {"Namespace": self._namespace, "Dimensions": [list(dims)], "Metrics": listed}
+                for dims, listed in directives.items()
+            ],
+        }
+        return body
+
+    def line(
+        self, outcome: Outcome, invocation: Invocation, properties: Mapping[str, Any] | None = None
+    ) -> str:
+        """One line, bounded: properties are dropped, never metrics, before it passes the bound."""
+        document = self.document(outcome, invocation, properties)
+        line = _line(document)
+        droppable = [*(properties or {}), "requestId", "invocationId"]
+        while len(line.encode()) > MAX_DOCUMENT_BYTES and droppable:
+            document.pop(droppable.pop(0), None)
+            line = _line(document)
+        return line
+
+    async def emit(
+        self, outcome: Outcome, invocation: Invocation, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        self._write(self.line(outcome, invocation, properties) + "\n")

@@ -18,6 +18,13 @@ class Direction(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
+class Source(StrEnum):
+    """The mail service an event came from; also the value of the EMF `Source` dimension."""
+
+    WORKMAIL = "WorkMail"
+    SES = "SES"
+
+
 class Status(StrEnum):
     """What happened to one delivery of an event."""
 
@@ -54,6 +61,7 @@ class MailEvent:
     summary_version: str | None
     layout: str
     extra: dict[str, Any] = field(default_factory=dict)
+    source: Source = Source.WORKMAIL
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class Invalid:
     raw: object
     direction: Direction = Direction.UNKNOWN
     key_synthesized: bool = True
+    source: Source | None = None  # None: no adapter recognised the payload
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,7 @@ class Outcome:
     differing_fields: tuple[str, ...] = ()
     enrichment: Enrichment | None = None
     message_id: str | None = None
+    source: Source | None = None
 
     @property
     def counted(self) -> bool:

@@ -168,8 +168,11 @@ def _classify(
                 Direction(existing.get("direction", "UNKNOWN")),
                 key_synthesized=synthesized,
                 differing_fields=differing_fields(existing, item),
+                source=parsed.source,
             )
-        return Outcome(status, parsed.dedupe_key, parsed.direction, key_synthesized=synthesized)
+        return Outcome(
+            status, parsed.dedupe_key, parsed.direction, key_synthesized=synthesized, source=parsed.source
+        )
     differing: tuple[str, ...] = ()
     if existing is None:
         status = Status.RECORDED
@@ -189,4 +192,5 @@ def _classify(
         differing_fields=differing,
         enrichment=enrichment,
         message_id=parsed.message_id,
+        source=parsed.source,
     )

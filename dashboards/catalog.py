@@ -2,8 +2,10 @@
 
 Every dashboard and alarm gets its collector metrics from here, so a metric the deployment does not
 emit cannot be graphed (`CollectorMetrics.metric` raises): not a name outside the catalog, and not
-an optional metric whose feature (enrichment) is off. The dimensions are the ones the EMF writer
-declares (`DIMENSION_SETS`): `[Service]` for totals, `[Service, FlowDirection]` per direction.
+an optional metric whose feature (enrichment) is off. Each metric has the one dimension set the
+catalog gives it: `[Service]`, or `[Service, Source, FlowDirection]`. A per-flow metric asked for
+without a direction or source is the metric-math sum of its series, each FILLed with zeros (the
+collector writes no zeros), so totals cost no metric of their own.
 """
 
 from __future__ import annotations
@@ -15,18 +17,14 @@ from aws_cdk import aws_cloudwatch as cw
 
 from collector.metrics import (
     CATALOG,
-    DIMENSION_SETS,
     DIRECTIONS,
     FLOW_DIRECTION,
     SERVICE,
+    SOURCE,
     MetricSpec,
     catalog_for,
 )
-
-TOTALS = (SERVICE,)
-PER_DIRECTION = (SERVICE, FLOW_DIRECTION)
-if set(DIMENSION_SETS) != {TOTALS, PER_DIRECTION}:  # pragma: no cover - a catalog change needs new graphs
-    raise RuntimeError(f"dashboards expect dimension sets {TOTALS} and {PER_DIRECTION}, got {DIMENSION_SETS}")
+from collector.model import Source
 
 
 class UnknownMetricError(KeyError):
@@ -41,6 +39,7 @@ class CollectorMetrics:
     service: str
     features: frozenset[str] = field(default_factory=frozenset)
     period_minutes: int = 5
+    sources: tuple[str, ...] = (Source.WORKMAIL.value,)
 
     @property
     def period(self) -> Duration:
@@ -58,26 +57,56 @@ class CollectorMetrics:
         emitted = {spec.name: spec for spec in self.catalog}
         if name in emitted:
             return emitted[name]
-        feature = next((s.feature for s in CATALOG if s.name == name), None)
-        if feature is not None:
-            raise UnknownMetricError(f"{name!r} is emitted only with the {feature} feature, which is off")
+        features = next((s.features for s in CATALOG if s.name == name), None)
+        if features:
+            raise UnknownMetricError(f"{name!r} is emitted only with {' or '.join(sorted(features))} on")
         raise UnknownMetricError(f"{name!r} is not a collector metric; known: {', '.join(emitted)}")
+
+    def series(self, name: str, direction: str, source: str) -> cw.Metric:
+        """One stored series of a per-flow metric."""
+        spec = self.spec(name)
+        if not spec.per_flow:
+            raise ValueError(f"{name} has no per-direction series")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"{direction!r} is not a FlowDirection the collector emits")
+        return self._metric(
+            spec,
+            {SERVICE: self.service, SOURCE: source, FLOW_DIRECTION: direction},
+            label=f"{source} {direction.title()}",
+        )
 
     def metric(
         self,
         name: str,
         direction: str | None = None,
         *,
+        source: str | None = None,
         label: str | None = None,
         statistic: str | None = None,
-    ) -> cw.Metric:
-        """One catalog metric: totals when `direction` is None, else one FlowDirection series."""
+    ) -> cw.IMetric:
+        """A catalog metric: one series, or the FILLed sum of the per-flow series it covers."""
         spec = self.spec(name)
-        dimensions = {SERVICE: self.service}
-        if direction is not None:
-            if direction not in DIRECTIONS:
-                raise ValueError(f"{direction!r} is not a FlowDirection the collector emits")
-            dimensions[FLOW_DIRECTION] = direction
+        if not spec.per_flow:
+            if direction is not None or source is not None:
+                raise ValueError(f"{name} is emitted under [Service] only")
+            return self._metric(spec, {SERVICE: self.service}, label or spec.name, statistic)
+        directions = DIRECTIONS if direction is None else (direction,)
+        sources = self.sources if source is None else (source,)
+        parts = [self.series(name, d, s) for s in sources for d in directions]
+        default_label = spec.name if direction is None else direction.title()
+        if len(parts) == 1 and statistic is None:
+            return parts[0].with_(label=label or default_label)
+        using = {_series_id(p): p.with_(statistic=statistic) if statistic else p for p in parts}
+        return cw.MathExpression(
+            expression=" + ".join(f"FILL({key}, 0)" for key in using),
+            using_metrics=dict(using),
+            label=label or default_label,
+            period=self.period,
+        )
+
+    def _metric(
+        self, spec: MetricSpec, dimensions: dict[str, str], label: str, statistic: str | None = None
+    ) -> cw.Metric:
         return cw.Metric(
             namespace=self.namespace,
             metric_name=spec.name,
@@ -85,12 +114,19 @@ class CollectorMetrics:
             statistic=statistic or spec.statistic,
             # No `unit`: on an alarm it filters datapoints, and a unit mismatch would silence it.
             period=self.period,
-            label=label or (spec.name if direction is None else direction.title()),
+            label=label,
         )
 
     def per_direction(self, name: str) -> list[cw.IMetric]:
         return [self.metric(name, direction) for direction in DIRECTIONS]
 
     def totals(self) -> list[cw.IMetric]:
-        """Every metric this deployment emits, Service dimension only."""
+        """Every metric this deployment emits, summed over directions and sources."""
         return [self.metric(spec.name) for spec in self.catalog]
+
+
+def _series_id(metric: cw.Metric) -> str:
+    """A metric-math id unique to one series, so expressions in one widget never collide."""
+    dimensions = metric.dimensions or {}
+    parts = [metric.metric_name, str(dimensions.get(SOURCE, "")), str(dimensions.get(FLOW_DIRECTION, ""))]
+    return "_".join(p.lower() for p in parts if p)

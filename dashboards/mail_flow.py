@@ -51,7 +51,7 @@ def mail_flow_dashboard(
             height=2,
         )
     )
-    base = [m for m in metrics.catalog if m.feature is None]
+    base = [m for m in metrics.catalog if not m.features]
     dashboard.add_widgets(totals("Totals for the selected time range", metrics, base))
     dashboard.add_widgets(
         cw.GraphWidget(
@@ -104,7 +104,7 @@ def totals(title: str, metrics: CollectorMetrics, specs: list[MetricSpec]) -> cw
 
 def add_enrichment(dashboard: cw.Dashboard, metrics: CollectorMetrics) -> None:
     """What the message-flow API adds: sizes, attachments, authentication verdicts, failed reads."""
-    enriched = [spec for spec in metrics.catalog if spec.feature == ENRICHMENT]
+    enriched = [spec for spec in metrics.catalog if ENRICHMENT in spec.features]
     dashboard.add_widgets(
         cw.TextWidget(
             markdown="## Enrichment\nRead from each message's raw MIME via the WorkMail message-flow API.",

@@ -45,8 +45,10 @@ INVALID_HELP = (
 
 
 def _alarm_on_any(
-    metric: cw.Metric | cw.MathExpression, name: str, severity: str, help_text: str
+    metric: cw.IMetric, name: str, severity: str, help_text: str
 ) -> cmc.CustomMetricWithAlarm:
+    if not isinstance(metric, cw.Metric | cw.MathExpression):  # pragma: no cover - catalog returns these
+        raise TypeError(f"cannot alarm on {type(metric).__name__}")
     """A metric that alarms on its first occurrence in a period; no data is not a breach."""
     return cmc.CustomMetricWithAlarm(
         metric=metric,

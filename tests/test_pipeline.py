@@ -53,10 +53,11 @@ def test_records_once_and_emits_one_valid_emf_document(backend: Backend) -> None
         doc = validate_document(lines[0])
         assert doc["messageId"] == raw["messageId"] and doc["invocationId"] == raw["invocationId"]
         assert doc["Messages"] == 1 and doc["Recipients"] == 3 and doc["FlowDirection"] == "OUTBOUND"
-        assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
-            ["Service"],
-            ["Service", "FlowDirection"],
-        ]
+        assert doc["Source"] == "WorkMail"
+        # Only nonzero metrics, each under its one dimension set from the catalog.
+        assert [
+            (d["Dimensions"], [m["Name"] for m in d["Metrics"]]) for d in doc["_aws"]["CloudWatchMetrics"]
+        ] == [([["Service", "Source", "FlowDirection"]], ["Messages", "Recipients"])]
         stored = await p.store.get(raw["invocationId"])
         assert stored is not None
         assert stored["requestId"] == "req-0" and stored["functionVersion"] == "7"

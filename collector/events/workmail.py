@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.jsonutil import clean_text, content_hash
-from collector.model import Direction, Invalid, MailEvent, Undecodable
+from collector.model import Direction, Invalid, MailEvent, Source, Undecodable
 
 KNOWN_FIELDS = frozenset(
     {
@@ -131,6 +131,7 @@ def parse(raw: object) -> MailEvent | Invalid:
             raw=raw,
             direction=direction,
             key_synthesized=synthesized,
+            source=Source.WORKMAIL,
         )
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aws_cdk import aws_cloudwatch as cw
 
 from collector.metrics import (
     DIRECTIONS,
@@ -20,9 +22,12 @@ from collector.metrics import (
     FLOW_DIRECTION,
     METRIC_NAMES,
     SERVICE,
+    EmfWriter,
     catalog_for,
     features_for,
+    spec_named,
 )
+from collector.model import Direction, Invocation, Outcome, Source, Status
 from dashboards.catalog import CollectorMetrics, UnknownMetricError
 from tests.cdk.support import ROOT, Synth
 
@@ -121,7 +126,8 @@ def test_dashboards_and_alarms_name_only_metrics_the_collector_emits(any_synth: 
     for metric in named:
         if metric.namespace == namespace:
             assert metric.dimensions.get(SERVICE) == any_synth.stack.stack_name, metric
-            assert set(metric.dimensions) in ({SERVICE}, {SERVICE, FLOW_DIRECTION}), metric
+            # Exactly the one dimension set the catalog gives the metric: any other is never written.
+            assert set(metric.dimensions) == set(spec_named(metric.name).dimensions), metric
 
 
 def test_every_catalog_metric_is_on_a_dashboard(any_synth: Synth) -> None:
@@ -139,14 +145,16 @@ def test_unknown_metric_names_are_refused() -> None:
     metrics = CollectorMetrics(namespace="WorkMailCollector", service="svc")
     with pytest.raises(UnknownMetricError, match="'Mesages' is not a collector metric"):
         metrics.metric("Mesages")
-    with pytest.raises(UnknownMetricError, match="only with the enrichment feature"):
+    with pytest.raises(UnknownMetricError, match="only with enrichment on"):
         metrics.metric("MessageBytes")
     with pytest.raises(ValueError, match="not a FlowDirection"):
         metrics.metric("Messages", "SIDEWAYS")
     enriched = CollectorMetrics(
         namespace="WorkMailCollector", service="svc", features=frozenset({ENRICHMENT})
     )
-    assert enriched.metric("MessageBytes").metric_name == "MessageBytes"
+    assert enriched.series("MessageBytes", "INBOUND", "WorkMail").metric_name == "MessageBytes"
+    attachments = enriched.metric("Attachments")
+    assert isinstance(attachments, cw.Metric) and attachments.metric_name == "Attachments"
 
 
 # ------------------------------------------------------------------------------ mail-flow dashboard
@@ -169,14 +177,21 @@ def test_inbound_vs_outbound_over_time(any_synth: Synth, title: str, metric: str
     assert all(m.options["stat"] == "Sum" for m in series)
 
 
-def test_single_value_totals_use_the_service_dimension_only(any_synth: Synth) -> None:
+def test_single_value_totals_cover_the_base_catalog(any_synth: Synth) -> None:
     w = widget(any_synth, "MailFlow", "Totals for the selected time range")
     assert w["properties"]["view"] == "singleValue"
     assert w["properties"]["setPeriodToTimeRange"] is True
     series = widget_metrics(w)
-    base = [spec.name for spec in catalog_for(frozenset())]
-    assert [m.name for m in series] == base
-    assert all(m.dimensions == {SERVICE: any_synth.stack.stack_name} for m in series)
+    base = catalog_for(frozenset())
+    # [Service] metrics are read as stored; per-flow metrics are summed by metric math, FILLed.
+    assert [m.name for m in series if m.dimensions == {SERVICE: any_synth.stack.stack_name}] == [
+        spec.name for spec in base if not spec.per_flow
+    ]
+    for spec in base:
+        if spec.per_flow:
+            directions = {m.dimensions.get(FLOW_DIRECTION) for m in series if m.name == spec.name}
+            assert directions == set(DIRECTIONS), spec.name
+    assert all(e.count("FILL(") == len(DIRECTIONS) for e in expressions(w))
 
 
 def test_enrichment_row_only_with_enrichment(default_synth: Synth, custom_synth: Synth) -> None:
@@ -184,7 +199,13 @@ def test_enrichment_row_only_with_enrichment(default_synth: Synth, custom_synth:
     assert enrichment_metrics
     totals = widget(custom_synth, "MailFlow", "Enrichment totals for the selected time range")
     assert totals["properties"]["setPeriodToTimeRange"] is True
-    assert [m.name for m in widget_metrics(totals)] == enrichment_metrics
+    shown = widget_metrics(totals)
+    assert [m.name for m in shown if FLOW_DIRECTION not in m.dimensions] == [
+        n for n in enrichment_metrics if not spec_named(n).per_flow
+    ]
+    assert {m.name for m in shown if FLOW_DIRECTION in m.dimensions} == {
+        n for n in enrichment_metrics if spec_named(n).per_flow
+    }
     sizes = widget(custom_synth, "MailFlow", "Message bytes: inbound vs outbound")
     assert [m.dimensions[FLOW_DIRECTION] for m in widget_metrics(sizes)] == list(DIRECTIONS)
     shown_by_default = {m.name for m in dashboard_metrics(default_synth)}
@@ -193,11 +214,13 @@ def test_enrichment_row_only_with_enrichment(default_synth: Synth, custom_synth:
 
 def test_truncation_rate_is_metric_math_over_the_catalog(any_synth: Synth) -> None:
     w = widget(any_synth, "MailFlow", "Truncation rate (% of messages)")
-    (expression,) = expressions(w)
+    found = expressions(w)
+    (rate,) = [e for e in found if "100 * truncated / messages" in e]
     ids = {m.options["id"]: m for m in widget_metrics(w)}
-    assert {ids["truncated"].name, ids["messages"].name} == {"TruncatedMessages", "Messages"}
     assert ids["truncated"].name == "TruncatedMessages"
-    assert "100 * truncated / messages" in expression
+    # `messages` is itself the FILLed sum of the per-direction Messages series.
+    assert [m.name for k, m in ids.items() if k != "truncated"] == ["Messages"] * len(DIRECTIONS)
+    assert any(e.count("FILL(") == len(DIRECTIONS) for e in found if e != rate)
     assert all(not m.options.get("visible", True) for m in ids.values())
 
 
@@ -326,15 +349,18 @@ def test_saved_queries_target_the_function_log_group(any_synth: Synth) -> None:
 def test_saved_queries_match_what_the_collector_logs(default_synth: Synth) -> None:
     found = queries(default_synth)
     pipeline = (ROOT / "collector" / "pipeline.py").read_text()
-    metrics_source = (ROOT / "collector" / "metrics.py").read_text()
     for name, phrase in (
         ("invalid-events", "invalid event quarantined"),
         ("conflicting-redeliveries", "conflicting redelivery"),
     ):
         assert phrase in found[name]["QueryString"], name
         assert f'"{phrase}: ' in pipeline, f"the collector no longer logs {phrase!r}"
-    for prop in ("invocationId", "status", "requestId"):
-        assert f'set_property("{prop}"' in metrics_source, prop
+    document = EmfWriter("N", "svc", print).document(
+        Outcome(Status.RECORDED, "id-1", Direction.INBOUND, message_id="m-1", source=Source.WORKMAIL),
+        Invocation("req-1", "1", datetime.now(UTC)),
+    )
+    for prop in ("invocationId", "status", "requestId", "messageId"):
+        assert prop in document, prop
     assert "messageId" in found["by-message-id"]["QueryString"]
     assert "sender" in found["by-sender"]["QueryString"]
     assert "stats count(*) as invocations by status" in found["outcomes-by-status"]["QueryString"]

@@ -97,7 +97,7 @@ class AsyncLambda:
         counted: Counter[str] = Counter()
         for line in self.lines:
             document = validate_document(line)
-            counted[document["invocationId"]] += document["Messages"]
+            counted[document["invocationId"]] += document.get("Messages", 0)
         return counted
 
     def destination_keys(self) -> set[str]:
