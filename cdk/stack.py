@@ -135,7 +135,10 @@ def audit_table(scope: Construct, construct_id: str, spec: TableSpec) -> dynamod
             index_name=index.name,
             partition_key=attribute(index.partition_key),
             sort_key=attribute(index.sort_key),
-            projection_type=dynamodb.ProjectionType.ALL,
+            projection_type=dynamodb.ProjectionType.ALL
+            if index.projection is None
+            else dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=None if index.projection is None else list(index.projection),
         )
     return table
 

@@ -14,7 +14,7 @@ Attribute names are the DynamoDB attribute names and the SQLite JSON keys alike:
 | subject | as sent (WorkMail cuts it at 256 characters); an HMAC when redacted |
 | truncated | WorkMail's flag: payload passed 128 KB and the recipient list was cut |
 | summaryVersion, layout, extra | event format, `envelope` or `flat`, unknown fields (JSON) |
-| receivedAt, receivedDay | UTC time of the first delivery (ISO 8601, ms) and its day (for the byDay index) |
+| receivedAt, receivedDay | UTC time of the first delivery (ISO 8601, ms) and its day (time index key) |
 | requestId, functionVersion | the Lambda invocation that recorded it |
 | expiresAt | epoch seconds for DynamoDB TTL (absent when retention is 0) |
 | fingerprint | SHA-256 of the canonical payload: tells a true redelivery from a conflict |
@@ -37,7 +37,6 @@ from collector.clock import iso_millis
 from collector.jsonutil import dumps
 from collector.model import Invalid, Invocation, Item, MailEvent
 from collector.redaction import Redactor
-from collector.store.schema import AUDIT_TABLE
 
 if TYPE_CHECKING:
     from collector.enrichment import EnrichmentResult
@@ -48,7 +47,9 @@ ITEM_BUDGET_BYTES = 380_000
 # DynamoDB refuses empty strings and values over 2,048 bytes as index keys; stay well inside.
 MAX_INDEX_KEY_BYTES = 1024
 MAX_MEDIA_TYPE_CHARS = 255  # RFC 6838 caps type and subtype at 127 characters each
-INDEX_KEYS = tuple(i.partition_key for i in AUDIT_TABLE.indexes if i.partition_key != "receivedDay")
+# Index keys of the tables deployed before the time index (bySender, byMessageId), which keep them
+# until their migration (docs/deploy.md); DynamoDB refuses empty or over-long key values there.
+INDEX_KEYS = ("messageId", "sender")
 RAW_BUDGET_BYTES = 300_000
 CONTENT_FIELDS = (
     "messageId",

@@ -6,7 +6,7 @@ application records ({"level", "message", "invocationId", "requestId", ...}) suc
 invocation with the properties invocationId, status and requestId (plus sender, mailFrom and subject
 only when COLLECTOR_LOG_PII is on). `@message like` matches both formats, JSON or text.
 
-The audit table stays the system of record (its byMessageId / bySender indexes, `workmail-collector
+The audit table stays the system of record (its time index byReceivedDay, `workmail-collector
 audit query`); these queries answer "what did the function do, and when".
 """
 

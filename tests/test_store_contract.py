@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from collector.clock import iso_millis
 from collector.store import AuditStore, Duplicate, Inserted, Query
 from tests.conftest import Backend, run
 
@@ -85,9 +86,9 @@ def test_query_by_message_id_sender_and_time(backend: Backend) -> None:
     async def body(store: AuditStore) -> None:
         for r in records:
             await store.put_once(r)
-        by_message = await store.query(Query(message_id="shared"))
+        by_message = await store.query(Query(message_id="shared", since=base))
         assert [r["invocationId"] for r in by_message] == ["q1", "q0"]  # newest first
-        by_sender = await store.query(Query(sender="s@example.com"))
+        by_sender = await store.query(Query(sender="s@example.com", since=base))
         assert [r["invocationId"] for r in by_sender] == ["q5", "q3", "q1"]
         window = await store.query(Query(since=base + timedelta(hours=11), until=base + timedelta(hours=37)))
         assert [r["invocationId"] for r in window] == ["q3", "q2", "q1"]
@@ -150,8 +151,92 @@ def test_time_ranges_with_offsets_cover_the_same_utc_instants(backend: Backend) 
             )
         )
         assert [r["invocationId"] for r in west] == ["early", "late"]
-        both = await store.query(Query(message_id="msg-late", sender="a@example.com"))
+        day = datetime(2026, 11, 20, tzinfo=UTC)
+        both = await store.query(Query(message_id="msg-late", sender="a@example.com", since=day))
         assert [r["invocationId"] for r in both] == ["late"]
-        assert await store.query(Query(message_id="msg-late", sender="nobody@example.com")) == []
+        assert await store.query(Query(message_id="msg-late", sender="nobody@example.com", since=day)) == []
+
+    run(with_store(backend, body))
+
+
+def test_keyed_lookups_default_to_the_last_30_days_and_listings_to_7(backend: Backend) -> None:
+    now = datetime.now(UTC)
+
+    def at(days: float) -> dict[str, str]:
+        moment = now - timedelta(days=days)
+        return {"receivedAt": iso_millis(moment), "receivedDay": moment.strftime("%Y-%m-%d")}
+
+    async def body(store: AuditStore) -> None:
+        for key, days in (("d1", 1), ("d10", 10), ("d40", 40)):
+            await store.put_once(item(key, messageId="same", **at(days)))
+        keyed = await store.query(Query(message_id="same"))
+        assert [r["invocationId"] for r in keyed] == ["d1", "d10"]
+        listed = await store.query(Query(until=now))
+        assert [r["invocationId"] for r in listed] == ["d1"]
+        older = await store.query(Query(message_id="same", since=now - timedelta(days=60)))
+        assert [r["invocationId"] for r in older] == ["d1", "d10", "d40"]
+
+    run(with_store(backend, body))
+
+
+def test_listing_without_whole_records_reads_the_time_index_columns(backend: Backend) -> None:
+    async def body(store: AuditStore) -> None:
+        record = item("cols", subject="only in the whole record", source="WorkMail", direction="INBOUND")
+        await store.put_once(record)
+        (short,) = await store.query(Query(since=datetime(2026, 11, 20, tzinfo=UTC), full=False))
+        for column in ("invocationId", "receivedAt", "status", "sender", "messageId", "recipientCount"):
+            assert short[column] == record[column], column
+        (whole,) = await store.query(Query(since=datetime(2026, 11, 20, tzinfo=UTC), full=True))
+        assert whole == record
+
+    run(with_store(backend, body))
+
+
+def test_tally_counts_one_utc_day_by_status_source_and_direction(backend: Backend) -> None:
+    from collector.store import Tally
+
+    rows = [
+        ("t1", "2026-11-20T00:00:00.000Z", "RECORDED", "INBOUND", None, 2),
+        ("t2", "2026-11-20T12:30:00.000Z", "RECORDED", "INBOUND", "WorkMail", 3),
+        ("t3", "2026-11-20T23:59:59.999Z", "RECORDED", "OUTBOUND", "SES", 1),
+        ("t4", "2026-11-20T08:00:00.000Z", "INVALID", "UNKNOWN", None, 0),
+        ("t5", "2026-11-21T00:00:00.000Z", "RECORDED", "INBOUND", "WorkMail", 9),  # the next day
+        ("t6", "2026-11-19T23:59:59.999Z", "RECORDED", "INBOUND", "WorkMail", 9),  # the day before
+    ]
+
+    async def body(store: AuditStore) -> None:
+        for key, at, status, direction, source, recipients in rows:
+            fields: dict[str, Any] = {
+                "receivedAt": at,
+                "receivedDay": at[:10],
+                "status": status,
+                "direction": direction,
+                "recipientCount": recipients,
+            }
+            if source is not None:
+                fields["source"] = source
+            await store.put_once(item(key, **fields))
+        counts = await store.tally(datetime(2026, 11, 20).date())
+        assert counts == {
+            ("RECORDED", "WorkMail", "INBOUND"): Tally(2, 5),  # a record without source is WorkMail's
+            ("RECORDED", "SES", "OUTBOUND"): Tally(1, 1),
+            ("INVALID", "WorkMail", "UNKNOWN"): Tally(1, 0),
+        }
+
+    run(with_store(backend, body))
+
+
+def test_items_without_a_received_day_stay_out_of_listings_and_tallies(backend: Backend) -> None:
+    """Bookkeeping items (a reconcile ledger, say) share the table but are not audit records."""
+
+    async def body(store: AuditStore) -> None:
+        await store.put_once(item("record"))
+        bookkeeping = {k: v for k, v in item("ledger:1").items() if k != "receivedDay"}
+        await store.put_once(bookkeeping)
+        listed = await store.query(Query(since=datetime(2026, 11, 20, tzinfo=UTC), full=False))
+        assert [r["invocationId"] for r in listed] == ["record"]
+        counts = await store.tally(datetime(2026, 11, 20).date())
+        assert sum(t.records for t in counts.values()) == 1
+        assert await store.get("ledger:1") == bookkeeping
 
     run(with_store(backend, body))

@@ -77,6 +77,7 @@ async def audit(args: argparse.Namespace, settings: Settings) -> int:
             since=since,
             until=until,
             limit=args.limit,
+            full=bool(args.json),  # the table's columns are all in the time index
         )
         if (
             args.audit_command == "query"

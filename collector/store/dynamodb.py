@@ -4,21 +4,43 @@
 return the stored item, so a redelivery costs exactly one request and no second read. Transient
 faults (throttling, 5xx, timeouts) are retried by the SDK's standard mode and then raised, so
 Lambda's asynchronous retries and the on-failure destination keep the event.
+
+Reads go through the time index (one partition per UTC day, newest first). A lookup by sender or
+message ID is a filtered query of each day in its range: it reads every index item of those days
+(about 230 bytes each; half a read unit per 4 KB), so its cost grows with the mail volume and the
+range, not with the number of matches. Days are read several at a time, and a day's hours in
+parallel for the per-day tally, so a long range or a busy day is bounded by round trips, not by a
+walk one day after another.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Awaitable, Iterable
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
 from collector.aws import open_client
 from collector.clock import iso_millis
 from collector.model import Item
-from collector.store import Duplicate, Inserted, PutResult, Query, StoreError
-from collector.store.schema import AUDIT_TABLE, BY_DAY, BY_MESSAGE_ID, BY_SENDER
+from collector.store import (
+    Duplicate,
+    Inserted,
+    PutResult,
+    Query,
+    StoreError,
+    Tally,
+    TallyKey,
+    tally_key,
+    utc_day_bounds,
+)
+from collector.store.schema import AUDIT_TABLE, TIME_INDEX
 
-DEFAULT_LOOKBACK = timedelta(days=7)
+PARALLEL_QUERIES = 8  # concurrent Query requests of one read (days of a range, hours of a day)
+MAX_RANGE_DAYS = 3660  # ten years: a longer range is a mistake, not a question
+BATCH_GET_KEYS = 100  # BatchGetItem's own limit
+T = TypeVar("T")
 
 
 def to_attribute(value: Any) -> dict[str, Any]:
@@ -100,58 +122,144 @@ class DynamoDbStore:
         return None if raw is None else decode_item(raw)
 
     async def query(self, query: Query) -> list[Item]:
-        until = (query.until or datetime.now(UTC)).astimezone(UTC)
-        if query.message_id is not None:
-            found = await self._query_index(BY_MESSAGE_ID, query.message_id, query.since, query.until, None)
-            if query.sender is not None:  # both keys: the index serves one, the other filters
-                found = [i for i in found if i.get("sender") == query.sender]
-            return found[: query.limit]
-        if query.sender is not None:
-            return await self._query_index(BY_SENDER, query.sender, query.since, query.until, query.limit)
-        # A time range: one byDay partition per UTC day, newest first, until the limit is met.
-        since = (query.since or until - DEFAULT_LOOKBACK).astimezone(UTC)
+        since, until = query.window()
         if since > until:
             raise StoreError("the start of the time range is after its end")
-        out: list[Item] = []
-        day = until.date()
-        while day >= since.date() and len(out) < query.limit:
-            out += await self._query_index(BY_DAY, day.isoformat(), since, until, query.limit - len(out))
-            day -= timedelta(days=1)
-        return out
+        days = _days_newest_first(since, until)
+        if len(days) > MAX_RANGE_DAYS:
+            raise StoreError(f"a time range may span at most {MAX_RANGE_DAYS} days, not {len(days)}")
+        found: list[Item] = []
+        for start in range(0, len(days), PARALLEL_QUERIES):
+            batch = days[start : start + PARALLEL_QUERIES]
+            pages = await asyncio.gather(
+                *(self._query_day(day, since, until, query, query.limit) for day in batch)
+            )
+            for page in pages:  # days newest first, each newest first
+                found += page
+            if len(found) >= query.limit:
+                break
+        found = found[: query.limit]
+        return await self._whole(found) if query.full else found
 
-    async def _query_index(
-        self, index: str, value: str, since: datetime | None, until: datetime | None, limit: int | None
+    async def tally(self, day: date) -> dict[TallyKey, Tally]:
+        start, _ = utc_day_bounds(day)
+        hours = [
+            (start + timedelta(hours=h), start + timedelta(hours=h + 1, milliseconds=-1)) for h in range(24)
+        ]
+        counts: dict[TallyKey, Tally] = {}
+        slices = await _bounded(
+            self._read_index(
+                day.isoformat(),
+                since,
+                until,
+                limit=None,
+                projection=("status", "source", "direction", "recipientCount"),
+            )
+            for since, until in hours
+        )
+        for items in slices:
+            for item in items:
+                key = tally_key(item)
+                counts[key] = counts.get(key, Tally()) + Tally(1, int(item.get("recipientCount") or 0))
+        return counts
+
+    async def _query_day(
+        self, day: date, since: datetime, until: datetime, query: Query, limit: int
     ) -> list[Item]:
-        """Newest first; `limit=None` reads every match (for a second key filtered in code)."""
-        spec = AUDIT_TABLE.index(index)
-        names = {"#p": spec.partition_key}
-        values: dict[str, Any] = {":p": {"S": value}}
-        condition = "#p = :p"
-        if since is not None or until is not None:
-            names["#s"] = spec.sort_key
-            values[":a"] = {"S": iso_millis(since or datetime(1970, 1, 1, tzinfo=UTC))}
-            values[":b"] = {"S": iso_millis(until or datetime(9999, 1, 1, tzinfo=UTC))}
-            condition += " AND #s BETWEEN :a AND :b"
+        """Up to `limit` matches of one UTC day, newest first."""
+        return await self._read_index(day.isoformat(), since, until, limit=limit, match=query)
+
+    async def _read_index(
+        self,
+        day: str,
+        since: datetime,
+        until: datetime,
+        *,
+        limit: int | None,
+        match: Query | None = None,
+        projection: tuple[str, ...] | None = None,
+    ) -> list[Item]:
+        """Index items of one day partition within [since, until], newest first; with `match`, only
+        those its key filters accept (a FilterExpression: DynamoDB still reads the rest)."""
+        names = {"#p": TIME_INDEX.partition_key, "#s": TIME_INDEX.sort_key}
+        values: dict[str, Any] = {
+            ":p": {"S": day},
+            ":a": {"S": iso_millis(since)},
+            ":b": {"S": iso_millis(until)},
+        }
         request: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
+            "IndexName": TIME_INDEX.name,
+            "KeyConditionExpression": "#p = :p AND #s BETWEEN :a AND :b",
             "ScanIndexForward": False,
         }
+        filters = []
+        if match is not None and match.message_id is not None:
+            names["#m"], values[":m"] = "messageId", {"S": match.message_id}
+            filters.append("#m = :m")
+        if match is not None and match.sender is not None:
+            names["#f"], values[":f"] = "sender", {"S": match.sender}
+            filters.append("#f = :f")
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+        if projection is not None:
+            for n, attribute in enumerate(projection):
+                names[f"#a{n}"] = attribute
+            request["ProjectionExpression"] = ", ".join(f"#a{n}" for n in range(len(projection)))
+        request["ExpressionAttributeNames"] = names
+        request["ExpressionAttributeValues"] = values
         out: list[Item] = []
         while limit is None or len(out) < limit:
-            page = {} if limit is None else {"Limit": limit - len(out)}
+            # With a filter, `Limit` caps what is read, not what matches: read in full pages.
+            page = {} if limit is None or filters else {"Limit": limit - len(out)}
             response = await self._client.query(**request, **page)
             out += [decode_item(raw) for raw in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return out
+        return out if limit is None else out[:limit]
+
+    async def _whole(self, found: list[Item]) -> list[Item]:
+        """Whole records for index items, in the same order (BatchGetItem, 100 keys a request)."""
+        key = AUDIT_TABLE.partition_key
+        wanted = [item[key] for item in found]
+        records: dict[str, Item] = {}
+        for start in range(0, len(wanted), BATCH_GET_KEYS):
+            pending: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{key: {"S": k}} for k in dict.fromkeys(wanted[start : start + BATCH_GET_KEYS])],
+                    "ConsistentRead": True,
+                }
+            }
+            while pending:
+                response = await self._client.batch_get_item(RequestItems=pending)
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    record = decode_item(raw)
+                    records[record[key]] = record
+                pending = response.get("UnprocessedKeys") or {}
+        return [records[k] for k in wanted if k in records]  # an item that expired meanwhile is gone
 
     async def close(self) -> None:
         await self._exit_stack.aclose()
+
+
+def _days_newest_first(since: datetime, until: datetime) -> list[date]:
+    days, day = [], until.date()
+    while day >= since.date():
+        days.append(day)
+        day -= timedelta(days=1)
+    return days
+
+
+async def _bounded(coroutines: Iterable[Awaitable[T]], limit: int = PARALLEL_QUERIES) -> list[T]:
+    """Run coroutines at most `limit` at a time; results in the given order."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(coroutine: Awaitable[T]) -> T:
+        async with semaphore:
+            return await coroutine
+
+    return list(await asyncio.gather(*(one(c) for c in coroutines)))
 
 
 async def create_table(table_name: str, session: Any = None) -> dict[str, Any]:

@@ -1,4 +1,11 @@
-"""The audit table's shape, defined once: `table create` and the CDK stack both read it."""
+"""The audit table's shape, defined once: `table create` and the CDK stack both read it.
+
+One global secondary index, the time index: every item appears in it once more, so a new record
+costs the table's write units plus the index's (one more unit, since the index item stays under
+1 KB), and the index stores only the keys and the few attributes the readers need, not the whole
+record. Lookups by sender or message ID are queries of the time index with a filter, one partition
+per UTC day (see collector/store/dynamodb.py for what they read).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,12 @@ class IndexSpec:
     name: str
     partition_key: str
     sort_key: str
+    projection: tuple[str, ...] | None = None  # non-key attributes the index keeps; None: all of them
+
+    def projection_request(self) -> dict[str, Any]:
+        if self.projection is None:
+            return {"ProjectionType": "ALL"}
+        return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(self.projection)}
 
 
 @dataclass(frozen=True)
@@ -42,23 +55,21 @@ class TableSpec:
                         {"AttributeName": i.partition_key, "KeyType": "HASH"},
                         {"AttributeName": i.sort_key, "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": i.projection_request(),
                 }
                 for i in self.indexes
             ],
         }
 
 
-BY_MESSAGE_ID = "byMessageId"
-BY_SENDER = "bySender"
-BY_DAY = "byDay"
+BY_RECEIVED_DAY = "byReceivedDay"
+# What `audit list`, the sender and message-ID filters and `reconcile`'s per-day tally read, so
+# they never need the whole record; `--json` fetches whole records by key (BatchGetItem).
+TIME_INDEX_ATTRIBUTES = ("status", "source", "direction", "messageId", "sender", "recipientCount")
 
 AUDIT_TABLE = TableSpec(
     partition_key="invocationId",
     ttl_attribute="expiresAt",
-    indexes=(
-        IndexSpec(BY_MESSAGE_ID, "messageId", "receivedAt"),
-        IndexSpec(BY_SENDER, "sender", "receivedAt"),
-        IndexSpec(BY_DAY, "receivedDay", "receivedAt"),
-    ),
+    indexes=(IndexSpec(BY_RECEIVED_DAY, "receivedDay", "receivedAt", TIME_INDEX_ATTRIBUTES),),
 )
+TIME_INDEX = AUDIT_TABLE.index(BY_RECEIVED_DAY)

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import date
 from pathlib import Path
 
 from collector.clock import iso_millis
 from collector.jsonutil import dumps, loads
 from collector.model import Item
-from collector.store import Duplicate, Inserted, PutResult, Query
+from collector.store import (
+    Duplicate,
+    Inserted,
+    PutResult,
+    Query,
+    StoreError,
+    Tally,
+    TallyKey,
+    tally_key,
+    utc_day_bounds,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -82,25 +93,41 @@ class SqliteStore:
         return None if row is None else dict(loads(row[0]))
 
     async def query(self, query: Query) -> list[Item]:
-        clauses, params = [], []
+        """The same window and filters as the DynamoDB store (collector.store.Query)."""
+        since, until = query.window()
+        if since > until:
+            raise StoreError("the start of the time range is after its end")
+        # Like DynamoDB's time index: only items with a receivedDay (records, not bookkeeping items).
+        clauses = ["received_at >= ?", "received_at <= ?", "json_extract(item, '$.receivedDay') IS NOT NULL"]
+        params = [iso_millis(since), iso_millis(until)]
         if query.message_id is not None:
             clauses.append("message_id = ?")
             params.append(query.message_id)
         if query.sender is not None:
             clauses.append("sender = ?")
             params.append(query.sender)
-        if query.since is not None:
-            clauses.append("received_at >= ?")
-            params.append(iso_millis(query.since))
-        if query.until is not None:
-            clauses.append("received_at <= ?")
-            params.append(iso_millis(query.until))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._db.execute(
-            f"SELECT item FROM audit {where} ORDER BY received_at DESC, invocation_id LIMIT ?",
+            f"SELECT item FROM audit WHERE {' AND '.join(clauses)}"
+            " ORDER BY received_at DESC, invocation_id LIMIT ?",
             (*params, query.limit),
         ).fetchall()
         return [dict(loads(r[0])) for r in rows]
+
+    async def tally(self, day: date) -> dict[TallyKey, Tally]:
+        start, end = utc_day_bounds(day)
+        rows = self._db.execute(
+            "SELECT json_extract(item, '$.status'), json_extract(item, '$.source'),"
+            " json_extract(item, '$.direction'), count(*),"
+            " sum(coalesce(json_extract(item, '$.recipientCount'), 0))"
+            " FROM audit WHERE received_at >= ? AND received_at <= ?"
+            " AND json_extract(item, '$.receivedDay') IS NOT NULL GROUP BY 1, 2, 3",
+            (iso_millis(start), iso_millis(end)),
+        ).fetchall()
+        counts: dict[TallyKey, Tally] = {}
+        for status, source, direction, records, recipients in rows:
+            key = tally_key({"status": status, "source": source, "direction": direction})
+            counts[key] = counts.get(key, Tally()) + Tally(int(records), int(recipients or 0))
+        return counts
 
     async def close(self) -> None:
         self._db.close()
