@@ -16,6 +16,8 @@ from collector import __version__
 from collector.cli.audit import audit
 from collector.cli.common import UserError, settings_from, store_options
 from collector.cli.generate import generate
+from collector.cli.reconcile import add_parser as add_reconcile_parser
+from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
 from collector.cli.table import table
 from collector.config import ConfigError
@@ -76,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
     table_commands = p.add_subparsers(dest="table_command", required=True)
     t = table_commands.add_parser("create", help="create it with the CDK stack's keys, indexes and TTL")
     store_options(t)
+
+    add_reconcile_parser(commands)
     return root
 
 
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(replay(args, settings))
         if args.command == "audit":
             return asyncio.run(audit(args, settings))
+        if args.command == "reconcile":
+            return asyncio.run(reconcile(args, settings))
         return asyncio.run(table(args, settings))
     except (UserError, ConfigError) as error:
         print(f"workmail-collector: {error}", file=sys.stderr)
