@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.config import DEFAULT_NAMESPACE
+from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
 
 ORGANIZATION_ID = re.compile(r"m-[0-9a-f]{32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -42,6 +43,7 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
+DIMENSION_NAME = re.compile(r"[!-9;-~][!-~]{0,254}")  # CloudWatch: ASCII, no leading ':'
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 NONE = frozenset({"", "none", "off", "unreserved"})
@@ -63,6 +65,12 @@ class StackSettings:
     namespace: str = DEFAULT_NAMESPACE
     reserved_concurrency: int | None = 10
     rule_mode: str = "async"
+    # Observability: coverage against WorkMail's own metrics, and the scheduled reconcile.
+    coverage_threshold: int = 80  # percent of WorkMail's inbound count, per 30 minutes
+    coverage_min_messages: int = 10  # WorkMail's inbound count below which coverage is not judged
+    workmail_metric_dimension: str = DEFAULT_WORKMAIL_DIMENSION
+    reconcile: bool = False
+    reconcile_fix: bool = False
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> StackSettings:
@@ -122,7 +130,41 @@ class StackSettings:
             namespace=namespace,
             reserved_concurrency=_concurrency(get, defaults.reserved_concurrency),
             rule_mode=rule_mode,
+            **_observability(get, defaults),
         )
+
+
+def _observability(get: Callable[[str], Any], defaults: StackSettings) -> dict[str, Any]:
+    """Coverage alarm and reconcile settings (docs/deploy.md, "Coverage" and "Reconcile")."""
+    threshold = _int(get, "coverageThreshold", defaults.coverage_threshold)
+    if not 1 <= threshold <= 100:
+        raise SettingsError(
+            f"context value coverageThreshold must be a percentage between 1 and 100, got {threshold}"
+        )
+    minimum = _int(get, "coverageMinMessages", defaults.coverage_min_messages)
+    if not 1 <= minimum <= 1_000_000:
+        raise SettingsError(
+            "context value coverageMinMessages must be between 1 and 1000000 (WorkMail's inbound "
+            f"messages per 30 minutes below which coverage is not judged), got {minimum}"
+        )
+    dimension = _text(get, "workmailMetricDimension", defaults.workmail_metric_dimension)
+    if not DIMENSION_NAME.fullmatch(dimension):
+        raise SettingsError(
+            "context value workmailMetricDimension must be a CloudWatch dimension name (1-255 printable "
+            f"ASCII characters, not starting with ':'), got {dimension!r}; "
+            "`aws cloudwatch list-metrics --namespace AWS/WorkMail` shows the one WorkMail uses"
+        )
+    reconcile = _bool(get, "reconcile", defaults.reconcile)
+    fix = _bool(get, "reconcileFix", defaults.reconcile_fix)
+    if fix and not reconcile:
+        raise SettingsError("context value reconcileFix=true needs reconcile=true (the scheduled reconcile)")
+    return {
+        "coverage_threshold": threshold,
+        "coverage_min_messages": minimum,
+        "workmail_metric_dimension": dimension,
+        "reconcile": reconcile,
+        "reconcile_fix": fix,
+    }
 
 
 def _text(get: Callable[[str], Any], key: str, default: str) -> str:

@@ -31,10 +31,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.asset import asset_hash
+from cdk.reconcile import ScheduledReconcile
 from cdk.settings import StackSettings
 from collector.metrics import features_for
 from collector.store.schema import AUDIT_TABLE, TableSpec
-from dashboards import CollectorMetrics, Observability, dashboard_url
+from dashboards import CollectorMetrics, CoveragePolicy, Observability, WorkMailMetrics, dashboard_url
 
 HANDLER = "collector.handler.handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -285,6 +286,19 @@ class CollectorStack(Stack):
             ),
         )
 
+        self.reconcile: ScheduledReconcile | None = None
+        if settings.reconcile:
+            self.reconcile = ScheduledReconcile(
+                self,
+                "Reconcile",
+                settings=settings,
+                asset_dir=asset_dir,
+                table=self.table,
+                service=service,
+                log_retention=RETENTION[settings.log_retention_days],
+                runtime=RUNTIME,
+            )
+
         self.observability = Observability(
             self,
             "Observability",
@@ -295,7 +309,10 @@ class CollectorStack(Stack):
             metrics=CollectorMetrics(
                 namespace=settings.namespace, service=service, features=features_for(settings.enrichment)
             ),
+            workmail=WorkMailMetrics(settings.organization_id, settings.workmail_metric_dimension),
+            coverage=CoveragePolicy(settings.coverage_threshold, settings.coverage_min_messages),
             alarm_email=settings.alarm_email,
+            reconcile=self.reconcile.function if self.reconcile is not None else None,
         )
 
         CfnOutput(
