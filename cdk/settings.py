@@ -66,8 +66,8 @@ class StackSettings:
     reserved_concurrency: int | None = 10
     rule_mode: str = "async"
     # Observability: coverage against WorkMail's own metrics, and the scheduled reconcile.
-    coverage_threshold: int = 80  # percent of WorkMail's inbound count, per 30 minutes
-    coverage_min_messages: int = 10  # WorkMail's inbound count below which coverage is not judged
+    coverage_threshold: int = 80  # percent of WorkMail's inbound count, per 15 minutes
+    coverage_min_messages: int = 5  # WorkMail's inbound count (15 minutes) below which it is not judged
     workmail_metric_dimension: str = DEFAULT_WORKMAIL_DIMENSION
     reconcile: bool = False
     reconcile_fix: bool = False
@@ -145,7 +145,7 @@ def _observability(get: Callable[[str], Any], defaults: StackSettings) -> dict[s
     if not 1 <= minimum <= 1_000_000:
         raise SettingsError(
             "context value coverageMinMessages must be between 1 and 1000000 (WorkMail's inbound "
-            f"messages per 30 minutes below which coverage is not judged), got {minimum}"
+            f"messages per 15 minutes below which coverage is not judged), got {minimum}"
         )
     dimension = _text(get, "workmailMetricDimension", defaults.workmail_metric_dimension)
     if not DIMENSION_NAME.fullmatch(dimension):

@@ -60,13 +60,18 @@ class WorkMailMetrics:
 
 @dataclass(frozen=True)
 class CoveragePolicy:
-    """When low inbound coverage pages: below `threshold_percent` in a period in which WorkMail
-    received at least `min_messages`. Both are per `period_minutes` (30), so a rule that stops
-    firing pages within two periods, an hour, and a quiet period is never judged."""
+    """When low inbound coverage pages: below `threshold_percent` in `periods` consecutive periods
+    of `period_minutes` (15), in each of which WorkMail received at least `min_messages`.
+
+    Two periods, not one: CloudWatch judges the newest period while it is still filling, and the
+    collector's metrics can trail WorkMail's by a minute, so one period alone could page a busy
+    organization for a lag. A rule that stops firing breaches every period after it, and pages
+    within three periods at most (45 minutes) once mail flows; a quiet period is never judged."""
 
     threshold_percent: int = 80
-    min_messages: int = 10
-    period_minutes: int = 30
+    min_messages: int = 5
+    period_minutes: int = 15
+    periods: int = 2
 
     @property
     def period(self) -> Duration:

@@ -119,10 +119,12 @@ def collector_alarms(
             severity=Severity.CRITICAL,
             metric=inbound_coverage_breach(metrics, workmail, coverage),
             threshold=1,
-            what=f"WorkMail received at least {coverage.min_messages} messages in "
-            f"{coverage.period_minutes} minutes but the collector counted less than "
-            f"{coverage.threshold_percent}% of them: the email-flow rule may be edited, deleted or "
-            "disabled, the invoke permission removed, or events are stuck.",
+            evaluation_periods=coverage.periods,
+            datapoints_to_alarm=coverage.periods,
+            what=f"In {coverage.periods} consecutive {coverage.period_minutes}-minute periods WorkMail "
+            f"received at least {coverage.min_messages} messages each and the collector counted less "
+            f"than {coverage.threshold_percent}% of them: the email-flow rule may be edited, deleted "
+            "or disabled, the invoke permission removed, or events are stuck.",
             first="Open the WorkMail console's inbound rules and check the Run Lambda rule still "
             "exists, is enabled and names the FunctionArn output.",
             anchor="critical-inboundcoveragelow",

@@ -141,8 +141,9 @@ def add_coverage(
         cw.TextWidget(
             markdown=(
                 "## Coverage: the collector against WorkMail's own metrics (`AWS/WorkMail`)\n"
-                f"Inbound alarms below {policy.threshold_percent}% in a {policy.period_minutes}-minute "
-                f"period with at least {policy.min_messages} messages. Outbound compares recipients and is "
+                f"Inbound alarms below {policy.threshold_percent}% in {policy.periods} consecutive "
+                f"{policy.period_minutes}-minute periods with at least {policy.min_messages} messages "
+                "each. Outbound compares recipients and is "
                 "shown only: WorkMail counts a recipient when delivery succeeds or bounces "
                 "(docs/deploy.md, Coverage)."
             ),

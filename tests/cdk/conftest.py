@@ -45,7 +45,7 @@ RECONCILE_CONTEXT = {
     "reconcile": "true",
     "reconcileFix": "true",
     "coverageThreshold": "70",
-    "coverageMinMessages": "5",
+    "coverageMinMessages": "8",
     "workmailMetricDimension": "Organization",
 }
 

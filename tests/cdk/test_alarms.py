@@ -77,7 +77,7 @@ class Scenario:
 
 
 INVOCATIONS = steady(40, 24)
-DAY_TRAFFIC = 40  # WorkMail inbound messages per 30 minutes in a busy hour
+DAY_TRAFFIC = 20  # WorkMail inbound messages per 15 minutes in a 20-person organization's busy hour
 SCENARIOS: dict[str, list[Scenario]] = {
     "ErrorsSustained": [
         Scenario("quiet night: no invocations, no datapoints", {}, NEVER),
@@ -174,28 +174,34 @@ SCENARIOS: dict[str, list[Scenario]] = {
             periods=16,
         ),
         Scenario(
+            "a large organization: the newest period is judged while the collector's metrics trail",
+            {"OrganizationEmailReceived": steady(400, 16), "Messages": {**steady(400, 16), 9: 250}},
+            NEVER,
+            periods=16,
+        ),
+        Scenario(
             "busy day, SES events of a migration do not count as WorkMail's",
             {
                 "OrganizationEmailReceived": steady(DAY_TRAFFIC, 16),
                 "Messages": steady(DAY_TRAFFIC // 2, 16),
                 "Messages@SES": steady(DAY_TRAFFIC * 2, 16),
             },
-            0,
+            1,
             periods=16,
         ),
         Scenario(
             "the rule is deleted at period 6: the collector falls silent",
             {"OrganizationEmailReceived": steady(DAY_TRAFFIC, 16), "Messages": steady(DAY_TRAFFIC, 6)},
-            6,
+            7,
             periods=16,
         ),
         Scenario(
-            "the rule is deleted 3 minutes before period 6 ends: the alarm fires one period later",
+            "the rule is deleted 2 minutes before period 6 ends: the alarm fires two periods later",
             {
                 "OrganizationEmailReceived": steady(DAY_TRAFFIC, 16),
-                "Messages": {**steady(DAY_TRAFFIC, 6), 6: 36},
+                "Messages": {**steady(DAY_TRAFFIC, 6), 6: 17},
             },
-            7,
+            8,
             periods=16,
         ),
     ],
@@ -218,19 +224,28 @@ SCENARIOS: dict[str, list[Scenario]] = {
 
 
 def coverage_scenarios(props: dict[str, Any]) -> list[Scenario]:
-    """The coverage scenarios assume the default policy (80%, 10 messages); adapt to the synth's."""
+    """The coverage scenarios assume the default policy (80%, 5 messages); adapt to the synth's."""
     expression = next(m["Expression"] for m in props["Metrics"] if "Expression" in m)
     threshold, minimum = _policy(expression)
-    if (threshold, minimum) == (80, 10):
+    if (threshold, minimum) == (80, 5):
         return SCENARIOS["InboundCoverageLow"]
-    # The reconcile variant: 70% and 5 messages. A scoped rule at 75% passes there, not at 80%.
+    # The reconcile variant: 70% and 8 messages. A scoped rule at 75% passes there, not at 80%.
+    assert (threshold, minimum) == (70, 8)
     scoped = {"OrganizationEmailReceived": steady(20, 8), "Messages": steady(15, 8)}
     return [
         Scenario("a rule scoped to 75% of senders", scoped, NEVER, periods=8),
-        Scenario("6 messages, none seen", {"OrganizationEmailReceived": {3: 6}}, 3, periods=8),
         Scenario(
-            "4 messages, none seen: below the minimum",
-            {"OrganizationEmailReceived": {3: 4}},
+            "9 messages in each of two periods, none seen",
+            {"OrganizationEmailReceived": {3: 9, 4: 9}},
+            4,
+            periods=8,
+        ),
+        Scenario(
+            "9 messages in one period, none seen", {"OrganizationEmailReceived": {3: 9}}, NEVER, periods=8
+        ),
+        Scenario(
+            "6 messages in each of two periods, none seen: below the minimum",
+            {"OrganizationEmailReceived": {3: 6, 4: 6}},
             NEVER,
             periods=8,
         ),
@@ -311,7 +326,8 @@ def test_coverage_reads_workmail_and_the_workmail_source_only(every_synth: Synth
         "WorkMail",
         "INBOUND",
     )
-    assert {s["Period"] for s in stats.values()} == {1800}
+    assert {s["Period"] for s in stats.values()} == {900}
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (2, 2)
     assert _policy(next(m["Expression"] for m in props["Metrics"] if "Expression" in m)) == (
         settings.coverage_threshold,
         settings.coverage_min_messages,

@@ -16,7 +16,7 @@ def settings(**context: Any) -> StackSettings:
 
 def test_defaults() -> None:
     s = settings()
-    assert (s.coverage_threshold, s.coverage_min_messages) == (80, 10)
+    assert (s.coverage_threshold, s.coverage_min_messages) == (80, 5)
     assert s.workmail_metric_dimension == "OrganizationId"
     assert (s.reconcile, s.reconcile_fix) == (False, False)
 

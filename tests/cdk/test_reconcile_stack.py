@@ -77,7 +77,7 @@ def test_same_asset_another_handler_daily_schedule(reconcile_synth: Synth) -> No
         "COLLECTOR_WORKMAIL_ORGANIZATION_ID": ORG_ID,
         "COLLECTOR_WORKMAIL_METRIC_DIMENSION": "Organization",
         "COLLECTOR_RECONCILE_MIN_COVERAGE": "70",
-        "COLLECTOR_RECONCILE_MIN_MESSAGES": "5",
+        "COLLECTOR_RECONCILE_MIN_MESSAGES": "8",
     }
     table = reconcile_synth.only("AWS::DynamoDB::Table")[0]
     assert variables["COLLECTOR_TABLE_NAME"] == {"Ref": table}
