@@ -39,6 +39,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("workmail_collector")
 AUTH_CHECKS = ("spf", "dkim", "dmarc")
+# A log line is one CloudWatch Logs event (256 KB at most): every value that comes from the input
+# (a key, a request id replayed from a failure record, a reason quoting a field) is cut to this.
+MAX_LOG_FIELD_CHARS = 1024
+
+
+def _clip(text: str | None) -> str | None:
+    return text if text is None or len(text) <= MAX_LOG_FIELD_CHARS else text[:MAX_LOG_FIELD_CHARS] + "..."
 
 
 class Enricher(Protocol):
@@ -104,20 +111,21 @@ class Pipeline:
         return {k: self.redactor.optional(v) for k, v in values.items()}
 
     def _log(self, outcome: Outcome, parsed: MailEvent | Invalid, invocation: Invocation) -> None:
-        context = {"invocationId": outcome.dedupe_key, "requestId": invocation.request_id}
+        key, request_id = _clip(outcome.dedupe_key), _clip(invocation.request_id)
+        context = {"invocationId": key, "requestId": request_id}
         if outcome.status is Status.QUARANTINED:
             assert isinstance(parsed, Invalid)
             log.error(
                 "invalid event quarantined: %s (invocationId=%s requestId=%s)",
-                parsed.reason,
-                outcome.dedupe_key,
-                invocation.request_id,
+                _clip(parsed.reason),
+                key,
+                request_id,
                 extra=context,
             )
         elif outcome.status is Status.CONFLICT:
             log.warning(
                 "conflicting redelivery: invocationId=%s differs from the stored record in %s",
-                outcome.dedupe_key,
+                key,
                 ", ".join(outcome.differing_fields) or "fingerprint only",
                 extra=context,
             )
@@ -125,8 +133,9 @@ class Pipeline:
             detail = ""
             if self.settings.log_pii and isinstance(parsed, MailEvent):
                 shown = self._pii_properties(parsed)
-                detail = f" from={shown['sender'] or shown['mailFrom']} subject={shown['subject']!r}"
-            log.debug("%s invocationId=%s%s", outcome.status.value, outcome.dedupe_key, detail, extra=context)
+                sender = _clip(shown["sender"] or shown["mailFrom"])
+                detail = f" from={sender} subject={_clip(shown['subject'])!r}"
+            log.debug("%s invocationId=%s%s", outcome.status.value, key, detail, extra=context)
 
 
 def _own_write(existing: Item, item: Item) -> bool:
