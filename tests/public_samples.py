@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 PUBLIC = Path(__file__).parent / "data" / "public"
 SES = PUBLIC / "ses"
 WORKMAIL = PUBLIC / "workmail"
@@ -69,3 +71,35 @@ RECEIPT_SAMPLES = [p for p in samples(SES) if is_receipt(p)]
 RECEIVED_NOTIFICATIONS = [p for p in samples(SES) if _load(p).get("notificationType") == "Received"]
 SENDING_SAMPLES = [p for p in samples(SES) if p not in RECEIPT_SAMPLES and p not in RECEIVED_NOTIFICATIONS]
 WORKMAIL_SAMPLES = samples(WORKMAIL)
+
+
+def record_of(raw: dict[str, Any]) -> dict[str, Any]:
+    """The `mail` + `receipt` object of a receipt sample, whichever shape it has."""
+    found: dict[str, Any] = raw["Records"][0]["ses"] if "Records" in raw else raw
+    return found
+
+
+def sns(message: dict[str, Any], message_id: str = "95df01b4-ee98-5cb9-9903-4c221d41eb5e") -> dict[str, Any]:
+    """An SNS-to-Lambda envelope, shaped like the public lambda-local sample's, around one message."""
+    envelope: dict[str, Any] = load(
+        SES / "lambda-local-ses-delivery-notification-over-sns.CONVERTED-from-js.json"
+    )
+    envelope["Records"][0]["Sns"]["Message"] = orjson.dumps(message).decode()
+    envelope["Records"][0]["Sns"]["MessageId"] = message_id
+    return envelope
+
+
+def eventbridge(detail: dict[str, Any], detail_type: str, event_id: str = "1") -> dict[str, Any]:
+    """An EventBridge event around an event-publishing record. Built here: no public AWS sample of
+    an SES email event on EventBridge exists (tests/data/public/ses/SOURCES.md)."""
+    return {
+        "version": "0",
+        "id": f"00000000-0000-0000-0000-00000000000{event_id}",
+        "detail-type": detail_type,
+        "source": "aws.ses",
+        "account": "123456789012",
+        "time": "2026-11-30T12:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:ses:us-east-1:123456789012:configuration-set/ConfigSet"],
+        "detail": detail,
+    }
