@@ -33,10 +33,8 @@ def test_generated_ses_events_parse_as_the_kind_asked_for(via: str) -> None:
         parsed = [parse(e) for e in generated]
         assert all(isinstance(p, MailEvent) and p.source is Source.SES for p in parsed), parsed
         kinds = {p.event_type for p in parsed if isinstance(p, MailEvent)}
-        expected = (
-            EventType.RECEIVED if event == "receipt" else {"delivery-delay": "DeliveryDelay"}.get(event)
-        )
-        assert kinds == {EventType(expected or event.title())}
+        expected = EventType.RECEIVED if event == "receipt" else EventType(SENDING_EVENTS[event][0])
+        assert kinds == {expected}
         assert len({p.dedupe_key for p in parsed if isinstance(p, MailEvent)}) == 3
 
 
