@@ -326,6 +326,17 @@ def test_eventbridge_sns_and_bare_records_of_one_event_are_one_event(sample: str
     assert events[2].extra["eventbridge"]["detail-type"] == detail_type
 
 
+def test_an_sns_message_from_a_subscriptions_dead_letter_queue_is_the_same_event() -> None:
+    """SNS puts the message itself, not Lambda's envelope, in a subscription's dead-letter queue."""
+    wrapped = sns(load(SES / "ses-dg-eventpublishing-sns-bounce.json"))
+    dead_lettered = wrapped["Records"][0]["Sns"]
+    assert (valid(dead_lettered).dedupe_key, valid(dead_lettered).layout) == (
+        valid(wrapped).dedupe_key,
+        "event-sns",
+    )
+    assert answer(dead_lettered) == ses_continue()
+
+
 def test_eventbridge_detail_without_its_own_type_uses_the_detail_type() -> None:
     record = load(SES / "ses-dg-eventpublishing-sns-delivery.json")
     del record["eventType"]

@@ -6,6 +6,7 @@ SES side by side during a migration. Every payload that arrives ends as a MailEv
 | WorkMail summary (`invocationId`, `envelope`, `flowDirection`, ...) | workmail (envelope, flat) |
 | `Records[0].eventSource == "aws:ses"`: receipt rule, Lambda action | ses (receipt-lambda) |
 | `Records[0].EventSource == "aws:sns"` with an SES record in `Sns.Message` | ses, ses_sending (*-sns) |
+| the same SNS message without Lambda's envelope (a subscription's dead-letter queue) | as above |
 | `source == "aws.ses"` with a `detail`: EventBridge, default bus | ses_sending (event-eventbridge) |
 | an SES record on its own (`notificationType`/`eventType` and `mail`) | ses, ses_sending |
 | anything else | none: quarantined with its raw content |
@@ -107,6 +108,14 @@ def _records(raw: dict[str, Any]) -> Shape | None:
     return None
 
 
+def _sns_notification(raw: dict[str, Any]) -> Shape | None:
+    """An SNS message as SNS keeps it outside Lambda's envelope: the body of a message in a
+    subscription's dead-letter queue (the stack's failure queue), read back by replay."""
+    if raw.get("Type") != "Notification" or not isinstance(raw.get("Message"), str):
+        return None
+    return _records({"Records": [{"EventSource": "aws:sns", "Sns": raw}]})
+
+
 def _batch(count: int) -> str:
     return (
         f"{count} records in one invocation; SES and SNS send one, and the collector records one "
@@ -136,7 +145,7 @@ def shape_of(raw: object) -> Shape:
     """Classify a payload; never raises and never reads more than the wrapper needs."""
     if not isinstance(raw, dict):
         return Shape(None, "workmail")  # the WorkMail adapter names what a non-object is
-    found = _records(raw) or _eventbridge(raw)
+    found = _records(raw) or _sns_notification(raw) or _eventbridge(raw)
     if found is not None:
         return found
     if _ses_record(raw):
