@@ -5,8 +5,13 @@ receives data), so each metric is emitted under exactly one dimension set, chose
 where its price is visible:
 
 * `[Service, Source, FlowDirection]` for what a reader splits by direction and by mail service
-  (Messages, Recipients, MessageBytes): 3 series per source for WorkMail;
-* `[Service]` for everything else (duplicates, conflicts, invalid events, ...).
+  (Messages, Recipients, MessageBytes): 3 series per source for WorkMail; SES receipts and Sends
+  are a second Source (INBOUND and OUTBOUND), so SES costs series, not a dimension;
+* `[Service]` for everything else (duplicates, conflicts, invalid events, SES's sending events).
+
+Optional groups are gated by features a deployment switches on: `enrichment` (the message-flow
+read) and `ses` (SES among COLLECTOR_SOURCES); a metric of several features is emitted when any
+of them is on (the SPF/DKIM/DMARC failures come from either).
 
 Totals a dashboard or alarm needs are metric math over the per-direction series (dashboards/).
 A document carries only the metrics whose value is not zero: an hour without a conflict then
