@@ -462,3 +462,19 @@ def test_more_than_one_record_per_invocation_is_quarantined() -> None:
 def test_non_objects_keep_the_workmail_adapters_reasons() -> None:
     assert "must be a JSON object" in invalid(["a"]).reason
     assert "not valid JSON" in invalid(Undecodable("{", "broken")).reason
+
+
+@pytest.mark.parametrize("folder", [SES, WORKMAIL], ids=lambda p: p.name)
+def test_every_public_sample_names_its_origin_and_license(folder: Path) -> None:
+    listed = (folder / "SOURCES.md").read_text()
+    for path in folder.iterdir():
+        if path.name == "SOURCES.md":
+            continue
+        stem = path.name.split(".")[0]
+        named = path.name in listed or stem in listed
+        aws_samples = path.name.startswith("aws-samples-workmail-lambda-templates-") and "<app>" in listed
+        families = ("ses-dg-eventpublishing-sns-", "ses-dg-notification-")  # listed as `<family>-{a,b,...}`
+        dg_family = any(
+            stem.startswith(f) and f"{stem.removeprefix(f)}," in listed.replace("}", ",") for f in families
+        )
+        assert named or aws_samples or dg_family, f"{path.name} is not in {folder.name}/SOURCES.md"
