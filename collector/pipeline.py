@@ -28,9 +28,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 from collector.audit import differing_fields, enrichment_fields, fit, invalid_item, record_item
 from collector.config import Settings
 from collector.events import EventSource
-from collector.events.workmail import parse as parse_workmail
+from collector.events.detect import parse as parse_any_source
 from collector.metrics import EmfWriter
-from collector.model import Direction, Enrichment, Invalid, Invocation, Item, MailEvent, Outcome, Status
+from collector.model import (
+    Direction,
+    Enrichment,
+    Invalid,
+    Invocation,
+    Item,
+    MailEvent,
+    Outcome,
+    Source,
+    Status,
+)
 from collector.redaction import Redactor
 from collector.store import AuditStore, Duplicate
 
@@ -62,7 +72,7 @@ class Pipeline:
         store: AuditStore,
         emf: EmfWriter,
         settings: Settings,
-        source: EventSource = parse_workmail,
+        source: EventSource = parse_any_source,
         enricher: Enricher | None = None,
     ) -> None:
         self.store = store
@@ -80,7 +90,8 @@ class Pipeline:
             item = invalid_item(parsed, invocation, self.settings.retention_days, self.redactor)
         else:
             item = record_item(parsed, invocation, self.settings.retention_days, self.redactor)
-            if self.enricher is not None:
+            if self.enricher is not None and parsed.source is Source.WORKMAIL:
+                # The message-flow API knows WorkMail's messages only; SES sends its own verdicts.
                 if deadline is None:
                     deadline = time.monotonic() + self.settings.enrich_budget_seconds
                 read = await self.enricher.summarize(parsed.message_id, deadline)
@@ -95,13 +106,20 @@ class Pipeline:
             existing = None
         outcome = _classify(parsed, item, existing, enrichment)
         self._log(outcome, parsed, invocation)
-        await self._emf.emit(outcome, invocation, self._pii_properties(parsed))
+        await self._emf.emit(outcome, invocation, self._properties(parsed))
         return outcome
 
     async def close(self) -> None:
         await self.store.close()
         if self.enricher is not None:
             await self.enricher.close()
+
+    def _properties(self, parsed: MailEvent | Invalid) -> dict[str, Any]:
+        """EMF properties: an SES event's type (a Delivery is not a message), then opt-in PII."""
+        found: dict[str, Any] = {}
+        if isinstance(parsed, MailEvent) and parsed.event_type is not None:
+            found["eventType"] = parsed.event_type.value
+        return found | self._pii_properties(parsed)
 
     def _pii_properties(self, parsed: MailEvent | Invalid) -> dict[str, Any]:
         """Opt-in only; with redaction on, the same HMACs as in the store (redaction wins)."""
@@ -191,6 +209,9 @@ def _classify(
         status = Status.CONFLICT
         differing = differing_fields(existing, item)
     direction = parsed.direction if existing is None else Direction(existing.get("direction", "UNKNOWN"))
+    failures = parsed.auth_failures
+    if enrichment is not None and enrichment.ok:
+        failures |= enrichment.auth_failures
     return Outcome(
         status=status,
         dedupe_key=parsed.dedupe_key,
@@ -202,4 +223,6 @@ def _classify(
         enrichment=enrichment,
         message_id=parsed.message_id,
         source=parsed.source,
+        event_type=parsed.event_type,
+        auth_failures=failures,
     )

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from collector.metrics import ENRICHMENT, MetricSpec
 from dashboards.catalog import CollectorMetrics
+from dashboards.ses import add_ses_section
 
 WIDTH = 24
 
@@ -87,6 +88,7 @@ def mail_flow_dashboard(
     )
     if metrics.emits(ENRICHMENT):
         add_enrichment(dashboard, metrics)
+    add_ses_section(dashboard, metrics)
     return dashboard
 
 
