@@ -81,11 +81,14 @@ class ScheduledReconcile(Construct):
             "COLLECTOR_SERVICE": service,
             "COLLECTOR_RETENTION_DAYS": str(settings.retention_days),
             "COLLECTOR_RECONCILE_FIX": "true" if settings.reconcile_fix else "false",
-            "COLLECTOR_WORKMAIL_ORGANIZATION_ID": settings.organization_id,
-            "COLLECTOR_WORKMAIL_METRIC_DIMENSION": settings.workmail_metric_dimension,
-            "COLLECTOR_RECONCILE_MIN_COVERAGE": str(settings.coverage_threshold),
-            "COLLECTOR_RECONCILE_MIN_MESSAGES": str(settings.coverage_min_messages),
         }
+        if settings.workmail and settings.organization_id is not None:  # WorkMail's own count too
+            environment.update(
+                COLLECTOR_WORKMAIL_ORGANIZATION_ID=settings.organization_id,
+                COLLECTOR_WORKMAIL_METRIC_DIMENSION=settings.workmail_metric_dimension,
+                COLLECTOR_RECONCILE_MIN_COVERAGE=str(settings.coverage_threshold),
+                COLLECTOR_RECONCILE_MIN_MESSAGES=str(settings.coverage_min_messages),
+            )
         self.function = lambda_.Function(
             self,
             "Function",

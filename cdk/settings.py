@@ -12,12 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from collector.config import DEFAULT_NAMESPACE
+from collector.config import DEFAULT_NAMESPACE, ConfigError, parse_sources
+from collector.model import Source
 from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
 
 ORGANIZATION_ID = re.compile(r"m-[0-9a-f]{32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+# SES names rule sets, rules and configuration sets alike: letters, digits, `_`, `-` (and `.`
+# for rules), starting and ending with a letter or digit, at most 64 characters.
+SES_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?")
+SES_INVOCATION_TYPES = ("Event", "RequestResponse")
+SES_DESTINATIONS = ("sns", "eventbridge")
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
     1,
@@ -54,8 +60,30 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class SesSettings:
+    """What the stack wires up for SES; every name is of something that already exists, except
+    the receipt rule when `create_rule` is on (docs/deploy.md, "Amazon SES")."""
+
+    rule_set: str | None = None  # the receipt rule set whose rule invokes the function
+    rule_name: str | None = None  # that rule: the invoke permission is scoped to its ARN
+    create_rule: bool = False  # create the rule (AWS::SES::ReceiptRule) first in `rule_set`
+    recipients: tuple[str, ...] = ()  # the created rule's recipient condition; none: all verified domains
+    invocation_type: str = "Event"
+    configuration_set: str | None = None  # outbound: its event destination is created here
+    destination: str = "sns"  # sns or eventbridge
+
+    @property
+    def inbound(self) -> bool:
+        return self.rule_set is not None
+
+    @property
+    def outbound(self) -> bool:
+        return self.configuration_set is not None
+
+
+@dataclass(frozen=True)
 class StackSettings:
-    organization_id: str
+    organization_id: str | None
     stack_name: str = "WorkMailCollector"
     retention_days: int = 365
     log_retention_days: int = 90
@@ -65,6 +93,8 @@ class StackSettings:
     namespace: str = DEFAULT_NAMESPACE
     reserved_concurrency: int | None = 10
     rule_mode: str = "async"
+    sources: tuple[Source, ...] = (Source.WORKMAIL,)
+    ses: SesSettings = SesSettings()
     # Observability: coverage against WorkMail's own metrics, and the scheduled reconcile.
     coverage_threshold: int = 80  # percent of WorkMail's inbound count, per 15 minutes
     coverage_min_messages: int = 5  # WorkMail's inbound count (15 minutes) below which it is not judged
@@ -72,23 +102,34 @@ class StackSettings:
     reconcile: bool = False
     reconcile_fix: bool = False
 
+    @property
+    def workmail(self) -> bool:
+        return Source.WORKMAIL in self.sources
+
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> StackSettings:
         """Build from a context lookup such as `app.node.try_get_context`."""
+        try:
+            sources = parse_sources(_text(get, "sources", "workmail"), "context value sources")
+        except ConfigError as error:
+            raise SettingsError(str(error)) from None
         raw_org = get("organizationId")
-        if raw_org is None or str(raw_org).strip() == "":
-            raise SettingsError(
-                "context value organizationId is required: run `cdk deploy -c organizationId=m-...` "
-                "with your WorkMail organization ID (WorkMail console -> Organizations)"
-            )
-        organization_id = str(raw_org).strip().lower()  # WorkMail shows and expects lower-case hex
-        if not ORGANIZATION_ID.fullmatch(organization_id):
-            raise SettingsError(
-                f"context value organizationId must be 'm-' followed by 32 hexadecimal characters, "
-                f"got {raw_org!r}"
-            )
+        organization_id: str | None = None
+        if Source.WORKMAIL in sources or (raw_org is not None and str(raw_org).strip()):
+            if raw_org is None or str(raw_org).strip() == "":
+                raise SettingsError(
+                    "context value organizationId is required: run `cdk deploy -c organizationId=m-...` "
+                    "with your WorkMail organization ID (WorkMail console -> Organizations), or "
+                    "`-c sources=ses` for a deployment without WorkMail"
+                )
+            organization_id = str(raw_org).strip().lower()  # WorkMail shows and expects lower-case hex
+            if not ORGANIZATION_ID.fullmatch(organization_id):
+                raise SettingsError(
+                    f"context value organizationId must be 'm-' followed by 32 hexadecimal characters, "
+                    f"got {raw_org!r}"
+                )
 
-        defaults = cls(organization_id=organization_id)
+        defaults = cls(organization_id=organization_id, sources=sources)
         stack_name = _text(get, "stackName", defaults.stack_name)
         if not STACK_NAME.fullmatch(stack_name):
             raise SettingsError(
@@ -119,17 +160,25 @@ class StackSettings:
                 f"context value ruleMode must be async or sync (the rule's mode), got {rule_mode!r}"
             )
 
+        enrichment = _bool(get, "enrichment", defaults.enrichment)
+        if enrichment and Source.WORKMAIL not in sources:
+            raise SettingsError(
+                "context value enrichment reads messages through WorkMail's message-flow API: it needs "
+                "workmail in sources (SES sends its own SPF/DKIM/DMARC verdicts)"
+            )
         return cls(
             organization_id=organization_id,
             stack_name=stack_name,
             retention_days=retention_days,
             log_retention_days=log_retention_days,
             redact=_bool(get, "redact", defaults.redact),
-            enrichment=_bool(get, "enrichment", defaults.enrichment),
+            enrichment=enrichment,
             alarm_email=alarm_email,
             namespace=namespace,
             reserved_concurrency=_concurrency(get, defaults.reserved_concurrency),
             rule_mode=rule_mode,
+            sources=sources,
+            ses=_ses(get, stack_name) if Source.SES in sources else SesSettings(),
             **_observability(get, defaults),
         )
 
@@ -165,6 +214,56 @@ def _observability(get: Callable[[str], Any], defaults: StackSettings) -> dict[s
         "reconcile": reconcile,
         "reconcile_fix": fix,
     }
+
+
+def _ses_name(get: Callable[[str], Any], key: str, default: str | None = None) -> str | None:
+    value = _text(get, key, default or "") or None
+    if value is not None and not SES_NAME.fullmatch(value):
+        raise SettingsError(
+            f"context value {key} must be an SES name: letters, digits, '_', '-' or '.', starting and "
+            f"ending with a letter or digit, at most 64 characters; got {value!r}"
+        )
+    return value
+
+
+def _ses(get: Callable[[str], Any], stack_name: str) -> SesSettings:
+    """SES's settings, read only when sources include ses."""
+    rule_set = _ses_name(get, "sesRuleSet")
+    configuration_set = _ses_name(get, "sesConfigurationSet")
+    if rule_set is None and configuration_set is None:
+        raise SettingsError(
+            "sources include ses: give -c sesRuleSet=<receipt rule set> for SES receiving, "
+            "-c sesConfigurationSet=<configuration set> for SES sending events, or both"
+        )
+    rule_name = _ses_name(get, "sesRuleName", f"{stack_name}-collector"[:64]) if rule_set else None
+    create_rule = _bool(get, "sesCreateRule", False)
+    if create_rule and rule_set is None:
+        raise SettingsError(
+            "context value sesCreateRule needs sesRuleSet: the rule set to create the rule in"
+        )
+    recipients = tuple(r for r in _text(get, "sesRecipients", "").replace(",", " ").split() if r)
+    if recipients and not create_rule:
+        raise SettingsError("context value sesRecipients is the condition of the rule sesCreateRule creates")
+    invocation = _text(get, "sesInvocationType", "Event")
+    matched = [t for t in SES_INVOCATION_TYPES if t.lower() == invocation.lower()]
+    if not matched:
+        raise SettingsError(
+            f"context value sesInvocationType must be Event or RequestResponse, got {invocation!r}"
+        )
+    destination = _text(get, "sesEventDestination", "sns").lower()
+    if destination not in SES_DESTINATIONS:
+        raise SettingsError(
+            f"context value sesEventDestination must be sns or eventbridge, got {destination!r}"
+        )
+    return SesSettings(
+        rule_set=rule_set,
+        rule_name=rule_name,
+        create_rule=create_rule,
+        recipients=recipients,
+        invocation_type=matched[0],
+        configuration_set=configuration_set,
+        destination=destination,
+    )
 
 
 def _text(get: Callable[[str], Any], key: str, default: str) -> str:

@@ -32,6 +32,7 @@ from constructs import Construct
 
 from cdk.asset import asset_hash
 from cdk.reconcile import ScheduledReconcile
+from cdk.ses import SesWiring, wire_ses
 from cdk.settings import StackSettings
 from collector.metrics import features_for
 from collector.store.schema import AUDIT_TABLE, TableSpec
@@ -207,6 +208,8 @@ class CollectorStack(Stack):
             "COLLECTOR_ENRICH": "true" if settings.enrichment else "false",
             "COLLECTOR_RULE_MODE": settings.rule_mode,
         }
+        if settings.sources != StackSettings.sources:  # the default, workmail, stays implicit
+            environment["COLLECTOR_SOURCES"] = ",".join(s.value.lower() for s in settings.sources)
         if settings.rule_mode == "sync":
             # Behind a synchronous rule WorkMail waits for the answer: an event that cannot be
             # recorded within the budget is kept in the failure queue and WorkMail gets DEFAULT.
@@ -264,7 +267,7 @@ class CollectorStack(Stack):
                     resources=[self.redaction_key.secret_arn],
                 )
             )
-        if settings.enrichment:
+        if settings.enrichment and settings.organization_id is not None:
             self._allow_message_reads(settings.organization_id)
 
         self.function.configure_async_invoke(
@@ -273,18 +276,24 @@ class CollectorStack(Stack):
             on_failure=SendOnlyQueueDestination(self.failure_queue),
         )
 
-        self.function.add_permission(
-            "InvokeFromWorkMail",
-            principal=iam.ServicePrincipal(Fn.join("", ["workmail.", Aws.REGION, ".amazonaws.com"])),
-            action="lambda:InvokeFunction",
-            source_account=Aws.ACCOUNT_ID,
-            source_arn=self.format_arn(
-                service="workmail",
-                resource="organization",
-                resource_name=settings.organization_id,
-                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-            ),
-        )
+        if settings.workmail and settings.organization_id is not None:
+            self.function.add_permission(
+                "InvokeFromWorkMail",
+                principal=iam.ServicePrincipal(Fn.join("", ["workmail.", Aws.REGION, ".amazonaws.com"])),
+                action="lambda:InvokeFunction",
+                source_account=Aws.ACCOUNT_ID,
+                source_arn=self.format_arn(
+                    service="workmail",
+                    resource="organization",
+                    resource_name=settings.organization_id,
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                ),
+            )
+        self.ses: SesWiring | None = None
+        if settings.ses.inbound or settings.ses.outbound:
+            self.ses = wire_ses(
+                self, function=self.function, failure_queue=self.failure_queue, settings=settings.ses
+            )
 
         self.reconcile: ScheduledReconcile | None = None
         if settings.reconcile:
@@ -307,9 +316,14 @@ class CollectorStack(Stack):
             table=self.table,
             failure_queue=self.failure_queue,
             metrics=CollectorMetrics(
-                namespace=settings.namespace, service=service, features=features_for(settings.enrichment)
+                namespace=settings.namespace,
+                service=service,
+                features=features_for(settings.enrichment, settings.sources),
+                sources=tuple(source.value for source in settings.sources),
             ),
-            workmail=WorkMailMetrics(settings.organization_id, settings.workmail_metric_dimension),
+            workmail=WorkMailMetrics(settings.organization_id, settings.workmail_metric_dimension)
+            if settings.workmail and settings.organization_id is not None
+            else None,
             coverage=CoveragePolicy(settings.coverage_threshold, settings.coverage_min_messages),
             alarm_email=settings.alarm_email,
             reconcile=self.reconcile.function if self.reconcile is not None else None,

@@ -4,15 +4,19 @@ Attribute names are the DynamoDB attribute names and the SQLite JSON keys alike:
 
 | attribute | meaning |
 |---|---|
-| invocationId | dedupe key: WorkMail's invocationId, or `sha256:<content hash>` when it was missing |
+| invocationId | dedupe key: WorkMail's invocationId, an SES key (below), or `sha256:<content hash>` |
 | status | RECORDED or INVALID |
 | source | the mail service the event came from: WorkMail or SES (absent: no adapter recognised it) |
-| messageId | WorkMail message id (for the message-flow API) |
+| messageId | WorkMail message id (for the message-flow API), or SES's `mail.messageId` |
+| eventType | SES only: Received, Send, Delivery, Bounce, Complaint, Reject, DeliveryDelay, Open, Click, ... |
 | direction | INBOUND, OUTBOUND or UNKNOWN; rawDirection keeps an unexpected value as sent |
 | sender, mailFrom, recipients | addresses, domain lower-cased; HMACs when redacted |
 | recipientCount | number of recipients in the event (before any trimming for size) |
 | subject | as sent (WorkMail cuts it at 256 characters); an HMAC when redacted |
-| truncated | WorkMail's flag: payload passed 128 KB and the recipient list was cut |
+| truncated | WorkMail only: payload passed 128 KB and the recipient list was cut |
+| headersTruncated | SES: the header list passed 10 KB and was cut (enrichment: a MIME header block was) |
+| spfVerdict ... virusVerdict | SES receipts: SES's verdicts as sent (PASS, FAIL, GRAY, ...) |
+| dmarcPolicy | SES receipts that failed DMARC: none, quarantine or reject |
 | summaryVersion, layout, extra | event format, `envelope` or `flat`, unknown fields (JSON) |
 | receivedAt, receivedDay | UTC time of the first delivery (ISO 8601, ms) and its day (time index key) |
 | requestId, functionVersion | the Lambda invocation that recorded it |
@@ -26,6 +30,14 @@ Attribute names are the DynamoDB attribute names and the SQLite JSON keys alike:
 | attachmentCount, attachmentTypes | attachments and their MIME types |
 | messageIdHeader | the Message-ID header (an HMAC when redacted) |
 | spf, dkim, dmarc, isBounce | verdicts from the topmost Authentication-Results; a delivery-status report |
+
+SES records (source SES) use the same attributes: keys `ses:<messageId>` for a receipt (every rule
+and retry of one received message), `ses:<messageId>:Send`, and `ses:<messageId>:<type>:<hash of
+the report>` for the other sending events; recipients are the envelope recipients the receipt rule
+matched, `mail.destination` for a Send, or those a report names; `summaryVersion` is the Lambda
+record's eventVersion; `layout` the path it came by (`receipt-lambda`, `receipt-sns`, `event-sns`,
+`event-eventbridge`, `notification-sns`, ...); `extra` the rest of the SES event as JSON, with the
+raw header list and an SNS notification's message content left out (`omitted` counts them).
 """
 
 from __future__ import annotations
@@ -35,7 +47,7 @@ from typing import TYPE_CHECKING
 
 from collector.clock import iso_millis
 from collector.jsonutil import dumps
-from collector.model import Invalid, Invocation, Item, MailEvent
+from collector.model import Invalid, Invocation, Item, MailEvent, Source
 from collector.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -67,7 +79,16 @@ CONTENT_FIELDS = (
     "status",
     "reason",
     "source",
+    "eventType",
 )
+VERDICT_FIELDS = {
+    "spf": "spfVerdict",
+    "dkim": "dkimVerdict",
+    "dmarc": "dmarcVerdict",
+    "spam": "spamVerdict",
+    "virus": "virusVerdict",
+    "dmarcPolicy": "dmarcPolicy",
+}
 
 
 def _common(key: str, invocation: Invocation, retention_days: int, redactor: Redactor) -> Item:
@@ -94,7 +115,6 @@ def record_item(event: MailEvent, invocation: Invocation, retention_days: int, r
         direction=event.direction.value,
         recipients=[redactor.value(r) for r in event.recipients],
         recipientCount=len(event.recipients),
-        truncated=event.truncated,
         layout=event.layout,
         fingerprint=event.fingerprint,
         keySynthesized=event.key_synthesized,
@@ -108,7 +128,12 @@ def record_item(event: MailEvent, invocation: Invocation, retention_days: int, r
         "subject": redactor.optional(event.subject),
         "summaryVersion": event.summary_version,
         "extra": dumps(redactor.tree(event.extra)).decode() if event.extra else None,
+        # WorkMail's own flag; an SES event has no such fact (its header cut is headersTruncated).
+        "truncated": event.truncated if event.source is Source.WORKMAIL else None,
+        "eventType": None if event.event_type is None else event.event_type.value,
+        "headersTruncated": event.headers_truncated,
     }
+    optional.update({VERDICT_FIELDS[k]: v[:100] for k, v in event.verdicts.items() if k in VERDICT_FIELDS})
     item.update({k: v for k, v in optional.items() if v is not None})
     return _indexable(item)
 

@@ -18,6 +18,7 @@
 | COLLECTOR_RULE_MODE | `async` | `sync` when a synchronous Run Lambda rule invokes the function |
 | COLLECTOR_SYNC_BUDGET_SECONDS | `12` | in sync mode, answer DEFAULT within this time (WorkMail waits 15 s) |
 | COLLECTOR_FAILURE_QUEUE_URL | (none) | SQS queue for events a sync invocation could not record in time |
+| COLLECTOR_SOURCES | `workmail` | `workmail`, `ses` or `workmail,ses`: whose optional metrics to emit |
 | AWS_ENDPOINT_URL | (none) | standard SDK variable: a local endpoint for every client (or _DYNAMODB...) |
 """
 
@@ -28,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.model import Source
+
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off", ""})
 STORES = ("sqlite", "dynamodb")
@@ -35,6 +38,7 @@ RULE_MODES = ("async", "sync")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_TABLE = "workmail-collector-audit"
 DEFAULT_NAMESPACE = "WorkMailCollector"
+SOURCE_NAMES = {source.value.lower(): source for source in Source}  # workmail, ses
 
 
 class ConfigError(ValueError):
@@ -59,6 +63,7 @@ class Settings:
     rule_mode: str = "async"
     sync_budget_seconds: float = 12.0
     failure_queue_url: str | None = None
+    sources: tuple[Source, ...] = (Source.WORKMAIL,)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -130,7 +135,22 @@ class Settings:
             rule_mode=rule_mode,
             sync_budget_seconds=_seconds(env, "COLLECTOR_SYNC_BUDGET_SECONDS", 12.0, 14.0),
             failure_queue_url=failure_queue_url,
+            sources=parse_sources(env.get("COLLECTOR_SOURCES", "workmail"), "COLLECTOR_SOURCES"),
         )
+
+
+def parse_sources(text: str, name: str) -> tuple[Source, ...]:
+    """`workmail`, `ses` or both (comma- or space-separated), in a stable order.
+
+    It decides which optional metrics are emitted (SES's sending metrics, SES verdicts as
+    SPF/DKIM/DMARC failures); every known source is recorded whatever it says."""
+    words = [w for w in text.replace(",", " ").lower().split() if w]
+    unknown = [w for w in words if w not in SOURCE_NAMES]
+    if unknown or not words:
+        raise ConfigError(
+            f"{name} must name one or both of {', '.join(SOURCE_NAMES)} (e.g. workmail,ses), got {text!r}"
+        )
+    return tuple(source for source in Source if source.value.lower() in words)
 
 
 def _check_emf_names(namespace: str, service: str) -> None:

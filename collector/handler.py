@@ -20,7 +20,7 @@ from typing import Any
 from collector.clock import utc_now
 from collector.config import Settings
 from collector.model import Invocation
-from collector.response import pass_through
+from collector.response import answer
 from collector.runtime import Container
 
 log = logging.getLogger("workmail_collector")
@@ -94,4 +94,4 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     loop, container = _start()
     loop.run_until_complete(_process(container, event, invocation_from_context(context), context))
     sys.stdout.flush()
-    return pass_through()
+    return answer(event)

@@ -5,8 +5,13 @@ receives data), so each metric is emitted under exactly one dimension set, chose
 where its price is visible:
 
 * `[Service, Source, FlowDirection]` for what a reader splits by direction and by mail service
-  (Messages, Recipients, MessageBytes): 3 series per source for WorkMail;
-* `[Service]` for everything else (duplicates, conflicts, invalid events, ...).
+  (Messages, Recipients, MessageBytes): 3 series per source for WorkMail; SES receipts and Sends
+  are a second Source (INBOUND and OUTBOUND), so SES costs series, not a dimension;
+* `[Service]` for everything else (duplicates, conflicts, invalid events, SES's sending events).
+
+Optional groups are gated by features a deployment switches on: `enrichment` (the message-flow
+read) and `ses` (SES among COLLECTOR_SOURCES); a metric of several features is emitted when any
+of them is on (the SPF/DKIM/DMARC failures come from either).
 
 Totals a dashboard or alarm needs are metric math over the per-direction series (dashboards/).
 A document carries only the metrics whose value is not zero: an hour without a conflict then
@@ -20,7 +25,7 @@ the cold start does not need before the first client exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +33,7 @@ import orjson
 from aws_embedded_metrics.storage_resolution import StorageResolution
 from aws_embedded_metrics.validator import validate_dimension_set, validate_metric, validate_namespace
 
-from collector.model import Enrichment, Invocation, Outcome, Status
+from collector.model import Enrichment, EventType, Invocation, Outcome, Source, Status
 
 SERVICE = "Service"
 SOURCE = "Source"
@@ -63,11 +68,24 @@ class MetricSpec:
 
 
 ENRICHMENT = "enrichment"
-AUTH_FEATURES = frozenset({ENRICHMENT})
+SES = "ses"  # on when the deployment's sources include SES (COLLECTOR_SOURCES)
+# SPF/DKIM/DMARC verdicts come from the message-flow read (WorkMail) or from SES's own receipt.
+AUTH_FEATURES = frozenset({ENRICHMENT, SES})
 
 
 def _when(*statuses: Status) -> Callable[[Outcome], int]:
     return lambda o: int(o.status in statuses)
+
+
+def _sending(event: EventType, per_recipient: bool = True) -> Callable[[Outcome], int]:
+    """First deliveries of one SES sending event type: its recipients, or 1 per event."""
+
+    def value(o: Outcome) -> int:
+        if not o.first or o.event_type is not event:
+            return 0
+        return o.recipient_count if per_recipient else 1
+
+    return value
 
 
 def _enriched(value: Callable[[Enrichment], int]) -> Callable[[Outcome], int]:
@@ -76,15 +94,15 @@ def _enriched(value: Callable[[Enrichment], int]) -> Callable[[Outcome], int]:
 
 
 def _auth_failure(check: str) -> Callable[[Outcome], int]:
-    return _enriched(lambda e: int(check in e.auth_failures))
+    return lambda o: int(o.counted and check in o.auth_failures)
 
 
 CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec(
         "Messages",
         "Count",
-        "Messages recorded for the first time (each event counted once)",
-        _when(Status.RECORDED),
+        "Messages recorded for the first time (WorkMail events, SES receipts and SES Sends; once each)",
+        lambda o: int(o.counted),
         PER_FLOW,
     ),
     MetricSpec(
@@ -143,21 +161,21 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec(
         "SpfFailures",
         "Count",
-        "Inbound messages whose Authentication-Results say spf=fail",
+        "Inbound messages that failed SPF (Authentication-Results spf=fail, or SES spfVerdict FAIL)",
         _auth_failure("spf"),
         features=AUTH_FEATURES,
     ),
     MetricSpec(
         "DkimFailures",
         "Count",
-        "Inbound messages whose Authentication-Results say dkim=fail (no passing signature)",
+        "Inbound messages that failed DKIM (dkim=fail with no passing signature, or SES dkimVerdict FAIL)",
         _auth_failure("dkim"),
         features=AUTH_FEATURES,
     ),
     MetricSpec(
         "DmarcFailures",
         "Count",
-        "Inbound messages whose Authentication-Results say dmarc=fail",
+        "Inbound messages that failed DMARC (Authentication-Results dmarc=fail, or SES dmarcVerdict FAIL)",
         _auth_failure("dmarc"),
         features=AUTH_FEATURES,
     ),
@@ -168,13 +186,51 @@ CATALOG: tuple[MetricSpec, ...] = (
         lambda o: int(o.counted and o.enrichment is not None and not o.enrichment.ok),
         features=frozenset({ENRICHMENT}),
     ),
+    MetricSpec(
+        "SesDeliveries",
+        "Count",
+        "Recipients SES delivered to (Delivery events, each event once)",
+        _sending(EventType.DELIVERY),
+        features=frozenset({SES}),
+    ),
+    MetricSpec(
+        "SesBounces",
+        "Count",
+        "Recipients whose mail SES reported bounced (hard, or soft and no longer retried)",
+        _sending(EventType.BOUNCE),
+        features=frozenset({SES}),
+    ),
+    MetricSpec(
+        "SesComplaints",
+        "Count",
+        "Recipients who marked mail sent through SES as spam (Complaint events)",
+        _sending(EventType.COMPLAINT),
+        features=frozenset({SES}),
+    ),
+    MetricSpec(
+        "SesRejects",
+        "Count",
+        "Messages SES accepted but rejected before delivery (virus found; one per message)",
+        _sending(EventType.REJECT, per_recipient=False),
+        features=frozenset({SES}),
+    ),
+    MetricSpec(
+        "SesDeliveryDelays",
+        "Count",
+        "Recipients whose delivery SES reported delayed (DeliveryDelay events)",
+        _sending(EventType.DELIVERY_DELAY),
+        features=frozenset({SES}),
+    ),
 )
 METRIC_NAMES = tuple(spec.name for spec in CATALOG)
 
 
-def features_for(enrich: bool) -> frozenset[str]:
-    """The optional metric groups a deployment's settings switch on."""
-    return frozenset({ENRICHMENT}) if enrich else frozenset()
+def features_for(enrich: bool, sources: Iterable[Source] = (Source.WORKMAIL,)) -> frozenset[str]:
+    """The optional metric groups a deployment's settings switch on (enrichment, SES as a source)."""
+    features = {ENRICHMENT} if enrich else set()
+    if Source.SES in tuple(sources):
+        features.add(SES)
+    return frozenset(features)
 
 
 def catalog_for(features: frozenset[str] = frozenset()) -> tuple[MetricSpec, ...]:

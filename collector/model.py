@@ -25,6 +25,29 @@ class Source(StrEnum):
     SES = "SES"
 
 
+class EventType(StrEnum):
+    """What an SES event reports (WorkMail events have none: each one is a message).
+
+    Only RECEIVED (an SES receipt) and SEND (a message SES accepted for sending) are messages;
+    the others are facts about a message already counted, recorded with their own metrics."""
+
+    RECEIVED = "Received"
+    SEND = "Send"
+    DELIVERY = "Delivery"
+    BOUNCE = "Bounce"
+    COMPLAINT = "Complaint"
+    REJECT = "Reject"
+    DELIVERY_DELAY = "DeliveryDelay"
+    OPEN = "Open"
+    CLICK = "Click"
+    RENDERING_FAILURE = "RenderingFailure"
+    SUBSCRIPTION = "Subscription"
+
+    @property
+    def is_message(self) -> bool:
+        return self in (EventType.RECEIVED, EventType.SEND)
+
+
 class Status(StrEnum):
     """What happened to one delivery of an event."""
 
@@ -62,6 +85,22 @@ class MailEvent:
     layout: str
     extra: dict[str, Any] = field(default_factory=dict)
     source: Source = Source.WORKMAIL
+    event_type: EventType | None = None  # None: a WorkMail event (always a message)
+    # SES verdicts as sent (spf, dkim, dmarc, spam, virus: PASS, FAIL, GRAY, ...; dmarcPolicy).
+    verdicts: dict[str, str] = field(default_factory=dict)
+    headers_truncated: bool | None = None  # SES: the header list passed 10 KB and was cut
+
+    @property
+    def is_message(self) -> bool:
+        """Counted in Messages: a WorkMail event, an SES receipt or an SES Send."""
+        return self.event_type is None or self.event_type.is_message
+
+    @property
+    def auth_failures(self) -> frozenset[str]:
+        """Of "spf", "dkim", "dmarc": the checks the mail service itself says an inbound message failed."""
+        if self.direction is not Direction.INBOUND:
+            return frozenset()
+        return frozenset(c for c in ("spf", "dkim", "dmarc") if self.verdicts.get(c, "").upper() == "FAIL")
 
 
 @dataclass(frozen=True)
@@ -110,8 +149,15 @@ class Outcome:
     enrichment: Enrichment | None = None
     message_id: str | None = None
     source: Source | None = None
+    event_type: EventType | None = None
+    auth_failures: frozenset[str] = frozenset()  # of "spf", "dkim", "dmarc", for counted messages
+
+    @property
+    def first(self) -> bool:
+        """The first delivery of a valid event (a message or an SES sending event)."""
+        return self.status is Status.RECORDED
 
     @property
     def counted(self) -> bool:
         """True only for the one delivery that makes an event count as a message."""
-        return self.status is Status.RECORDED
+        return self.first and (self.event_type is None or self.event_type.is_message)

@@ -28,9 +28,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 from collector.audit import differing_fields, enrichment_fields, fit, invalid_item, record_item
 from collector.config import Settings
 from collector.events import EventSource
-from collector.events.workmail import parse as parse_workmail
+from collector.events.detect import parse as parse_any_source
 from collector.metrics import EmfWriter
-from collector.model import Direction, Enrichment, Invalid, Invocation, Item, MailEvent, Outcome, Status
+from collector.model import (
+    Direction,
+    Enrichment,
+    Invalid,
+    Invocation,
+    Item,
+    MailEvent,
+    Outcome,
+    Source,
+    Status,
+)
 from collector.redaction import Redactor
 from collector.store import AuditStore, Duplicate
 
@@ -39,6 +49,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("workmail_collector")
 AUTH_CHECKS = ("spf", "dkim", "dmarc")
+# A log line is one CloudWatch Logs event (256 KB at most): every value that comes from the input
+# (a key, a request id replayed from a failure record, a reason quoting a field) is cut to this.
+MAX_LOG_FIELD_CHARS = 1024
+
+
+def _clip(text: str | None) -> str | None:
+    return text if text is None or len(text) <= MAX_LOG_FIELD_CHARS else text[:MAX_LOG_FIELD_CHARS] + "..."
 
 
 class Enricher(Protocol):
@@ -55,7 +72,7 @@ class Pipeline:
         store: AuditStore,
         emf: EmfWriter,
         settings: Settings,
-        source: EventSource = parse_workmail,
+        source: EventSource = parse_any_source,
         enricher: Enricher | None = None,
     ) -> None:
         self.store = store
@@ -73,7 +90,8 @@ class Pipeline:
             item = invalid_item(parsed, invocation, self.settings.retention_days, self.redactor)
         else:
             item = record_item(parsed, invocation, self.settings.retention_days, self.redactor)
-            if self.enricher is not None:
+            if self.enricher is not None and parsed.source is Source.WORKMAIL:
+                # The message-flow API knows WorkMail's messages only; SES sends its own verdicts.
                 if deadline is None:
                     deadline = time.monotonic() + self.settings.enrich_budget_seconds
                 read = await self.enricher.summarize(parsed.message_id, deadline)
@@ -88,13 +106,20 @@ class Pipeline:
             existing = None
         outcome = _classify(parsed, item, existing, enrichment)
         self._log(outcome, parsed, invocation)
-        await self._emf.emit(outcome, invocation, self._pii_properties(parsed))
+        await self._emf.emit(outcome, invocation, self._properties(parsed))
         return outcome
 
     async def close(self) -> None:
         await self.store.close()
         if self.enricher is not None:
             await self.enricher.close()
+
+    def _properties(self, parsed: MailEvent | Invalid) -> dict[str, Any]:
+        """EMF properties: an SES event's type (a Delivery is not a message), then opt-in PII."""
+        found: dict[str, Any] = {}
+        if isinstance(parsed, MailEvent) and parsed.event_type is not None:
+            found["eventType"] = parsed.event_type.value
+        return found | self._pii_properties(parsed)
 
     def _pii_properties(self, parsed: MailEvent | Invalid) -> dict[str, Any]:
         """Opt-in only; with redaction on, the same HMACs as in the store (redaction wins)."""
@@ -104,20 +129,21 @@ class Pipeline:
         return {k: self.redactor.optional(v) for k, v in values.items()}
 
     def _log(self, outcome: Outcome, parsed: MailEvent | Invalid, invocation: Invocation) -> None:
-        context = {"invocationId": outcome.dedupe_key, "requestId": invocation.request_id}
+        key, request_id = _clip(outcome.dedupe_key), _clip(invocation.request_id)
+        context = {"invocationId": key, "requestId": request_id}
         if outcome.status is Status.QUARANTINED:
             assert isinstance(parsed, Invalid)
             log.error(
                 "invalid event quarantined: %s (invocationId=%s requestId=%s)",
-                parsed.reason,
-                outcome.dedupe_key,
-                invocation.request_id,
+                _clip(parsed.reason),
+                key,
+                request_id,
                 extra=context,
             )
         elif outcome.status is Status.CONFLICT:
             log.warning(
                 "conflicting redelivery: invocationId=%s differs from the stored record in %s",
-                outcome.dedupe_key,
+                key,
                 ", ".join(outcome.differing_fields) or "fingerprint only",
                 extra=context,
             )
@@ -125,8 +151,9 @@ class Pipeline:
             detail = ""
             if self.settings.log_pii and isinstance(parsed, MailEvent):
                 shown = self._pii_properties(parsed)
-                detail = f" from={shown['sender'] or shown['mailFrom']} subject={shown['subject']!r}"
-            log.debug("%s invocationId=%s%s", outcome.status.value, outcome.dedupe_key, detail, extra=context)
+                sender = _clip(shown["sender"] or shown["mailFrom"])
+                detail = f" from={sender} subject={_clip(shown['subject'])!r}"
+            log.debug("%s invocationId=%s%s", outcome.status.value, key, detail, extra=context)
 
 
 def _own_write(existing: Item, item: Item) -> bool:
@@ -182,6 +209,9 @@ def _classify(
         status = Status.CONFLICT
         differing = differing_fields(existing, item)
     direction = parsed.direction if existing is None else Direction(existing.get("direction", "UNKNOWN"))
+    failures = parsed.auth_failures
+    if enrichment is not None and enrichment.ok:
+        failures |= enrichment.auth_failures
     return Outcome(
         status=status,
         dedupe_key=parsed.dedupe_key,
@@ -193,4 +223,6 @@ def _classify(
         enrichment=enrichment,
         message_id=parsed.message_id,
         source=parsed.source,
+        event_type=parsed.event_type,
+        auth_failures=failures,
     )

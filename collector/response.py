@@ -1,4 +1,12 @@
-"""The synchronous Run Lambda response, typed, with WorkMail's limits checked where it is built.
+"""The synchronous answer per source: WorkMail's Run Lambda response (typed, its limits checked
+where it is built) and SES's receipt-rule disposition, chosen by the same detector as the adapters.
+
+An SES receipt rule that invokes the function with RequestResponse reads `disposition`: CONTINUE
+lets the mail flow on (anything invalid is treated as CONTINUE); STOP_RULE and STOP_RULE_SET stop
+it. The collector answers CONTINUE to every SES event (SNS and EventBridge ignore the answer), and
+the pass-through to WorkMail events and to payloads no adapter recognises, as it always has: it
+never stops or changes mail. Mail Manager documents no response contract; docs/migrating.md says
+to invoke the function with EVENT and ActionFailurePolicy CONTINUE until it does.
 
 WorkMail ignores the result of an asynchronous invocation; a synchronous rule needs a response
 of this shape, and one that breaks a limit is treated as a failed invocation (the rule's
@@ -23,7 +31,8 @@ from typing import Any
 
 import orjson
 
-from collector.model import Direction
+from collector.events.detect import source_of
+from collector.model import Direction, Source
 
 MAX_ACTIONS = 10
 MAX_RESPONSE_BYTES = 256 * 1000
@@ -172,3 +181,21 @@ PASS_THROUGH = SyncResponse((Action.default(),))
 def pass_through() -> dict[str, Any]:
     """DEFAULT for all recipients: the mail flows on unchanged. A fresh dict on every call."""
     return PASS_THROUGH.to_dict()
+
+
+SES_CONTINUE = "CONTINUE"
+
+
+def ses_continue() -> dict[str, str]:
+    """An SES receipt rule's disposition that lets the mail flow on. A fresh dict on every call."""
+    return {"disposition": SES_CONTINUE}
+
+
+def answer(raw: object) -> dict[str, Any]:
+    """The answer for this payload's source, from its shape alone, so the handler can answer even
+    when recording failed; any surprise in detection falls back to the pass-through."""
+    try:
+        source = source_of(raw)
+    except Exception:  # detection never raises by design; the answer must not depend on it
+        source = None
+    return ses_continue() if source is Source.SES else pass_through()

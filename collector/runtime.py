@@ -53,7 +53,8 @@ async def build_pipeline(settings: Settings, write: Callable[[str], Any]) -> Pip
         from collector.enrichment import MessageFlowReader
 
         enricher = await MessageFlowReader.open()
-    emf = EmfWriter(settings.namespace, settings.service, write, features_for(settings.enrich))
+    features = features_for(settings.enrich, settings.sources)
+    emf = EmfWriter(settings.namespace, settings.service, write, features)
     return Pipeline(store, emf, settings, enricher=enricher)
 
 

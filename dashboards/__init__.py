@@ -64,7 +64,7 @@ class Observability(Construct):
         table: dynamodb.ITable,
         failure_queue: sqs.IQueue,
         metrics: CollectorMetrics,
-        workmail: WorkMailMetrics,
+        workmail: WorkMailMetrics | None,
         coverage: CoveragePolicy,
         alarm_email: str | None,
         reconcile: lambda_.IFunction | None = None,

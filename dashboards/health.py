@@ -62,10 +62,11 @@ def collector_alarms(
     function: lambda_.IFunction,
     failure_queue: sqs.IQueue,
     metrics: CollectorMetrics,
-    workmail: WorkMailMetrics,
+    workmail: WorkMailMetrics | None,
     coverage: CoveragePolicy,
 ) -> list[AlarmSpec]:
-    return [
+    """Every alarm on the collector; the coverage alarm only where WorkMail is a source."""
+    specs = [
         AlarmSpec(
             name="FailureQueueNotEmpty",
             severity=Severity.CRITICAL,
@@ -115,22 +116,6 @@ def collector_alarms(
             missing=NOT_BREACHING,
         ),
         AlarmSpec(
-            name="InboundCoverageLow",
-            severity=Severity.CRITICAL,
-            metric=inbound_coverage_breach(metrics, workmail, coverage),
-            threshold=1,
-            evaluation_periods=coverage.periods,
-            datapoints_to_alarm=coverage.periods,
-            what=f"In {coverage.periods} consecutive {coverage.period_minutes}-minute periods WorkMail "
-            f"received at least {coverage.min_messages} messages each and the collector counted less "
-            f"than {coverage.threshold_percent}% of them: the email-flow rule may be edited, deleted "
-            "or disabled, the invoke permission removed, or events are stuck.",
-            first="Open the WorkMail console's inbound rules and check the Run Lambda rule still "
-            "exists, is enabled and names the FunctionArn output.",
-            anchor="critical-inboundcoveragelow",
-            missing=NOT_BREACHING,
-        ),
-        AlarmSpec(
             name="ThrottlesSustained",
             severity=Severity.WARNING,
             metric=lambda_metric(function, "Throttles", "Sum", "Throttles"),
@@ -169,6 +154,26 @@ def collector_alarms(
             missing=NOT_BREACHING,
         ),
     ]
+    if workmail is not None:
+        specs.append(
+            AlarmSpec(
+                name="InboundCoverageLow",
+                severity=Severity.CRITICAL,
+                metric=inbound_coverage_breach(metrics, workmail, coverage),
+                threshold=1,
+                evaluation_periods=coverage.periods,
+                datapoints_to_alarm=coverage.periods,
+                what=f"In {coverage.periods} consecutive {coverage.period_minutes}-minute periods WorkMail "
+                f"received at least {coverage.min_messages} messages each and the collector counted less "
+                f"than {coverage.threshold_percent}% of them: the email-flow rule may be edited, deleted "
+                "or disabled, the invoke permission removed, or events are stuck.",
+                first="Open the WorkMail console's inbound rules and check the Run Lambda rule still "
+                "exists, is enabled and names the FunctionArn output.",
+                anchor="critical-inboundcoveragelow",
+                missing=NOT_BREACHING,
+            )
+        )
+    return specs
 
 
 def reconcile_alarms(*, function: lambda_.IFunction, metrics: CollectorMetrics) -> list[AlarmSpec]:

@@ -25,6 +25,7 @@ from dashboards.coverage import (
     outbound_ratio,
 )
 from dashboards.service_metrics import queue_metric
+from dashboards.ses import add_ses_section
 
 WIDTH = 24
 
@@ -50,7 +51,7 @@ def mail_flow_dashboard(
     dashboard_name: str,
     alarms: list[cw.IAlarm],
     failure_queue: sqs.IQueue,
-    workmail: WorkMailMetrics,
+    workmail: WorkMailMetrics | None,
     coverage: CoveragePolicy,
 ) -> cw.Dashboard:
     dashboard = cw.Dashboard(
@@ -107,7 +108,8 @@ def mail_flow_dashboard(
             height=7,
         ),
     )
-    add_coverage(dashboard, metrics, workmail, coverage)
+    if workmail is not None:  # WorkMail is a source: its own counts to check against
+        add_coverage(dashboard, metrics, workmail, coverage)
     dashboard.add_widgets(
         cw.GraphWidget(
             title="Truncation rate (% of messages)",
@@ -126,6 +128,7 @@ def mail_flow_dashboard(
     )
     if metrics.emits(ENRICHMENT):
         add_enrichment(dashboard, metrics)
+    add_ses_section(dashboard, metrics)
     return dashboard
 
 

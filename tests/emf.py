@@ -10,7 +10,7 @@ import jsonschema
 import orjson
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "emf_schema.json"
-MAX_DOCUMENT_BYTES = 1024 * 1024  # a CloudWatch Logs event
+MAX_DOCUMENT_BYTES = 256 * 1024 - 26  # the largest CloudWatch Logs event, less its per-event overhead
 
 
 @cache
@@ -20,7 +20,7 @@ def _validator() -> jsonschema.Draft7Validator:
 
 def validate_document(line: str) -> dict[str, Any]:
     """Raise AssertionError unless `line` is one valid EMF document; return it parsed."""
-    assert len(line.encode()) <= MAX_DOCUMENT_BYTES, "EMF document larger than a log event"
+    assert len(line.encode()) <= MAX_DOCUMENT_BYTES, "EMF document larger than CloudWatch Logs accepts"
     document: dict[str, Any] = orjson.loads(line)
     errors = sorted(_validator().iter_errors(document), key=str)
     assert not errors, f"EMF schema violations: {[e.message for e in errors]}"

@@ -387,3 +387,42 @@ def test_unicode_line_separators_never_split_an_emf_document(sqlite_backend: Bac
         assert validate_document(lines[0].rstrip("\n"))["invocationId"] == raw["invocationId"]
 
     run(with_pipeline(sqlite_backend, body))
+
+
+LOG_EVENT_LIMIT = 256 * 1024 - 26  # CloudWatch Logs' largest event, less its per-event overhead
+
+
+@pytest.mark.parametrize(
+    ("case", "settings"),
+    [
+        ("240 KB subject of U+2028 with personal data in EMF", {"log_pii": True}),
+        ("300 KB request id from a replayed failure record", {}),
+        ("300 KB request id, invalid payload", {}),
+    ],
+)
+def test_every_emf_document_and_log_line_stays_under_the_log_event_limit(
+    sqlite_backend: Backend, caplog: pytest.LogCaptureFixture, case: str, settings: dict[str, Any]
+) -> None:
+    raw: Any = generate_events(seed=39)[0]
+    request = Invocation("r" * 300_000 if "request id" in case else "req-1", "7", datetime.now(UTC))
+    if "U+2028" in case:
+        raw["subject"] = "\u2028" * 80_000  # 240 KB of UTF-8, 480 KB once escaped in JSON
+        raw["sender"] = {"address": "\u2028" * 40_000 + "@example.com"}
+    if "invalid" in case:
+        raw = ["not", "an", "object"]
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        with caplog.at_level(logging.DEBUG, logger="workmail_collector"):
+            outcome = await p.process(raw, request)
+        assert outcome.status in (Status.RECORDED, Status.QUARANTINED)
+        (line,) = lines
+        document = validate_document(line)
+        assert len(line.encode()) < 64 * 1024, len(line.encode())
+        # Metrics are never what gets dropped to fit.
+        assert document.get("Messages", 0) + document.get("InvalidEvents", 0) == 1
+        for record in caplog.records:
+            assert len(record.getMessage().encode()) < LOG_EVENT_LIMIT // 4
+            for value in (getattr(record, "requestId", ""), getattr(record, "invocationId", "")):
+                assert len(str(value)) <= 1100
+
+    run(with_pipeline(sqlite_backend, body, **settings))

@@ -15,7 +15,7 @@ import sys
 from collector import __version__
 from collector.cli.audit import audit
 from collector.cli.common import UserError, settings_from, store_options
-from collector.cli.generate import generate
+from collector.cli.generate import add_ses_options, generate
 from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
@@ -51,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--id-length", type=int, choices=(32, 40), default=32)
     p.add_argument("--seed", type=int, help="make the output reproducible")
     p.add_argument("--jsonl", action="store_true", help="JSON Lines even for one event")
+    add_ses_options(p)
 
     p = commands.add_parser("audit", help="read the audit trail")
     audit_commands = p.add_subparsers(dest="audit_command", required=True)

@@ -1,24 +1,56 @@
-"""`generate-event`: valid WorkMail events for trying the collector out."""
+"""`generate-event`: valid WorkMail or SES events for trying the collector out."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from collector.cli.common import UserError
 from collector.jsonutil import dumps
 from collector.sampling import generate_events
+from collector.sampling_ses import SES_EVENTS, WRAPPERS, generate_ses_events
+
+
+def add_ses_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", choices=("workmail", "ses"), default="workmail")
+    p.add_argument("--ses-event", choices=SES_EVENTS, default="receipt", help="with --source ses")
+    p.add_argument(
+        "--via",
+        choices=WRAPPERS,
+        default="none",
+        help="SES sending events: as SNS or EventBridge deliver them",
+    )
+    p.add_argument(
+        "--verdict",
+        choices=("PASS", "FAIL", "GRAY"),
+        default="PASS",
+        help="SES receipts' SPF/DKIM/DMARC/spam/virus",
+    )
 
 
 def generate(args: argparse.Namespace) -> int:
-    events = generate_events(
-        count=args.count,
-        direction=args.direction,
-        recipients=args.recipients,
-        truncated=args.truncated,
-        layout=args.layout,
-        id_length=args.id_length,
-        seed=args.seed,
-    )
+    if args.source == "ses":
+        try:
+            events = generate_ses_events(
+                count=args.count,
+                event=args.ses_event,
+                recipients=args.recipients,
+                via=args.via,
+                verdict=args.verdict,
+                seed=args.seed,
+            )
+        except ValueError as error:
+            raise UserError(str(error)) from None
+    else:
+        events = generate_events(
+            count=args.count,
+            direction=args.direction,
+            recipients=args.recipients,
+            truncated=args.truncated,
+            layout=args.layout,
+            id_length=args.id_length,
+            seed=args.seed,
+        )
     if args.count == 1 and not args.jsonl:
         sys.stdout.write(dumps(events[0]).decode() + "\n")
     else:
