@@ -26,7 +26,7 @@ never appear in listings or tallies, and expire with the store's TTL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -52,6 +52,10 @@ RECONCILE_METRICS = (RECONCILE_DIFFERENCES, RECONCILE_CORRECTIONS)
 
 RECORDED = "RECORDED"
 INVALID = "INVALID"
+# Sources whose every RECORDED record is one counted message. An SES record may instead be a
+# delivery, bounce or other fact about a message counted already, and the time index (hence the
+# tally) does not carry `eventType`, so SES's Messages and Recipients cannot be reconciled from it.
+RECONCILED_SOURCES = (Source.WORKMAIL.value,)
 LEDGER_PREFIX = "reconcile:"
 DAY = timedelta(days=1)
 DAY_SECONDS = 86400
@@ -175,6 +179,7 @@ class Report:
     rows: tuple[Row, ...]
     coverage: tuple[Coverage, ...]
     corrections: tuple[Correction, ...]
+    unreconciled: tuple[str, ...] = ()  # sources with records whose counts are not compared
 
     @property
     def differences(self) -> list[Row]:
@@ -215,6 +220,11 @@ class Report:
                 f"  {c.day} {c.series.label}: the metric is {abs(c.value)} {row_kind} the audit trail; "
                 f"correction {c.value:+d} {c.outcome.value}{': ' + c.note if c.note else ''}"
             )
+        for source in self.unreconciled:
+            lines.append(
+                f"{source}'s Messages and Recipients not compared: its records include events that are "
+                "not messages (deliveries, bounces, ...), which the time index does not tell apart"
+            )
         if self.options.organization_id is None:
             lines.append("WorkMail's count not read (no organization ID given)")
         elif self.options.min_coverage is None:
@@ -238,6 +248,7 @@ class Report:
             "service": self.options.service,
             "ok": self.ok,
             "verdict": self.verdict(),
+            "unreconciledSources": list(self.unreconciled),
             "rows": [
                 {
                     "day": r.day.isoformat(),
@@ -294,7 +305,9 @@ async def reconcile(
     check_range(options, now.date())
     days = options.days()
     tallies = {day: await store.tally(day) for day in days}
-    series = sorted(_series(tallies.values()))
+    series = sorted(_series())
+    recorded = {source for t in tallies.values() for status, source, _ in t if status == RECORDED}
+    unreconciled = sorted(recorded - set(RECONCILED_SOURCES))
     queries = {
         s.key: _metric_query(options.namespace, s.metric, s.dimensions(options.service)) for s in series
     }
@@ -311,16 +324,16 @@ async def reconcile(
         if options.organization_id is not None:
             coverage.append(_coverage(day, tallies[day], sums, options))
     corrections = [await _correct(store, cloudwatch, row, options, now) for row in rows if row.difference]
-    return Report(options, tuple(rows), tuple(coverage), tuple(corrections))
+    return Report(options, tuple(rows), tuple(coverage), tuple(corrections), tuple(unreconciled))
 
 
-def _series(tallies: Iterable[Mapping[TallyKey, Tally]]) -> set[Series]:
-    """Every series that can hold a count: each known source and direction, plus any the trail has."""
-    sources = {s.value for s in Source}
-    for tally in tallies:
-        sources |= {source for status, source, _ in tally if status == RECORDED}
+def _series() -> set[Series]:
+    """Every series reconcile compares: each reconciled source and direction, and InvalidEvents."""
     found = {
-        Series(m, source, d) for m in ("Messages", "Recipients") for source in sources for d in DIRECTIONS
+        Series(m, source, d)
+        for m in ("Messages", "Recipients")
+        for source in RECONCILED_SOURCES
+        for d in DIRECTIONS
     }
     return found | {Series("InvalidEvents")}
 

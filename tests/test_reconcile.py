@@ -351,6 +351,30 @@ def test_low_coverage_is_judged_only_when_asked_and_above_the_minimum(
     run(with_store(sqlite_backend, body))
 
 
+def test_ses_counts_are_shown_as_not_compared(
+    sqlite_backend: Backend, cloudwatch_endpoint: str, names: Names
+) -> None:
+    """SES records include deliveries and bounces, which are no messages: the tally cannot tell."""
+    from collector.sampling_ses import generate_ses_events
+
+    async def body(store: AuditStore) -> None:
+        lines = await record(store, names, DAY)
+        ses: list[str] = []
+        pipeline = Pipeline(store, EmfWriter(names.namespace, names.service, ses.append), Settings())
+        events = generate_ses_events(count=2, seed=7) + generate_ses_events(count=3, event="delivery", seed=8)
+        for n, event in enumerate(events):
+            outcome = await pipeline.process(event, Invocation(f"ses-{n}", "1", at(DAY, 11, n)))
+            assert outcome.status is Status.RECORDED
+        async with cloudwatch() as client:
+            await publish(client, lines + ses)
+            report = await reconcile(store, client, options(names), NOW)
+        assert report.ok and report.differences == [] and report.unreconciled == ("SES",)
+        assert {r.series.source for r in report.rows} == {"WorkMail", None}
+        assert any(line.startswith("SES's Messages and Recipients not compared") for line in report.verdict())
+
+    run(with_store(sqlite_backend, body))
+
+
 def test_correction_time_is_inside_its_day() -> None:
     moment = correction_time(DAY)
     assert moment.date() == DAY and moment.tzinfo is UTC and moment.hour == 23

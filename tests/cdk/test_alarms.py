@@ -387,7 +387,9 @@ def test_the_composite_pages_for_critical_alarms_only(every_synth: Synth) -> Non
     (composite_id, composite), *others = every_synth.resources("AWS::CloudWatch::CompositeAlarm").items()
     assert not others
     props = composite["Properties"]
-    (topic,) = [k for k in every_synth.resources("AWS::SNS::Topic") if k.startswith("ObservabilityAlarmTopic")]
+    (topic,) = [
+        k for k in every_synth.resources("AWS::SNS::Topic") if k.startswith("ObservabilityAlarmTopic")
+    ]
     assert props["AlarmActions"] == [{"Ref": topic}] and props["OKActions"] == [{"Ref": topic}]
     children = every_synth.resources("AWS::CloudWatch::Alarm")
     critical = {k for k, r in children.items() if "-Critical-" in r["Properties"]["AlarmName"]}
