@@ -453,7 +453,7 @@ def _imports_relatively(text: str, name: str) -> bool:
     return False
 
 
-def compile_bytecode(directory: Path, interpreter: Interpreter) -> None:
+def compile_bytecode(directory: Path, interpreter: Interpreter, mode: str = "unchecked-hash") -> None:
     """Unchecked hash-based .pyc files, compiled by the runtime's Python version.
 
     Unchecked: the interpreter trusts the .pyc without reading the source. Nothing can edit a
@@ -470,7 +470,7 @@ def compile_bytecode(directory: Path, interpreter: Interpreter) -> None:
             "-j",
             "0",
             "--invalidation-mode",
-            "unchecked-hash",
+            mode,
             "-s",
             str(directory),
             "-p",
