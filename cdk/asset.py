@@ -296,7 +296,7 @@ def find_runtime_python() -> Interpreter | None:
 NO_BYTECODE_WARNING = f"""
 WARNING: no Python {PYTHON_VERSION} interpreter on this machine: the Lambda asset is built WITHOUT BYTECODE.
 Lambda's /var/task is read-only, so every cold start will compile every module from source
-(about 3 times slower; see bench/README.md). Install one and build again, for example
+(2.6 times the CPU time; see bench/README.md). Install one and build again, for example
     uv python install {PYTHON_VERSION}    (or pyenv install {PYTHON_VERSION}, or the OS package)
 or point {PYTHON_OVERRIDE_VARIABLE} at a python{PYTHON_VERSION} executable. See docs/deploy.md.
 """
