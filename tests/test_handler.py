@@ -266,6 +266,7 @@ def test_a_setup_cut_short_is_done_again_by_the_next_invocation(
     assert [r["requestPayload"] for r in _kept(sqs, queue_url)] == [first]
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_endpoint)  # the endpoint recovered
+    monkeypatch.setenv("COLLECTOR_SYNC_BUDGET_SECONDS", "12")  # the setup is read again, budget too
     handler_module.handler(second, SlowContext(aws_request_id="b", function_version="1"))
     loop, container = handler_module._loop, handler_module._container
     assert loop is not None and container is not None and container.settings.redaction_key == b"k" * 32
