@@ -209,12 +209,13 @@ def test_sync_cold_start_answers_within_its_budget_counted_from_the_import_when_
     hangs: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, fresh_container: None
 ) -> None:
     """Issue 8: with the secret endpoint hung the handler raised after 17.4 s and kept nothing. The
-    budget counts from the cold start's first instant: 5 s, of which the import took 2 s."""
+    budget counts from the cold start's first instant: 8 s, of which the import took 2 s (the
+    old clock, started at the invocation, would answer after 2 + 6.5 s)."""
     import boto3
 
     from tests.failing_server import failing_endpoint
 
-    sqs, queue_url = _sync_env(monkeypatch, moto_endpoint, budget="5")
+    sqs, queue_url = _sync_env(monkeypatch, moto_endpoint, budget="8")
     monkeypatch.setenv("COLLECTOR_TABLE_NAME", make_table(moto_endpoint))  # every service on moto...
     arn = boto3.client("secretsmanager", endpoint_url=moto_endpoint).create_secret(
         Name=f"key-{uuid.uuid4().hex[:8]}", SecretString="k" * 32
@@ -232,7 +233,7 @@ def test_sync_cold_start_answers_within_its_budget_counted_from_the_import_when_
         elapsed = time.monotonic() - started
         assert hits, "the hung endpoint was never asked"
     assert response == {"actions": [{"action": {"type": "DEFAULT"}, "allRecipients": True}]}
-    assert 2.0 + elapsed < 5.0, f"answered {2.0 + elapsed:.1f} s after the cold start began; budget 5 s"
+    assert 2.0 + elapsed < 8.0, f"answered {2.0 + elapsed:.1f} s after the cold start began; budget 8 s"
     (record,) = _kept(sqs, queue_url)
     assert record["requestPayload"] == raw
     assert record["requestContext"] == {
