@@ -22,6 +22,9 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--storm-only", action="store_true", dest="only_storm", help="run only the storm")
     parser.add_argument("--storm-events", type=int, default=10_000)
     parser.add_argument(
+        "--cold-rounds", type=int, default=7, help="alternating rounds of the built assets' cold start"
+    )
+    parser.add_argument(
         "--plain-http", action="store_true", help="no TLS to the proxy (flatters the baseline's cold start)"
     )
     args = parser.parse_args(argv)

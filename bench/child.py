@@ -1,9 +1,11 @@
 """One fresh "Lambda container": import a handler, invoke it N times, report what it cost.
 
 Run by bench/run.py as `python -m bench.child SPEC.json`, one process per handler per round, with
-stdout redirected to a file (the EMF documents). Until the handler module is imported only the
-standard library's json, os, resource, socket, sys and time are loaded, all of which both handlers
-import anyway, so the import time measured is the handler's own. The deliveries are held as text,
+stdout redirected to a file (the EMF documents); by bench/coldstart.py as
+`python3.13 -I -S bench/child.py SPEC.json`, a built asset the only entry it adds to sys.path.
+Until the handler module is imported only the standard library's json, os, resource, socket, sys
+and time are loaded, all of which both handlers import anyway, so the import time measured is the
+handler's own. The deliveries are held as text,
 so the harness adds little to the peak RSS, and each is parsed before its invocation's clock starts.
 
 Measured: import (wall and CPU), the first invocation (the rest of the cold start: SDK session,
@@ -98,6 +100,8 @@ def main(spec_path: str) -> None:
     before = counts.read()
     print(MARKER, file=sys.stderr, flush=True)  # splits `-X importtime` output: harness | handler
 
+    # An asset run (`python3.13 -I -S bench/child.py SPEC`): only the asset goes on sys.path.
+    sys.path[:0] = spec.get("path", [])
     wall0, cpu0 = time.perf_counter(), time.process_time()
     module = importlib.import_module(spec["module"])
     handler = module.handler

@@ -199,10 +199,13 @@ def run_child(
     env: dict[str, str],
     python_flags: tuple[str, ...] = (),
     cwd: Path = ROOT,
+    command: list[str] | None = None,
+    extra_spec: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], bytes, bytes]:
     """Run bench.child; return its report, its stdout (EMF) and its stderr.
 
     `python -m` puts the working directory first on sys.path: `cwd` decides which collector/ loads.
+    `command` replaces `python -m bench.child` (the asset runs: another interpreter, the file path).
     """
     tag = f"{handler.name}-{uuid.uuid4().hex[:6]}"
     spec: dict[str, Any] = {
@@ -211,13 +214,14 @@ def run_child(
         "deliveries": str(deliveries_path),
         "proxy_port": control_port,
         "report": str(workdir / f"{tag}.report.json"),
+        **(extra_spec or {}),
     }
     spec_path = workdir / f"{tag}.spec.json"
     spec_path.write_text(json.dumps(spec))
     stdout_path, stderr_path = workdir / f"{tag}.stdout", workdir / f"{tag}.stderr"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         code = subprocess.call(
-            [sys.executable, *python_flags, "-m", "bench.child", str(spec_path)],
+            [*(command or [sys.executable, *python_flags, "-m", "bench.child"]), str(spec_path)],
             cwd=cwd,
             env=env,
             stdout=out,
@@ -402,13 +406,8 @@ NUMERIC_ROWS: tuple[tuple[str, str, str], ...] = (
     ("warm latency p99 (ms)", "latency_p99_ms", ".2f"),
     ("handler CPU per warm invocation, mean (ms)", "cpu_mean_ms", ".3f"),
     ("handler CPU per warm invocation, median (ms)", "cpu_median_ms", ".3f"),
-    ("cold start: import (ms)", "import_ms", ".0f"),
-    ("cold start: first invocation (ms)", "first_invocation_ms", ".0f"),
-    ("cold start: import + first invocation (ms)", "cold_ms", ".0f"),
-    ("cold start CPU (ms)", "cold_cpu_ms", ".0f"),
     ("EMF bytes per invocation", "emf_bytes_per_invocation", ".0f"),
-    ("RSS after the first invocation (MB)", "first_rss_mb", ".1f"),
-    ("peak RSS (MB)", "peak_rss_mb", ".1f"),
+    ("peak RSS over the run, dev venv (MB)", "peak_rss_mb", ".1f"),
     ("the harness alone, before the import (MB)", "harness_rss_mb", ".1f"),
 )
 
@@ -458,17 +457,7 @@ def report_table(ours: Figures, base: Figures) -> tuple[list[str], list[tuple[st
             f"{ours.requests_per_duplicate:.2f}",
         ),
         ("warm CPU per invocation <= 1/2 of the baseline's", cpu_ratio <= 0.5, f"{cpu_ratio:.2f}x"),
-        (
-            "cold start no slower than the baseline's",
-            ours.cold_ms <= base.cold_ms,
-            f"{ours.cold_ms:.0f} vs {base.cold_ms:.0f} ms",
-        ),
-        (
-            "peak RSS no higher than the baseline's",
-            ours.peak_rss_mb <= base.peak_rss_mb,
-            f"{ours.peak_rss_mb:.1f} vs {base.peak_rss_mb:.1f} MB",
-        ),
-    ]
+    ]  # the cold start and peak RSS targets are the built assets' (bench/coldstart.py)
     for figure in (ours, base):
         for name, ok in figure.checks.items():
             targets.append((f"{figure.label}: {name}", ok, "checked every round"))
@@ -509,6 +498,7 @@ class Options:
     storm_events: int = 10_000
     only_storm: bool = False
     plain_http: bool = False
+    cold_rounds: int = 7
 
 
 def main(options: Options) -> int:
@@ -519,6 +509,11 @@ def main(options: Options) -> int:
         workdir = Path(tmp)
         if not options.only_storm:
             results["comparison"] = compare(options, workdir, endpoint)
+            from bench.coldstart import run as cold_start
+
+            results["cold_start"] = cold_start(
+                options.cold_rounds, 3, levers=False, plain_http=options.plain_http, endpoint=endpoint
+            )
         if options.storm or options.only_storm:
             from bench.storm_bench import storm_bench
 
@@ -583,7 +578,10 @@ def compare(options: Options, workdir: Path, endpoint: str) -> dict[str, Any]:
 
     ours, base = figures(runs[OURS.name], deliveries), figures(runs[BASELINE.name], deliveries)
     table, targets = report_table(ours, base)
-    print("\n## Results (medians over rounds; latency and CPU pooled over all warm invocations)\n")
+    print(
+        "\n## Results, dev venv (medians over rounds; latency and CPU pooled over all warm invocations;"
+        " the cold start of the built assets follows)\n"
+    )
     print("\n".join(table))
     print("\n## Targets\n")
     for name, ok, detail in targets:

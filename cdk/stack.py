@@ -163,6 +163,7 @@ class CollectorStack(Stack):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=QUEUE_RETENTION,
+            removal_policy=RemovalPolicy.RETAIN,  # it may hold events not yet replayed: drain, then delete
         )
         acknowledge(
             self.failure_queue,

@@ -1,51 +1,55 @@
 """Lambda glue only: a sync entry point over the async pipeline.
 
-The event loop, the aioboto3 session and clients, and the pipeline are created on the first
-invocation of a container and reused by every warm invocation after it.
+The event loop, the SDK clients and the pipeline are created on the first invocation of a
+container and reused by every warm invocation after it.
 
 Asynchronous rule (the default): a store fault raises, so Lambda's retries and the on-failure
 destination keep the event. Synchronous rule (`COLLECTOR_RULE_MODE=sync`): WorkMail needs an answer
-within 15 s, so the whole invocation runs within a budget; an event that cannot be recorded in
-time (or whose store write fails) goes to the failure queue and WorkMail still gets DEFAULT.
+within 15 s of invoking the function, cold start included, so the budget
+(`COLLECTOR_SYNC_BUDGET_SECONDS`) counts from the moment the invocation started: on a cold start,
+from the first line of this module. Everything after it runs within the budget: the container's
+setup (clients, the redaction key from Secrets Manager), the enrichment and the audit write. An
+event that cannot be recorded in time, or whose setup or write fails, goes to the failure queue
+and WorkMail still gets DEFAULT.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import sys
 import time
-from typing import Any
 
-from collector.clock import utc_now
-from collector.config import Settings
-from collector.model import Invocation
-from collector.response import answer
-from collector.runtime import Container
+# The cold start's first instant this code can see: the imports below are part of it.
+_import_started: float | None = time.monotonic()
+
+import asyncio  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+from collector.clock import utc_now  # noqa: E402
+from collector.config import Settings  # noqa: E402
+from collector.model import Invocation  # noqa: E402
+from collector.response import answer  # noqa: E402
+from collector.runtime import Container  # noqa: E402
+
+if TYPE_CHECKING:
+    from collector.failure_queue import FailureQueue
 
 log = logging.getLogger("workmail_collector")
 
 WRITE_RESERVE_SECONDS = 3.0  # kept after enrichment for the audit write and the EMF line
 QUEUE_RESERVE_SECONDS = 1.5  # kept in sync mode to hand an event to the failure queue
 NO_CONTEXT_SECONDS = 900.0  # the CLI and tests pass no Lambda context: Lambda's longest timeout
+# The import counts toward the first invocation only when that invocation follows it at once, as
+# on an on-demand cold start; a container initialised ahead of time (provisioned concurrency,
+# Lambda's proactive initialisation) starts its first invocation's clock at the invocation.
+COLD_START_GAP_SECONDS = 1.0
 
 _loop: asyncio.AbstractEventLoop | None = None
 _container: Container | None = None
-
-
-def _start() -> tuple[asyncio.AbstractEventLoop, Container]:
-    global _loop, _container
-    if _loop is None or _container is None:
-        settings = Settings.from_env()
-        logging.getLogger("workmail_collector").setLevel(settings.log_level)
-        loop = asyncio.new_event_loop()
-        try:
-            _container = loop.run_until_complete(Container.start(settings, sys.stdout.write))
-        except BaseException:
-            loop.close()  # the next invocation starts over, without a leaked loop
-            raise
-        _loop = loop
-    return _loop, _container
+_settings: Settings | None = None
+# The failure queue opened for a sync invocation whose setup had not finished: (loop, URL, queue).
+_queue: tuple[asyncio.AbstractEventLoop, str, FailureQueue] | None = None
+_imported_at = time.monotonic()
 
 
 def invocation_from_context(context: Any) -> Invocation:
@@ -61,18 +65,79 @@ def remaining_seconds(context: Any) -> float:
     return float(getter()) / 1000.0 if callable(getter) else NO_CONTEXT_SECONDS
 
 
-async def _process(container: Container, event: Any, invocation: Invocation, context: Any) -> None:
-    settings = container.settings
+def invocation_started() -> float:
+    """When this invocation started (time.monotonic()): at the import on a cold start, else now."""
+    global _import_started
     now = time.monotonic()
+    started, _import_started = _import_started, None
+    if started is not None and now - _imported_at <= COLD_START_GAP_SECONDS:
+        return started
+    return now
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop
+
+
+def _current_settings() -> Settings:
+    """Read once per container; a ConfigError fails every invocation loudly until it is fixed."""
+    global _settings
+    if _settings is None or _container is None:
+        settings = Settings.from_env()
+        logging.getLogger("workmail_collector").setLevel(settings.log_level)
+        _settings = settings
+    return _settings
+
+
+async def _start(settings: Settings) -> Container:
+    """The container's pipeline, built once; a failed setup is tried again by the next invocation."""
+    global _container, _queue
+    if _container is None:
+        mine = _queue is not None and _queue[0] is asyncio.get_running_loop()
+        queue = _queue[2] if _queue is not None and mine else None
+        _container = await Container.start(settings, sys.stdout.write, failure_queue=queue)
+        _queue = None  # the container owns it now
+    return _container
+
+
+async def _failure_queue(settings: Settings) -> FailureQueue:
+    """Opened before anything else in sync mode (no network: a client), so a setup that fails or
+    hangs can still hand the event over."""
+    global _queue
+    if _container is not None and _container.failure_queue is not None:
+        return _container.failure_queue
+    url = settings.failure_queue_url
+    assert url is not None  # Settings refuses sync mode without it
+    loop = asyncio.get_running_loop()
+    if _queue is None or _queue[0] is not loop or _queue[1] != url:
+        from collector.failure_queue import FailureQueue
+
+        _queue = (loop, url, await FailureQueue.open(url))
+    return _queue[2]
+
+
+async def _process(event: Any, invocation: Invocation, context: Any, started: float) -> None:
+    settings = _current_settings()
     available = remaining_seconds(context)
-    if settings.rule_mode != "sync" or container.failure_queue is None:
+    if settings.rule_mode != "sync":
+        container = await _start(settings)
+        now = time.monotonic()
         deadline = now + min(settings.enrich_budget_seconds, available - WRITE_RESERVE_SECONDS)
         await container.pipeline.process(event, invocation, deadline)
         return
-    budget = max(0.1, min(settings.sync_budget_seconds, available) - QUEUE_RESERVE_SECONDS)
-    deadline = now + min(settings.enrich_budget_seconds, budget - WRITE_RESERVE_SECONDS)
+    queue = await _failure_queue(settings)
+    now = time.monotonic()
+    budget_ends = min(started + settings.sync_budget_seconds, now + available) - QUEUE_RESERVE_SECONDS
     try:
-        await asyncio.wait_for(container.pipeline.process(event, invocation, deadline), timeout=budget)
+        async with asyncio.timeout_at(max(budget_ends, now + 0.1)):  # the loop's clock is time.monotonic()
+            container = await _start(settings)
+            deadline = min(
+                time.monotonic() + settings.enrich_budget_seconds, budget_ends - WRITE_RESERVE_SECONDS
+            )
+            await container.pipeline.process(event, invocation, deadline)
     except Exception as error:
         condition = "BudgetExceeded" if isinstance(error, TimeoutError) else type(error).__name__
         log.error(
@@ -85,13 +150,12 @@ async def _process(container: Container, event: Any, invocation: Invocation, con
         # Bounded too: if even the queue cannot take it in time, the invocation fails and WorkMail
         # retries it under the rule's timeout; the answer never waits past the budget.
         reason = f"{type(error).__name__}: {error}"
-        await asyncio.wait_for(
-            container.failure_queue.put(event, invocation, condition, reason), timeout=QUEUE_RESERVE_SECONDS
-        )
+        await asyncio.wait_for(queue.put(event, invocation, condition, reason), timeout=QUEUE_RESERVE_SECONDS)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    loop, container = _start()
-    loop.run_until_complete(_process(container, event, invocation_from_context(context), context))
+    started = invocation_started()
+    loop = _event_loop()
+    loop.run_until_complete(_process(event, invocation_from_context(context), context, started))
     sys.stdout.flush()
     return answer(event)

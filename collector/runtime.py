@@ -46,15 +46,20 @@ async def resolve_secrets(settings: Settings) -> Settings:
 
 
 async def build_pipeline(settings: Settings, write: Callable[[str], Any]) -> Pipeline:
+    """Every step may be cut short (a sync invocation's budget cancels it): what was opened is closed."""
     settings = await resolve_secrets(settings)
     store = await open_store(settings)
-    enricher = None
-    if settings.enrich:
-        from collector.enrichment import MessageFlowReader
+    try:
+        enricher = None
+        if settings.enrich:
+            from collector.enrichment import MessageFlowReader
 
-        enricher = await MessageFlowReader.open()
-    features = features_for(settings.enrich, settings.sources)
-    emf = EmfWriter(settings.namespace, settings.service, write, features)
+            enricher = await MessageFlowReader.open()
+        features = features_for(settings.enrich, settings.sources)
+        emf = EmfWriter(settings.namespace, settings.service, write, features)
+    except BaseException:
+        await store.close()
+        raise
     return Pipeline(store, emf, settings, enricher=enricher)
 
 
@@ -67,14 +72,21 @@ class Container:
     failure_queue: FailureQueue | None
 
     @classmethod
-    async def start(cls, settings: Settings, write: Callable[[str], Any]) -> Container:
+    async def start(
+        cls, settings: Settings, write: Callable[[str], Any], failure_queue: FailureQueue | None = None
+    ) -> Container:
+        """`failure_queue`: one already opened (sync mode opens it first, to keep a failed setup's event)."""
         pipeline = await build_pipeline(settings, write)
         settings = pipeline.settings
-        queue = None
-        if settings.rule_mode == "sync" and settings.failure_queue_url:
+        queue = failure_queue
+        if queue is None and settings.rule_mode == "sync" and settings.failure_queue_url:
             from collector.failure_queue import FailureQueue
 
-            queue = await FailureQueue.open(settings.failure_queue_url)
+            try:
+                queue = await FailureQueue.open(settings.failure_queue_url)
+            except BaseException:
+                await pipeline.close()
+                raise
         return cls(settings, pipeline, queue)
 
     async def close(self) -> None:

@@ -3,9 +3,11 @@
 set -euo pipefail
 . "$(dirname "$0")/setup-venv.sh" "test,cdk,bench"
 npm ci --no-audit --no-fund --loglevel=error
-# The Lambda asset (collector + cp313 manylinux aarch64 wheels) is built here, at install time,
-# so the tests and `cdk synth` that follow reuse it from build/lambda-asset and download nothing.
+# The Lambda asset (collector + the hash-checked lock's cp313 manylinux aarch64 wheels, 3.13
+# bytecode) is built here, at install time, so the tests and `cdk synth` that follow reuse it from
+# build/ and download nothing; its x86_64 twin (same lock and recipe) is what the tests run here.
 python -m cdk.asset
+python -m cdk.asset --platform x86_64
 ruff check .
 ruff format --check collector tests
 mypy

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -171,3 +173,116 @@ def test_sync_rule_never_waits_on_a_failure_queue_that_hangs(
                 generate_events(seed=16)[0], SlowContext(aws_request_id="q", function_version="1")
             )
         assert time.monotonic() - started < 5  # the 3 s budget, never the SDK's own timeouts
+
+
+def _sync_env(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, budget: str) -> tuple[Any, str]:
+    """Sync mode on a DynamoDB store, the failure queue on moto's SQS; returns (sqs client, queue URL)."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint)
+    queue_url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)  # before make_table, which sets it too
+    monkeypatch.setenv("COLLECTOR_STORE", "dynamodb")
+    monkeypatch.setenv("COLLECTOR_RULE_MODE", "sync")
+    monkeypatch.setenv("COLLECTOR_SYNC_BUDGET_SECONDS", budget)
+    monkeypatch.setenv("COLLECTOR_FAILURE_QUEUE_URL", queue_url)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    return sqs, queue_url
+
+
+def _cold_start(monkeypatch: pytest.MonkeyPatch, import_seconds: float) -> None:
+    """As if the handler module had just been imported, the import having taken `import_seconds`."""
+    now = time.monotonic()
+    monkeypatch.setattr(handler_module, "_import_started", now - import_seconds)
+    monkeypatch.setattr(handler_module, "_imported_at", now)
+
+
+def _kept(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    import orjson
+
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    return [orjson.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+@pytest.mark.parametrize("hangs", ["secret read", "store"])
+def test_sync_cold_start_answers_within_its_budget_counted_from_the_import_when_setup_or_store_hangs(
+    hangs: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, fresh_container: None
+) -> None:
+    """Issue 8: with the secret endpoint hung the handler raised after 17.4 s and kept nothing. The
+    budget counts from the cold start's first instant: 8 s, of which the import took 2 s (the
+    old clock, started at the invocation, would answer after 2 + 6.5 s)."""
+    import boto3
+
+    from tests.failing_server import failing_endpoint
+
+    sqs, queue_url = _sync_env(monkeypatch, moto_endpoint, budget="8")
+    monkeypatch.setenv("COLLECTOR_TABLE_NAME", make_table(moto_endpoint))  # every service on moto...
+    arn = boto3.client("secretsmanager", endpoint_url=moto_endpoint).create_secret(
+        Name=f"key-{uuid.uuid4().hex[:8]}", SecretString="k" * 32
+    )["ARN"]
+    monkeypatch.setenv("COLLECTOR_REDACT", "true")
+    monkeypatch.setenv("COLLECTOR_REDACTION_KEY_SECRET_ARN", arn)
+    raw = generate_events(seed=17)[0]
+    service = "SECRETS_MANAGER" if hangs == "secret read" else "DYNAMODB"
+    with failing_endpoint("slow", delay=30.0) as (never, hits):
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", never)  # ...but this one, which never answers
+        _cold_start(monkeypatch, import_seconds=2.0)
+        started = time.monotonic()
+        context = SlowContext(aws_request_id=f"cold-{hangs}", function_version="4")
+        response = handler_module.handler(raw, context)
+        elapsed = time.monotonic() - started
+        assert hits, "the hung endpoint was never asked"
+    assert response == {"actions": [{"action": {"type": "DEFAULT"}, "allRecipients": True}]}
+    assert 2.0 + elapsed < 8.0, f"answered {2.0 + elapsed:.1f} s after the cold start began; budget 8 s"
+    (record,) = _kept(sqs, queue_url)
+    assert record["requestPayload"] == raw
+    assert record["requestContext"] == {
+        "requestId": f"cold-{hangs}",
+        "functionArn": "4",
+        "condition": "BudgetExceeded",
+        "approximateInvokeCount": 1,
+    }
+
+
+def test_a_setup_cut_short_is_done_again_by_the_next_invocation(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, fresh_container: None
+) -> None:
+    import boto3
+
+    from tests.failing_server import failing_endpoint
+
+    sqs, queue_url = _sync_env(monkeypatch, moto_endpoint, budget="3")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("COLLECTOR_TABLE_NAME", make_table(moto_endpoint))
+    arn = boto3.client("secretsmanager", endpoint_url=moto_endpoint).create_secret(
+        Name=f"key-{uuid.uuid4().hex[:8]}", SecretString="k" * 32
+    )["ARN"]
+    monkeypatch.setenv("COLLECTOR_REDACT", "true")
+    monkeypatch.setenv("COLLECTOR_REDACTION_KEY_SECRET_ARN", arn)
+    first, second = generate_events(count=2, seed=18)
+    with failing_endpoint("slow", delay=30.0) as (never, _):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", never)
+        handler_module.handler(first, SlowContext(aws_request_id="a", function_version="1"))
+    assert handler_module._container is None  # the setup did not finish: nothing half-built is kept
+    assert [r["requestPayload"] for r in _kept(sqs, queue_url)] == [first]
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_endpoint)  # the endpoint recovered
+    monkeypatch.setenv("COLLECTOR_SYNC_BUDGET_SECONDS", "12")  # the setup is read again, budget too
+    handler_module.handler(second, SlowContext(aws_request_id="b", function_version="1"))
+    loop, container = handler_module._loop, handler_module._container
+    assert loop is not None and container is not None and container.settings.redaction_key == b"k" * 32
+    assert loop.run_until_complete(container.pipeline.store.get(second["invocationId"])) is not None
+    assert _kept(sqs, queue_url) == []
+
+
+def test_a_container_initialised_ahead_of_time_starts_the_clock_at_the_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Provisioned concurrency and proactive initialisation import long before the first invocation."""
+    now = time.monotonic()
+    monkeypatch.setattr(handler_module, "_import_started", now - 600.0)
+    monkeypatch.setattr(handler_module, "_imported_at", now - 599.0)
+    assert handler_module.invocation_started() >= now
+    _cold_start(monkeypatch, import_seconds=0.7)
+    assert handler_module.invocation_started() == pytest.approx(time.monotonic() - 0.7, abs=0.05)
+    assert handler_module.invocation_started() >= now  # only the first invocation is a cold start
