@@ -142,7 +142,8 @@ def test_replay_against_an_unreachable_store_stops_and_says_how_to_retry(local_e
     env = {**local_env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     result = cli("replay", "samples/workmail-flat-layout.json", "--store", "dynamodb", env=env)
     assert result.returncode == 1
-    assert "store error, stopping" in result.stderr and "replay the same input again" in result.stderr
+    assert "store error: EndpointConnectionError" in result.stderr and "stopping" in result.stderr
+    assert "replay the same input again" in result.stderr
     assert "Traceback" not in result.stderr
 
 
