@@ -5,6 +5,11 @@ since nothing awaits between the insert and the read of an existing row, each `p
 with respect to the other tasks on the loop. Across processes, SQLite's own locking keeps the
 primary key unique.
 
+Expiry follows DynamoDB's TTL without trusting one run's clock: a record expires when its
+`expiresAt` is before both now and the newest record's `receivedAt`, so a clock set a year ahead
+(a bad RTC, faketime) hides and deletes nothing. Reads (`read_only=True`) never create a file,
+change the schema or delete; they leave expired rows out. A writing open deletes them.
+
 `replay`'s COUNT_STATE lives in its own column, so `set_count_state` is one small UPDATE that
 never rewrites the stored JSON.
 """
@@ -13,12 +18,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from collector.clock import iso_millis
 from collector.jsonutil import dumps, loads
 from collector.model import Item
-from collector.store import COUNT_STATE, Duplicate, Inserted, PutResult, Query
+from collector.store import COUNT_STATE, Duplicate, Inserted, PutResult, Query, StoreNotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -50,19 +57,43 @@ def _enable_wal(db: sqlite3.Connection, attempts: int = 50) -> None:
 
 
 class SqliteStore:
-    def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        _enable_wal(self._db)
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        if "count_state" not in _columns(self._db):  # a file from before the column existed
-            self._db.execute("ALTER TABLE audit ADD COLUMN count_state TEXT")
-        # TTL, as DynamoDB would apply it: expired records leave the trail.
-        self._db.execute(
-            "DELETE FROM audit WHERE expires_at IS NOT NULL AND expires_at < ?", (int(time.time()),)
-        )
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+        memory = str(path) == ":memory:"
+        if read_only and not memory:
+            self._db = _open_existing(Path(path))
+        else:
+            if not memory:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            try:
+                _enable_wal(self._db)
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as error:
+                self._db.close()
+                if isinstance(error, sqlite3.OperationalError):
+                    raise
+                raise StoreNotFound(f"{path} is not an audit database ({error})") from None
+            if "count_state" not in _columns(self._db):  # a file from before the column existed
+                self._db.execute("ALTER TABLE audit ADD COLUMN count_state TEXT")
+        self._state = "count_state" if "count_state" in _columns(self._db) else "NULL"
+        if not read_only:
+            # TTL, as DynamoDB would apply it, against a clock that one wrong run cannot move.
+            self._db.execute(
+                "DELETE FROM audit WHERE expires_at IS NOT NULL AND expires_at < ?", (self._expiry_cutoff(),)
+            )
+
+    def _expiry_cutoff(self) -> int:
+        """Records expire before this epoch second: now, but never past the newest record's time."""
+        now = int(time.time())
+        (newest,) = self._db.execute("SELECT MAX(received_at) FROM audit").fetchone()
+        if newest is None:
+            return now
+        try:
+            newest_epoch = int(datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            return now
+        return min(now, newest_epoch)
 
     async def put_once(self, item: Item) -> PutResult:
         body = {k: v for k, v in item.items() if k != COUNT_STATE}
@@ -98,12 +129,13 @@ class SqliteStore:
 
     async def get(self, key: str) -> Item | None:
         row = self._db.execute(
-            "SELECT item, count_state FROM audit WHERE invocation_id = ?", (key,)
+            f"SELECT item, {self._state} FROM audit WHERE invocation_id = ?", (key,)
         ).fetchone()
         return None if row is None else _item(row)
 
     async def query(self, query: Query) -> list[Item]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[str | int] = []
         if query.message_id is not None:
             clauses.append("message_id = ?")
             params.append(query.message_id)
@@ -116,9 +148,11 @@ class SqliteStore:
         if query.until is not None:
             clauses.append("received_at <= ?")
             params.append(iso_millis(query.until))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        clauses.append("(expires_at IS NULL OR expires_at >= ?)")  # expired: out of the trail
+        params.append(self._expiry_cutoff())
         rows = self._db.execute(
-            f"SELECT item, count_state FROM audit {where} ORDER BY received_at DESC, invocation_id LIMIT ?",
+            f"SELECT item, {self._state} FROM audit WHERE {' AND '.join(clauses)}"
+            " ORDER BY received_at DESC, invocation_id LIMIT ?",
             (*params, query.limit),
         ).fetchall()
         return [_item(r) for r in rows]
@@ -136,3 +170,22 @@ def _item(row: tuple[str, str | None]) -> Item:
 
 def _columns(db: sqlite3.Connection) -> set[str]:
     return {row[1] for row in db.execute("PRAGMA table_info(audit)")}
+
+
+def _open_existing(path: Path) -> sqlite3.Connection:
+    """A connection to an audit database that must already exist: never creates a file or folder."""
+    if not path.is_file():
+        raise StoreNotFound(f"no audit database at {path}")
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True, timeout=30)
+    except sqlite3.OperationalError:  # a file this user may only read
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=30)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:
+        db.close()
+        raise StoreNotFound(f"{path} is not an audit database (not a SQLite file)") from None
+    if "audit" not in tables:
+        db.close()
+        raise StoreNotFound(f"{path} is not an audit database (no audit table)")
+    return db
