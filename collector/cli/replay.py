@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from collector.cli.common import UserError
+from collector.cli.common import UserError, explain
 from collector.cli.inputs import Delivery, read_events
 from collector.clock import utc_now
 from collector.config import Settings
@@ -109,6 +109,7 @@ class ReplayRun:
     not_done: int = 0
     stopped_by: str | None = None
     interrupted: bool = False
+    user_mistake: str | None = None  # the store refused every event for a reason the user must fix
 
 
 async def replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -137,6 +138,10 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
         progress.close()
         await pipeline.close()  # only now: every task has finished
         sink.close()
+    if run.user_mistake and not run.counts:  # nothing was replayed: one line, like any mistake
+        raise UserError(run.user_mistake)
+    if run.user_mistake:
+        log.error("%s; stopped", run.user_mistake)
     _summary(run, settings)
     if run.interrupted:
         return EXIT_INTERRUPTED
@@ -165,10 +170,11 @@ async def replay_events(
     semaphore = asyncio.Semaphore(concurrency)
     pending: set[asyncio.Task[None]] = set()
 
-    def stopping(reason: str, queued_too: bool = True) -> None:
+    def stopping(reason: str, queued_too: bool = True, say: bool = True) -> None:
         """Take no more input; with `queued_too`, the events waiting for a slot are dropped too."""
         if run.stopped_by is None:
-            log.error("%s; stopping", reason)
+            if say:
+                log.error("%s; stopping", reason)
             run.stopped_by = reason
         if queued_too:
             stop.set()
@@ -186,10 +192,14 @@ async def replay_events(
                 return
             except Exception as error:
                 run.not_done += 1
+                known = explain(error, settings)
                 if isinstance(error, OSError) and error is sink.error:
                     stopping(sink.describe(error))
+                elif known is not None and known[1] == 2:
+                    run.user_mistake = run.user_mistake or known[0]
+                    stopping(known[0], say=False)  # said once, at the end
                 else:
-                    stopping(f"store error: {type(error).__name__}: {error}")
+                    stopping(f"store error: {known[0] if known else f'{type(error).__name__}: {error}'}")
                 return
         run.counts[outcome.status.value] += 1
         run.emitted.update(metric_values(outcome, features))
