@@ -3,6 +3,7 @@
 set -euo pipefail
 . "$(dirname "$0")/setup-venv.sh" "test,cdk,bench"
 npm ci --no-audit --no-fund --loglevel=error
+. scripts/node-env.sh  # (setup-venv.sh cd-ed to the root) Node.js 24 from node_modules/.bin first on PATH, or a clear stop
 # The Lambda asset (collector + cp313 manylinux aarch64 wheels) is built here, at install time,
 # so the tests and `cdk synth` that follow reuse it from build/lambda-asset and download nothing.
 python -m cdk.asset
