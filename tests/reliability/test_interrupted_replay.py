@@ -191,8 +191,9 @@ def check_interrupted_then_rerun(
     third = replay_once(settings_, deliveries, concurrency, None, folder / "third.jsonl")
     assert third.emitted["Messages"] == 0 and third.emitted["InvalidEvents"] == 0
 
-    valid = {str(p["invocationId"]) for p, _ in deliveries if isinstance(p.get("envelope"), dict)}
-    invalid = {str(p["invocationId"]) for p, _ in deliveries} - valid
+    payloads = [p for p, _ in deliveries if isinstance(p, dict)]
+    valid = {str(p["invocationId"]) for p in payloads if isinstance(p.get("envelope"), dict)}
+    invalid = {str(p["invocationId"]) for p in payloads} - valid
     messages, invalid_events = counted(
         [folder / "first.jsonl", folder / "second.jsonl", folder / "third.jsonl"]
     )
