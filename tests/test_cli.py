@@ -160,7 +160,12 @@ def test_table_create_and_replay_on_dynamodb_local(dynamodb_local: str, tmp_path
             "--endpoint-url must be an endpoint URL",
             2,
         ),
-        (("audit", "list", "--db", "typo/x.sqlite3"), {}, "no audit database at typo/x.sqlite3", 2),
+        (
+            ("audit", "list", "--db", "{tmp}/typo/x.sqlite3"),
+            {},
+            "no audit database at {tmp}/typo/x.sqlite3",
+            2,
+        ),
         (("replay", "tests/__init__.py"), {}, "no events in tests/__init__.py", 2),  # an empty file
         (("replay", "docs"), {}, "no events in docs (folders are searched for *.json and *.jsonl files)", 2),
         (("replay", "-"), {}, "no events in -", 2),
@@ -174,8 +179,15 @@ def test_table_create_and_replay_on_dynamodb_local(dynamodb_local: str, tmp_path
     ],
 )
 def test_user_mistakes_are_one_line_and_non_zero(
-    local_env: dict[str, str], args: tuple[str, ...], env: dict[str, str], message: str, code: int
+    local_env: dict[str, str],
+    tmp_path: Path,
+    args: tuple[str, ...],
+    env: dict[str, str],
+    message: str,
+    code: int,
 ) -> None:
+    args = tuple(a.replace("{tmp}", str(tmp_path)) for a in args)
+    message = message.replace("{tmp}", str(tmp_path))
     if args[0] == "audit":  # an audit database that exists, with nothing in it
         from collector.store.sqlite import SqliteStore
         from tests.conftest import run
@@ -185,7 +197,7 @@ def test_user_mistakes_are_one_line_and_non_zero(
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert not (ROOT / "typo").exists()  # a read command creates nothing
+    assert not (tmp_path / "typo").exists()  # a read command creates nothing
 
 
 def test_replay_against_an_unreachable_store_stops_and_says_how_to_retry(local_env: dict[str, str]) -> None:
