@@ -20,14 +20,21 @@
 | COLLECTOR_FAILURE_QUEUE_URL | (none) | SQS queue for events a sync invocation could not record in time |
 | COLLECTOR_SOURCES | `workmail` | `workmail`, `ses` or `workmail,ses`: whose optional metrics to emit |
 | AWS_ENDPOINT_URL | (none) | standard SDK variable: a local endpoint for every client (or _DYNAMODB...) |
+
+Each value is checked against what the service behind it accepts (DynamoDB's table name rules, the
+shape of an SQS queue URL and of a Secrets Manager ARN, an endpoint URL, a file path), so a bad one
+fails the cold start with a message naming the variable, instead of every invocation after it.
+The CLI checks its flags (--table, --db, --endpoint-url) with the same functions.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from collector.model import Source
 
@@ -39,6 +46,20 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_TABLE = "workmail-collector-audit"
 DEFAULT_NAMESPACE = "WorkMailCollector"
 SOURCE_NAMES = {source.value.lower(): source for source in Source}  # workmail, ses
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+# https://sqs.<region>.amazonaws.com/<account>/<queue> (or any endpoint: LocalStack, moto); queue
+# names are 1-80 letters, digits, '-' and '_', FIFO ones ending in .fifo.
+QUEUE_PATH = re.compile(r"/\d{12}/(?=[A-Za-z0-9_.-]{1,80}$)[A-Za-z0-9_-]+(\.fifo)?")
+SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}")
+# The SDK's endpoint variables for the services the collector calls.
+ENDPOINT_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_WORKMAILMESSAGEFLOW",
+)
 
 
 class ConfigError(ValueError):
@@ -74,9 +95,12 @@ class Settings:
         if store not in STORES:
             raise ConfigError(f"COLLECTOR_STORE must be one of {', '.join(STORES)}, got {store!r}")
 
-        table = env.get("COLLECTOR_TABLE_NAME", DEFAULT_TABLE).strip()
-        if not 3 <= len(table) <= 255:
-            raise ConfigError("COLLECTOR_TABLE_NAME must be 3 to 255 characters")
+        table = check_table_name(
+            env.get("COLLECTOR_TABLE_NAME", DEFAULT_TABLE).strip(), "COLLECTOR_TABLE_NAME"
+        )
+        for name in ENDPOINT_VARIABLES:
+            if env.get(name):
+                check_endpoint_url(env[name], name)
 
         namespace = env.get("COLLECTOR_NAMESPACE", DEFAULT_NAMESPACE).strip()
         if not namespace or len(namespace) > 255 or namespace.startswith("AWS/"):
@@ -96,6 +120,11 @@ class Settings:
         redact = _flag(env, "COLLECTOR_REDACT")
         key_text = env.get("COLLECTOR_REDACTION_KEY", "")
         secret_arn = env.get("COLLECTOR_REDACTION_KEY_SECRET_ARN", "").strip() or None
+        if secret_arn is not None and not SECRET_ARN.fullmatch(secret_arn):
+            raise ConfigError(
+                "COLLECTOR_REDACTION_KEY_SECRET_ARN must be a Secrets Manager secret ARN like"
+                f" arn:aws:secretsmanager:us-east-1:123456789012:secret:my-key-AbCdEf, got {secret_arn!r}"
+            )
         if redact and secret_arn is None:
             check_redaction_key(key_text)
 
@@ -108,6 +137,8 @@ class Settings:
         if rule_mode not in RULE_MODES:
             raise ConfigError(f"COLLECTOR_RULE_MODE must be async or sync, got {rule_mode!r}")
         failure_queue_url = env.get("COLLECTOR_FAILURE_QUEUE_URL", "").strip() or None
+        if failure_queue_url is not None:
+            check_queue_url(failure_queue_url, "COLLECTOR_FAILURE_QUEUE_URL")
         if rule_mode == "sync" and failure_queue_url is None:
             raise ConfigError(
                 "COLLECTOR_RULE_MODE=sync needs COLLECTOR_FAILURE_QUEUE_URL: an event that cannot be"
@@ -115,8 +146,9 @@ class Settings:
             )
 
         data_home = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
-        sqlite_path = Path(
-            env.get("COLLECTOR_SQLITE_PATH") or data_home / "workmail-collector" / "audit.sqlite3"
+        sqlite_path = check_sqlite_path(
+            env.get("COLLECTOR_SQLITE_PATH") or str(data_home / "workmail-collector" / "audit.sqlite3"),
+            "COLLECTOR_SQLITE_PATH",
         )
         return cls(
             store=store,
@@ -169,6 +201,45 @@ def _check_emf_names(namespace: str, service: str) -> None:
         raise ConfigError(
             f"COLLECTOR_SERVICE (or the function name) is not a valid dimension value: {error}"
         ) from None
+
+
+def check_table_name(value: str, name: str) -> str:
+    if not TABLE_NAME.fullmatch(value):
+        raise ConfigError(
+            f"{name} must be a DynamoDB table name: 3-255 characters, only letters, digits, '_', '-'"
+            f" and '.', got {value!r}"
+        )
+    return value
+
+
+def check_queue_url(value: str, name: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname or not QUEUE_PATH.fullmatch(parts.path):
+        raise ConfigError(
+            f"{name} must be an SQS queue URL like"
+            f" https://sqs.us-east-1.amazonaws.com/123456789012/my-queue, got {value!r}"
+        )
+    return value
+
+
+def check_endpoint_url(value: str, name: str) -> str:
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be an endpoint URL like http://127.0.0.1:8000, got {value!r}")
+    return value.strip()
+
+
+def check_sqlite_path(value: str, name: str) -> Path:
+    path = Path(value).expanduser()
+    if not value.strip() or "\0" in value:
+        raise ConfigError(f"{name} must be a file path, got {value!r}")
+    if path.is_dir():
+        raise ConfigError(f"{name} must be a file path, not the folder {value}")
+    return path
 
 
 def check_redaction_key(key: str) -> None:

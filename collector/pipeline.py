@@ -16,6 +16,12 @@ parse -> [enrich] -> build the audit item -> one conditional write -> classify -
 * Metrics are emitted only after the write succeeded. The one window that can lose a metric is a
   crash between the write and the EMF line reaching the log when no retry follows (Lambda's retries
   and a redrive that keeps `requestContext.requestId` re-emit it). The audit trail stays exact.
+* `replay` (the CLI) closes that window for what it writes, at the price of a second write per
+  counted event that the Lambda path never pays: its records carry `countState` PENDING, and an
+  event is counted by the one attempt that moves PENDING to `EMITTED:<attemptId>` (a
+  compare-and-set) right before its EMF line; if the line cannot be written, the state goes back
+  to PENDING. A replay stopped anywhere (store fault, full disk, closed pipe, Ctrl-C) leaves
+  exactly the uncounted records PENDING, and the next replay of the input counts those, once.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from collector.model import (
     Status,
 )
 from collector.redaction import Redactor
-from collector.store import AuditStore, Duplicate
+from collector.store import COUNT_STATE, EMITTED_PREFIX, PENDING, AuditStore, Duplicate, PutResult
 
 if TYPE_CHECKING:
     from collector.enrichment import EnrichmentResult
@@ -84,6 +90,75 @@ class Pipeline:
 
     async def process(self, raw: object, invocation: Invocation, deadline: float | None = None) -> Outcome:
         """`deadline` (a time.monotonic() instant) bounds enrichment; by default its own budget."""
+        parsed, item, result, enrichment = await self._write(raw, invocation, deadline)
+        existing = result.existing if isinstance(result, Duplicate) else None
+        if existing is not None and _own_write(existing, item):
+            # This delivery's own earlier write (an SDK retry after a lost response, or Lambda's
+            # retry of an invocation that failed after the write): the first, not a duplicate.
+            existing = None
+        outcome = _classify(parsed, item, existing, enrichment)
+        self._log(outcome, parsed, invocation)
+        await self._emf.emit(outcome, invocation, self._properties(parsed))
+        return outcome
+
+    async def replay(self, raw: object, invocation: Invocation) -> Outcome:
+        """`process` for the CLI's replay: each event counted exactly once across interrupted runs.
+
+        The record is written PENDING. Whoever moves it from PENDING (or, for the Lambda's record of
+        a failed invocation replayed under its request id, from no state) to EMITTED:<attemptId>
+        counts it and writes its EMF line at once; if that line cannot be written, the state is put
+        back, so the next replay counts it. Raises what the store or the EMF writer raised.
+        """
+        parsed, item, result, enrichment = await self._write(raw, invocation, None, {COUNT_STATE: PENDING})
+        key = str(item["invocationId"])  # as stored: fit() may have replaced an oversized key
+        existing = result.existing if isinstance(result, Duplicate) else None
+        claim_from: str | None = PENDING
+        if existing is None or _own_attempt(existing, item):
+            counting = True
+        elif existing.get(COUNT_STATE) == PENDING:
+            # Written by a replay that stopped before counting it: count it if it is this event.
+            counting = existing.get("fingerprint") == item.get("fingerprint")
+        else:
+            # The Lambda's write of an invocation that failed after it (replayed from its failure
+            # record, under its request id); a record a replay already counted stays a duplicate.
+            counting = _own_write(existing, item) and existing.get(COUNT_STATE) is None
+            claim_from = None
+        claimed = f"{EMITTED_PREFIX}{item['attemptId']}"
+        if counting:
+            try:
+                counting = await self.store.set_count_state(key, claim_from, claimed)
+            except BaseException:
+                await self._give_back(key, claimed, claim_from)  # in case it applied unseen
+                raise
+            if not counting:  # another replay claimed it first, and counts it
+                existing = await self.store.get(key) or existing or item
+        outcome = _classify(parsed, item, None if counting else existing, enrichment)
+        self._log(outcome, parsed, invocation)
+        try:
+            await self._emf.emit(outcome, invocation, self._properties(parsed))
+        except BaseException:
+            if counting:
+                await self._give_back(key, claimed, claim_from)
+            raise
+        return outcome
+
+    async def _give_back(self, key: str, claimed: str, state: str | None) -> None:
+        """Undo a claim whose EMF line was not written, so that a later replay counts the event."""
+        try:
+            await self.store.set_count_state(key, claimed, state)
+        except Exception as error:
+            log.error(
+                "invocationId=%s was claimed for counting but its EMF line was not written, and the"
+                " claim could not be undone (%s: %s): its metrics may be missing",
+                key,
+                type(error).__name__,
+                error,
+            )
+
+    async def _write(
+        self, raw: object, invocation: Invocation, deadline: float | None, extra: Item | None = None
+    ) -> tuple[MailEvent | Invalid, Item, PutResult, Enrichment | None]:
+        """Parse, [enrich], build the item and make the one conditional write."""
         parsed = self._source(raw)
         enrichment: Enrichment | None = None
         if isinstance(parsed, Invalid):
@@ -98,16 +173,9 @@ class Pipeline:
                 item.update(enrichment_fields(read, self.redactor))
                 enrichment = _enrichment(read, parsed.direction)
         item["attemptId"] = uuid.uuid4().hex
-        result = await self.store.put_once(fit(item))
-        existing = result.existing if isinstance(result, Duplicate) else None
-        if existing is not None and _own_write(existing, item):
-            # This delivery's own earlier write (an SDK retry after a lost response, or Lambda's
-            # retry of an invocation that failed after the write): the first, not a duplicate.
-            existing = None
-        outcome = _classify(parsed, item, existing, enrichment)
-        self._log(outcome, parsed, invocation)
-        await self._emf.emit(outcome, invocation, self._properties(parsed))
-        return outcome
+        item.update(extra or {})
+        item = fit(item)
+        return parsed, item, await self.store.put_once(item), enrichment
 
     async def close(self) -> None:
         await self.store.close()
@@ -156,11 +224,16 @@ class Pipeline:
             log.debug("%s invocationId=%s%s", outcome.status.value, key, detail, extra=context)
 
 
+def _own_attempt(existing: Item, item: Item) -> bool:
+    """The stored record is this very attempt's write (the SDK retried a PutItem it applied)."""
+    return bool(existing.get("attemptId") == item["attemptId"])
+
+
 def _own_write(existing: Item, item: Item) -> bool:
     """The stored record is this delivery's own earlier write: the SDK retried this very attempt
     (same attemptId), or Lambda retried the failed invocation (Lambda keeps the request id across
     its asynchronous retries) and the content is the same."""
-    if existing.get("attemptId") == item["attemptId"]:
+    if _own_attempt(existing, item):
         return True
     return (
         item["requestId"] not in ("", "unknown")

@@ -5,4 +5,5 @@
 set -euo pipefail
 . "$(dirname "$0")/setup-venv.sh" "bench,cdk"
 npm ci --no-audit --no-fund --loglevel=error
+. scripts/node-env.sh  # (setup-venv.sh cd-ed to the root) Node.js 24 from node_modules/.bin first on PATH, or a clear stop
 python -m bench "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -102,11 +103,20 @@ def test_table_create_and_replay_on_dynamodb_local(dynamodb_local: str, tmp_path
     )
     assert len(listing.stdout.splitlines()) == 67
     exists = cli("table", "create", "--table", "cli-audit", env=env)
+    assert exists.returncode == 2
     assert (
-        exists.returncode == 1
-        and "ResourceInUseException" in exists.stderr
-        and "Traceback" not in exists.stderr
+        exists.stderr
+        == f"workmail-collector: table cli-audit already exists at {dynamodb_local}: nothing to create\n"
     )
+    for command in (("audit", "list"), ("replay", "samples/")):
+        missing = cli(*command, "--store", "dynamodb", "--table", "no-such-table", env=env)
+        assert missing.returncode == 2, missing.stderr
+        assert missing.stderr.startswith(
+            f"workmail-collector: table no-such-table does not exist at {dynamodb_local}"
+        )
+        assert (
+            "table create --table no-such-table" in missing.stderr and len(missing.stderr.splitlines()) == 1
+        )
 
 
 @pytest.mark.parametrize(
@@ -117,7 +127,48 @@ def test_table_create_and_replay_on_dynamodb_local(dynamodb_local: str, tmp_path
         (("audit", "get", "nope"), {}, "no audit record with invocationId nope", 2),
         (("audit", "query"), {}, "needs --message-id, --sender, --since or --until", 2),
         (("audit", "list", "--since", "yesterday"), {}, "not an ISO 8601 time", 2),
-        (("generate-event", "-n", "0"), {}, "--count must be at least 1", 2),
+        (("generate-event", "-n", "0"), {}, "argument -n/--count: must be at least 1, got 0", 2),
+        (("generate-event", "--recipients", "-1"), {}, "argument --recipients: must be at least 0", 2),
+        (("audit", "list", "--limit", "-1"), {}, "argument --limit: must be at least 1, got -1", 2),
+        (
+            ("audit", "query", "--since", "2026-11-01", "--limit", "0"),
+            {},
+            "argument --limit: must be at least 1",
+            2,
+        ),
+        (("audit", "list", "--days", "-3"), {}, "argument --days: must be at least 1, got -3", 2),
+        (("replay", "samples/", "--concurrency", "0"), {}, "argument --concurrency: must be at least 1", 2),
+        (
+            ("replay", "samples/", "--store", "local"),
+            {},
+            "invalid choice: 'local' (choose from 'sqlite', 'dynamodb')",
+            2,
+        ),
+        (("table", "create", "--db", "x.sqlite3"), {}, "unrecognized arguments: --db x.sqlite3", 2),
+        (("table", "create", "--store", "sqlite"), {}, "unrecognized arguments: --store sqlite", 2),
+        (("audit", "list", "--table", "my audit table!"), {}, "--table must be a DynamoDB table name", 2),
+        (("audit", "list"), {"COLLECTOR_TABLE_NAME": "my audit table!"}, "COLLECTOR_TABLE_NAME must be", 2),
+        (
+            ("audit", "list"),
+            {"COLLECTOR_FAILURE_QUEUE_URL": "not a url"},
+            "COLLECTOR_FAILURE_QUEUE_URL must be",
+            2,
+        ),
+        (
+            ("table", "create", "--endpoint-url", "localhost:8000"),
+            {},
+            "--endpoint-url must be an endpoint URL",
+            2,
+        ),
+        (
+            ("audit", "list", "--db", "{tmp}/typo/x.sqlite3"),
+            {},
+            "no audit database at {tmp}/typo/x.sqlite3",
+            2,
+        ),
+        (("replay", "tests/__init__.py"), {}, "no events in tests/__init__.py", 2),  # an empty file
+        (("replay", "docs"), {}, "no events in docs (folders are searched for *.json and *.jsonl files)", 2),
+        (("replay", "-"), {}, "no events in -", 2),
         (
             ("audit", "query", "--since", "2026-11-02T00:00:00Z", "--until", "2026-11-01T00:00:00Z"),
             {},
@@ -128,12 +179,25 @@ def test_table_create_and_replay_on_dynamodb_local(dynamodb_local: str, tmp_path
     ],
 )
 def test_user_mistakes_are_one_line_and_non_zero(
-    local_env: dict[str, str], args: tuple[str, ...], env: dict[str, str], message: str, code: int
+    local_env: dict[str, str],
+    tmp_path: Path,
+    args: tuple[str, ...],
+    env: dict[str, str],
+    message: str,
+    code: int,
 ) -> None:
-    result = cli(*args, env={**local_env, **env})
+    args = tuple(a.replace("{tmp}", str(tmp_path)) for a in args)
+    message = message.replace("{tmp}", str(tmp_path))
+    if args[0] == "audit":  # an audit database that exists, with nothing in it
+        from collector.store.sqlite import SqliteStore
+        from tests.conftest import run
+
+        run(SqliteStore(local_env["COLLECTOR_SQLITE_PATH"]).close())
+    result = cli(*args, env={**local_env, **env}, stdin="")
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "typo").exists()  # a read command creates nothing
 
 
 def test_replay_against_an_unreachable_store_stops_and_says_how_to_retry(local_env: dict[str, str]) -> None:
@@ -142,7 +206,8 @@ def test_replay_against_an_unreachable_store_stops_and_says_how_to_retry(local_e
     env = {**local_env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     result = cli("replay", "samples/workmail-flat-layout.json", "--store", "dynamodb", env=env)
     assert result.returncode == 1
-    assert "store error, stopping" in result.stderr and "replay the same input again" in result.stderr
+    assert "store error: cannot reach http://127.0.0.1:" in result.stderr and "stopping" in result.stderr
+    assert "replay the same input again" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -166,3 +231,75 @@ def test_audit_query_by_sender_hashes_with_the_key_from_secrets_manager(
     assert [orjson.loads(x)["messageId"] for x in found.stdout.splitlines()] == [
         "5c1e0a51-37f4-4c2b-9a7e-2f0d1b7c9e11"
     ]
+
+
+def test_replay_of_an_empty_folder_is_a_mistake_and_creates_nothing(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    db = tmp_path / "store" / "audit.sqlite3"
+    result = cli("replay", str(tmp_path / "empty"), "--emf-out", str(tmp_path / "emf.jsonl"), "--db", str(db))
+    assert result.returncode == 2 and "no events in" in result.stderr
+    assert not db.parent.exists() and not (tmp_path / "emf.jsonl").exists()
+
+
+def test_no_region_names_the_variable(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    for args in (("table", "create", "--table", "audit"), ("audit", "list", "--store", "dynamodb")):
+        result = subprocess.run(
+            [str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT
+        )
+        assert result.returncode == 2
+        assert result.stderr == (
+            "workmail-collector: no AWS region: set AWS_DEFAULT_REGION (or a region in your AWS profile)\n"
+        )
+
+
+def test_audit_list_says_when_it_shows_only_the_newest(local_env: dict[str, str]) -> None:
+    assert cli("replay", "samples/", env=local_env).returncode == 0
+    listing = cli("audit", "list", env=local_env)
+    assert listing.returncode == 0 and len(listing.stdout.splitlines()) == 1 + 50
+    assert "showing the newest 50 records; more match: raise --limit" in listing.stderr
+    everything = cli("audit", "list", "--limit", "67", env=local_env)
+    assert len(everything.stdout.splitlines()) == 1 + 67 and everything.stderr == ""
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(local_env: dict[str, str]) -> None:
+    """`| head`: no BrokenPipeError traceback, exit 0 for commands that only print."""
+    assert cli("replay", "samples/", env=local_env).returncode == 0
+    for command in ("audit list --json --limit 100", "generate-event -n 5000"):
+        result = subprocess.run(
+            f"'{SCRIPT}' {command} | head -n 1; echo \"exit ${{PIPESTATUS[0]}}\" >&2",
+            shell=True,
+            executable="/bin/bash",
+            capture_output=True,
+            text=True,
+            env={**os.environ, **local_env},
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert len(result.stdout.splitlines()) == 1
+        assert result.stderr.strip() == "exit 0", result.stderr
+
+
+def test_every_option_says_what_it_does() -> None:
+    for command in (
+        ("replay",),
+        ("generate-event",),
+        ("audit", "list"),
+        ("audit", "query"),
+        ("audit", "get"),
+        ("table", "create"),
+    ):
+        from collector.cli import parser
+
+        root = parser()
+        sub = root
+        for name in command:
+            action = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction))
+            sub = action.choices[name]
+        undocumented = [
+            a.option_strings
+            for a in sub._actions
+            if a.option_strings and not a.help and "--help" not in a.option_strings
+        ]
+        assert undocumented == [], (command, undocumented)

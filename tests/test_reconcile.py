@@ -440,6 +440,16 @@ def test_usage_mistakes_say_what_is_wrong(
     assert message in capsys.readouterr().err
 
 
+def test_a_missing_database_is_named_and_not_created(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nothing-here.sqlite3"
+    for fix in ([], ["--fix"]):
+        assert cli("--db", str(missing), *fix) == 2
+        assert "no audit database" in capsys.readouterr().err
+    assert not missing.exists()
+
+
 def test_a_future_day_is_refused(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     tomorrow = (TODAY + timedelta(days=2)).isoformat()
     assert cli("--db", str(tmp_path / "a.sqlite3"), "--since", tomorrow) == 2

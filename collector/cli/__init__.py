@@ -1,8 +1,9 @@
 """The command line only: replay events through the Lambda's pipeline, generate events, read the trail.
 
 One module per command group (replay, generate, audit, table); this one parses and dispatches.
-User mistakes (a missing file, a bad setting, an unreachable endpoint) end in one line on stderr
-and a non-zero exit, never a traceback.
+User mistakes (a bad flag or setting, a missing file, database or table, no region) end in one line
+on stderr and exit code 2; store and network failures in one line and exit code 1; never a
+traceback. A reader that stops reading (`| head`) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -14,19 +15,19 @@ import sys
 
 from collector import __version__
 from collector.cli.audit import audit
-from collector.cli.common import UserError, settings_from, store_options
+from collector.cli.common import Parser, at_least, explain, quiet_closed_stdout, settings_from, store_options
 from collector.cli.generate import add_ses_options, generate
 from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
 from collector.cli.table import table
-from collector.config import ConfigError
+from collector.config import Settings
 
 log = logging.getLogger("workmail_collector")
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
+    root = Parser(
         prog="workmail-collector",
         description="Replay WorkMail events through the collector, and read its audit trail.",
     )
@@ -36,19 +37,41 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("replay", help="run events through the same pipeline as the Lambda handler")
     p.add_argument("paths", nargs="+", help="JSON or JSON Lines files, folders, or - for stdin")
     p.add_argument("--emf-out", help="append EMF documents to this file instead of stdout")
-    p.add_argument("--concurrency", type=int, default=1, help="events in flight at once (default 1)")
+    p.add_argument("--concurrency", type=at_least(1), default=1, help="events in flight at once (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     store_options(p)
 
     p = commands.add_parser(
         "generate-event", help="print valid WorkMail events (JSON, or JSON Lines for -n>1)"
     )
-    p.add_argument("--direction", choices=("INBOUND", "OUTBOUND"), default="INBOUND")
-    p.add_argument("--recipients", type=int, default=2, help="recipients per event (default 2)")
+    p.add_argument(
+        "--direction",
+        choices=("INBOUND", "OUTBOUND"),
+        default="INBOUND",
+        help="flowDirection of the events (default INBOUND)",
+    )
+    p.add_argument("--recipients", type=at_least(0), default=2, help="recipients per event (default 2)")
     p.add_argument("--truncated", action="store_true", help="set truncated: true")
-    p.add_argument("-n", "--count", type=int, default=1, help="number of events, unique invocationIds")
-    p.add_argument("--layout", choices=("envelope", "flat"), default="envelope")
-    p.add_argument("--id-length", type=int, choices=(32, 40), default=32)
+    p.add_argument(
+        "-n",
+        "--count",
+        type=at_least(1),
+        default=1,
+        help="number of events, unique invocationIds (default 1)",
+    )
+    p.add_argument(
+        "--layout",
+        choices=("envelope", "flat"),
+        default="envelope",
+        help="envelope: addresses under `envelope` (WorkMail today); flat: the older top-level fields",
+    )
+    p.add_argument(
+        "--id-length",
+        type=int,
+        choices=(32, 40),
+        default=32,
+        help="hex characters in each invocationId: 32 or 40, both seen from WorkMail (default 32)",
+    )
     p.add_argument("--seed", type=int, help="make the output reproducible")
     p.add_argument("--jsonl", action="store_true", help="JSON Lines even for one event")
     add_ses_options(p)
@@ -68,17 +91,22 @@ def parser() -> argparse.ArgumentParser:
             continue
         a.add_argument("--since", help="ISO 8601 start (UTC if no offset)")
         a.add_argument("--until", help="ISO 8601 end")
-        a.add_argument("--limit", type=int, default=50)
+        a.add_argument(
+            "--limit",
+            type=at_least(1),
+            default=50,
+            help="show at most this many records, newest first (default 50)",
+        )
         if name == "list":
-            a.add_argument("--days", type=int, default=7, help="look back this many days (default 7)")
+            a.add_argument("--days", type=at_least(1), default=7, help="look back this many days (default 7)")
         else:
-            a.add_argument("--message-id")
+            a.add_argument("--message-id", help="WorkMail's messageId")
             a.add_argument("--sender", help="an address; hashed first when redaction is on")
 
     p = commands.add_parser("table", help="manage the DynamoDB audit table")
     table_commands = p.add_subparsers(dest="table_command", required=True)
     t = table_commands.add_parser("create", help="create it with the CDK stack's keys, indexes and TTL")
-    store_options(t)
+    store_options(t, sqlite=False)
 
     add_reconcile_parser(commands)
     return root
@@ -87,27 +115,26 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
+    settings: Settings | None = None
     try:
         if args.command == "generate-event":
-            if args.count < 1 or args.recipients < 0:
-                raise UserError("--count must be at least 1 and --recipients at least 0")
             return generate(args)
         settings = settings_from(args, force_dynamodb=args.command == "table")
         log.setLevel(settings.log_level)
         if args.command == "replay":
-            if args.concurrency < 1:
-                raise UserError("--concurrency must be at least 1")
             return asyncio.run(replay(args, settings))
         if args.command == "audit":
             return asyncio.run(audit(args, settings))
         if args.command == "reconcile":
             return asyncio.run(reconcile(args, settings))
         return asyncio.run(table(args, settings))
-    except (UserError, ConfigError) as error:
-        print(f"workmail-collector: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # unreachable endpoint, missing credentials, missing table...
-        print(f"workmail-collector: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+    except BrokenPipeError:  # the reader of stdout stopped (`| head`): nothing left to say
+        quiet_closed_stdout()
+        return 0
+    except Exception as error:
+        known = explain(error, settings)
+        message, code = known or (f"{type(error).__name__}: {error}", 1)
+        print(f"workmail-collector: {message}", file=sys.stderr)
+        return code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from collector.events.workmail import normalize_address
 from collector.jsonutil import dumps
 from collector.redaction import Redactor
 from collector.runtime import open_store, resolve_secrets
-from collector.store import Query
+from collector.store import AuditStore, Query
 
 COLUMNS = ("receivedAt", "invocationId", "status", "direction", "sender", "recipientCount", "messageId")
 
@@ -51,43 +52,58 @@ def _when(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+async def _open_for_reading(settings: Settings) -> AuditStore:
+    """Reads never create, migrate or purge anything: a missing SQLite file is an error."""
+    if settings.store == "sqlite":
+        from collector.store.sqlite import SqliteStore
+
+        return SqliteStore(settings.sqlite_path, read_only=True)
+    return await open_store(settings)
+
+
 async def audit(args: argparse.Namespace, settings: Settings) -> int:
+    query = None if args.audit_command == "get" else _query(args)  # mistakes first, before any I/O
     settings = await resolve_secrets(settings)  # --sender is hashed with the deployment's own key
-    store = await open_store(settings)
+    store = await _open_for_reading(settings)
     try:
-        if args.audit_command == "get":
+        if query is None:
             item = await store.get(args.invocation_id)
             if item is None:
                 raise UserError(f"no audit record with invocationId {args.invocation_id}")
             _print_items([item], bool(args.json))
             return 0
-        since, until = _when(args.since), _when(args.until)
-        if since is not None and until is not None and since > until:
-            raise UserError("--since is after --until")
-        keyed = getattr(args, "message_id", None) is not None or getattr(args, "sender", None) is not None
-        if since is None and (args.audit_command == "list" or (until is not None and not keyed)):
-            # A time range needs a start; both stores get the same one (DynamoDB walks its days).
-            since = (until or utc_now()) - timedelta(days=getattr(args, "days", 7))
-        sender = getattr(args, "sender", None)
-        if sender is not None:
-            sender = Redactor(settings.redaction_key).value(normalize_address(sender))
-        query = Query(
-            message_id=getattr(args, "message_id", None),
-            sender=sender,
-            since=since,
-            until=until,
-            limit=args.limit,
-            full=bool(args.json),  # the table's columns are all in the time index
-        )
-        if (
-            args.audit_command == "query"
-            and query.message_id is None
-            and query.sender is None
-            and since is None
-            and until is None
-        ):
-            raise UserError("audit query needs --message-id, --sender, --since or --until")
-        _print_items(await store.query(query), args.json)
+        if query.sender is not None:
+            query = replace(query, sender=Redactor(settings.redaction_key).value(query.sender))
+        found = await store.query(query)
+        _print_items(found[: args.limit], args.json)
+        if len(found) > args.limit:
+            print(
+                f"(showing the newest {args.limit} records; more match: raise --limit or narrow the range)",
+                file=sys.stderr,
+            )
         return 0
     finally:
         await store.close()
+
+
+def _query(args: argparse.Namespace) -> Query:
+    """The query `audit list` or `audit query` asks for; the sender is normalised, not yet hashed."""
+    since, until = _when(args.since), _when(args.until)
+    if since is not None and until is not None and since > until:
+        raise UserError("--since is after --until")
+    message_id = getattr(args, "message_id", None)
+    sender = getattr(args, "sender", None)
+    keyed = message_id is not None or sender is not None
+    if args.audit_command == "query" and not keyed and since is None and until is None:
+        raise UserError("audit query needs --message-id, --sender, --since or --until")
+    if since is None and (args.audit_command == "list" or (until is not None and not keyed)):
+        # A time range needs a start; both stores get the same one (DynamoDB walks its days).
+        since = (until or utc_now()) - timedelta(days=getattr(args, "days", 7))
+    return Query(
+        message_id=message_id,
+        sender=None if sender is None else normalize_address(sender),
+        since=since,
+        until=until,
+        limit=args.limit + 1,  # one more than shown: says whether the list was cut
+        full=bool(args.json),  # the table's columns are all in the time index
+    )

@@ -1,23 +1,58 @@
-"""What every command shares: the user-mistake error, store options, and settings from arguments."""
+"""What every command shares: the user-mistake error, one-line parse errors, store options, settings
+from arguments, and the one-line messages for what commonly goes wrong around AWS."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from collector.config import Settings
+from collector.config import (
+    ConfigError,
+    Settings,
+    check_endpoint_url,
+    check_sqlite_path,
+    check_table_name,
+)
+from collector.store import StoreNotFound
+
+STORES = ("sqlite", "dynamodb")  # the names COLLECTOR_STORE takes, so the flag and the variable agree
 
 
 class UserError(Exception):
     """Reported as one line; exit code 2."""
 
 
-def store_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", choices=("local", "dynamodb"), help="local SQLite (default) or DynamoDB")
-    p.add_argument("--db", help="SQLite file for the local store (COLLECTOR_SQLITE_PATH)")
+class Parser(argparse.ArgumentParser):
+    """Argument mistakes in one line (no usage block), exit code 2, like every other user mistake."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def at_least(minimum: int) -> Any:
+    """An argparse type: a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"number >= {minimum}"
+    return parse
+
+
+def store_options(p: argparse.ArgumentParser, sqlite: bool = True) -> None:
+    if sqlite:
+        p.add_argument(
+            "--store", choices=STORES, help="sqlite (the local file, default) or dynamodb (COLLECTOR_STORE)"
+        )
+        p.add_argument("--db", help="the SQLite file (COLLECTOR_SQLITE_PATH)")
     p.add_argument("--table", help="DynamoDB table name (COLLECTOR_TABLE_NAME)")
     p.add_argument(
         "--endpoint-url",
@@ -26,15 +61,76 @@ def store_options(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace, force_dynamodb: bool = False) -> Settings:
+    """Settings from the environment, then the flags, each checked like its variable."""
     if getattr(args, "endpoint_url", None):
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = args.endpoint_url
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = check_endpoint_url(args.endpoint_url, "--endpoint-url")
     settings = Settings.from_env()
     store = "dynamodb" if force_dynamodb else getattr(args, "store", None)
     changes: dict[str, Any] = {}
     if store:
-        changes["store"] = "sqlite" if store == "local" else store
+        changes["store"] = store
     if getattr(args, "db", None):
-        changes["sqlite_path"] = Path(args.db)
+        changes["sqlite_path"] = check_sqlite_path(args.db, "--db")
     if getattr(args, "table", None):
-        changes["table_name"] = args.table
+        changes["table_name"] = check_table_name(args.table, "--table")
     return replace(settings, **changes)
+
+
+def _endpoint(service: str = "DYNAMODB") -> str | None:
+    return os.environ.get(f"AWS_ENDPOINT_URL_{service}") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def _where() -> str:
+    endpoint = _endpoint()
+    if endpoint:
+        return f" at {endpoint}"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return f" in {region}" if region else ""
+
+
+def explain(error: BaseException, settings: Settings | None) -> tuple[str, int] | None:
+    """One line and an exit code for the failures a user can fix (2) or should know by name (1);
+    None for anything else."""
+    if isinstance(error, StoreNotFound) and str(error).startswith("no audit database"):
+        return f"{error}: nothing replayed there yet? Give --db or set COLLECTOR_SQLITE_PATH", 2
+    if isinstance(error, UserError | ConfigError | StoreNotFound):
+        return str(error), 2
+    try:
+        from botocore import exceptions as aws
+    except ImportError:  # pragma: no cover - botocore comes with aioboto3
+        return None
+    table = settings.table_name if settings is not None else "the audit table"
+    if isinstance(error, aws.NoRegionError):
+        return "no AWS region: set AWS_DEFAULT_REGION (or a region in your AWS profile)", 2
+    if isinstance(error, aws.NoCredentialsError | aws.PartialCredentialsError):
+        return "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", 2
+    if isinstance(error, aws.ProfileNotFound):
+        return f"{error}: check AWS_PROFILE", 2
+    if isinstance(error, aws.EndpointConnectionError | aws.ConnectTimeoutError):
+        url = getattr(error, "kwargs", {}).get("endpoint_url") or _endpoint() or "the endpoint"
+        return f"cannot reach {url}: is it running? (--endpoint-url or AWS_ENDPOINT_URL_DYNAMODB)", 1
+    if isinstance(error, aws.ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            return (
+                f"table {table} does not exist{_where()}: create it with"
+                f" `workmail-collector table create --table {table}`, or set --table / COLLECTOR_TABLE_NAME",
+                2,
+            )
+        if code == "ResourceInUseException":
+            return f"table {table} already exists{_where()}: nothing to create", 2
+        if code in ("UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"):
+            return f"AWS refused the credentials ({code}): check AWS_PROFILE or AWS_ACCESS_KEY_ID", 2
+        if code == "AccessDeniedException":
+            return f"access denied{_where()}: {error.response.get('Error', {}).get('Message', '')}", 1
+    return None
+
+
+def quiet_closed_stdout() -> None:
+    """After a BrokenPipeError on stdout (`... | head`): point stdout at /dev/null so the
+    interpreter's last flush cannot fail again with a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+    finally:
+        os.close(devnull)

@@ -12,7 +12,12 @@ from collector.sampling_ses import SES_EVENTS, WRAPPERS, generate_ses_events
 
 
 def add_ses_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", choices=("workmail", "ses"), default="workmail")
+    p.add_argument(
+        "--source",
+        choices=("workmail", "ses"),
+        default="workmail",
+        help="WorkMail Run Lambda events (default) or Amazon SES events",
+    )
     p.add_argument("--ses-event", choices=SES_EVENTS, default="receipt", help="with --source ses")
     p.add_argument(
         "--via",

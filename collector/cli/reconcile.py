@@ -14,7 +14,7 @@ import sys
 from datetime import date, timedelta
 
 from collector.aws import open_client
-from collector.cli.common import UserError, store_options
+from collector.cli.common import Parser, UserError, store_options
 from collector.clock import utc_now
 from collector.config import Settings
 from collector.jsonutil import dumps
@@ -30,12 +30,13 @@ from collector.reconcile import (
     reconcile as run_reconcile,
 )
 from collector.runtime import open_store
+from collector.store import AuditStore
 
 DIFFERENT = 3
 COLUMNS = ("day", "series", "audit", "metric", "metric-audit", "workmail")
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     p = commands.add_parser(
         "reconcile",
         help="compare the metrics with the audit trail and WorkMail's count, per day; --fix corrects",
@@ -150,11 +151,25 @@ def print_report(report: Report) -> None:
         print(line)
 
 
+async def _open(settings: Settings, *, write: bool) -> AuditStore:
+    """Like `audit`, a local database must exist already (reads never create one); only --fix
+    opens it for writing, for its ledger items."""
+    if settings.store != "sqlite":
+        return await open_store(settings)
+    from collector.store.sqlite import SqliteStore
+
+    reader = SqliteStore(settings.sqlite_path, read_only=True)  # StoreNotFound when it is missing
+    if not write:
+        return reader
+    await reader.close()
+    return SqliteStore(settings.sqlite_path)
+
+
 async def reconcile(args: argparse.Namespace, settings: Settings) -> int:
     options = options_from(args, settings, utc_now().date())
     if args.cloudwatch_endpoint_url:
         os.environ["AWS_ENDPOINT_URL_CLOUDWATCH"] = args.cloudwatch_endpoint_url
-    store = await open_store(settings)
+    store = await _open(settings, write=options.fix)
     try:
         async with contextlib.AsyncExitStack() as stack:
             cloudwatch = await open_client("cloudwatch", stack)

@@ -1,97 +1,277 @@
-"""`replay`: events through the same pipeline the Lambda handler runs, with a summary of what happened."""
+"""`replay`: events through the same pipeline the Lambda handler runs, with a summary of what happened.
+
+A replay can stop anywhere: a store fault, a full disk under `--emf-out`, a closed stdout, an input
+file that cannot be read, Ctrl-C. Whatever stops it, the events already taken in finish first (the
+store is never closed under them), and each event is either counted, with its EMF line written out,
+or left for the next replay of the same input to count: the pipeline's `replay` keeps that promise
+with the record's `countState` (see collector.pipeline). The run then says what stopped it and
+exits non-zero.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
+import io
 import logging
+import os
+import signal
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TextIO
 
-from collector.cli.common import UserError
-from collector.cli.inputs import read_events
+from collector.cli.common import UserError, explain
+from collector.cli.inputs import Delivery, read_events
 from collector.clock import utc_now
 from collector.config import Settings
 from collector.metrics import catalog_for, features_for, metric_values
 from collector.model import Invocation, Status
+from collector.pipeline import Pipeline
 from collector.progress import Progress
 from collector.runtime import build_pipeline
 
 log = logging.getLogger("workmail_collector")
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+
+
+class EmfSink:
+    """Where EMF documents go: each line written through to the file or stdout before the event
+    counts as emitted (no buffer that a full disk or a closed pipe could lose afterwards)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.name = path or "stdout"
+        self.error: OSError | None = None
+        self._own = path is not None
+        self._prefix = b""
+        self._stream: TextIO | None = None
+        self._fd = -1
+        if path is None:
+            sys.stdout.flush()
+            try:
+                self._fd = sys.stdout.fileno()
+            except (AttributeError, io.UnsupportedOperation):  # stdout replaced in-process
+                self._stream = sys.stdout
+            return
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise UserError(f"cannot write --emf-out {path}: {error.strerror}") from None
+        size = os.fstat(self._fd).st_size
+        if size and _last_byte(path) != b"\n":
+            self._prefix = b"\n"  # an earlier run was cut mid-line: start on a line of our own
+
+    def write(self, text: str) -> None:
+        data = self._prefix + text.encode()
+        try:
+            if self._stream is not None:
+                self._stream.write(text)
+                self._stream.flush()
+                return
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError as error:
+            self.error = self.error or error
+            raise
+        self._prefix = b""
+
+    def describe(self, error: OSError) -> str:
+        if isinstance(error, BrokenPipeError) and not self._own:
+            return "stdout was closed (the reader stopped)"
+        reason = error.strerror or str(error)
+        if error.errno == errno.ENOSPC:
+            reason = "no space left on the device"
+        return f"cannot write EMF documents to {self.name}: {reason}"
+
+    def close(self) -> None:
+        if self._own:
+            os.close(self._fd)
+
+
+def _last_byte(path: str) -> bytes:
+    with open(path, "rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1)
+
+
+@dataclass
+class ReplayRun:
+    """What one replay did, for the summary: outcomes, metric sums, and why it stopped, if it did."""
+
+    taken: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    by_direction: Counter[str] = field(default_factory=Counter)
+    emitted: Counter[str] = field(default_factory=Counter)
+    not_done: int = 0
+    stopped_by: str | None = None
+    interrupted: bool = False
+    user_mistake: str | None = None  # the store refused every event for a reason the user must fix
 
 
 async def replay(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        emf_file = open(args.emf_out, "a", encoding="utf-8") if args.emf_out else None  # noqa: SIM115
-    except OSError as error:
-        raise UserError(f"cannot write --emf-out {args.emf_out}: {error.strerror}") from None
-    write: Callable[[str], Any] = emf_file.write if emf_file else sys.stdout.write
-    pipeline = await build_pipeline(settings, write)
     progress = Progress(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
-    counts: Counter[str] = Counter()
-    by_direction: Counter[str] = Counter()
-    emitted: Counter[str] = Counter()
-    features = features_for(settings.enrich)
-    failures = 0
-    stop = asyncio.Event()
-    semaphore = asyncio.Semaphore(args.concurrency)
-
-    async def one(raw: object, request_id: str | None) -> None:
-        nonlocal failures
-        invocation = Invocation(request_id or f"replay-{uuid.uuid4()}", "$LOCAL", utc_now())
-        async with semaphore:
-            if stop.is_set():
-                failures += 1
-                return
-            try:
-                outcome = await pipeline.process(raw, invocation)
-            except Exception as error:  # a store fault: stop; replaying again is safe (dedupe)
-                failures += 1
-                if not stop.is_set():
-                    log.error("store error, stopping: %s: %s", type(error).__name__, error)
-                stop.set()
-                return
-        counts[outcome.status.value] += 1
-        emitted.update(metric_values(outcome, features))
-        if outcome.status is Status.RECORDED:
-            by_direction[outcome.direction.value] += 1
-        progress.count()
-
+    events = read_events(args.paths, progress, sys.stdin)
     try:
-        pending: set[asyncio.Task[None]] = set()
-        for raw, request_id in read_events(args.paths, progress, sys.stdin):
-            if stop.is_set():
-                break
-            pending.add(asyncio.ensure_future(one(raw, request_id)))
-            if len(pending) >= args.concurrency * 4:
-                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        if pending:
-            await asyncio.gather(*pending)
+        first = next(events, None)
+    except OSError as error:
+        raise UserError(f"cannot read {error.filename or ' '.join(args.paths)}: {error.strerror}") from None
+    if first is None:
+        progress.close()
+        raise UserError(
+            f"no events in {' '.join(args.paths)} (folders are searched for *.json and *.jsonl files)"
+        )
+    sink = EmfSink(args.emf_out)
+    try:
+        pipeline = await build_pipeline(settings, sink.write)
+    except BaseException:
+        sink.close()
+        progress.close()
+        raise
+    run = ReplayRun()
+    try:
+        await replay_events(pipeline, _chain(first, events), args.concurrency, settings, sink, progress, run)
     finally:
         progress.close()
-        await pipeline.close()
-        if emf_file:
-            emf_file.close()
-    processed = sum(counts.values()) + failures
+        await pipeline.close()  # only now: every task has finished
+        sink.close()
+    if run.user_mistake and not run.counts:  # nothing was replayed: one line, like any mistake
+        raise UserError(run.user_mistake)
+    if run.user_mistake:
+        log.error("%s; stopped", run.user_mistake)
+    _summary(run, settings)
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    return 1 if run.stopped_by else 0
+
+
+def _chain(first: Delivery, rest: Iterator[Delivery]) -> Iterator[Delivery]:
+    yield first
+    yield from rest
+
+
+async def replay_events(
+    pipeline: Pipeline,
+    events: Iterator[Delivery],
+    concurrency: int,
+    settings: Settings,
+    sink: EmfSink,
+    progress: Progress,
+    run: ReplayRun,
+) -> None:
+    """Replay `events` with `concurrency` in flight; stop taking new ones at the first failure or
+    Ctrl-C, and return only when every event taken in has finished."""
+    features = features_for(settings.enrich, settings.sources)
+    run_id = uuid.uuid4().hex[:12]
+    stop = asyncio.Event()
+    semaphore = asyncio.Semaphore(concurrency)
+    pending: set[asyncio.Task[None]] = set()
+
+    def stopping(reason: str, queued_too: bool = True, say: bool = True) -> None:
+        """Take no more input; with `queued_too`, the events waiting for a slot are dropped too."""
+        if run.stopped_by is None:
+            if say:
+                log.error("%s; stopping", reason)
+            run.stopped_by = reason
+        if queued_too:
+            stop.set()
+
+    async def one(raw: object, request_id: str | None, number: int) -> None:
+        invocation = Invocation(request_id or f"replay-{run_id}-{number}", "$LOCAL", utc_now())
+        async with semaphore:
+            if stop.is_set():
+                run.not_done += 1
+                return
+            try:
+                outcome = await pipeline.replay(raw, invocation)
+            except asyncio.CancelledError:
+                run.not_done += 1
+                return
+            except Exception as error:
+                run.not_done += 1
+                known = explain(error, settings)
+                if isinstance(error, OSError) and error is sink.error:
+                    stopping(sink.describe(error))
+                elif known is not None and known[1] == 2:
+                    run.user_mistake = run.user_mistake or known[0]
+                    stopping(known[0], say=False)  # said once, at the end
+                else:
+                    stopping(f"store error: {known[0] if known else f'{type(error).__name__}: {error}'}")
+                return
+        run.counts[outcome.status.value] += 1
+        run.emitted.update(metric_values(outcome, features))
+        if outcome.status is Status.RECORDED:
+            run.by_direction[outcome.direction.value] += 1
+        progress.count()
+
+    def interrupt() -> None:
+        if run.interrupted:  # the second Ctrl-C: abandon what is in flight (claims are given back)
+            for task in pending:
+                task.cancel()
+            _restore_sigint()
+            return
+        run.interrupted = True
+        stopping("interrupted: finishing the events in flight (Ctrl-C again to abandon them)")
+
+    loop = asyncio.get_running_loop()
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # e.g. `nohup` or `&` in a script
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on the main thread
+            loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        while not stop.is_set():
+            try:
+                delivery = next(events, None)
+            except OSError as error:
+                name = error.filename or f"the input after event {run.taken}"
+                stopping(f"cannot read {name}: {error.strerror}", queued_too=False)  # those were read fine
+                break
+            if delivery is None:
+                break
+            run.taken += 1
+            task = asyncio.ensure_future(one(delivery[0], delivery[1], run.taken))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            if len(pending) >= concurrency * 4:
+                await asyncio.wait(set(pending), return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.sleep(0)  # lets a Ctrl-C through between events
+    finally:
+        while pending:  # never leave a task behind: the store closes after this
+            await asyncio.wait(set(pending))
+        _restore_sigint()
+
+
+def _restore_sigint() -> None:
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+
+
+def _summary(run: ReplayRun, settings: Settings) -> None:
+    counts = run.counts
     duplicates = counts["DUPLICATE"] + counts["CONFLICT"] + counts["QUARANTINED_DUPLICATE"]
     print(
-        f"processed {processed}: recorded {counts['RECORDED']}, duplicates {duplicates}"
-        f" (conflicts {counts['CONFLICT']}), invalid {counts['QUARANTINED']}, failed {failures}",
+        f"processed {run.taken}: recorded {counts['RECORDED']}, duplicates {duplicates}"
+        f" (conflicts {counts['CONFLICT']}), invalid {counts['QUARANTINED']}, failed {run.not_done}",
         file=sys.stderr,
     )
-    directions = ", ".join(f"{d} {by_direction[d]}" for d in ("INBOUND", "OUTBOUND", "UNKNOWN"))
+    directions = ", ".join(f"{d} {run.by_direction[d]}" for d in ("INBOUND", "OUTBOUND", "UNKNOWN"))
     print(f"recorded by direction: {directions}", file=sys.stderr)
-    totals = ", ".join(f"{spec.name} {emitted[spec.name]}" for spec in catalog_for(features))
+    totals = ", ".join(
+        f"{spec.name} {run.emitted[spec.name]}"
+        for spec in catalog_for(features_for(settings.enrich, settings.sources))
+    )
     print(f"EMF metric sums ({settings.namespace}): {totals}", file=sys.stderr)
     where = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
     print(f"audit trail: {settings.store} {where}", file=sys.stderr)
-    if failures:
+    if run.stopped_by:
         print(
-            "some events were not recorded; fix the store and replay the same input again:"
-            " what was recorded is recognised as duplicate",
+            f"replay stopped early: {run.not_done} of the events taken in were not replayed, and the"
+            f" input after them was not read. {'R' if run.interrupted else 'Fix the cause and r'}eplay"
+            " the same input again: what was"
+            " counted is recognised as duplicate, and what was recorded but not yet counted is counted"
+            " then, once",
             file=sys.stderr,
         )
-    return 1 if failures else 0

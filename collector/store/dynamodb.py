@@ -25,6 +25,7 @@ from collector.aws import open_client
 from collector.clock import iso_millis
 from collector.model import Item
 from collector.store import (
+    COUNT_STATE,
     Duplicate,
     Inserted,
     PutResult,
@@ -113,6 +114,41 @@ class DynamoDbStore:
                 return Duplicate(decode_item(error.response.get("Item") or {}))
             raise
         return Inserted()
+
+    async def set_count_state(self, key: str, expected: str | None, new: str | None) -> bool:
+        """One conditional UpdateItem (replay only; the Lambda's role may not call it). A failed
+        condition returns the stored item, so an SDK retry of an applied update is recognised."""
+        from botocore.exceptions import ClientError
+
+        names = {"#k": AUDIT_TABLE.partition_key, "#s": COUNT_STATE}
+        values: dict[str, Any] = {}
+        condition = "attribute_exists(#k) AND "
+        if expected is None:
+            condition += "attribute_not_exists(#s)"
+        else:
+            condition += "#s = :e"
+            values[":e"] = {"S": expected}
+        if new is None:
+            update = "REMOVE #s"
+        else:
+            update = "SET #s = :n"
+            values[":n"] = {"S": new}
+        try:
+            await self._client.update_item(
+                TableName=self._table,
+                Key={AUDIT_TABLE.partition_key: {"S": key}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                **({"ExpressionAttributeValues": values} if values else {}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            current = decode_item(error.response.get("Item") or {})
+            return bool(current) and current.get(COUNT_STATE) == new
+        return True
 
     async def get(self, key: str) -> Item | None:
         response = await self._client.get_item(

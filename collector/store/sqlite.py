@@ -4,24 +4,35 @@ Calls are synchronous inside async methods on purpose: a local insert takes micr
 since nothing awaits between the insert and the read of an existing row, each `put_once` is atomic
 with respect to the other tasks on the loop. Across processes, SQLite's own locking keeps the
 primary key unique.
+
+Expiry follows DynamoDB's TTL without trusting one run's clock: a record expires when its
+`expiresAt` is before both now and the newest record's `receivedAt`, so a clock set a year ahead
+(a bad RTC, faketime) hides and deletes nothing. Reads (`read_only=True`) never create a file,
+change the schema or delete; they leave expired rows out. A writing open deletes them.
+
+`replay`'s COUNT_STATE lives in its own column, so `set_count_state` is one small UPDATE that
+never rewrites the stored JSON.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from collector.clock import iso_millis
 from collector.jsonutil import dumps, loads
 from collector.model import Item
 from collector.store import (
+    COUNT_STATE,
     Duplicate,
     Inserted,
     PutResult,
     Query,
     StoreError,
+    StoreNotFound,
     Tally,
     TallyKey,
     tally_key,
@@ -35,7 +46,8 @@ CREATE TABLE IF NOT EXISTS audit (
     sender        TEXT,
     received_at   TEXT NOT NULL,
     expires_at    INTEGER,
-    item          TEXT NOT NULL
+    item          TEXT NOT NULL,
+    count_state   TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_by_message ON audit (message_id, received_at);
 CREATE INDEX IF NOT EXISTS audit_by_sender ON audit (sender, received_at);
@@ -57,40 +69,81 @@ def _enable_wal(db: sqlite3.Connection, attempts: int = 50) -> None:
 
 
 class SqliteStore:
-    def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        _enable_wal(self._db)
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        # TTL, as DynamoDB would apply it: expired records leave the trail.
-        self._db.execute(
-            "DELETE FROM audit WHERE expires_at IS NOT NULL AND expires_at < ?", (int(time.time()),)
-        )
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+        memory = str(path) == ":memory:"
+        if read_only and not memory:
+            self._db = _open_existing(Path(path))
+        else:
+            if not memory:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            try:
+                _enable_wal(self._db)
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as error:
+                self._db.close()
+                if isinstance(error, sqlite3.OperationalError):
+                    raise
+                raise StoreNotFound(f"{path} is not an audit database ({error})") from None
+            if "count_state" not in _columns(self._db):  # a file from before the column existed
+                self._db.execute("ALTER TABLE audit ADD COLUMN count_state TEXT")
+        self._state = "count_state" if "count_state" in _columns(self._db) else "NULL"
+        if not read_only:
+            # TTL, as DynamoDB would apply it, against a clock that one wrong run cannot move.
+            self._db.execute(
+                "DELETE FROM audit WHERE expires_at IS NOT NULL AND expires_at < ?", (self._expiry_cutoff(),)
+            )
+
+    def _expiry_cutoff(self) -> int:
+        """Records expire before this epoch second: now, but never past the newest record's time."""
+        now = int(time.time())
+        (newest,) = self._db.execute("SELECT MAX(received_at) FROM audit").fetchone()
+        if newest is None:
+            return now
+        try:
+            newest_epoch = int(datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            return now
+        return min(now, newest_epoch)
 
     async def put_once(self, item: Item) -> PutResult:
+        body = {k: v for k, v in item.items() if k != COUNT_STATE}
         cursor = self._db.execute(
-            "INSERT INTO audit (invocation_id, message_id, sender, received_at, expires_at, item)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (invocation_id) DO NOTHING",
+            "INSERT INTO audit"
+            " (invocation_id, message_id, sender, received_at, expires_at, item, count_state)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (invocation_id) DO NOTHING",
             (
                 item["invocationId"],
                 item.get("messageId"),
                 item.get("sender"),
                 item["receivedAt"],
                 item.get("expiresAt"),
-                dumps(item).decode(),
+                dumps(body).decode(),
+                item.get(COUNT_STATE),
             ),
         )
         if cursor.rowcount == 1:
             return Inserted()
         existing = await self.get(item["invocationId"])
-        assert existing is not None, "a conflicting row cannot vanish: records are never deleted"
+        assert existing is not None, "a conflicting row cannot vanish within one put"
         return Duplicate(existing)
 
+    async def set_count_state(self, key: str, expected: str | None, new: str | None) -> bool:
+        cursor = self._db.execute(
+            "UPDATE audit SET count_state = ? WHERE invocation_id = ? AND count_state IS ?",
+            (new, key, expected),
+        )
+        if cursor.rowcount == 1:
+            return True
+        row = self._db.execute("SELECT count_state FROM audit WHERE invocation_id = ?", (key,)).fetchone()
+        return row is not None and row[0] == new
+
     async def get(self, key: str) -> Item | None:
-        row = self._db.execute("SELECT item FROM audit WHERE invocation_id = ?", (key,)).fetchone()
-        return None if row is None else dict(loads(row[0]))
+        row = self._db.execute(
+            f"SELECT item, {self._state} FROM audit WHERE invocation_id = ?", (key,)
+        ).fetchone()
+        return None if row is None else _item(row)
 
     async def query(self, query: Query) -> list[Item]:
         """The same window and filters as the DynamoDB store (collector.store.Query)."""
@@ -99,19 +152,21 @@ class SqliteStore:
             raise StoreError("the start of the time range is after its end")
         # Like DynamoDB's time index: only items with a receivedDay (records, not bookkeeping items).
         clauses = ["received_at >= ?", "received_at <= ?", "json_extract(item, '$.receivedDay') IS NOT NULL"]
-        params = [iso_millis(since), iso_millis(until)]
+        params: list[str | int] = [iso_millis(since), iso_millis(until)]
         if query.message_id is not None:
             clauses.append("message_id = ?")
             params.append(query.message_id)
         if query.sender is not None:
             clauses.append("sender = ?")
             params.append(query.sender)
+        clauses.append("(expires_at IS NULL OR expires_at >= ?)")  # expired: out of the trail
+        params.append(self._expiry_cutoff())
         rows = self._db.execute(
-            f"SELECT item FROM audit WHERE {' AND '.join(clauses)}"
+            f"SELECT item, {self._state} FROM audit WHERE {' AND '.join(clauses)}"
             " ORDER BY received_at DESC, invocation_id LIMIT ?",
             (*params, query.limit),
         ).fetchall()
-        return [dict(loads(r[0])) for r in rows]
+        return [_item(r) for r in rows]
 
     async def tally(self, day: date) -> dict[TallyKey, Tally]:
         start, end = utc_day_bounds(day)
@@ -120,8 +175,9 @@ class SqliteStore:
             " json_extract(item, '$.direction'), count(*),"
             " sum(coalesce(json_extract(item, '$.recipientCount'), 0))"
             " FROM audit WHERE received_at >= ? AND received_at <= ?"
-            " AND json_extract(item, '$.receivedDay') IS NOT NULL GROUP BY 1, 2, 3",
-            (iso_millis(start), iso_millis(end)),
+            " AND json_extract(item, '$.receivedDay') IS NOT NULL"
+            " AND (expires_at IS NULL OR expires_at >= ?) GROUP BY 1, 2, 3",
+            (iso_millis(start), iso_millis(end), self._expiry_cutoff()),
         ).fetchall()
         counts: dict[TallyKey, Tally] = {}
         for status, source, direction, records, recipients in rows:
@@ -131,3 +187,33 @@ class SqliteStore:
 
     async def close(self) -> None:
         self._db.close()
+
+
+def _item(row: tuple[str, str | None]) -> Item:
+    item = dict(loads(row[0]))
+    if row[1] is not None:
+        item[COUNT_STATE] = row[1]
+    return item
+
+
+def _columns(db: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in db.execute("PRAGMA table_info(audit)")}
+
+
+def _open_existing(path: Path) -> sqlite3.Connection:
+    """A connection to an audit database that must already exist: never creates a file or folder."""
+    if not path.is_file():
+        raise StoreNotFound(f"no audit database at {path}")
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True, timeout=30)
+    except sqlite3.OperationalError:  # a file this user may only read
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=30)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:
+        db.close()
+        raise StoreNotFound(f"{path} is not an audit database (not a SQLite file)") from None
+    if "audit" not in tables:
+        db.close()
+        raise StoreNotFound(f"{path} is not an audit database (no audit table)")
+    return db

@@ -8,9 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Before aws_cdk starts its Node.js kernel: keep the output free of Node end-of-life banners.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+# Before aws_cdk starts its Node.js kernel: the project's Node.js (pinned in package.json, installed
+# by `npm ci` as node_modules/.bin/node) first on PATH, as scripts/test.sh and `npx cdk` do.
+os.environ["PATH"] = os.pathsep.join(
+    dict.fromkeys(
+        [
+            str(Path(__file__).resolve().parents[2] / "node_modules" / ".bin"),
+            *os.environ["PATH"].split(os.pathsep),
+        ]
+    )
+)
 
 from aws_cdk.assertions import Template
 

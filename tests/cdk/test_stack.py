@@ -130,14 +130,22 @@ def test_redaction_key_is_a_generated_retained_secret_never_a_plain_value(custom
     assert ("secretsmanager:GetSecretValue", logical_id) in grants(custom_synth)
 
 
+# What CloudFormation resolves the stack's references to, in the shapes the services give them.
+RESOLVED = {
+    "COLLECTOR_TABLE_NAME": "WorkMailCollector-AuditTable1A2B3C4D-1Q2W3E4R5T6Y",
+    "COLLECTOR_FAILURE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/WorkMailCollector-Failures",
+    "COLLECTOR_REDACTION_KEY_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:Key-AbCdEf",
+}
+
+
 def test_the_collector_accepts_the_environment_it_is_given(any_synth: Synth) -> None:
     """Run the stack's environment through the collector's own validation, as a cold start would."""
     variables = function(any_synth)["Environment"]["Variables"]
-    env = {k: v if isinstance(v, str) else f"resolved-{k.lower()}" for k, v in variables.items()}
+    env = {k: v if isinstance(v, str) else RESOLVED[k] for k, v in variables.items()}
     settings = Settings.from_env({**env, "AWS_LAMBDA_FUNCTION_NAME": "the-function-name"})
     stack_settings = any_synth.stack.settings
     assert settings.store == "dynamodb"
-    assert settings.table_name == "resolved-collector_table_name"
+    assert settings.table_name == RESOLVED["COLLECTOR_TABLE_NAME"]
     assert settings.namespace == stack_settings.namespace
     assert settings.service == any_synth.stack.stack_name
     assert settings.retention_days == stack_settings.retention_days
@@ -145,9 +153,9 @@ def test_the_collector_accepts_the_environment_it_is_given(any_synth: Synth) -> 
     assert settings.enrich is stack_settings.enrichment
     assert settings.rule_mode == stack_settings.rule_mode
     if stack_settings.rule_mode == "sync":
-        assert settings.failure_queue_url == "resolved-collector_failure_queue_url"
+        assert settings.failure_queue_url == RESOLVED["COLLECTOR_FAILURE_QUEUE_URL"]
     if stack_settings.redact:
-        assert settings.redaction_secret_arn == "resolved-collector_redaction_key_secret_arn"
+        assert settings.redaction_secret_arn == RESOLVED["COLLECTOR_REDACTION_KEY_SECRET_ARN"]
         assert settings.redaction_key is None  # read from Secrets Manager at cold start, never configured
 
 
