@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.jsonutil import clean_text, content_hash
+from collector.jsonutil import clean_text, content_hash, dumps
 from collector.model import Direction, Invalid, MailEvent, Source, Undecodable
 
 KNOWN_FIELDS = frozenset(
@@ -81,7 +81,8 @@ def _direction(value: object) -> tuple[Direction, str | None]:
             return Direction(value.upper()), value
         except ValueError:
             return Direction.UNKNOWN, clean_text(value[:100])
-    return Direction.UNKNOWN, None if value is None else clean_text(str(value)[:100])
+    # As JSON text: str() of a nested value recurses (and fails) once per level; JSON never does.
+    return Direction.UNKNOWN, None if value is None else dumps(value)[:100].decode("utf-8", "ignore")
 
 
 MAX_KEY_BYTES = 1024  # DynamoDB allows 2,048 bytes in a partition key; real ids are 32 or 40
