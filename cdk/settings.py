@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.config import DEFAULT_NAMESPACE
+from collector.store.schema import LEGACY_INDEX_NAMES
 
 ORGANIZATION_ID = re.compile(r"m-[0-9a-f]{32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -63,6 +64,8 @@ class StackSettings:
     namespace: str = DEFAULT_NAMESPACE
     reserved_concurrency: int | None = 10
     rule_mode: str = "async"
+    # Migration of a table deployed with the three old indexes (docs/deploy.md): the ones it still has.
+    legacy_indexes: tuple[str, ...] = ()
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> StackSettings:
@@ -122,6 +125,7 @@ class StackSettings:
             namespace=namespace,
             reserved_concurrency=_concurrency(get, defaults.reserved_concurrency),
             rule_mode=rule_mode,
+            legacy_indexes=_legacy_indexes(get),
         )
 
 
@@ -170,3 +174,22 @@ def _concurrency(get: Callable[[str], Any], default: int | None) -> int | None:
             f"function unreserved, got {value!r}"
         )
     return number
+
+
+def _legacy_indexes(get: Callable[[str], Any]) -> tuple[str, ...]:
+    """The old indexes an existing table still has, during its migration: comma-separated names."""
+    value = get("legacyIndexes")
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    names = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    if names in (("none",), ("None",)):
+        return ()
+    unknown = [name for name in names if name not in LEGACY_INDEX_NAMES]
+    if unknown:
+        raise SettingsError(
+            f"context value legacyIndexes names indexes this table never had: {', '.join(unknown)}; "
+            f"list the ones your table still has, from {', '.join(LEGACY_INDEX_NAMES)} "
+            "(see docs/deploy.md, Migrating a table that has the three old indexes)"
+        )
+    return tuple(name for name in LEGACY_INDEX_NAMES if name in names)
