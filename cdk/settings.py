@@ -66,6 +66,9 @@ class StackSettings:
     rule_mode: str = "async"
     # Migration of a table deployed with the three old indexes (docs/deploy.md): the ones it still has.
     legacy_indexes: tuple[str, ...] = ()
+    # The audit table's class: written once, read rarely, kept a year by default, so storage is most
+    # of its bill and Standard-IA's cheaper storage wins (bench/bill.py prices both).
+    table_class: str = "infrequent-access"
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> StackSettings:
@@ -126,6 +129,7 @@ class StackSettings:
             reserved_concurrency=_concurrency(get, defaults.reserved_concurrency),
             rule_mode=rule_mode,
             legacy_indexes=_legacy_indexes(get),
+            table_class=_table_class(get, defaults.table_class),
         )
 
 
@@ -193,3 +197,17 @@ def _legacy_indexes(get: Callable[[str], Any]) -> tuple[str, ...]:
             "(see docs/deploy.md, Migrating a table that has the three old indexes)"
         )
     return tuple(name for name in LEGACY_INDEX_NAMES if name in names)
+
+
+TABLE_CLASSES = ("infrequent-access", "standard")
+
+
+def _table_class(get: Callable[[str], Any], default: str) -> str:
+    value = _text(get, "tableClass", default).lower().replace("_", "-")
+    value = {"standard-infrequent-access": "infrequent-access", "ia": "infrequent-access"}.get(value, value)
+    if value not in TABLE_CLASSES:
+        raise SettingsError(
+            f"context value tableClass must be infrequent-access or standard (the audit table's class), "
+            f"got {get('tableClass')!r}"
+        )
+    return value

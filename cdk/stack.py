@@ -114,7 +114,9 @@ class CollectorStack(Stack):
         self.settings = settings
         service = self.stack_name  # the `Service` dimension: stable across function replacements
 
-        self.table = audit_table(self, "AuditTable", AUDIT_TABLE.with_legacy(settings.legacy_indexes))
+        self.table = audit_table(
+            self, "AuditTable", AUDIT_TABLE.with_legacy(settings.legacy_indexes), settings.table_class
+        )
 
         self.failure_queue = sqs.Queue(
             self,

@@ -21,8 +21,22 @@ KINDS = {
 }
 
 
-def audit_table(scope: Construct, construct_id: str, spec: TableSpec) -> dynamodb.Table:
-    """On-demand, TTL, point-in-time recovery, encrypted, deletion-protected and retained."""
+CLASSES = {
+    # Standard is DynamoDB's default: left out of the template, as the first versions deployed it.
+    "standard": None,
+    "infrequent-access": dynamodb.TableClass.STANDARD_INFREQUENT_ACCESS,
+}
+
+
+def audit_table(
+    scope: Construct, construct_id: str, spec: TableSpec, table_class: str = "infrequent-access"
+) -> dynamodb.Table:
+    """On-demand, TTL, point-in-time recovery, encrypted, deletion-protected and retained.
+
+    Standard-Infrequent Access by default: the trail is written once and read rarely, and at the
+    default retention its storage outweighs its writes, the case that class is priced for
+    (cheaper storage, dearer requests; README, "What it costs").
+    """
     types = {d["AttributeName"]: d["AttributeType"] for d in spec.attribute_definitions()}
 
     def attribute(name: str) -> dynamodb.Attribute:
@@ -33,6 +47,7 @@ def audit_table(scope: Construct, construct_id: str, spec: TableSpec) -> dynamod
         construct_id,
         partition_key=attribute(spec.partition_key),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        table_class=CLASSES[table_class],
         time_to_live_attribute=spec.ttl_attribute,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True,

@@ -49,10 +49,10 @@ def documented_deploys() -> list[dict[str, str]]:
     return deploys
 
 
-def table_of(spec: TableSpec) -> tuple[str, Resource]:
+def table_of(spec: TableSpec, kind: str = "infrequent-access") -> tuple[str, Resource]:
     """The table resource the stack synthesizes for `spec` (same construct path: same logical ID)."""
     stack = Stack(App(), "Migration")
-    audit_table(stack, "AuditTable", spec)
+    audit_table(stack, "AuditTable", spec, kind)
     resources = Template.from_stack(stack).to_json()["Resources"]
     ((logical_id, resource),) = [(k, v) for k, v in resources.items() if v["Type"] == "AWS::DynamoDB::Table"]
     return logical_id, resource
@@ -71,42 +71,47 @@ def gsi_changes(before: Resource, after: Resource) -> tuple[list[str], list[str]
     return added, removed, changed
 
 
-def without_indexes(resource: Resource) -> Resource:
-    """Everything but the indexes and the attribute definitions their keys need."""
-    properties = {
-        k: v
-        for k, v in resource["Properties"].items()
-        if k not in ("GlobalSecondaryIndexes", "AttributeDefinitions")
-    }
+MIGRATING = ("GlobalSecondaryIndexes", "AttributeDefinitions", "TableClass")
+
+
+def unchanged_part(resource: Resource) -> Resource:
+    """Everything the migration must leave alone: all but the indexes, their key attributes, the class."""
+    properties = {k: v for k, v in resource["Properties"].items() if k not in MIGRATING}
     return {**resource, "Properties": properties}
 
 
-def spec_for(context: dict[str, str]) -> TableSpec:
+def table_class(resource: Resource) -> str:
+    return str(resource["Properties"].get("TableClass", "STANDARD"))
+
+
+def table_for(context: dict[str, str]) -> tuple[str, Resource]:
     settings = StackSettings.from_context(context.get)
-    return AUDIT_TABLE.with_legacy(settings.legacy_indexes)
+    return table_of(AUDIT_TABLE.with_legacy(settings.legacy_indexes), settings.table_class)
 
 
 def test_the_legacy_indexes_are_the_old_versions_table_exactly() -> None:
     logical_id, resource = table_of(
-        TableSpec(AUDIT_TABLE.partition_key, AUDIT_TABLE.ttl_attribute, LEGACY_INDEXES)
+        TableSpec(AUDIT_TABLE.partition_key, AUDIT_TABLE.ttl_attribute, LEGACY_INDEXES), "standard"
     )
     assert logical_id == OLD["logicalId"]
     assert resource == OLD["resource"]
 
 
-def test_each_documented_deploy_adds_or_removes_one_index_and_changes_none() -> None:
+def test_each_documented_deploy_changes_one_thing_on_the_table() -> None:
+    """One index added or removed, or the class changed; no index that stays is touched."""
     deploys = documented_deploys()
-    assert len(deploys) == 1 + len(LEGACY_INDEXES), deploys
+    assert len(deploys) == 2 + len(LEGACY_INDEXES), deploys
     previous: Resource = OLD["resource"]
     for step, context in enumerate(deploys, start=1):
-        logical_id, resource = table_of(spec_for(context))
+        logical_id, resource = table_for(context)
         assert logical_id == OLD["logicalId"], f"deploy {step} would replace the table"
         added, removed, changed = gsi_changes(previous, resource)
-        assert len(added) + len(removed) == 1, f"deploy {step}: added {added}, removed {removed}"
+        reclassed = table_class(previous) != table_class(resource)
+        assert len(added) + len(removed) + reclassed == 1, f"deploy {step}: +{added} -{removed} {reclassed}"
         assert changed == [], f"deploy {step} changes {changed}"
-        assert without_indexes(resource) == without_indexes(OLD["resource"]), f"deploy {step}"
+        assert unchanged_part(resource) == unchanged_part(OLD["resource"]), f"deploy {step}"
         previous = resource
-    assert "legacyIndexes" not in deploys[-1]
+    assert deploys[-1] == {"organizationId": ORG_ID}, "the last deploy is a plain one"
     assert previous == table_of(AUDIT_TABLE)[1], "the last deploy ends at the current table"
 
 
@@ -126,7 +131,7 @@ def first_step_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 def test_the_stack_keeps_the_legacy_indexes_its_setting_lists(
     first_step_synth: Synth, default_synth: Synth
 ) -> None:
-    assert first_step_synth.only("AWS::DynamoDB::Table") == table_of(spec_for(documented_deploys()[0]))
+    assert first_step_synth.only("AWS::DynamoDB::Table") == table_for(documented_deploys()[0])
     assert default_synth.only("AWS::DynamoDB::Table") == table_of(AUDIT_TABLE)
 
 
@@ -139,6 +144,27 @@ def test_the_documented_cli_migration_creates_the_index_table_create_would() -> 
     assert update["Create"] == expected
     deleted = re.findall(r'"Delete":\{"IndexName":"(\w+)"\}', migration_section())
     assert set(deleted) == {i.name for i in LEGACY_INDEXES} | {TIME_INDEX.name}  # + the rollback clean-up
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("standard", "standard"),
+        ("STANDARD_INFREQUENT_ACCESS", "infrequent-access"),
+        ("IA", "infrequent-access"),
+    ],
+)
+def test_table_class_setting(value: str, expected: str) -> None:
+    assert (
+        StackSettings.from_context({"organizationId": ORG_ID, "tableClass": value}.get).table_class
+        == expected
+    )
+    assert StackSettings.from_context({"organizationId": ORG_ID}.get).table_class == "infrequent-access"
+
+
+def test_table_class_setting_refuses_other_classes() -> None:
+    with pytest.raises(SettingsError, match="tableClass must be infrequent-access or standard"):
+        StackSettings.from_context({"organizationId": ORG_ID, "tableClass": "glacier"}.get)
 
 
 @pytest.mark.parametrize(
