@@ -263,7 +263,7 @@ def test_a_table_with_the_old_indexes_records_and_says_how_to_read_it(
             await store._client.create_table(**old.create_table_request(name))
             await store._client.get_waiter("table_exists").wait(TableName=name)
             assert isinstance(await store.put_once(item("legacy")), Inserted)
-            with pytest.raises(StoreError, match="has no time index byReceivedDay.*docs/deploy.md"):
+            with pytest.raises(StoreError, match=r"has no time index byReceivedDay.*docs/deploy\.md"):
                 await store.query(Query(sender="a@example.com"))
             with pytest.raises(StoreError, match="has no time index byReceivedDay"):
                 await store.tally(datetime(2026, 11, 20, tzinfo=UTC).date())
