@@ -552,6 +552,33 @@ def inputs_table(report: Report) -> list[str]:
     return rows
 
 
+PARTITION_WRITE_UNITS_PER_SECOND = 1000  # DynamoDB's limit per partition (a GSI partition included)
+
+
+def hot_partition(report: Report) -> list[str]:
+    """The time index takes every new record of a UTC day under one partition key, with a rising
+    sort key (so splitting the partition does not spread new writes): its write rate at the peak
+    hour against the 1,000 write units a second one partition accepts."""
+    after = report.designs[1]
+    inbound = report.inputs[DEFAULT.name].kind("inbound").item or {}
+    time_index = next(i for i in after.facts.indexes if i.partition_key == "receivedDay")
+    units = wru(item_size(index_item(inbound, time_index) or {}))
+    share = max(PROFILE)  # of a week's mail, in its busiest hour
+    out = [""]
+    for organization in ORGANIZATIONS:
+        per_second = organization.messages_per_day * 7 * share / 3600 * units
+        out.append(
+            f"- time index partition, {organization.name}: {per_second:,.1f} write units/s in the peak hour "
+            f"({per_second / PARTITION_WRITE_UNITS_PER_SECOND:.0%} of one partition's "
+            f"{PARTITION_WRITE_UNITS_PER_SECOND:,})"
+        )
+    ceiling = PARTITION_WRITE_UNITS_PER_SECOND * 3600 / (7 * share * units)
+    out.append(
+        f"- the peak hour reaches one partition's limit at {ceiling / 1e6:,.0f} million messages a day"
+    )
+    return out
+
+
 def assumptions(report: Report) -> list[str]:
     mix = report.mix
     return [
@@ -590,6 +617,7 @@ def print_report(report: Report) -> None:
                 print(f"- {organization.name}, after: {dominant(bill)} of ${bill.total:,.2f}")
     print("\n### Measured inputs\n")
     print("\n".join(inputs_table(report)))
+    print("\n".join(hot_partition(report)))
     print("\n### Targets (issue 11)\n")
     for name, ok, detail in targets(report):
         print(f"- [{'x' if ok else ' '}] {name}: {'MET' if ok else 'MISSED'} ({detail})")
