@@ -179,22 +179,41 @@ def stored_bytes(item: dict[str, Any], indexes: tuple[IndexSpec, ...]) -> tuple[
 
 # --- the bill ----------------------------------------------------------------------------------------
 
+REQUESTS = "Lambda requests"
+DURATION = "Lambda duration"
+INIT = "Lambda INIT (cold starts)"
+WRITES_TABLE = "DynamoDB writes: table"
+WRITES_INDEXES = "DynamoDB writes: indexes"
+READS = f"DynamoDB reads ({KEYED_LOOKUPS_PER_MONTH} keyed {LOOKUP_DAYS}-day lookups)"
+STORAGE_TABLE = f"DynamoDB storage: table ({RETENTION_DAYS} days)"
+STORAGE_INDEXES = f"DynamoDB storage: indexes ({RETENTION_DAYS} days)"
+PITR = "DynamoDB point-in-time recovery"
+METRICS = "CloudWatch custom metrics (hourly proration)"
+ALARMS = "CloudWatch alarms"
+DASHBOARDS = "CloudWatch dashboards"
+LOG_INGESTION = "CloudWatch Logs ingestion"
+LOG_STORAGE = "CloudWatch Logs storage"
+KMS = "KMS key (alarm topic)"
+SECRETS = "Secrets Manager (redaction key)"
+SQS = "SQS (failure queue, idle)"
 LINES = (
-    "Lambda requests",
-    "Lambda duration",
-    "Lambda INIT (cold starts)",
-    "DynamoDB writes (table + indexes)",
-    f"DynamoDB reads ({KEYED_LOOKUPS_PER_MONTH} keyed {LOOKUP_DAYS}-day lookups)",
-    f"DynamoDB storage (table + indexes, {RETENTION_DAYS} days)",
-    "DynamoDB point-in-time recovery",
-    "CloudWatch custom metrics (hourly proration)",
-    "CloudWatch alarms",
-    "CloudWatch dashboards",
-    "CloudWatch Logs ingestion",
-    "CloudWatch Logs storage",
-    "KMS key (alarm topic)",
-    "Secrets Manager (redaction key)",
-    "SQS (failure queue, idle)",
+    REQUESTS,
+    DURATION,
+    INIT,
+    WRITES_TABLE,
+    WRITES_INDEXES,
+    READS,
+    STORAGE_TABLE,
+    STORAGE_INDEXES,
+    PITR,
+    METRICS,
+    ALARMS,
+    DASHBOARDS,
+    LOG_INGESTION,
+    LOG_STORAGE,
+    KMS,
+    SECRETS,
+    SQS,
 )
 
 
@@ -252,31 +271,35 @@ def month(design: Design, inputs: Inputs, organization: Organization, mix: Mix) 
     gb = facts.memory_mb / 1024
     cold = cold_starts_per_month(invocations / DAYS_PER_MONTH * 7, billed_ms / 1000)
     init_ms = math.ceil(inputs.cold_cpu_ms * scale)
-    bill.lines[LINES[0]] = invocations * prices.LAMBDA_REQUESTS.usd / 1e6
-    bill.lines[LINES[1]] = invocations * billed_ms / 1000 * gb * prices.LAMBDA_ARM64_GB_SECOND.usd
-    bill.lines[LINES[2]] = cold * init_ms / 1000 * gb * prices.LAMBDA_ARM64_GB_SECOND.usd
+    bill.lines[REQUESTS] = invocations * prices.LAMBDA_REQUESTS.usd / 1e6
+    bill.lines[DURATION] = invocations * billed_ms / 1000 * gb * prices.LAMBDA_ARM64_GB_SECOND.usd
+    bill.lines[INIT] = cold * init_ms / 1000 * gb * prices.LAMBDA_ARM64_GB_SECOND.usd
 
     # DynamoDB
-    units = 0.0
+    table_units = index_units = 0.0
     table_bytes = index_bytes = 0.0
     for kind, count in per.items():
         emitted = inputs.kind(kind)
         if emitted.item is not None:
-            units += count * write_units(emitted.item, facts.indexes)
+            item_units = write_units(emitted.item, facts.indexes)
+            table_units += count * wru(item_size(emitted.item))
+            index_units += count * (item_units - wru(item_size(emitted.item)))
             t, i = stored_bytes(emitted.item, facts.indexes)
             table_bytes += count * t
             index_bytes += count * i
         elif emitted.existing_item is not None:  # a failed condition: the stored item's size, table only
-            units += count * wru(item_size(emitted.existing_item))
+            table_units += count * wru(item_size(emitted.existing_item))
     retained_days = RETENTION_DAYS
     stored_table_gb = table_bytes / DAYS_PER_MONTH * retained_days / prices.GB
     stored_index_gb = index_bytes / DAYS_PER_MONTH * retained_days / prices.GB
     writes, reads, storage = prices.dynamodb(facts.table_class)
-    bill.lines[LINES[3]] = units * writes.usd / 1e6
+    bill.lines[WRITES_TABLE] = table_units * writes.usd / 1e6
+    bill.lines[WRITES_INDEXES] = index_units * writes.usd / 1e6
     lookups = KEYED_LOOKUPS_PER_MONTH * lookup_read_units(design, inputs, organization, mix)
-    bill.lines[LINES[4]] = lookups * reads.usd / 1e6
-    bill.lines[LINES[5]] = (stored_table_gb + stored_index_gb) * storage.usd
-    bill.lines[LINES[6]] = stored_table_gb * prices.DYNAMODB_PITR.usd if facts.point_in_time_recovery else 0.0
+    bill.lines[READS] = lookups * reads.usd / 1e6
+    bill.lines[STORAGE_TABLE] = stored_table_gb * storage.usd
+    bill.lines[STORAGE_INDEXES] = stored_index_gb * storage.usd
+    bill.lines[PITR] = stored_table_gb * prices.DYNAMODB_PITR.usd if facts.point_in_time_recovery else 0.0
 
     # CloudWatch metrics, alarms, dashboards
     per_series: dict[Series, float] = {}
@@ -284,13 +307,13 @@ def month(design: Design, inputs: Inputs, organization: Organization, mix: Mix) 
         for one in series(design, inputs.kind(kind), features):
             per_series[one] = per_series.get(one, 0.0) + count / DAYS_PER_MONTH * 7
     metric_months = sum(hours_with_data(per_week) for per_week in per_series.values()) / 730
-    bill.lines[LINES[7]] = metric_months * prices.CUSTOM_METRICS.usd
-    bill.lines[LINES[8]] = (
+    bill.lines[METRICS] = metric_months * prices.CUSTOM_METRICS.usd
+    bill.lines[ALARMS] = (
         facts.alarm_metrics * prices.ALARM_METRICS.usd
         + facts.high_resolution_alarm_metrics * prices.HIGH_RESOLUTION_ALARM_METRICS.usd
         + facts.composite_alarms * prices.COMPOSITE_ALARMS.usd
     )
-    bill.lines[LINES[9]] = facts.dashboards * prices.DASHBOARDS.usd
+    bill.lines[DASHBOARDS] = facts.dashboards * prices.DASHBOARDS.usd
 
     # CloudWatch Logs: EMF, the function's own lines, Lambda's platform lines
     overhead = prices.LOG_EVENT_OVERHEAD_BYTES
@@ -304,18 +327,16 @@ def month(design: Design, inputs: Inputs, organization: Organization, mix: Mix) 
         log_bytes += cold * (len(PLATFORM_INIT_START) + overhead + len(COLD_REPORT_EXTRA))
     log_gb = log_bytes / prices.GB
     compression = compression_ratio(design, inputs, features)
-    bill.lines[LINES[10]] = log_gb * prices.LOG_INGESTION.usd
-    bill.lines[LINES[11]] = (
+    bill.lines[LOG_INGESTION] = log_gb * prices.LOG_INGESTION.usd
+    bill.lines[LOG_STORAGE] = (
         log_gb * compression * facts.log_retention_days / DAYS_PER_MONTH * prices.LOG_STORAGE.usd
     )
 
     # Keys, secrets, queue
-    bill.lines[LINES[12]] = facts.kms_keys * prices.KMS_KEYS.usd
+    bill.lines[KMS] = facts.kms_keys * prices.KMS_KEYS.usd
     secret_reads = cold if facts.secrets else 0.0  # the key is read once per container
-    bill.lines[LINES[13]] = (
-        facts.secrets * prices.SECRETS.usd + secret_reads / 10_000 * prices.SECRETS_API.usd
-    )
-    bill.lines[LINES[14]] = 0.0  # only failed events reach it; nothing polls it
+    bill.lines[SECRETS] = facts.secrets * prices.SECRETS.usd + secret_reads / 10_000 * prices.SECRETS_API.usd
+    bill.lines[SQS] = 0.0  # only failed events reach it; nothing polls it
 
     new = sum(count for kind, count in per.items() if kind in NEW_KINDS)
     bill.details = {
@@ -438,7 +459,7 @@ def targets(report: Report) -> list[tuple[str, bool, str]]:
     default = report.inputs[DEFAULT.name]
     out = []
     small_bill = report.bill(DEFAULT, small, after)
-    dashboards = small_bill.lines[LINES[9]]
+    dashboards = small_bill.lines[DASHBOARDS]
     out.append(
         (
             "1,000/day, default: at most $5 a month, with its dashboards among the account's 3 free ones",
