@@ -300,8 +300,9 @@ class EmfWriter:
     ) -> dict[str, Any]:
         """The EMF document for one outcome: nonzero metrics, grouped by their dimension set.
 
-        Every byte is read by someone (see README, "Metrics"): the dimension values of the
-        directives present (Source and FlowDirection only when a per-flow metric is), the four
+        Every byte is read by someone (see README, "Metrics"): Source (which mail service sent the
+        event, whenever an adapter recognised it), FlowDirection (only when a per-flow metric is
+        present, whose dimension it is), the four
         properties the saved Logs Insights queries read (invocationId, status, messageId,
         requestId), the metric values, and the `_aws` block CloudWatch needs (Timestamp,
         Namespace, Dimensions, metric Names). A metric's Unit is written only when it is not a
@@ -316,8 +317,9 @@ class EmfWriter:
                 values[spec.name] = value
                 listed = {"Name": spec.name} if spec.unit == COUNT else {"Name": spec.name, "Unit": spec.unit}
                 directives.setdefault(spec.dimensions, []).append(listed)
-        if PER_FLOW in directives:
+        if outcome.source is not None or PER_FLOW in directives:  # every document names its source
             body[SOURCE] = outcome.source.value if outcome.source is not None else UNKNOWN_SOURCE
+        if PER_FLOW in directives:
             body[FLOW_DIRECTION] = outcome.direction.value
         body["invocationId"] = _property(outcome.dedupe_key)
         body["status"] = outcome.status.value

@@ -64,13 +64,16 @@ def test_a_new_message_carries_its_dimensions_the_queries_fields_and_its_metrics
     assert directive["Metrics"] == [{"Name": "Messages"}, {"Name": "Recipients"}]  # Count: no unit written
 
 
-def test_a_redelivery_has_no_per_flow_dimension_values_to_carry(tmp_path: Path) -> None:
+def test_a_redelivery_carries_its_source_but_no_direction(tmp_path: Path) -> None:
     (event,) = generate_events(seed=6)
     lines = emitted(
         tmp_path, [{"event": event, "requestId": "r-1"}, {"event": dict(event), "requestId": "r-2"}]
     )
     document = validate_document(lines[1][0])
-    assert set(document) == {"Service", *READ_BY_QUERIES, "DuplicateInvocations", "_aws"}
+    # Every document names its source (WorkMail and SES side by side); FlowDirection only with a
+    # per-flow metric.
+    assert set(document) == {"Service", "Source", *READ_BY_QUERIES, "DuplicateInvocations", "_aws"}
+    assert document["Source"] == "WorkMail"
     assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Service"]]
 
 
