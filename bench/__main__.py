@@ -1,4 +1,4 @@
-"""`python -m bench`: the benchmark against the Powertools baseline (see bench/README.md)."""
+"""`python -m bench`: the benchmark against the Powertools way, then the monthly bill (bench/README.md)."""
 
 from __future__ import annotations
 
@@ -34,4 +34,10 @@ def parse(argv: list[str]) -> Options:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse(sys.argv[1:])))
+    options = parse(sys.argv[1:])
+    status = main(options)
+    if not options.only_storm:
+        from bench.bill import main as monthly_bill  # the monthly bill, bench/bill.py
+
+        monthly_bill([])
+    sys.exit(status)

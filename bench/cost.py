@@ -1,8 +1,8 @@
-"""Dollars per million messages, from what the benchmark measured and public us-east-1 list prices.
+"""DynamoDB's item size rules, and dollars per million messages from what the comparison measured.
 
-Prices are named constants with their source. They are us-east-1 list prices as of 2026-11-22 from
-the pages named below (the figures this model uses: no free tier, first usage tier, no Savings
-Plans); re-check the pages before quoting the result.
+The per-message view compares the collector with the Powertools baseline in `python -m bench`;
+what an organization pays per month, every line of the bill, is bench/bill.py. Prices come from
+bench/prices.py (dated, with their pages).
 
 What is priced, per message (one unique event, plus its share of redeliveries):
 * Lambda requests and duration (arm64, GB-seconds at the stated memory size, each invocation's
@@ -12,8 +12,6 @@ What is priced, per message (one unique event, plus its share of redeliveries):
   still consumes WRUs for the size of the existing item (minimum 1) and writes no index;
   UpdateItem consumes for the larger of the item before and after;
 * CloudWatch Logs ingestion of the EMF documents (plus the 26 bytes CloudWatch counts per event).
-Not priced (the same for both handlers, or not per message): Lambda's START/END/REPORT log lines,
-storage, and CloudWatch custom metrics (a fixed monthly price per metric and dimension set).
 """
 
 from __future__ import annotations
@@ -22,17 +20,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-PRICES_AS_OF = "2026-11-22"
-LAMBDA_PRICING_URL = "https://aws.amazon.com/lambda/pricing/"
-DYNAMODB_PRICING_URL = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
-CLOUDWATCH_PRICING_URL = "https://aws.amazon.com/cloudwatch/pricing/"
+from bench import prices
 
-LAMBDA_ARM64_USD_PER_GB_SECOND = 0.0000133334  # arm64, first 7.5 billion GB-seconds per month
-LAMBDA_USD_PER_REQUEST = 0.20 / 1_000_000
-DYNAMODB_USD_PER_WRU = 0.625 / 1_000_000  # on-demand, Standard table class (after the Nov 2024 cut)
-CLOUDWATCH_LOGS_USD_PER_GB = 0.50  # ingestion, Standard log class, first tier
-CLOUDWATCH_LOGS_EVENT_OVERHEAD_BYTES = 26
-GB = 1024**3
+PRICES_AS_OF = prices.PRICES_AS_OF
+LAMBDA_PRICING_URL = prices.LAMBDA_PAGE
+DYNAMODB_PRICING_URL = prices.DYNAMODB_PAGE
+CLOUDWATCH_PRICING_URL = prices.CLOUDWATCH_PAGE
+
+LAMBDA_ARM64_USD_PER_GB_SECOND = prices.LAMBDA_ARM64_GB_SECOND.usd
+LAMBDA_USD_PER_REQUEST = prices.LAMBDA_REQUESTS.usd / 1_000_000
+DYNAMODB_USD_PER_WRU = prices.DYNAMODB_WRITE_UNITS.usd / 1_000_000  # Standard class, as the bench's tables
+CLOUDWATCH_LOGS_USD_PER_GB = prices.LOG_INGESTION.usd
+CLOUDWATCH_LOGS_EVENT_OVERHEAD_BYTES = prices.LOG_EVENT_OVERHEAD_BYTES
+GB = prices.GB
 
 
 def attribute_size(value: dict[str, Any]) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from collector.config import DEFAULT_NAMESPACE, ConfigError, parse_sources
 from collector.model import Source
 from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
+from collector.store.schema import LEGACY_INDEX_NAMES
 
 ORGANIZATION_ID = re.compile(r"m-[0-9a-f]{32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -95,6 +96,11 @@ class StackSettings:
     rule_mode: str = "async"
     sources: tuple[Source, ...] = (Source.WORKMAIL,)
     ses: SesSettings = SesSettings()
+    # Migration of a table deployed with the three old indexes (docs/deploy.md): the ones it still has.
+    legacy_indexes: tuple[str, ...] = ()
+    # The audit table's class: written once, read rarely, kept a year by default, so storage is most
+    # of its bill and Standard-IA's cheaper storage wins (bench/bill.py prices both).
+    table_class: str = "infrequent-access"
     # Observability: coverage against WorkMail's own metrics, and the scheduled reconcile.
     coverage_threshold: int = 80  # percent of WorkMail's inbound count, per 15 minutes
     coverage_min_messages: int = 5  # WorkMail's inbound count (15 minutes) below which it is not judged
@@ -179,6 +185,8 @@ class StackSettings:
             rule_mode=rule_mode,
             sources=sources,
             ses=_ses(get, stack_name) if Source.SES in sources else SesSettings(),
+            legacy_indexes=_legacy_indexes(get),
+            table_class=_table_class(get, defaults.table_class),
             **_observability(get, defaults),
         )
 
@@ -311,3 +319,36 @@ def _concurrency(get: Callable[[str], Any], default: int | None) -> int | None:
             f"function unreserved, got {value!r}"
         )
     return number
+
+
+def _legacy_indexes(get: Callable[[str], Any]) -> tuple[str, ...]:
+    """The old indexes an existing table still has, during its migration: comma-separated names."""
+    value = get("legacyIndexes")
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    names = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    if names in (("none",), ("None",)):
+        return ()
+    unknown = [name for name in names if name not in LEGACY_INDEX_NAMES]
+    if unknown:
+        raise SettingsError(
+            f"context value legacyIndexes names indexes this table never had: {', '.join(unknown)}; "
+            f"list the ones your table still has, from {', '.join(LEGACY_INDEX_NAMES)} "
+            "(see docs/deploy.md, Migrating a table that has the three old indexes)"
+        )
+    return tuple(name for name in LEGACY_INDEX_NAMES if name in names)
+
+
+TABLE_CLASSES = ("infrequent-access", "standard")
+
+
+def _table_class(get: Callable[[str], Any], default: str) -> str:
+    value = _text(get, "tableClass", default).lower().replace("_", "-")
+    value = {"standard-infrequent-access": "infrequent-access", "ia": "infrequent-access"}.get(value, value)
+    if value not in TABLE_CLASSES:
+        raise SettingsError(
+            f"context value tableClass must be infrequent-access or standard (the audit table's class), "
+            f"got {get('tableClass')!r}"
+        )
+    return value

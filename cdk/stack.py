@@ -22,7 +22,6 @@ from aws_cdk import (
     Stack,
     Validations,
 )
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -34,8 +33,9 @@ from cdk.asset import asset_hash
 from cdk.reconcile import ScheduledReconcile
 from cdk.ses import SesWiring, wire_ses
 from cdk.settings import StackSettings
+from cdk.table import audit_table
 from collector.metrics import features_for
-from collector.store.schema import AUDIT_TABLE, TableSpec
+from collector.store.schema import AUDIT_TABLE
 from dashboards import CollectorMetrics, CoveragePolicy, Observability, WorkMailMetrics, dashboard_url
 
 HANDLER = "collector.handler.handler"
@@ -106,45 +106,6 @@ class SendOnlyQueueDestination:
         return lambda_.DestinationConfig(destination=self._queue.queue_arn)
 
 
-def audit_table(scope: Construct, construct_id: str, spec: TableSpec) -> dynamodb.Table:
-    """The table exactly as the collector defines it (keys, indexes, TTL), hardened for production."""
-    types = {d["AttributeName"]: d["AttributeType"] for d in spec.attribute_definitions()}
-
-    def attribute(name: str) -> dynamodb.Attribute:
-        kinds = {
-            "S": dynamodb.AttributeType.STRING,
-            "N": dynamodb.AttributeType.NUMBER,
-            "B": dynamodb.AttributeType.BINARY,
-        }
-        return dynamodb.Attribute(name=name, type=kinds[types[name]])
-
-    table = dynamodb.Table(
-        scope,
-        construct_id,
-        partition_key=attribute(spec.partition_key),
-        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-        time_to_live_attribute=spec.ttl_attribute,
-        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-            point_in_time_recovery_enabled=True,
-        ),
-        encryption=dynamodb.TableEncryption.AWS_MANAGED,
-        deletion_protection=True,
-        # The audit trail outlives the stack: `cdk destroy` leaves it; docs/deploy.md says how to delete it.
-        removal_policy=RemovalPolicy.RETAIN,
-    )
-    for index in spec.indexes:
-        table.add_global_secondary_index(
-            index_name=index.name,
-            partition_key=attribute(index.partition_key),
-            sort_key=attribute(index.sort_key),
-            projection_type=dynamodb.ProjectionType.ALL
-            if index.projection is None
-            else dynamodb.ProjectionType.INCLUDE,
-            non_key_attributes=None if index.projection is None else list(index.projection),
-        )
-    return table
-
-
 class CollectorStack(Stack):
     """One collector for one WorkMail organization."""
 
@@ -155,7 +116,9 @@ class CollectorStack(Stack):
         self.settings = settings
         service = self.stack_name  # the `Service` dimension: stable across function replacements
 
-        self.table = audit_table(self, "AuditTable", AUDIT_TABLE)
+        self.table = audit_table(
+            self, "AuditTable", AUDIT_TABLE.with_legacy(settings.legacy_indexes), settings.table_class
+        )
 
         self.failure_queue = sqs.Queue(
             self,

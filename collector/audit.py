@@ -198,8 +198,24 @@ def differing_fields(stored: Item, incoming: Item) -> tuple[str, ...]:
 
 
 def item_size(item: Item) -> int:
-    """A slight over-estimate of DynamoDB's item size (JSON adds quotes and punctuation)."""
-    return len(dumps(item))
+    """DynamoDB's own count of an item's size (attribute names plus values, strings as UTF-8),
+    rounded up where it is approximate. Not the JSON text: escapes (a NUL is 6 characters of JSON,
+    1 byte to DynamoDB) would make a payload that fits look 6 times its size."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items() if value is not None)
+
+
+def _value_size(value: object) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, int | float):
+        return len(repr(value)) // 2 + 2  # 1 byte per 2 significant digits, plus 1
+    if isinstance(value, list | tuple):
+        return 3 + sum(1 + _value_size(v) for v in value)
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(str(k).encode()) + _value_size(v) for k, v in value.items())
+    return len(dumps(value))
 
 
 def _cut_utf8(data: bytes, limit: int) -> str:
@@ -217,7 +233,8 @@ def _indexable(item: Item) -> Item:
 
 
 def fit(item: Item) -> Item:
-    """Trim unbounded fields, longest first, so any event fits one DynamoDB item; flag what was trimmed."""
+    """Trim unbounded fields, longest first, so any record (RECORDED or INVALID) fits one DynamoDB
+    item; flag what was trimmed."""
     if item_size(item) <= ITEM_BUDGET_BYTES:
         return item
     trimmed: list[str] = []
@@ -227,13 +244,15 @@ def fit(item: Item) -> Item:
             break
         item[name] = _cut_utf8(item[name].encode("utf-8", "surrogatepass"), 4096)
         trimmed.append(name)
-    recipients: list[str] = item["recipients"]
+        if name == "raw":
+            item["rawTruncated"] = True
+    recipients: list[str] = item.get("recipients") or []
     overflow = item_size(item) - ITEM_BUDGET_BYTES
     if overflow > 0 and recipients:
         keep = len(recipients)
         while keep and overflow > 0:
             keep -= 1
-            overflow -= len(recipients[keep].encode()) + 3
+            overflow -= len(recipients[keep].encode("utf-8", "surrogatepass")) + 3
         item["recipients"] = recipients[:keep]
         trimmed.append("recipients")
     item["trimmedFields"] = trimmed

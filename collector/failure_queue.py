@@ -10,11 +10,11 @@ reads both kinds alike.
 from __future__ import annotations
 
 import contextlib
-import json
 from typing import Any
 
 from collector import aws
 from collector.clock import iso_millis
+from collector.jsonutil import ascii_json
 from collector.model import Invocation
 
 SQS_MESSAGE_LIMIT = 256 * 1024
@@ -53,7 +53,8 @@ class FailureQueue:
     async def put(self, raw: object, invocation: Invocation, condition: str, reason: str) -> None:
         """Raises when even this fails: then the invocation errors and WorkMail retries it."""
         # ASCII escapes: SQS refuses some code points (U+FFFE, U+FFFF) that JSON strings may hold.
-        body = json.dumps(failure_record(raw, invocation, condition, reason), default=repr)
+        # replay reads them back as the Lambda runtime does (lone surrogates, big ints exact).
+        body = ascii_json(failure_record(raw, invocation, condition, reason))
         if len(body.encode()) > SQS_MESSAGE_LIMIT:
             raise ValueError(f"event too large for the failure queue ({len(body)} bytes)")
         await self._client.send_message(QueueUrl=self._url, MessageBody=body)

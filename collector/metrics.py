@@ -43,6 +43,7 @@ PER_FLOW: tuple[str, ...] = (SERVICE, SOURCE, FLOW_DIRECTION)
 DIMENSION_SETS: tuple[tuple[str, ...], ...] = (TOTALS, PER_FLOW)
 DIRECTIONS = ("INBOUND", "OUTBOUND", "UNKNOWN")
 UNKNOWN_SOURCE = "Unknown"
+COUNT = "Count"  # the unit of most metrics; left out of EMF directives (CloudWatch records None)
 MAX_MESSAGE_ID_CHARS = 120  # the message-flow API's own limit; longer ids stay out of EMF lines
 
 # CloudWatch Logs refuses events over 256 KB (262,144 bytes, 26 of them its own overhead). Every
@@ -297,25 +298,37 @@ class EmfWriter:
     def document(
         self, outcome: Outcome, invocation: Invocation, properties: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """The EMF document for one outcome: nonzero metrics, grouped by their dimension set."""
-        body: dict[str, Any] = {
-            SERVICE: self._service,
-            SOURCE: outcome.source.value if outcome.source is not None else UNKNOWN_SOURCE,
-            FLOW_DIRECTION: outcome.direction.value,
-            "invocationId": _property(outcome.dedupe_key),
-            "status": outcome.status.value,
-        }
+        """The EMF document for one outcome: nonzero metrics, grouped by their dimension set.
+
+        Every byte is read by someone (see README, "Metrics"): Source (which mail service sent the
+        event, whenever an adapter recognised it), FlowDirection (only when a per-flow metric is
+        present, whose dimension it is), the four
+        properties the saved Logs Insights queries read (invocationId, status, messageId,
+        requestId), the metric values, and the `_aws` block CloudWatch needs (Timestamp,
+        Namespace, Dimensions, metric Names). A metric's Unit is written only when it is not a
+        count: CloudWatch then records no unit, which no dashboard or alarm filters on.
+        """
+        body: dict[str, Any] = {SERVICE: self._service}
+        directives: dict[tuple[str, ...], list[dict[str, str]]] = {}
+        values: dict[str, int] = {}
+        for spec in self._catalog:
+            value = spec.value(outcome)
+            if value:
+                values[spec.name] = value
+                listed = {"Name": spec.name} if spec.unit == COUNT else {"Name": spec.name, "Unit": spec.unit}
+                directives.setdefault(spec.dimensions, []).append(listed)
+        if outcome.source is not None or PER_FLOW in directives:  # every document names its source
+            body[SOURCE] = outcome.source.value if outcome.source is not None else UNKNOWN_SOURCE
+        if PER_FLOW in directives:
+            body[FLOW_DIRECTION] = outcome.direction.value
+        body["invocationId"] = _property(outcome.dedupe_key)
+        body["status"] = outcome.status.value
         if outcome.message_id is not None and len(outcome.message_id) <= MAX_MESSAGE_ID_CHARS:
             body["messageId"] = outcome.message_id  # an id, not personal data
         body["requestId"] = _property(invocation.request_id)
         for key, value in (properties or {}).items():
             body[key] = _property(value)
-        directives: dict[tuple[str, ...], list[dict[str, str]]] = {}
-        for spec in self._catalog:
-            value = spec.value(outcome)
-            if value:
-                body[spec.name] = value
-                directives.setdefault(spec.dimensions, []).append({"Name": spec.name, "Unit": spec.unit})
+        body.update(values)
         body["_aws"] = {
             "Timestamp": int(invocation.received_at.timestamp() * 1000),
             "CloudWatchMetrics": [

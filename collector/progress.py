@@ -20,9 +20,10 @@ class Progress:
         self._drawn_at = 0.0
         self._visible = False
 
-    def start(self, total_bytes: int) -> None:
-        self._total = total_bytes
-        if total_bytes < MIN_BYTES_FOR_BAR:
+    def start(self, total_bytes: int | None) -> None:
+        """`None`: the size is unknown (a pipe); the bar then counts events only."""
+        self._total = total_bytes or 0
+        if total_bytes is not None and total_bytes < MIN_BYTES_FOR_BAR:
             self._enabled = False
 
     def advance(self, nbytes: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 SUBJECTS = (
@@ -26,9 +27,35 @@ def generate_events(
     seed: int | None = None,
     summary_version: str = "2019-07-28",
 ) -> list[dict[str, Any]]:
-    """`count` events with unique invocationIds (hex, 32 or 40 characters as WorkMail sends)."""
+    """`iter_events` as a list, for callers that index or add lists (tests, benchmarks)."""
+    return list(
+        iter_events(
+            count=count,
+            direction=direction,
+            recipients=recipients,
+            truncated=truncated,
+            layout=layout,
+            id_length=id_length,
+            seed=seed,
+            summary_version=summary_version,
+        )
+    )
+
+
+def iter_events(
+    *,
+    count: int = 1,
+    direction: str = "INBOUND",
+    recipients: int = 2,
+    truncated: bool = False,
+    layout: str = "envelope",
+    id_length: int = 32,
+    seed: int | None = None,
+    summary_version: str = "2019-07-28",
+) -> Iterator[dict[str, Any]]:
+    """`count` events with unique invocationIds (hex, 32 or 40 characters as WorkMail sends), one at
+    a time: `generate-event -n 300000` writes them as they are made, in flat memory."""
     rng = random.Random(seed)
-    events = []
     for _ in range(count):
         sender = f"user{rng.randrange(1000)}@example.com"
         addresses = [{"address": f"recipient{i + 1}@example.org"} for i in range(recipients)]
@@ -50,5 +77,4 @@ def generate_events(
             flowDirection=direction,
             truncated=truncated,
         )
-        events.append(event)
-    return events
+        yield event

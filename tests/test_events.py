@@ -84,6 +84,27 @@ def test_missing_or_unexpected_direction_is_unknown_not_dropped(value: object) -
     assert e.raw_direction == (None if value is None else str(value))
 
 
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        (True, "true"),
+        ({"a": ["b"]}, '{"a":["b"]}'),
+        ([[[[["\ud800"]]]]], '[[[[["\\ud800"]]]]]'),
+        ("x" * 300, "x" * 100),
+    ],
+)
+def test_an_unexpected_direction_is_kept_as_json_text(value: object, kept: str) -> None:
+    assert valid(event(flowDirection=value)).raw_direction == kept
+
+
+def test_a_direction_nested_past_the_recursion_limit_is_kept_not_raised() -> None:
+    value: Any = "deep"
+    for _ in range(5000):
+        value = [value]
+    e = valid(event(flowDirection=value))
+    assert e.direction is Direction.UNKNOWN and e.raw_direction == "[" * 100
+
+
 def test_missing_invocation_id_gets_a_stable_flagged_key() -> None:
     raw = event()
     del raw["invocationId"]

@@ -240,3 +240,56 @@ def test_items_without_a_received_day_stay_out_of_listings_and_tallies(backend: 
         assert await store.get("ledger:1") == bookkeeping
 
     run(with_store(backend, body))
+
+
+def test_a_table_with_the_old_indexes_records_and_says_how_to_read_it(
+    dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table made by an older version (three ALL indexes, no time index) still takes every write;
+    a listing or lookup names the missing index and where the migration is described."""
+    import uuid
+
+    from collector.store import StoreError
+    from collector.store.dynamodb import DynamoDbStore
+    from collector.store.schema import LEGACY_INDEXES, TableSpec
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
+    old = TableSpec("invocationId", "expiresAt", LEGACY_INDEXES)
+    name = f"old-{uuid.uuid4().hex[:10]}"
+
+    async def body() -> None:
+        store = await DynamoDbStore.open(name)
+        try:
+            await store._client.create_table(**old.create_table_request(name))
+            await store._client.get_waiter("table_exists").wait(TableName=name)
+            assert isinstance(await store.put_once(item("legacy")), Inserted)
+            with pytest.raises(StoreError, match=r"has no time index byReceivedDay.*docs/deploy\.md"):
+                await store.query(Query(sender="a@example.com"))
+            with pytest.raises(StoreError, match="has no time index byReceivedDay"):
+                await store.tally(datetime(2026, 11, 20, tzinfo=UTC).date())
+        finally:
+            await store.close()
+
+    run(body())
+
+
+def test_a_backfilling_time_index_is_named_with_the_command_that_shows_its_status() -> None:
+    """DynamoDB's own answer while a new index backfills (a ValidationException), as the CLI shows it."""
+    from botocore.exceptions import ClientError
+
+    from collector.store.dynamodb import time_index_unavailable
+
+    error = ClientError(
+        {
+            "Error": {
+                "Code": "ValidationException",
+                "Message": "Cannot read from backfilling global secondary index: byReceivedDay",
+            }
+        },
+        "Query",
+    )
+    message = time_index_unavailable(error, "audit")
+    assert message is not None
+    assert "still being built" in message and "describe-table --table-name audit" in message
+    other = ClientError({"Error": {"Code": "ValidationException", "Message": "bad filter"}}, "Query")
+    assert time_index_unavailable(other, "audit") is None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 from collector.cli.common import UserError
 from collector.jsonutil import dumps
-from collector.sampling import generate_events
+from collector.sampling import iter_events
 from collector.sampling_ses import SES_EVENTS, WRAPPERS, generate_ses_events
 
 
@@ -34,20 +36,25 @@ def add_ses_options(p: argparse.ArgumentParser) -> None:
 
 
 def generate(args: argparse.Namespace) -> int:
+    """Writes each event as it is made: memory stays flat whatever `--count` (a closed stdout,
+    `| head`, ends it quietly in main)."""
+    events: Iterator[dict[str, Any]]
     if args.source == "ses":
         try:
-            events = generate_ses_events(
-                count=args.count,
-                event=args.ses_event,
-                recipients=args.recipients,
-                via=args.via,
-                verdict=args.verdict,
-                seed=args.seed,
+            events = iter(
+                generate_ses_events(
+                    count=args.count,
+                    event=args.ses_event,
+                    recipients=args.recipients,
+                    via=args.via,
+                    verdict=args.verdict,
+                    seed=args.seed,
+                )
             )
         except ValueError as error:
             raise UserError(str(error)) from None
     else:
-        events = generate_events(
+        events = iter_events(
             count=args.count,
             direction=args.direction,
             recipients=args.recipients,
@@ -57,7 +64,8 @@ def generate(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     if args.count == 1 and not args.jsonl:
-        sys.stdout.write(dumps(events[0]).decode() + "\n")
+        sys.stdout.write(dumps(next(events)).decode() + "\n")
     else:
         sys.stdout.writelines(dumps(e).decode() + "\n" for e in events)
+    sys.stdout.flush()
     return 0

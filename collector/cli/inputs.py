@@ -1,43 +1,23 @@
 """Where replayed events come from: files, folders or stdin; JSON, JSON arrays or JSON Lines; and the
-records the failure paths keep (Lambda on-failure destination records, `aws sqs receive-message`)."""
+records the failure paths keep (Lambda on-failure destination records, `aws sqs receive-message`).
+
+Inputs are streamed (collector.cli.jsonstream), so memory stays flat however large they are, and
+every JSON text is read by collector.jsonutil.loads, as the Lambda runtime reads its payloads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import io
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from collector.cli.common import UserError
-from collector.jsonutil import JSONDecodeError, loads
+from collector.cli.jsonstream import read_values
+from collector.jsonutil import JSONDecodeError, ascii_json, loads
 from collector.model import Undecodable
 from collector.progress import Progress
-
-
-def _events_in_text(text: str, origin: str, advance: Callable[[int], None]) -> Iterator[object]:
-    """A JSON object, a JSON array of events, or JSON Lines; a broken line becomes an Undecodable."""
-    size = len(text.encode("utf-8", "surrogatepass"))
-    stripped = text.strip()
-    if not stripped:
-        advance(size)
-        return
-    try:
-        whole = loads(stripped)
-    except JSONDecodeError:
-        pass
-    else:
-        events = whole if isinstance(whole, list) else [whole]
-        for event in events:
-            yield event
-            advance(size // max(len(events), 1))
-        return
-    for number, line in enumerate(stripped.splitlines(), start=1):
-        if line.strip():
-            try:
-                yield loads(line)
-            except JSONDecodeError as error:
-                yield Undecodable(text=line, error=f"{origin} line {number}: {error}")
-        advance(len(line.encode("utf-8", "surrogatepass")) + 1)
-
 
 Delivery = tuple[object, str | None]  # an event, and the request id it was first invoked under
 
@@ -52,10 +32,14 @@ def unwrap(value: object) -> Iterator[Delivery]:
             isinstance(m, dict) and "Body" in m for m in value["Messages"]
         ):
             for message in value["Messages"]:
+                body = message["Body"]
+                if not isinstance(body, str):
+                    yield Undecodable(text=ascii_json(body), error="SQS message body is not a string"), None
+                    continue
                 try:
-                    yield from unwrap(loads(message["Body"]))
+                    yield from unwrap(loads(body))
                 except JSONDecodeError as error:
-                    yield Undecodable(text=str(message["Body"]), error=f"SQS message body: {error}"), None
+                    yield Undecodable(text=body, error=f"SQS message body: {error}"), None
             return
         context = value.get("requestContext")
         if isinstance(context, dict) and "requestPayload" in value:
@@ -79,15 +63,33 @@ def _files(paths: list[str]) -> list[Path]:
 
 
 def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator[Delivery]:
+    """Every event in `paths` (or stdin for `-`), in order, with the request id it first ran under."""
     if paths == ["-"]:
-        text = stdin.read()
-        progress.start(len(text.encode("utf-8", "surrogatepass")))
-        for value in _events_in_text(text, "stdin", progress.advance):
+        stream = _binary(stdin)
+        progress.start(_size(stream))
+        for value in read_values(stream, "stdin", progress.advance):
             yield from unwrap(value)
         return
     files = _files(paths)
     progress.start(sum(f.stat().st_size for f in files))
     for path in files:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        for value in _events_in_text(text, str(path), progress.advance):
-            yield from unwrap(value)
+        with path.open("rb") as stream:
+            for value in read_values(stream, str(path), progress.advance):
+                yield from unwrap(value)
+
+
+def _binary(stdin: TextIO) -> BinaryIO:
+    """stdin's bytes: decoding is the reader's job (one rule for files and stdin)."""
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:
+        return buffer  # type: ignore[no-any-return]
+    return io.BytesIO(stdin.read().encode("utf-8", "surrogateescape"))
+
+
+def _size(stream: BinaryIO) -> int | None:
+    """The input's size when stdin is a file (`< events.jsonl`); None for a pipe."""
+    try:
+        status = os.fstat(stream.fileno())
+    except (OSError, io.UnsupportedOperation, AttributeError):
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None

@@ -1,4 +1,5 @@
-"""Typed reads of one SES payload's fields: tolerant of absence, strict about wrong types.
+"""Typed reads of one payload's fields, shared by the adapters: tolerant of absence, strict about
+wrong types, and the dedupe-key and address rules every source follows.
 
 Public models of SES events disagree on which fields are optional (the DefinitelyTyped, Rust and
 Powertools types, the samples of the SES and Lambda developer guides), so only what the collector
@@ -11,12 +12,23 @@ from __future__ import annotations
 from email.utils import getaddresses
 from typing import Any
 
-from collector.events.workmail import MAX_KEY_BYTES, SYNTHETIC_KEY_PREFIX, normalize_address
 from collector.jsonutil import clean_text, content_hash
+
+SYNTHETIC_KEY_PREFIX = "sha256:"  # a key made from content, when the payload carries none usable
+MAX_KEY_BYTES = 1024  # DynamoDB allows 2,048 bytes in a partition key; real ids are 32 or 40
 
 
 class Reject(Exception):
     """The payload is invalid for the stated reason."""
+
+
+def normalize_address(address: str) -> str:
+    """Lower-case the domain only: the local part is case-sensitive by RFC 5321, the domain is not."""
+    address = clean_text(address.strip())
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    return f"{local}@{domain.lower()}"
 
 
 def obj(value: object, where: str, *, required: bool = True) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.events.fields import (
+    SYNTHETIC_KEY_PREFIX,
     Reject,
     addresses,
     bounded_key,
@@ -39,7 +40,6 @@ from collector.events.fields import (
     text,
     without,
 )
-from collector.events.workmail import SYNTHETIC_KEY_PREFIX
 from collector.jsonutil import content_hash
 from collector.model import Direction, EventType, Invalid, MailEvent, Source
 

@@ -24,9 +24,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.events.fields import Reject, addresses, bounded_key, listed_addresses, obj, without
+from collector.events.fields import (
+    SYNTHETIC_KEY_PREFIX,
+    Reject,
+    addresses,
+    bounded_key,
+    listed_addresses,
+    obj,
+    without,
+)
 from collector.events.ses import KEY_PREFIX, message_id_of, read_mail
-from collector.events.workmail import SYNTHETIC_KEY_PREFIX
 from collector.jsonutil import clean_text, content_hash
 from collector.model import Direction, EventType, Invalid, MailEvent, Source
 

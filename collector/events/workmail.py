@@ -11,8 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.jsonutil import clean_text, content_hash
+from collector.events.fields import (
+    MAX_KEY_BYTES,
+    SYNTHETIC_KEY_PREFIX,
+    Reject,
+    bounded_key,
+    normalize_address,
+    text,
+)
+from collector.jsonutil import clean_text, content_hash, dumps
 from collector.model import Direction, Invalid, MailEvent, Source, Undecodable
+
+__all__ = ["KNOWN_FIELDS", "MAX_KEY_BYTES", "SYNTHETIC_KEY_PREFIX", "normalize_address", "parse"]
 
 KNOWN_FIELDS = frozenset(
     {
@@ -28,38 +38,24 @@ KNOWN_FIELDS = frozenset(
         "truncated",
     }
 )
-SYNTHETIC_KEY_PREFIX = "sha256:"
-
-
-class _Reject(Exception):
-    """Internal: the payload is invalid for the stated reason."""
-
-
-def normalize_address(address: str) -> str:
-    """Lower-case the domain only: the local part is case-sensitive by RFC 5321, the domain is not."""
-    address = clean_text(address.strip())
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return address
-    return f"{local}@{domain.lower()}"
 
 
 def _address(value: object, where: str, *, required: bool) -> str | None:
     if value is None:
         if required:
-            raise _Reject(f"{where} is missing")
+            raise Reject(f"{where} is missing")
         return None
     if not isinstance(value, dict):
-        raise _Reject(f"{where} must be an object with an 'address', got {type(value).__name__}")
+        raise Reject(f"{where} must be an object with an 'address', got {type(value).__name__}")
     address = value.get("address")
     if not isinstance(address, str):
-        raise _Reject(f"{where}.address must be a string, got {type(address).__name__}")
+        raise Reject(f"{where}.address must be a string, got {type(address).__name__}")
     return normalize_address(address)
 
 
 def _recipients(value: object, where: str) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise _Reject(f"{where} must be a list, got {type(value).__name__}")
+        raise Reject(f"{where} must be a list, got {type(value).__name__}")
     out: list[str] = []
     for i, item in enumerate(value):
         address = _address(item, f"{where}[{i}]", required=True)
@@ -68,23 +64,14 @@ def _recipients(value: object, where: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _optional_str(event: dict[str, Any], name: str) -> str | None:
-    value = event.get(name)
-    if value is not None and not isinstance(value, str):
-        raise _Reject(f"{name} must be a string, got {type(value).__name__}")
-    return None if value is None else clean_text(value)
-
-
 def _direction(value: object) -> tuple[Direction, str | None]:
     if isinstance(value, str):
         try:
             return Direction(value.upper()), value
         except ValueError:
             return Direction.UNKNOWN, clean_text(value[:100])
-    return Direction.UNKNOWN, None if value is None else clean_text(str(value)[:100])
-
-
-MAX_KEY_BYTES = 1024  # DynamoDB allows 2,048 bytes in a partition key; real ids are 32 or 40
+    # As JSON text: str() of a nested value recurses (and fails) once per level; JSON never does.
+    return Direction.UNKNOWN, None if value is None else dumps(value)[:100].decode("utf-8", "ignore")
 
 
 def _key(event: dict[str, Any] | object) -> tuple[str, bool]:
@@ -95,10 +82,7 @@ def _key(event: dict[str, Any] | object) -> tuple[str, bool]:
     if isinstance(event, dict):
         invocation_id = event.get("invocationId")
         if isinstance(invocation_id, str) and invocation_id.strip():
-            key = clean_text(invocation_id.strip())
-            if len(key.encode()) <= MAX_KEY_BYTES:
-                return key, False
-            return SYNTHETIC_KEY_PREFIX + content_hash(key), True
+            return bounded_key(invocation_id.strip())
     return SYNTHETIC_KEY_PREFIX + content_hash(event), True
 
 
@@ -123,7 +107,7 @@ def parse(raw: object) -> MailEvent | Invalid:
     key, synthesized = _key(raw)
     try:
         return _parse_object(raw, key, synthesized, fingerprint, direction, raw_direction)
-    except _Reject as reject:
+    except Reject as reject:
         return Invalid(
             dedupe_key=key,
             fingerprint=fingerprint,
@@ -145,29 +129,27 @@ def _parse_object(
 ) -> MailEvent:
     invocation_id = event.get("invocationId")
     if invocation_id is not None and not isinstance(invocation_id, str):
-        raise _Reject(f"invocationId must be a string, got {type(invocation_id).__name__}")
+        raise Reject(f"invocationId must be a string, got {type(invocation_id).__name__}")
     message_id = event.get("messageId")
     if not isinstance(message_id, str) or not message_id:
-        raise _Reject(
-            "messageId is missing" if message_id is None else "messageId must be a non-empty string"
-        )
+        raise Reject("messageId is missing" if message_id is None else "messageId must be a non-empty string")
 
     envelope = event.get("envelope")
     if envelope is not None:
         if not isinstance(envelope, dict):
-            raise _Reject(f"envelope must be an object, got {type(envelope).__name__}")
+            raise Reject(f"envelope must be an object, got {type(envelope).__name__}")
         layout, source, prefix = "envelope", envelope, "envelope."
     else:
         layout, source, prefix = "flat", event, ""
     if "recipients" not in source:
-        raise _Reject(f"{prefix}recipients is missing")
+        raise Reject(f"{prefix}recipients is missing")
     recipients = _recipients(source["recipients"], f"{prefix}recipients")
     mail_from = _address(source.get("mailFrom"), f"{prefix}mailFrom", required=True)
 
     truncated = event.get("truncated")
     truncated = False if truncated is None else truncated  # absent or null: nothing was cut
     if not isinstance(truncated, bool):
-        raise _Reject(f"truncated must be a boolean, got {type(truncated).__name__}")
+        raise Reject(f"truncated must be a boolean, got {type(truncated).__name__}")
 
     # Unknown fields are kept; so are top-level mailFrom/recipients beside an envelope (the
     # envelope wins, but nothing that arrived is dropped).
@@ -185,9 +167,9 @@ def _parse_object(
         mail_from=mail_from,
         sender=_address(event.get("sender"), "sender", required=False),
         recipients=recipients,
-        subject=_optional_str(event, "subject"),
+        subject=text(event.get("subject"), "subject"),
         truncated=truncated,
-        summary_version=_optional_str(event, "summaryVersion"),
+        summary_version=text(event.get("summaryVersion"), "summaryVersion"),
         layout=layout,
         extra=extra,
     )

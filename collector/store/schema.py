@@ -9,7 +9,7 @@ per UTC day (see collector/store/dynamodb.py for what they read).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -34,6 +34,20 @@ class TableSpec:
 
     def index(self, name: str) -> IndexSpec:
         return next(i for i in self.indexes if i.name == name)
+
+    def with_legacy(self, names: tuple[str, ...]) -> TableSpec:
+        """This table plus the named legacy indexes, legacy first, as the old stack listed them.
+
+        A deployed table keeps them until its migration removes them one deploy at a time
+        (docs/deploy.md, "Migrating a table that has the three old indexes").
+        """
+        unknown = [n for n in names if n not in LEGACY_INDEX_NAMES]
+        if unknown:
+            raise ValueError(
+                f"not legacy indexes: {', '.join(unknown)}; known: {', '.join(LEGACY_INDEX_NAMES)}"
+            )
+        legacy = tuple(i for i in LEGACY_INDEXES if i.name in names)
+        return replace(self, indexes=legacy + self.indexes)
 
     def attribute_definitions(self) -> list[dict[str, str]]:
         names = [self.partition_key]
@@ -73,3 +87,13 @@ AUDIT_TABLE = TableSpec(
     indexes=(IndexSpec(BY_RECEIVED_DAY, "receivedDay", "receivedAt", TIME_INDEX_ATTRIBUTES),),
 )
 TIME_INDEX = AUDIT_TABLE.index(BY_RECEIVED_DAY)
+
+# The indexes of tables deployed before the time index (commit 5a284cb and earlier): three copies of
+# every record (ALL projection). Kept only so an existing stack can drop them one deploy at a time:
+# CloudFormation adds or deletes at most one global secondary index per stack update.
+LEGACY_INDEXES = (
+    IndexSpec("byMessageId", "messageId", "receivedAt"),
+    IndexSpec("bySender", "sender", "receivedAt"),
+    IndexSpec("byDay", "receivedDay", "receivedAt"),
+)
+LEGACY_INDEX_NAMES = tuple(i.name for i in LEGACY_INDEXES)

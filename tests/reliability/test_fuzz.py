@@ -7,30 +7,44 @@ counted redelivery of a stored key. Nothing raises on a healthy store. The SQLit
 most examples (fast); a smaller run on DynamoDB Local catches what only DynamoDB rejects (empty
 or oversized key attributes, item size, invalid UTF-8).
 
+Input hazards get their own classes, for both paths a payload reaches the pipeline by (the Lambda
+handler, and `replay` reading JSON Lines): a byte-order mark, raw U+2028/U+2029/U+0085 inside
+strings, lone-surrogate escapes, integers past 64 bits, NUL runs, nesting to 1,100 levels, payloads
+up to 400 KB, and bytes that are not UTF-8.
+
 Hypothesis runs derandomized (the same examples on every run) with bounded example counts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import io
+import itertools
 import json
+import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import collector.handler as handler_module
+from collector import deepjson
 from collector.events.workmail import KNOWN_FIELDS
-from collector.jsonutil import content_hash, dumps
+from collector.events.workmail import parse as parse_workmail
+from collector.jsonutil import ascii_json, canonical, content_hash, dumps, loads
+from collector.model import MailEvent, Undecodable
 from collector.sampling import generate_events
+from collector.store import AuditStore
 from tests.conftest import ROOT, make_table
 from tests.emf import validate_document
 
@@ -93,7 +107,7 @@ def assert_recorded_keeps(raw: dict[str, Any], stored: dict[str, Any]) -> None:
     assert stored["recipientCount"] == len(source["recipients"])
     unknown = {k for k in raw if k not in KNOWN_FIELDS}
     if unknown and "extra" not in stored.get("trimmedFields", []):
-        assert unknown <= set(json.loads(stored["extra"])), "unknown fields were dropped"
+        assert unknown <= set(loads(stored["extra"])), "unknown fields were dropped"
 
 
 def assert_quarantine_keeps(raw: Any, stored: dict[str, Any]) -> None:
@@ -106,8 +120,9 @@ def assert_quarantine_keeps(raw: Any, stored: dict[str, Any]) -> None:
             assert stored["raw"] == raw, "the quarantined payload is not the one received"
     else:
         assert stored["rawBytes"] == len(dumps(raw))
-        if not stored["rawTruncated"]:
-            assert json.loads(stored["raw"]) == raw, "the quarantined payload is not the one received"
+        if not stored["rawTruncated"]:  # canonical forms: == would recurse once per level of nesting
+            kept = canonical(loads(stored["raw"]))
+            assert kept == canonical(raw), "the quarantined payload is not the one received"
 
 
 @contextmanager
@@ -383,3 +398,248 @@ def test_fuzz_mutated_real_events_on_dynamodb_local(
     monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
     env = {"AWS_LAMBDA_FUNCTION_NAME": "fuzz", "COLLECTOR_TABLE_NAME": make_table(dynamodb_local)}
     fuzz(monkeypatch, env, mutated_events, 200)
+
+
+# --- input hazards: the Lambda path and the replay path ---------------------------------------------
+
+NUL_RUN = 80_000  # what a crashed writer leaves
+DEEPEST = 1100  # past orjson's 1,024 levels and the standard library's ~1,000 on Python 3.11
+LARGEST = 400_000  # bytes: past DynamoDB's item budget once escaped
+
+
+def sized(size: int, unit: str) -> str:
+    return unit * (size // len(unit.encode("utf-8", "surrogatepass")))
+
+
+hazard_text = st.text(
+    st.sampled_from(
+        ["a", "é", "😀", "\u2028", "\u2029", "\u0085", "\ufeff", "\x00", "\ud83d", "\udc00", '"']
+    ),
+    max_size=30,
+)
+big_integers = st.integers(min_value=2**63, max_value=2**200) | st.integers(
+    min_value=-(2**200), max_value=-(2**63) - 1
+)
+hazards = st.one_of(
+    hazard_text,
+    big_integers,
+    st.integers(min_value=1, max_value=NUL_RUN).map(lambda n: "\x00" * n),
+    st.integers(min_value=DEEP, max_value=DEEPEST).map(nested),
+    st.builds(
+        sized, st.integers(min_value=100_000, max_value=LARGEST), st.sampled_from(["x", "é", '"', "\x01"])
+    ),
+    st.builds(lambda: [""] * (249_000 // 3)),  # a 249 KB payload that is not an object
+)
+hazard_mutations: st.SearchStrategy[Mutation] = st.one_of(
+    st.builds(lambda p, v: functools.partial(set_path, path=p, value=v), paths, hazards),
+    st.builds(lambda k, v: functools.partial(set_path, path=(k,), value=v), hazard_text, hazards),
+)
+hazard_events = st.builds(
+    mutate, st.sampled_from(BASES), st.lists(hazard_mutations, min_size=1, max_size=2)
+) | st.sampled_from(BASES).map(copy.deepcopy)
+hazard_payloads = hazard_events | hazards
+
+
+def test_fuzz_input_hazards_through_the_handler_on_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fuzz(monkeypatch, {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}, hazard_payloads, 250)
+
+
+@pytest.mark.dynamodb
+def test_fuzz_input_hazards_through_the_handler_on_dynamodb_local(
+    dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
+    env = {"AWS_LAMBDA_FUNCTION_NAME": "fuzz", "COLLECTOR_TABLE_NAME": make_table(dynamodb_local)}
+    fuzz(monkeypatch, env, hazard_payloads, 100)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One JSON Lines line as written (no line ending), and the payload it was written from."""
+
+    data: bytes
+    payload: Any = None
+    written_from_payload: bool = False
+
+
+def serialized(payload: Any, how: str) -> Line:
+    """How real writers put a payload on one line: orjson (raw U+2028 and friends), json.dumps with
+    ASCII escapes (what the failure queue writes), or raw text with lone surrogates encoded as
+    such (a writer that is not UTF-8 clean: the bytes are not UTF-8)."""
+    if how == "orjson":
+        try:
+            return Line(orjson.dumps(payload), payload, True)
+        except (orjson.JSONEncodeError, TypeError):
+            how = "ascii"  # orjson refuses lone surrogates, big ints and deep nesting
+    if how == "ascii":
+        return Line(ascii_json(payload).encode(), payload, True)
+    return Line(deepjson.dumps(payload, ensure_ascii=False).encode("utf-8", "surrogatepass"), payload, True)
+
+
+garbage = st.one_of(
+    st.integers(min_value=1, max_value=NUL_RUN).map(lambda n: Line(b"\x00" * n)),
+    st.binary(min_size=1, max_size=60).map(lambda b: Line(b.replace(b"\n", b"?").replace(b"\r", b"?"))),
+    st.builds(
+        lambda e, cut: Line(orjson.dumps(e)[: 1 + cut % 200]), st.sampled_from(BASES), st.integers(0, 10_000)
+    ),
+    st.builds(  # a byte that is not UTF-8 inside a string
+        lambda e: Line(orjson.dumps(e).replace(b'"messageId":"', b'"messageId":"\xe9', 1)),
+        st.sampled_from(BASES),
+    ),
+)
+written_payloads = st.builds(serialized, hazard_payloads, st.sampled_from(["orjson", "ascii", "raw"]))
+
+
+@st.composite
+def jsonl_files(draw: st.DrawFn) -> tuple[bytes, list[Line]]:
+    """A JSON Lines file whose first line is an event (so it reads as JSON Lines), then hazards,
+    garbage and redeliveries; a BOM or not, \\n or \\r\\n, blank lines between."""
+    lines = [serialized(copy.deepcopy(draw(st.sampled_from(BASES))), "orjson")]
+    for _ in range(draw(st.integers(min_value=0, max_value=8))):
+        kind = draw(st.sampled_from(["payload", "payload", "garbage", "again", "again-escaped"]))
+        if kind == "payload":
+            lines.append(draw(written_payloads))
+        elif kind == "garbage":
+            line = draw(garbage)
+            if line.data.strip(b" \t\r\n"):
+                lines.append(line)
+        else:
+            earlier = draw(st.sampled_from(lines))
+            again = earlier
+            if kind == "again-escaped" and earlier.written_from_payload:
+                again = serialized(earlier.payload, "ascii")
+            lines.append(again)
+    data = draw(st.sampled_from([b"", b"\xef\xbb\xbf"]))
+    for line in lines:
+        data += line.data + draw(st.sampled_from([b"\n", b"\r\n", b"\n\n", b"\n \n"]))
+    return data, lines
+
+
+def expected(line: Line) -> Any:
+    """What the line holds, read by the Lambda runtime's reader (the standard library); an
+    Undecodable when it is no JSON."""
+    text = line.data.decode("utf-8", "backslashreplace")  # no line ends in \r: the reader would cut it
+    try:
+        decoded = line.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Undecodable(text, "not UTF-8")
+    if line.written_from_payload:
+        return line.payload  # written from it: the standard library may not reach its depth
+    try:
+        return json.loads(decoded)
+    except ValueError:
+        return Undecodable(text, "not JSON")
+
+
+def oracle(lines: list[Line]) -> tuple[Counter[str], dict[str, tuple[str, str]]]:
+    """Statuses in order (concurrency 1), and per key the first record's status and fingerprint."""
+    statuses: Counter[str] = Counter()
+    first: dict[str, tuple[str, str]] = {}
+    for line in lines:
+        parsed = parse_workmail(expected(line))
+        status = "RECORDED" if isinstance(parsed, MailEvent) else "INVALID"
+        if parsed.dedupe_key not in first:
+            first[parsed.dedupe_key] = (status, parsed.fingerprint)
+            statuses["RECORDED" if status == "RECORDED" else "QUARANTINED"] += 1
+        elif first[parsed.dedupe_key][1] != parsed.fingerprint:
+            statuses["CONFLICT"] += 1
+        else:
+            statuses[
+                "DUPLICATE" if first[parsed.dedupe_key][0] == "RECORDED" else "QUARANTINED_DUPLICATE"
+            ] += 1
+    return statuses, first
+
+
+def replay_file(data: bytes, store_args: list[str]) -> list[dict[str, Any]]:
+    """`workmail-collector replay` in this process, one event at a time; its EMF documents."""
+    from collector.cli import main
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path, emf = Path(scratch) / "events.jsonl", Path(scratch) / "emf.jsonl"
+        path.write_bytes(data)
+        with redirect_stderr(io.StringIO()) as errors:
+            code = main(["replay", str(path), "--emf-out", str(emf), "--concurrency", "1", *store_args])
+        assert code == 0, errors.getvalue()
+        return [validate_document(line) for line in emf.read_text().splitlines()]
+
+
+def check_replay(
+    data: bytes, lines: list[Line], store_args: list[str], stored: Callable[[list[str]], dict[str, Any]]
+) -> None:
+    documents = replay_file(data, store_args)
+    statuses, first = oracle(lines)
+    assert len(documents) == len(lines), "every line is processed exactly once"
+    assert Counter(d["status"] for d in documents) == statuses
+    assert sum(d.get("Messages", 0) for d in documents) == statuses["RECORDED"]
+    assert sum(d.get("InvalidEvents", 0) for d in documents) == statuses["QUARANTINED"]
+    assert sum(d.get("Conflicts", 0) for d in documents) == statuses["CONFLICT"]
+    records = stored(list(first))
+    for key, (status, fingerprint) in first.items():
+        record = records[key]
+        assert record is not None, f"nothing stored under {key!r}"
+        assert (record["status"], record["fingerprint"]) == (status, fingerprint)
+
+
+async def read_records(store: AuditStore, keys: list[str]) -> dict[str, Any]:
+    try:
+        return {key: await store.get(key) for key in keys}
+    finally:
+        await store.close()
+
+
+def test_fuzz_replay_of_json_lines_with_input_hazards_on_sqlite(tmp_path: Path) -> None:
+    """Every line recorded or quarantined exactly once, counted as the Lambda path would count it."""
+    from collector.store.sqlite import SqliteStore
+
+    runs = itertools.count()
+
+    @settings(FUZZ, max_examples=150)
+    @given(jsonl_files())
+    def property_holds(file: tuple[bytes, list[Line]]) -> None:
+        db = tmp_path / f"audit-{next(runs)}.sqlite3"
+        check_replay(
+            file[0], file[1], ["--db", str(db)], lambda keys: asyncio.run(read_records(SqliteStore(db), keys))
+        )
+
+    property_holds()
+
+
+@pytest.mark.dynamodb
+def test_fuzz_replay_of_json_lines_with_input_hazards_on_dynamodb_local(
+    dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector.store.dynamodb import DynamoDbStore
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
+
+    @settings(FUZZ, max_examples=15)  # a table and two SDK clients per example: seconds each
+    @given(jsonl_files())
+    def property_holds(file: tuple[bytes, list[Line]]) -> None:
+        table = make_table(dynamodb_local)
+
+        async def records(keys: list[str]) -> dict[str, Any]:
+            return await read_records(await DynamoDbStore.open(table), keys)
+
+        arguments = ["--store", "dynamodb", "--table", table]
+        check_replay(file[0], file[1], arguments, lambda keys: asyncio.run(records(keys)))
+
+    property_holds()
+
+
+def test_integers_past_64_bits_tell_a_conflict_from_a_redelivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = dict(BASES[0], count=123456789012345678901234567890)
+    other = dict(base, count=123456789012345678901234567891)
+    with lambda_container(monkeypatch, {"COLLECTOR_SQLITE_PATH": str(tmp_path / "lambda.sqlite3")}) as c:
+        assert [c.invoke(base), c.invoke(copy.deepcopy(base)), c.invoke(other)] == [
+            "RECORDED",
+            "DUPLICATE",
+            "CONFLICT",
+        ]
+    lines = [Line(json.dumps(p).encode(), p, True) for p in (base, base, other)]
+    data = b"\n".join(line.data for line in lines)
+    documents = replay_file(data, ["--db", str(tmp_path / "replay.sqlite3")])
+    assert [d["status"] for d in documents] == ["RECORDED", "DUPLICATE", "CONFLICT"]

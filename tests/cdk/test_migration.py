@@ -1,0 +1,191 @@
+"""The documented migration from the three old indexes to the time index, over synthesized tables.
+
+CloudFormation adds or deletes at most one global secondary index per stack update and fails an
+update that does more. The walk starts from the table the old version really deployed (synthesized
+at commit 5a284cb, kept in tests/data) and follows the `cdk deploy` lines of docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
+
+from cdk.settings import SettingsError, StackSettings
+from cdk.table import audit_table
+from collector.store.schema import AUDIT_TABLE, LEGACY_INDEXES, TIME_INDEX, TableSpec
+from tests.cdk.support import ORG_ID, ROOT, Synth, synthesize
+
+DOCS = ROOT / "docs" / "deploy.md"
+SECTION = "## Migrating a table that has the three old indexes"
+OLD = json.loads((ROOT / "tests" / "data" / "audit-table-5a284cb.json").read_text())
+Resource = dict[str, Any]
+
+
+def migration_section() -> str:
+    text = DOCS.read_text()
+    start = text.index(SECTION)
+    end = text.find("\n## ", start + len(SECTION))
+    return text[start : end if end != -1 else len(text)]
+
+
+def documented_deploys() -> list[dict[str, str]]:
+    """The context (-c key=value) of each `npx cdk deploy` line of the migration, in order."""
+    deploys = []
+    for line in migration_section().splitlines():
+        if not line.startswith("npx cdk deploy"):
+            continue
+        words = shlex.split(line.split("#", 1)[0])
+        pairs = [words[i + 1] for i, word in enumerate(words) if word == "-c"]
+        context = dict(pair.split("=", 1) for pair in pairs)
+        context["organizationId"] = ORG_ID  # the docs write $ORG
+        deploys.append(context)
+    return deploys
+
+
+def table_of(spec: TableSpec, kind: str = "infrequent-access") -> tuple[str, Resource]:
+    """The table resource the stack synthesizes for `spec` (same construct path: same logical ID)."""
+    stack = Stack(App(), "Migration")
+    audit_table(stack, "AuditTable", spec, kind)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    ((logical_id, resource),) = [(k, v) for k, v in resources.items() if v["Type"] == "AWS::DynamoDB::Table"]
+    return logical_id, resource
+
+
+def indexes(resource: Resource) -> dict[str, Resource]:
+    return {i["IndexName"]: i for i in resource["Properties"].get("GlobalSecondaryIndexes", [])}
+
+
+def gsi_changes(before: Resource, after: Resource) -> tuple[list[str], list[str], list[str]]:
+    """(added, removed, changed) index names between two versions of the table."""
+    old, new = indexes(before), indexes(after)
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = sorted(name for name in set(old) & set(new) if old[name] != new[name])
+    return added, removed, changed
+
+
+MIGRATING = ("GlobalSecondaryIndexes", "AttributeDefinitions", "TableClass")
+
+
+def unchanged_part(resource: Resource) -> Resource:
+    """Everything the migration must leave alone: all but the indexes, their key attributes, the class."""
+    properties = {k: v for k, v in resource["Properties"].items() if k not in MIGRATING}
+    return {**resource, "Properties": properties}
+
+
+def table_class(resource: Resource) -> str:
+    return str(resource["Properties"].get("TableClass", "STANDARD"))
+
+
+def table_for(context: dict[str, str]) -> tuple[str, Resource]:
+    settings = StackSettings.from_context(context.get)
+    return table_of(AUDIT_TABLE.with_legacy(settings.legacy_indexes), settings.table_class)
+
+
+def test_the_legacy_indexes_are_the_old_versions_table_exactly() -> None:
+    logical_id, resource = table_of(
+        TableSpec(AUDIT_TABLE.partition_key, AUDIT_TABLE.ttl_attribute, LEGACY_INDEXES), "standard"
+    )
+    assert logical_id == OLD["logicalId"]
+    assert resource == OLD["resource"]
+
+
+def test_each_documented_deploy_changes_one_thing_on_the_table() -> None:
+    """One index added or removed, or the class changed; no index that stays is touched."""
+    deploys = documented_deploys()
+    assert len(deploys) == 2 + len(LEGACY_INDEXES), deploys
+    previous: Resource = OLD["resource"]
+    for step, context in enumerate(deploys, start=1):
+        logical_id, resource = table_for(context)
+        assert logical_id == OLD["logicalId"], f"deploy {step} would replace the table"
+        added, removed, changed = gsi_changes(previous, resource)
+        reclassed = table_class(previous) != table_class(resource)
+        assert len(added) + len(removed) + reclassed == 1, f"deploy {step}: +{added} -{removed} {reclassed}"
+        assert changed == [], f"deploy {step} changes {changed}"
+        assert unchanged_part(resource) == unchanged_part(OLD["resource"]), f"deploy {step}"
+        previous = resource
+    assert deploys[-1] == {"organizationId": ORG_ID}, "the last deploy is a plain one"
+    assert previous == table_of(AUDIT_TABLE)[1], "the last deploy ends at the current table"
+
+
+def test_deploying_this_version_straight_onto_the_old_table_is_an_update_cloudformation_fails() -> None:
+    added, removed, _ = gsi_changes(OLD["resource"], table_of(AUDIT_TABLE)[1])
+    assert added == [TIME_INDEX.name]
+    assert len(removed) == len(LEGACY_INDEXES)
+
+
+@pytest.fixture(scope="module")
+def first_step_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The whole app for deploy 1 of the migration: cdk-nag included, as `cdk deploy` runs it."""
+    context = documented_deploys()[0]
+    return synthesize(context, tmp_path_factory.mktemp("cdk-migration"), asset_dir)
+
+
+def test_the_stack_keeps_the_legacy_indexes_its_setting_lists(
+    first_step_synth: Synth, default_synth: Synth
+) -> None:
+    assert first_step_synth.only("AWS::DynamoDB::Table") == table_for(documented_deploys()[0])
+    assert default_synth.only("AWS::DynamoDB::Table") == table_of(AUDIT_TABLE)
+
+
+def test_the_documented_cli_migration_creates_the_index_table_create_would() -> None:
+    """The `aws dynamodb update-table` for tables made by an older `table create`."""
+    created = re.search(r"--global-secondary-index-updates '(\[\{\"Create\".*?\])'", migration_section())
+    assert created is not None
+    (update,) = json.loads(created.group(1))
+    (expected,) = AUDIT_TABLE.create_table_request("unused")["GlobalSecondaryIndexes"]
+    assert update["Create"] == expected
+    deleted = re.findall(r'"Delete":\{"IndexName":"(\w+)"\}', migration_section())
+    assert set(deleted) == {i.name for i in LEGACY_INDEXES} | {TIME_INDEX.name}  # + the rollback clean-up
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("standard", "standard"),
+        ("STANDARD_INFREQUENT_ACCESS", "infrequent-access"),
+        ("IA", "infrequent-access"),
+    ],
+)
+def test_table_class_setting(value: str, expected: str) -> None:
+    assert (
+        StackSettings.from_context({"organizationId": ORG_ID, "tableClass": value}.get).table_class
+        == expected
+    )
+    assert StackSettings.from_context({"organizationId": ORG_ID}.get).table_class == "infrequent-access"
+
+
+def test_table_class_setting_refuses_other_classes() -> None:
+    with pytest.raises(SettingsError, match="tableClass must be infrequent-access or standard"):
+        StackSettings.from_context({"organizationId": ORG_ID, "tableClass": "glacier"}.get)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("byDay,bySender", ("bySender", "byDay")),
+        (" byMessageId , byDay ", ("byMessageId", "byDay")),
+        (["byDay", "byDay"], ("byDay",)),
+        ("none", ()),
+        ("", ()),
+    ],
+)
+def test_legacy_indexes_setting_lists_old_indexes_in_the_old_order(
+    value: Any, expected: tuple[str, ...]
+) -> None:
+    settings = StackSettings.from_context({"organizationId": ORG_ID, "legacyIndexes": value}.get)
+    assert settings.legacy_indexes == expected
+
+
+def test_legacy_indexes_setting_refuses_an_index_the_old_table_never_had() -> None:
+    with pytest.raises(
+        SettingsError, match="legacyIndexes names indexes this table never had: byReceivedDay"
+    ):
+        StackSettings.from_context({"organizationId": ORG_ID, "legacyIndexes": "byReceivedDay"}.get)
