@@ -33,7 +33,7 @@ from enum import StrEnum
 from typing import Any
 
 from collector.clock import iso_millis, utc_now
-from collector.metrics import DIRECTIONS, FLOW_DIRECTION, SERVICE, SOURCE, spec_named
+from collector.metrics import COUNT, DIRECTIONS, FLOW_DIRECTION, SERVICE, SOURCE, spec_named
 from collector.model import Direction, Source
 from collector.store import AuditStore, Duplicate, Tally, TallyKey
 
@@ -470,19 +470,17 @@ async def _correct(
         return Correction(
             row.day, row.series, value, Outcome.PENDING, f"written at {claimed}, not visible yet"
         )
+    datum: dict[str, Any] = {
+        "MetricName": row.series.metric,
+        "Dimensions": row.series.dimensions(options.service),
+        "Timestamp": moment,
+        "Value": float(value),
+    }
+    unit = spec_named(row.series.metric).unit
+    if unit != COUNT:  # as the EMF writer does: counts carry no unit, so they aggregate together
+        datum["Unit"] = unit
     try:
-        await cloudwatch.put_metric_data(
-            Namespace=options.namespace,
-            MetricData=[
-                {
-                    "MetricName": row.series.metric,
-                    "Dimensions": row.series.dimensions(options.service),
-                    "Timestamp": moment,
-                    "Value": float(value),
-                    "Unit": spec_named(row.series.metric).unit,
-                }
-            ],
-        )
+        await cloudwatch.put_metric_data(Namespace=options.namespace, MetricData=[datum])
     except BaseException:
         await ledger.release()
         raise

@@ -94,8 +94,8 @@ def emf_line(report: Report, now: datetime) -> str:
                     "Namespace": namespace,
                     "Dimensions": [[SERVICE]],
                     "Metrics": [
-                        {"Name": RECONCILE_DIFFERENCES, "Unit": "Count"},
-                        {"Name": RECONCILE_CORRECTIONS, "Unit": "Count"},
+                        {"Name": RECONCILE_DIFFERENCES},  # counts: no Unit, as the collector writes
+                        {"Name": RECONCILE_CORRECTIONS},
                     ],
                 }
             ],

@@ -121,7 +121,7 @@ async def publish(client: Any, lines: list[str]) -> None:
                                 "Dimensions": dims,
                                 "Timestamp": moment,
                                 "Value": float(document[metric["Name"]]),
-                                "Unit": metric["Unit"],
+                                "Unit": metric.get("Unit", "None"),  # EMF's default: no unit
                             },
                         )
                     )
@@ -211,6 +211,19 @@ def test_reconcile_finds_and_fixes_a_planted_difference_once(
             assert again.verdict()[0] == "OK: the metrics equal the audit trail"
             sums = await daily_sums(client, {"m": metric(names, "Messages", "INBOUND")}, DAY, DAY)
             assert sums["m"] == {DAY: 5.0}, "corrected once, not twice"
+            # Written like the collector's own counts, without a unit, so the two sum together.
+            counted = {**metric(names, "Messages", "INBOUND")}
+            with_unit = await client.get_metric_data(
+                MetricDataQueries=[
+                    {
+                        "Id": "c",
+                        "MetricStat": {"Metric": counted, "Period": 86400, "Stat": "Sum", "Unit": "Count"},
+                    }
+                ],
+                StartTime=at(DAY, 0),
+                EndTime=at(DAY, 0) + timedelta(days=1),
+            )
+            assert with_unit["MetricDataResults"][0]["Values"] == []
 
         # Ledger items never show up as records.
         listed = await store.query(Query(since=at(DAY, 0), until=NOW, limit=1000, full=False))
