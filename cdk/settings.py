@@ -14,6 +14,7 @@ from typing import Any
 
 from collector.config import DEFAULT_NAMESPACE, ConfigError, parse_sources
 from collector.model import Source
+from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
 from collector.store.schema import LEGACY_INDEX_NAMES
 
 ORGANIZATION_ID = re.compile(r"m-[0-9a-f]{32}")
@@ -49,6 +50,7 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
+DIMENSION_NAME = re.compile(r"[!-9;-~][!-~]{0,254}")  # CloudWatch: ASCII, no leading ':'
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 NONE = frozenset({"", "none", "off", "unreserved"})
@@ -99,6 +101,12 @@ class StackSettings:
     # The audit table's class: written once, read rarely, kept a year by default, so storage is most
     # of its bill and Standard-IA's cheaper storage wins (bench/bill.py prices both).
     table_class: str = "infrequent-access"
+    # Observability: coverage against WorkMail's own metrics, and the scheduled reconcile.
+    coverage_threshold: int = 80  # percent of WorkMail's inbound count, per 15 minutes
+    coverage_min_messages: int = 5  # WorkMail's inbound count (15 minutes) below which it is not judged
+    workmail_metric_dimension: str = DEFAULT_WORKMAIL_DIMENSION
+    reconcile: bool = False
+    reconcile_fix: bool = False
 
     @property
     def workmail(self) -> bool:
@@ -179,7 +187,41 @@ class StackSettings:
             ses=_ses(get, stack_name) if Source.SES in sources else SesSettings(),
             legacy_indexes=_legacy_indexes(get),
             table_class=_table_class(get, defaults.table_class),
+            **_observability(get, defaults),
         )
+
+
+def _observability(get: Callable[[str], Any], defaults: StackSettings) -> dict[str, Any]:
+    """Coverage alarm and reconcile settings (docs/deploy.md, "Coverage" and "Reconcile")."""
+    threshold = _int(get, "coverageThreshold", defaults.coverage_threshold)
+    if not 1 <= threshold <= 100:
+        raise SettingsError(
+            f"context value coverageThreshold must be a percentage between 1 and 100, got {threshold}"
+        )
+    minimum = _int(get, "coverageMinMessages", defaults.coverage_min_messages)
+    if not 1 <= minimum <= 1_000_000:
+        raise SettingsError(
+            "context value coverageMinMessages must be between 1 and 1000000 (WorkMail's inbound "
+            f"messages per 15 minutes below which coverage is not judged), got {minimum}"
+        )
+    dimension = _text(get, "workmailMetricDimension", defaults.workmail_metric_dimension)
+    if not DIMENSION_NAME.fullmatch(dimension):
+        raise SettingsError(
+            "context value workmailMetricDimension must be a CloudWatch dimension name (1-255 printable "
+            f"ASCII characters, not starting with ':'), got {dimension!r}; "
+            "`aws cloudwatch list-metrics --namespace AWS/WorkMail` shows the one WorkMail uses"
+        )
+    reconcile = _bool(get, "reconcile", defaults.reconcile)
+    fix = _bool(get, "reconcileFix", defaults.reconcile_fix)
+    if fix and not reconcile:
+        raise SettingsError("context value reconcileFix=true needs reconcile=true (the scheduled reconcile)")
+    return {
+        "coverage_threshold": threshold,
+        "coverage_min_messages": minimum,
+        "workmail_metric_dimension": dimension,
+        "reconcile": reconcile,
+        "reconcile_fix": fix,
+    }
 
 
 def _ses_name(get: Callable[[str], Any], key: str, default: str | None = None) -> str | None:

@@ -30,12 +30,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.asset import asset_hash
+from cdk.reconcile import ScheduledReconcile
 from cdk.ses import SesWiring, wire_ses
 from cdk.settings import StackSettings
 from cdk.table import audit_table
 from collector.metrics import features_for
 from collector.store.schema import AUDIT_TABLE
-from dashboards import CollectorMetrics, Observability, dashboard_url
+from dashboards import CollectorMetrics, CoveragePolicy, Observability, WorkMailMetrics, dashboard_url
 
 HANDLER = "collector.handler.handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -258,6 +259,19 @@ class CollectorStack(Stack):
                 self, function=self.function, failure_queue=self.failure_queue, settings=settings.ses
             )
 
+        self.reconcile: ScheduledReconcile | None = None
+        if settings.reconcile:
+            self.reconcile = ScheduledReconcile(
+                self,
+                "Reconcile",
+                settings=settings,
+                asset_dir=asset_dir,
+                table=self.table,
+                service=service,
+                log_retention=RETENTION[settings.log_retention_days],
+                runtime=RUNTIME,
+            )
+
         self.observability = Observability(
             self,
             "Observability",
@@ -271,7 +285,12 @@ class CollectorStack(Stack):
                 features=features_for(settings.enrichment, settings.sources),
                 sources=tuple(source.value for source in settings.sources),
             ),
+            workmail=WorkMailMetrics(settings.organization_id, settings.workmail_metric_dimension)
+            if settings.workmail and settings.organization_id is not None
+            else None,
+            coverage=CoveragePolicy(settings.coverage_threshold, settings.coverage_min_messages),
             alarm_email=settings.alarm_email,
+            reconcile=self.reconcile.function if self.reconcile is not None else None,
         )
 
         CfnOutput(

@@ -15,13 +15,24 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from dashboards.alarms import alarm_topic
+from dashboards.alarms import AlarmSpec, Severity, alarm_topic
 from dashboards.catalog import CollectorMetrics, UnknownMetricError
+from dashboards.coverage import CoveragePolicy, WorkMailMetrics
+from dashboards.health import Health, collector_alarms, health_alarms, reconcile_alarms
 from dashboards.mail_flow import mail_flow_dashboard
-from dashboards.operations import operations_monitoring
+from dashboards.operations import operations_dashboard
 from dashboards.queries import audit_queries
 
-__all__ = ["CollectorMetrics", "Observability", "UnknownMetricError", "dashboard_url"]
+__all__ = [
+    "AlarmSpec",
+    "CollectorMetrics",
+    "CoveragePolicy",
+    "Observability",
+    "Severity",
+    "UnknownMetricError",
+    "WorkMailMetrics",
+    "dashboard_url",
+]
 
 
 def dashboard_url(dashboard: cw.Dashboard) -> str:
@@ -40,7 +51,8 @@ def dashboard_url(dashboard: cw.Dashboard) -> str:
 
 
 class Observability(Construct):
-    """Mail-flow dashboard, operations dashboard with alarms, alarm topic, Logs Insights queries."""
+    """Alarms (with the composite health alarm), the mail-flow and operations dashboards, the
+    alarm topic, and the Logs Insights queries."""
 
     def __init__(
         self,
@@ -52,27 +64,44 @@ class Observability(Construct):
         table: dynamodb.ITable,
         failure_queue: sqs.IQueue,
         metrics: CollectorMetrics,
+        workmail: WorkMailMetrics | None,
+        coverage: CoveragePolicy,
         alarm_email: str | None,
+        reconcile: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         prefix = Stack.of(self).stack_name
         self.topic: sns.Topic = alarm_topic(self, "AlarmTopic", email=alarm_email)
+        specs = collector_alarms(
+            function=function,
+            failure_queue=failure_queue,
+            metrics=metrics,
+            workmail=workmail,
+            coverage=coverage,
+        )
+        if reconcile is not None:
+            specs += reconcile_alarms(function=reconcile, metrics=metrics)
+        self.specs: list[AlarmSpec] = specs
+        self.health: Health = health_alarms(self, specs, prefix=prefix, topic=self.topic)
         self.mail_flow: cw.Dashboard = mail_flow_dashboard(
             self,
             "MailFlow",
             metrics=metrics,
             dashboard_name=f"{prefix}-MailFlow",
+            alarms=self.health.all,
+            failure_queue=failure_queue,
+            workmail=workmail,
+            coverage=coverage,
         )
-        operations = operations_monitoring(
+        self.operations: cw.Dashboard = operations_dashboard(
             self,
             "Operations",
             function=function,
             failure_queue=failure_queue,
             table=table,
             metrics=metrics,
-            topic=self.topic,
+            alarms=self.health.all,
             dashboard_name=f"{prefix}-Operations",
-            alarm_prefix=prefix,
+            reconcile=reconcile,
         )
-        self.operations: cw.Dashboard = operations.dashboard
         self.queries: list[logs.QueryDefinition] = audit_queries(self, log_group=log_group, folder=prefix)

@@ -120,6 +120,17 @@ class CollectorMetrics:
     def per_direction(self, name: str) -> list[cw.IMetric]:
         return [self.metric(name, direction) for direction in DIRECTIONS]
 
+    def flows(self, name: str) -> list[cw.IMetric]:
+        """What a per-direction graph shows: one line per direction, or, when the deployment counts
+        more than one source, one line per source and direction (the sources side by side)."""
+        if len(self.sources) == 1:
+            return self.per_direction(name)
+        return [
+            self.metric(name, direction, source=source, label=f"{source} {direction.title()}")
+            for source in self.sources
+            for direction in DIRECTIONS
+        ]
+
     def totals(self) -> list[cw.IMetric]:
         """Every metric this deployment emits, summed over directions and sources."""
         return [self.metric(spec.name) for spec in self.catalog]

@@ -1,81 +1,40 @@
-"""The operations dashboard and every alarm, built with cdk-monitoring-constructs.
+"""The operations dashboard: the function, Lambda's asynchronous queue, the failure queue, the table.
 
-Why the library here (and not for the mail-flow view): Lambda, SQS and DynamoDB have standard
-operational metrics, and cdk-monitoring-constructs already renders them well (invocation rate,
-errors, throttles, p50/p90/p99 duration, queue depth and age, table throttles and system errors)
-and creates alarms with one naming scheme and one SNS action. What it does not cover (Lambda's
-asynchronous-invocation metrics, DynamoDB's account-level UserErrors, the collector's own
-InvalidEvents) goes in through `monitor_custom`, so every widget and alarm still lives on one
-dashboard with one alarm policy.
+Plain aws_cloudwatch widgets, each one a question an operator asks of this stack. Generic
+monitoring libraries render a fixed set per service, and here much of it cannot apply: there is no
+provisioned concurrency (no spillovers), the failure queue has no consumer (no producer-vs-consumer
+or time to drain), the function never reads the table (no read usage) and calls one operation,
+PutItem (no per-operation errors for the others), and DynamoDB's UserErrors counts the whole
+account and region, not this table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import cdk_monitoring_constructs as cmc
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from collector.reconcile import RECONCILE_CORRECTIONS, RECONCILE_DIFFERENCES
 from dashboards.catalog import CollectorMetrics
+from dashboards.service_metrics import error_rate, lambda_metric, queue_metric, table_metric
 
-AT_LEAST_ONE = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-PERIOD = Duration.minutes(5)
-
-
-@dataclass(frozen=True)
-class Operations:
-    facade: cmc.MonitoringFacade
-    dashboard: cw.Dashboard
+WIDTH = 24
+HEIGHT = 6
+COUNT_AXIS = cw.YAxisProps(min=0, show_units=False)
 
 
-DROPPED_HELP = (
-    "Lambda dropped asynchronous events without delivering them to the failure queue. "
-    "Check the function's errors."
-)
-INVALID_HELP = (
-    "WorkMail sent events the collector could not parse; they are stored with their reason "
-    "(Logs Insights query invalid-events)."
-)
+def _graph(title: str, left: list[cw.IMetric], width: int = WIDTH // 3) -> cw.GraphWidget:
+    return cw.GraphWidget(title=title, left=left, left_y_axis=COUNT_AXIS, width=width, height=HEIGHT)
 
 
-def _alarm_on_any(
-    metric: cw.IMetric, name: str, severity: str, help_text: str
-) -> cmc.CustomMetricWithAlarm:
-    if not isinstance(metric, cw.Metric | cw.MathExpression):  # pragma: no cover - catalog returns these
-        raise TypeError(f"cannot alarm on {type(metric).__name__}")
-    """A metric that alarms on its first occurrence in a period; no data is not a breach."""
-    return cmc.CustomMetricWithAlarm(
-        metric=metric,
-        alarm_friendly_name=name,
-        add_alarm={
-            severity: cmc.CustomThreshold(
-                threshold=1,
-                comparison_operator=AT_LEAST_ONE,
-                treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
-                additional_description=help_text,
-            )
-        },
-    )
+def _header(text: str) -> cw.TextWidget:
+    return cw.TextWidget(markdown=text, width=WIDTH, height=1)
 
 
-def _lambda_metric(function: lambda_.IFunction, name: str, statistic: str, label: str) -> cw.Metric:
-    return cw.Metric(
-        namespace="AWS/Lambda",
-        metric_name=name,
-        dimensions_map={"FunctionName": function.function_name},
-        statistic=statistic,
-        period=PERIOD,
-        label=label,
-    )
-
-
-def operations_monitoring(
+def operations_dashboard(
     scope: Construct,
     construct_id: str,
     *,
@@ -83,122 +42,153 @@ def operations_monitoring(
     failure_queue: sqs.IQueue,
     table: dynamodb.ITable,
     metrics: CollectorMetrics,
-    topic: sns.ITopic,
+    alarms: list[cw.IAlarm],
     dashboard_name: str,
-    alarm_prefix: str,
-) -> Operations:
-    dashboards = cmc.DefaultDashboardFactory(
-        scope,
-        f"{construct_id}Dashboards",
-        dashboard_name_prefix=dashboard_name,
-        create_dashboard=True,
-        create_summary_dashboard=False,
-        create_alarm_dashboard=False,
-        detail_dashboard_range=Duration.days(1),
-    )
-    facade = cmc.MonitoringFacade(
+    reconcile: lambda_.IFunction | None = None,
+) -> cw.Dashboard:
+    dashboard = cw.Dashboard(
         scope,
         construct_id,
-        alarm_factory_defaults=cmc.AlarmFactoryDefaults(
-            alarm_name_prefix=alarm_prefix,
-            actions_enabled=True,
-            action=cmc.SnsAlarmActionStrategy(on_alarm_topic=topic),
-            datapoints_to_alarm=1,
-            evaluation_periods=1,
+        dashboard_name=dashboard_name,
+        default_interval=Duration.days(1),
+        period_override=cw.PeriodOverride.INHERIT,
+    )
+    dashboard.add_widgets(
+        cw.TextWidget(markdown="# WorkMail collector: operations", width=WIDTH, height=1),
+        cw.AlarmStatusWidget(alarms=alarms, title="Alarms", width=WIDTH, height=3),
+    )
+
+    dashboard.add_widgets(_header("## Collector function"))
+    dashboard.add_widgets(
+        _graph(
+            "Invocations and errors",
+            [
+                lambda_metric(function, "Invocations", "Sum", "Invocations"),
+                lambda_metric(function, "Errors", "Sum", "Errors"),
+            ],
         ),
-        metric_factory_defaults=cmc.MetricFactoryDefaults(period=PERIOD),
-        dashboard_factory=dashboards,
+        _graph("Error rate (%)", [error_rate(function)]),
+        _graph(
+            "Throttles and concurrency",
+            [
+                lambda_metric(function, "Throttles", "Sum", "Throttles"),
+                lambda_metric(function, "ConcurrentExecutions", "Maximum", "Concurrent executions"),
+            ],
+        ),
     )
-    facade.add_large_header("WorkMail collector: operations")
-
-    facade.monitor_lambda_function(
-        lambda_function=function,
-        human_readable_name="Collector function",
-        alarm_friendly_name="Function",
-        is_iterator=False,
-        add_fault_count_alarm={
-            "Critical": cmc.ErrorCountThreshold(
-                max_error_count=1,
-                comparison_operator_override=AT_LEAST_ONE,
-                period=PERIOD,
-            )
-        },
-    )
-
-    facade.monitor_custom(
-        human_readable_name="Asynchronous invocations",
-        alarm_friendly_name="AsyncInvocations",
-        description="WorkMail invokes the function asynchronously: events wait in Lambda's queue, are "
-        "retried twice, and go to the failure queue when retries or the maximum age run out.",
-        metric_groups=[
-            cmc.CustomMetricGroup(
-                title="Async events received / dropped",
-                metrics=[
-                    _lambda_metric(function, "AsyncEventsReceived", "Sum", "Received"),
-                    _alarm_on_any(
-                        _lambda_metric(function, "AsyncEventsDropped", "Sum", "Dropped"),
-                        "AsyncEventsDropped",
-                        "Critical",
-                        DROPPED_HELP,
-                    ),
-                ],
-            ),
-            cmc.CustomMetricGroup(
-                title="Async event age (ms)",
-                metrics=[
-                    _lambda_metric(function, "AsyncEventAge", "p50", "p50"),
-                    _lambda_metric(function, "AsyncEventAge", "Maximum", "max"),
-                ],
-            ),
-        ],
+    dashboard.add_widgets(
+        cw.GraphWidget(
+            title="Duration (ms)",
+            left=[lambda_metric(function, "Duration", p, p) for p in ("p50", "p90", "p99")]
+            + [lambda_metric(function, "Duration", "Maximum", "max")],
+            left_y_axis=cw.YAxisProps(min=0, show_units=False),
+            width=WIDTH // 3,
+            height=HEIGHT,
+        ),
+        _graph(
+            "Asynchronous events: received, dropped, undeliverable",
+            [
+                lambda_metric(function, "AsyncEventsReceived", "Sum", "Received"),
+                lambda_metric(function, "AsyncEventsDropped", "Sum", "Dropped (to the failure queue)"),
+                lambda_metric(function, "DestinationDeliveryFailures", "Sum", "Not delivered to the queue"),
+            ],
+        ),
+        _graph(
+            "Age of events in Lambda's queue (ms)",
+            [
+                lambda_metric(function, "AsyncEventAge", "p50", "p50"),
+                lambda_metric(function, "AsyncEventAge", "Maximum", "max"),
+            ],
+        ),
     )
 
-    facade.monitor_sqs_queue(
-        queue=failure_queue,
-        human_readable_name="Failure queue (events Lambda gave up on)",
-        alarm_friendly_name="FailureQueue",
-        add_queue_max_size_alarm={
-            "Critical": cmc.MaxMessageCountThreshold(
-                max_message_count=1,
-                comparison_operator_override=AT_LEAST_ONE,
-                treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
-            )
-        },
+    dashboard.add_widgets(_header("## Failure queue (events Lambda gave up on; kept 14 days)"))
+    dashboard.add_widgets(
+        _graph(
+            "Events in the failure queue",
+            [
+                queue_metric(failure_queue, "ApproximateNumberOfMessagesVisible", "Maximum", "Waiting"),
+                queue_metric(failure_queue, "NumberOfMessagesSent", "Sum", "Arrived"),
+            ],
+            width=WIDTH // 2,
+        ),
+        cw.GraphWidget(
+            title="Oldest event in the failure queue (s)",
+            left=[queue_metric(failure_queue, "ApproximateAgeOfOldestMessage", "Maximum", "Oldest")],
+            left_y_axis=cw.YAxisProps(min=0, show_units=False),
+            width=WIDTH // 2,
+            height=HEIGHT,
+        ),
     )
 
-    facade.monitor_dynamo_table(
-        table=table,
-        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-        human_readable_name="Audit table",
-        alarm_friendly_name="AuditTable",
+    dashboard.add_widgets(_header("## Audit table (the function's one call: PutItem)"))
+    dashboard.add_widgets(
+        _graph(
+            "Write capacity consumed",
+            [table_metric(table, "ConsumedWriteCapacityUnits", "Sum", "Write units")],
+        ),
+        _graph(
+            "Write throttles and PutItem system errors",
+            [
+                table_metric(table, "WriteThrottleEvents", "Sum", "Write throttles"),
+                table_metric(table, "SystemErrors", "Sum", "PutItem system errors", operation="PutItem"),
+            ],
+        ),
+        cw.GraphWidget(
+            title="PutItem latency (ms)",
+            left=[
+                table_metric(table, "SuccessfulRequestLatency", s, s, operation="PutItem")
+                for s in ("Average", "Maximum")
+            ],
+            left_y_axis=cw.YAxisProps(min=0, show_units=False),
+            width=WIDTH // 3,
+            height=HEIGHT,
+        ),
     )
 
-    facade.monitor_custom(
-        human_readable_name="Errors the collector reports",
-        alarm_friendly_name="CollectorErrors",
-        metric_groups=[
-            cmc.CustomMetricGroup(
-                title="Invalid events (quarantined)",
-                metrics=[
-                    _alarm_on_any(metrics.metric("InvalidEvents"), "InvalidEvents", "Warning", INVALID_HELP),
-                ],
-            ),
-            cmc.CustomMetricGroup(
-                title="DynamoDB user errors (whole account and region)",
-                metrics=[
-                    cw.Metric(
-                        namespace="AWS/DynamoDB",
-                        metric_name="UserErrors",
-                        statistic="Sum",
-                        period=PERIOD,
-                        label="UserErrors",
-                    ),
-                ],
-            ),
-        ],
+    dashboard.add_widgets(_header("## What the collector reports"))
+    dashboard.add_widgets(
+        _graph(
+            "Invalid events (quarantined) and conflicts",
+            [metrics.metric("InvalidEvents"), metrics.metric("Conflicts")],
+            width=WIDTH,
+        ),
     )
+    if reconcile is not None:
+        add_reconcile(dashboard, reconcile, metrics)
+    return dashboard
 
-    dashboard = facade.created_dashboard()
-    if dashboard is None:  # pragma: no cover - create_dashboard=True above
-        raise RuntimeError("cdk-monitoring-constructs did not create the operations dashboard")
-    return Operations(facade=facade, dashboard=dashboard)
+
+def add_reconcile(dashboard: cw.Dashboard, function: lambda_.IFunction, metrics: CollectorMetrics) -> None:
+    """The daily reconcile: did it run, did it fail, what did it find and correct."""
+    daily = Duration.days(1)
+
+    def reported(name: str, label: str) -> cw.Metric:
+        return cw.Metric(
+            namespace=metrics.namespace,
+            metric_name=name,
+            dimensions_map={"Service": metrics.service},
+            statistic="Maximum",
+            period=daily,
+            label=label,
+        )
+
+    dashboard.add_widgets(_header("## Daily reconcile (metrics against the audit trail and WorkMail)"))
+    dashboard.add_widgets(
+        _graph(
+            "Reconcile runs",
+            [
+                lambda_metric(function, "Invocations", "Sum", "Runs", daily),
+                lambda_metric(function, "Errors", "Sum", "Failed attempts", daily),
+            ],
+            width=WIDTH // 2,
+        ),
+        _graph(
+            "Differences found and corrections written",
+            [
+                reported(RECONCILE_DIFFERENCES, "Differences"),
+                reported(RECONCILE_CORRECTIONS, "Corrections"),
+            ],
+            width=WIDTH // 2,
+        ),
+    )

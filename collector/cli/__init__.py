@@ -17,6 +17,8 @@ from collector import __version__
 from collector.cli.audit import audit
 from collector.cli.common import Parser, at_least, explain, quiet_closed_stdout, settings_from, store_options
 from collector.cli.generate import add_ses_options, generate
+from collector.cli.reconcile import add_parser as add_reconcile_parser
+from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
 from collector.cli.table import table
 from collector.config import Settings
@@ -105,6 +107,8 @@ def parser() -> argparse.ArgumentParser:
     table_commands = p.add_subparsers(dest="table_command", required=True)
     t = table_commands.add_parser("create", help="create it with the CDK stack's keys, indexes and TTL")
     store_options(t, sqlite=False)
+
+    add_reconcile_parser(commands)
     return root
 
 
@@ -121,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(replay(args, settings))
         if args.command == "audit":
             return asyncio.run(audit(args, settings))
+        if args.command == "reconcile":
+            return asyncio.run(reconcile(args, settings))
         return asyncio.run(table(args, settings))
     except KeyboardInterrupt:
         return 130

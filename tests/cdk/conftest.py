@@ -37,3 +37,20 @@ def custom_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> S
 @pytest.fixture(scope="session", params=["default", "custom"])
 def any_synth(request: pytest.FixtureRequest) -> Iterator[Synth]:
     yield request.getfixturevalue(f"{request.param}_synth")
+
+
+# The scheduled reconcile on, with corrections, and the coverage settings changed.
+RECONCILE_CONTEXT = {
+    "organizationId": ORG_ID,
+    "reconcile": "true",
+    "reconcileFix": "true",
+    "coverageThreshold": "70",
+    "coverageMinMessages": "8",
+    "workmailMetricDimension": "Organization",
+}
+
+
+@pytest.fixture(scope="session")
+def reconcile_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The scheduled reconcile on, with corrections, and the coverage settings changed."""
+    return synthesize(RECONCILE_CONTEXT, tmp_path_factory.mktemp("cdk-reconcile"), asset_dir)

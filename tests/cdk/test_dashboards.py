@@ -28,6 +28,7 @@ from collector.metrics import (
     spec_named,
 )
 from collector.model import Direction, Invocation, Outcome, Source, Status
+from collector.reconcile import RECONCILE_METRICS
 from dashboards.catalog import CollectorMetrics, UnknownMetricError
 from tests.cdk.support import ROOT, Synth
 
@@ -117,18 +118,20 @@ def test_dashboards_and_alarms_name_only_metrics_the_collector_emits(any_synth: 
     namespace = any_synth.stack.settings.namespace
     named = dashboard_metrics(any_synth)
     named += [m for a in any_synth.resources("AWS::CloudWatch::Alarm").values() for m in alarm_metrics(a)]
-    ours = {m.name for m in named if m.namespace == namespace}
+    reported = set(RECONCILE_METRICS) if any_synth.stack.settings.reconcile else set()
+    ours = {m.name for m in named if m.namespace == namespace} - reported
     assert ours, f"no metric in {namespace} on any dashboard"
     assert ours <= set(METRIC_NAMES), f"not in the collector's catalog: {sorted(ours - set(METRIC_NAMES))}"
     assert ours <= set(emitted(any_synth)), f"not emitted here: {sorted(ours - set(emitted(any_synth)))}"
     # Anything else must be an AWS service metric: a mistyped namespace would hide a collector metric.
     others = {m.namespace for m in named if m.namespace != namespace}
-    assert others <= {"AWS/Lambda", "AWS/SQS", "AWS/DynamoDB"}
+    assert others <= {"AWS/Lambda", "AWS/SQS", "AWS/DynamoDB", "AWS/WorkMail"}
     for metric in named:
         if metric.namespace == namespace:
             assert metric.dimensions.get(SERVICE) == any_synth.stack.stack_name, metric
             # Exactly the one dimension set the catalog gives the metric: any other is never written.
-            assert set(metric.dimensions) == set(spec_named(metric.name).dimensions), metric
+            expected = (SERVICE,) if metric.name in reported else spec_named(metric.name).dimensions
+            assert set(metric.dimensions) == set(expected), metric
 
 
 def test_every_catalog_metric_is_on_a_dashboard(any_synth: Synth) -> None:
@@ -180,21 +183,24 @@ def test_inbound_vs_outbound_over_time(any_synth: Synth, title: str, metric: str
     assert all(m.options["stat"] == "Sum" for m in series)
 
 
-def test_single_value_totals_cover_the_base_catalog(any_synth: Synth) -> None:
+def test_single_value_totals_cover_the_base_catalog_per_direction(any_synth: Synth) -> None:
     w = widget(any_synth, "MailFlow", "Totals for the selected time range")
     assert w["properties"]["view"] == "singleValue"
     assert w["properties"]["setPeriodToTimeRange"] is True
     series = widget_metrics(w)
     base = catalog_for(frozenset())
-    # [Service] metrics are read as stored; per-flow metrics are summed by metric math, FILLed.
+    # [Service] metrics are read as stored; per-flow metrics give one number per direction.
     assert [m.name for m in series if m.dimensions == {SERVICE: any_synth.stack.stack_name}] == [
         spec.name for spec in base if not spec.per_flow
     ]
+    labels = [m.options.get("label") for m in series]
     for spec in base:
         if spec.per_flow:
-            directions = {m.dimensions.get(FLOW_DIRECTION) for m in series if m.name == spec.name}
-            assert directions == set(DIRECTIONS), spec.name
-    assert all(e.count("FILL(") == len(DIRECTIONS) for e in expressions(w))
+            directions = [m.dimensions.get(FLOW_DIRECTION) for m in series if m.name == spec.name]
+            assert directions == list(DIRECTIONS), spec.name
+            assert [f"{spec.name} {d.lower()}" for d in DIRECTIONS] == [
+                label for label in labels if label and label.startswith(f"{spec.name} ")
+            ]
 
 
 def test_enrichment_row_only_with_enrichment(default_synth: Synth, custom_synth: Synth) -> None:
@@ -232,30 +238,149 @@ def test_duplicates_conflicts_and_invalid_events(any_synth: Synth) -> None:
     assert [m.name for m in widget_metrics(w)] == ["DuplicateInvocations", "Conflicts", "InvalidEvents"]
 
 
+def test_health_first_alarm_status_and_failure_queue(any_synth: Synth) -> None:
+    body = dashboards(any_synth)[f"{any_synth.stack.stack_name}-MailFlow"]
+    status = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert len(status) == 1
+    assert body["widgets"].index(status[0]) == 1, "health comes right after the title"
+    # Alarm ARNs are references, rendered as placeholders: every alarm and the composite, once each.
+    alarms = any_synth.resources("AWS::CloudWatch::Alarm") | any_synth.resources(
+        "AWS::CloudWatch::CompositeAlarm"
+    )
+    assert len(status[0]["properties"]["alarms"]) == len(alarms)
+    body_json = json.dumps(
+        [r["Properties"]["DashboardBody"] for r in any_synth.resources("AWS::CloudWatch::Dashboard").values()]
+    )
+    for logical_id in alarms:
+        assert f'"{logical_id}", "Arn"' in body_json, logical_id
+    depth = widget(any_synth, "MailFlow", "Failure queue: events at risk")
+    (metric,) = widget_metrics(depth)
+    assert (metric.namespace, metric.name, metric.options["stat"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+    )
+
+
+def test_coverage_reads_workmail_through_metric_math(any_synth: Synth) -> None:
+    settings = any_synth.stack.settings
+    dimension = {settings.workmail_metric_dimension: settings.organization_id}
+    ratio = widget(any_synth, "MailFlow", "Inbound coverage (%)")
+    assert expressions(ratio) == ["100 * FILL(collector, 0) / workmail"]
+    refs = {m.options["id"]: m for m in widget_metrics(ratio)}
+    assert (refs["workmail"].namespace, refs["workmail"].name) == (
+        "AWS/WorkMail",
+        "OrganizationEmailReceived",
+    )
+    assert refs["workmail"].dimensions == dimension
+    assert refs["collector"].name == "Messages"
+    assert refs["collector"].dimensions == {
+        SERVICE: any_synth.stack.stack_name,
+        "Source": "WorkMail",
+        FLOW_DIRECTION: "INBOUND",
+    }
+    assert ratio["properties"]["annotations"]["horizontal"][0]["value"] == settings.coverage_threshold
+    counts = widget(any_synth, "MailFlow", "Inbound messages: WorkMail received vs collector counted")
+    assert [m.name for m in widget_metrics(counts)] == ["OrganizationEmailReceived", "Messages"]
+    outbound = widget(
+        any_synth, "MailFlow", "Outbound recipients: WorkMail delivered + bounced vs collector (no alarm)"
+    )
+    assert expressions(outbound) == ["100 * FILL(collector, 0) / (FILL(sent, 0) + FILL(bounced, 0))"]
+    assert {m.name for m in widget_metrics(outbound)} == {
+        "OutgoingEmailSent",
+        "OutgoingEmailBounced",
+        "Recipients",
+    }
+    totals = widget(any_synth, "MailFlow", "WorkMail vs collector, selected time range")
+    assert totals["properties"]["setPeriodToTimeRange"] is True
+    assert all(m.dimensions == dimension for m in widget_metrics(totals) if m.namespace == "AWS/WorkMail")
+
+
+def test_two_sources_are_graphed_side_by_side() -> None:
+    one = CollectorMetrics(namespace="N", service="svc")
+    assert [m.label for m in one.flows("Messages")] == [d.title() for d in DIRECTIONS]  # type: ignore[attr-defined]
+    two = CollectorMetrics(namespace="N", service="svc", sources=("WorkMail", "SES"))
+    lines = two.flows("Messages")
+    assert [m.label for m in lines] == [  # type: ignore[attr-defined]
+        f"{source} {d.title()}" for source in ("WorkMail", "SES") for d in DIRECTIONS
+    ]
+    assert all(
+        isinstance(m, cw.Metric) and (m.dimensions or {})["Source"] in ("WorkMail", "SES") for m in lines
+    )
+
+
 # ----------------------------------------------------------------------------- operations dashboard
 
 
-def test_operations_view_covers_lambda_async_queue_and_table(any_synth: Synth) -> None:
-    body = dashboards(any_synth)[f"{any_synth.stack.stack_name}-Operations"]
-    shown: dict[tuple[str, str], set[str]] = {}
+def operations_metrics(synth: Synth) -> dict[tuple[str, str], list[MetricRef]]:
+    body = dashboards(synth)[f"{synth.stack.stack_name}-Operations"]
+    shown: dict[tuple[str, str], list[MetricRef]] = {}
     for w in body["widgets"]:
         for m in widget_metrics(w):
-            shown.setdefault((m.namespace, m.name), set()).add(str(m.options.get("stat", "Average")))
+            shown.setdefault((m.namespace, m.name), []).append(m)
+    return shown
+
+
+def test_operations_view_covers_lambda_async_queue_and_table(any_synth: Synth) -> None:
+    shown = operations_metrics(any_synth)
+    stats = {key: {str(m.options.get("stat", "Average")) for m in refs} for key, refs in shown.items()}
     lambda_metrics = (
         "Invocations",
         "Errors",
         "Throttles",
+        "ConcurrentExecutions",
         "AsyncEventsReceived",
         "AsyncEventAge",
         "AsyncEventsDropped",
+        "DestinationDeliveryFailures",
     )
     for name in lambda_metrics:
         assert ("AWS/Lambda", name) in shown, name
-    assert {"p50", "p90", "p99"} <= shown[("AWS/Lambda", "Duration")]
-    for name in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
+    assert {"p50", "p90", "p99"} <= stats[("AWS/Lambda", "Duration")]
+    for name in (
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "NumberOfMessagesSent",
+    ):
         assert ("AWS/SQS", name) in shown, name
-    for name in ("ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors", "UserErrors"):
+    for name in (
+        "ConsumedWriteCapacityUnits",
+        "WriteThrottleEvents",
+        "SystemErrors",
+        "SuccessfulRequestLatency",
+    ):
         assert ("AWS/DynamoDB", name) in shown, name
+
+
+INAPPLICABLE = {
+    ("AWS/Lambda", "ProvisionedConcurrencySpilloverInvocations"): "no provisioned concurrency",
+    (
+        "AWS/SQS",
+        "NumberOfMessagesDeleted",
+    ): "the failure queue has no consumer (producer vs consumer, time to drain)",
+    ("AWS/SQS", "SentMessageSize"): "message size says nothing about events at risk",
+    ("AWS/DynamoDB", "ConsumedReadCapacityUnits"): "the function never reads the table",
+    ("AWS/DynamoDB", "ReadThrottleEvents"): "the function never reads the table",
+    ("AWS/DynamoDB", "UserErrors"): "account-wide, not this table",
+}
+
+
+def test_no_widget_that_cannot_apply_to_this_stack(any_synth: Synth) -> None:
+    shown = {(m.namespace, m.name): m for m in dashboard_metrics(any_synth)}
+    for key, why in INAPPLICABLE.items():
+        assert key not in shown, f"{key}: {why}"
+    titles = [
+        w.get("properties", {}).get("title", "")
+        for body in dashboards(any_synth).values()
+        for w in body["widgets"]
+    ]
+    assert not [t for t in titles if "drain" in t.lower() or "producer" in t.lower()]
+    for refs in operations_metrics(any_synth).values():
+        for m in refs:
+            if m.namespace == "AWS/DynamoDB" and "Operation" in m.dimensions:
+                assert m.dimensions["Operation"] == "PutItem", m  # the one call the function makes
+            if m.namespace == "AWS/DynamoDB":
+                assert "TableName" in m.dimensions, m
 
 
 # ------------------------------------------------------------------------------------------ alarms
@@ -270,30 +395,6 @@ def alarm_on(synth: Synth, namespace: str, name: str) -> dict[str, Any]:
     assert len(found) == 1, f"expected one alarm on {namespace} {name}, found {len(found)}"
     alarm: dict[str, Any] = found[0]
     return alarm
-
-
-@pytest.mark.parametrize(
-    ("namespace", "name", "dimension"),
-    [
-        ("AWS/Lambda", "Errors", "FunctionName"),
-        ("AWS/Lambda", "AsyncEventsDropped", "FunctionName"),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"),
-        (None, "InvalidEvents", SERVICE),
-    ],
-)
-def test_alarm_fires_on_the_first_occurrence(
-    any_synth: Synth, namespace: str | None, name: str, dimension: str
-) -> None:
-    namespace = namespace or any_synth.stack.settings.namespace
-    alarm = alarm_on(any_synth, namespace, name)
-    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert alarm["Threshold"] == 1
-    assert alarm["EvaluationPeriods"] == 1
-    assert alarm["TreatMissingData"] == "notBreaching"
-    topic = any_synth.only("AWS::SNS::Topic")[0]
-    assert alarm["AlarmActions"] == [{"Ref": topic}]
-    (metric,) = [m for m in alarm_metrics({"Properties": alarm}) if m.name == name]
-    assert dimension in metric.dimensions
 
 
 def test_failure_queue_alarm_watches_the_failure_queue(any_synth: Synth) -> None:

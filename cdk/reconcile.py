@@ -1,0 +1,171 @@
+"""The optional scheduled reconcile (`-c reconcile=true`): yesterday, every day at 01:30 UTC.
+
+Same code asset as the collector, another handler (`collector.reconcile_handler.handler`), and a
+role of its own that can only read: Query on the table's time index and GetMetricData. With
+`-c reconcileFix=true` it may also write corrections: PutMetricData only into the collector's
+namespace (a `cloudwatch:namespace` condition), and GetItem/PutItem only on ledger items (a
+`dynamodb:LeadingKeys` condition on the `reconcile:` prefix), never on a record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, AssetHashType, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk.asset import asset_hash
+from cdk.settings import StackSettings
+from collector.reconcile import LEDGER_PREFIX
+from collector.store.schema import TIME_INDEX
+
+HANDLER = "collector.reconcile_handler.handler"
+TIMEOUT = Duration.minutes(5)
+MEMORY_MB = 256
+SCHEDULE = events.Schedule.cron(minute="30", hour="1")  # UTC: yesterday's metrics are all in by then
+
+
+def acknowledge(scope: Construct, rule: str, reason: str) -> None:
+    """Accept one cdk-nag finding on one construct, as cdk/stack.py does (plugin-qualified ID)."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"{rule.split('-', 1)[0]}::{rule}", reason=reason))
+
+
+class ScheduledReconcile(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        asset_dir: Path,
+        table: dynamodb.ITable,
+        service: str,
+        log_retention: logs.RetentionDays,
+        runtime: lambda_.Runtime,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="WorkMail collector reconcile: read the time index and metrics"
+            + (", write corrections and their ledger" if settings.reconcile_fix else ""),
+        )
+        self.log_group.grant_write(self.role)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TallyTheAuditTrail",
+                actions=["dynamodb:Query"],
+                resources=[f"{table.table_arn}/index/{TIME_INDEX.name}"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="ReadMetricSums", actions=["cloudwatch:GetMetricData"], resources=["*"])
+        )
+        findings = ["AwsSolutions-IAM5[Resource::*]"]
+        if settings.reconcile_fix:
+            self._allow_corrections(table, settings.namespace)
+        environment = {
+            "COLLECTOR_STORE": "dynamodb",
+            "COLLECTOR_TABLE_NAME": table.table_name,
+            "COLLECTOR_NAMESPACE": settings.namespace,
+            "COLLECTOR_SERVICE": service,
+            "COLLECTOR_RETENTION_DAYS": str(settings.retention_days),
+            "COLLECTOR_RECONCILE_FIX": "true" if settings.reconcile_fix else "false",
+        }
+        if settings.workmail and settings.organization_id is not None:  # WorkMail's own count too
+            environment.update(
+                COLLECTOR_WORKMAIL_ORGANIZATION_ID=settings.organization_id,
+                COLLECTOR_WORKMAIL_METRIC_DIMENSION=settings.workmail_metric_dimension,
+                COLLECTOR_RECONCILE_MIN_COVERAGE=str(settings.coverage_threshold),
+                COLLECTOR_RECONCILE_MIN_MESSAGES=str(settings.coverage_min_messages),
+            )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Reconciles yesterday's WorkMail collector metrics with its audit trail and WorkMail",
+            runtime=runtime,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(
+                str(asset_dir), asset_hash=asset_hash(asset_dir), asset_hash_type=AssetHashType.CUSTOM
+            ),
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            role=self.role,
+            logging_format=lambda_.LoggingFormat.JSON,
+            log_group=self.log_group,
+            environment=environment,
+        )
+        # A failed run is retried twice (the ledger makes that safe); ReconcileFailed alarms after that.
+        self.function.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(1))
+        self.rule = events.Rule(
+            self,
+            "Daily",
+            description="Reconcile yesterday (UTC) once a day",
+            schedule=SCHEDULE,
+            targets=[targets.LambdaFunction(self.function)],
+        )
+        self._acknowledge(findings)
+
+    def _allow_corrections(self, table: dynamodb.ITable, namespace: str) -> None:
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteCorrectionsIntoTheCollectorNamespace",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="KeepTheCorrectionLedger",
+                actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{LEDGER_PREFIX}*"]}},
+            )
+        )
+
+    def _acknowledge(self, findings: list[str]) -> None:
+        for finding in findings:
+            acknowledge(
+                self.role,
+                finding,
+                "cloudwatch:GetMetricData and PutMetricData have no resource-level permissions; "
+                "PutMetricData is limited to the collector's namespace by a cloudwatch:namespace condition.",
+            )
+        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+            acknowledge(
+                self.function,
+                rule,
+                "Same asset and runtime as the collector: its compiled wheels are built for cp313 "
+                "(cdk/asset.py); runtime and wheels must move together.",
+            )
+        for rule in ("Serverless-LambdaDLQ", "Serverless-LambdaAsyncFailureDestination"):
+            acknowledge(
+                self.function,
+                rule,
+                "A failed run is a schedule tick with no payload: nothing to keep. It is retried twice, "
+                "the ReconcileFailed alarm fires after that, and `reconcile --days N` re-runs any day.",
+            )
+        acknowledge(
+            self.rule,
+            "Serverless-EventBusDLQ",
+            "The target gets an empty daily tick: a dead-letter queue would keep nothing worth "
+            "replaying. A missed day is re-run with `workmail-collector reconcile --days N`.",
+        )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaTracing",
+            "One short daily job: its log holds the whole report, and X-Ray would add xray:Put* on "
+            "Resource '*' to a role kept read-only.",
+        )

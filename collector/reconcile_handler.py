@@ -1,0 +1,134 @@
+"""The scheduled reconcile (CDK `-c reconcile=true`): once a day, yesterday (UTC), in Lambda.
+
+It runs `collector.reconcile` against the deployment's table and metrics, logs the report as one
+JSON line, and reports through EMF (no cloudwatch:PutMetricData needed for that) two metrics under
+[Service] in the collector's namespace: `ReconcileDifferences` (metric sums that differed from the
+audit trail, plus days of low inbound coverage) and `ReconcileCorrections` (data points written).
+An alarm watches the first. With `COLLECTOR_RECONCILE_FIX=true` it also writes the corrections.
+
+| variable | meaning |
+|---|---|
+| COLLECTOR_* | as for the collector: store, table, namespace, service, retention |
+| COLLECTOR_RECONCILE_FIX | `true`: write corrections (needs cloudwatch:PutMetricData) |
+| COLLECTOR_WORKMAIL_ORGANIZATION_ID | read WorkMail's own count for this organization |
+| COLLECTOR_WORKMAIL_METRIC_DIMENSION | the dimension WorkMail's metrics carry (`OrganizationId`) |
+| COLLECTOR_RECONCILE_MIN_COVERAGE | percent; lower inbound coverage is a difference |
+| COLLECTOR_RECONCILE_MIN_MESSAGES | WorkMail's daily count below which coverage is not judged |
+
+A manual invocation may pass `{"day": "YYYY-MM-DD"}` to reconcile another day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import orjson
+from aws_embedded_metrics.validator import validate_dimension_set, validate_namespace
+
+from collector.aws import open_client
+from collector.clock import utc_now
+from collector.config import TRUE, ConfigError, Settings
+from collector.metrics import SERVICE
+from collector.reconcile import (
+    DEFAULT_MIN_MESSAGES,
+    DEFAULT_WORKMAIL_DIMENSION,
+    RECONCILE_CORRECTIONS,
+    RECONCILE_DIFFERENCES,
+    Options,
+    Report,
+    reconcile,
+)
+from collector.runtime import open_store
+
+log = logging.getLogger("workmail_collector")
+
+
+def options_from_env(env: Mapping[str, str], settings: Settings, day: date) -> Options:
+    """The reconcile of one day, configured by the function's environment."""
+    coverage = env.get("COLLECTOR_RECONCILE_MIN_COVERAGE", "").strip()
+    minimum = env.get("COLLECTOR_RECONCILE_MIN_MESSAGES", "").strip()
+    try:
+        min_coverage = float(coverage) if coverage else None
+        min_messages = int(minimum) if minimum else DEFAULT_MIN_MESSAGES
+    except ValueError:
+        raise ConfigError(
+            "COLLECTOR_RECONCILE_MIN_COVERAGE must be a percentage and COLLECTOR_RECONCILE_MIN_MESSAGES "
+            f"a whole number, got {coverage!r} and {minimum!r}"
+        ) from None
+    return Options(
+        namespace=settings.namespace,
+        service=settings.service,
+        since=day,
+        until=day,
+        organization_id=env.get("COLLECTOR_WORKMAIL_ORGANIZATION_ID", "").strip() or None,
+        workmail_dimension=env.get("COLLECTOR_WORKMAIL_METRIC_DIMENSION", "").strip()
+        or DEFAULT_WORKMAIL_DIMENSION,
+        min_coverage=min_coverage,
+        min_messages=min_messages,
+        fix=env.get("COLLECTOR_RECONCILE_FIX", "").strip().lower() in TRUE,
+        retention_days=settings.retention_days,
+    )
+
+
+def emf_line(report: Report, now: datetime) -> str:
+    """One EMF document: the day's differences and corrections under [Service]."""
+    namespace, service = report.options.namespace, report.options.service
+    validate_namespace(namespace)
+    validate_dimension_set({SERVICE: service})
+    document = {
+        SERVICE: service,
+        "day": report.options.since.isoformat(),
+        RECONCILE_DIFFERENCES: len(report.differences) + len(report.shortfalls),
+        RECONCILE_CORRECTIONS: report.written,
+        "_aws": {
+            "Timestamp": int(now.timestamp() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [[SERVICE]],
+                    "Metrics": [
+                        {"Name": RECONCILE_DIFFERENCES},  # counts: no Unit, as the collector writes
+                        {"Name": RECONCILE_CORRECTIONS},
+                    ],
+                }
+            ],
+        },
+    }
+    return orjson.dumps(document).decode()
+
+
+async def run(event: Any, env: Mapping[str, str], now: datetime) -> Report:
+    settings = Settings.from_env(env)
+    day = now.date() - timedelta(days=1)
+    if isinstance(event, dict) and event.get("day"):
+        try:
+            day = date.fromisoformat(str(event["day"]))
+        except ValueError:
+            raise ConfigError(f"event day must be YYYY-MM-DD, got {event['day']!r}") from None
+    options = options_from_env(env, settings, day)
+    store = await open_store(settings)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            cloudwatch = await open_client("cloudwatch", stack)
+            return await reconcile(store, cloudwatch, options, now)
+    finally:
+        await store.close()
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    now = utc_now()
+    report = asyncio.run(run(event, os.environ, now))
+    summary = report.to_json()
+    level = logging.INFO if report.ok and not report.differences else logging.WARNING
+    log.log(level, "reconcile %s: %s", report.options.since, " | ".join(report.verdict()))
+    sys.stdout.write(orjson.dumps({"reconcile": summary}).decode() + "\n")
+    sys.stdout.write(emf_line(report, now) + "\n")
+    sys.stdout.flush()
+    return {"ok": report.ok, "differences": len(report.differences), "corrections": report.written}
