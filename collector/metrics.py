@@ -301,7 +301,7 @@ class EmfWriter:
         """The EMF document for one outcome: nonzero metrics, grouped by their dimension set.
 
         Every byte is read by someone (see README, "Metrics"): Source (which mail service sent the
-        event, whenever an adapter recognised it), FlowDirection (only when a per-flow metric is
+        event, `Unknown` when no adapter recognised it), FlowDirection (only when a per-flow metric is
         present, whose dimension it is), the four
         properties the saved Logs Insights queries read (invocationId, status, messageId,
         requestId), the metric values, and the `_aws` block CloudWatch needs (Timestamp,
@@ -317,8 +317,8 @@ class EmfWriter:
                 values[spec.name] = value
                 listed = {"Name": spec.name} if spec.unit == COUNT else {"Name": spec.name, "Unit": spec.unit}
                 directives.setdefault(spec.dimensions, []).append(listed)
-        if outcome.source is not None or PER_FLOW in directives:  # every document names its source
-            body[SOURCE] = outcome.source.value if outcome.source is not None else UNKNOWN_SOURCE
+        # Every document names its source (Unknown: no adapter recognised the payload).
+        body[SOURCE] = outcome.source.value if outcome.source is not None else UNKNOWN_SOURCE
         if PER_FLOW in directives:
             body[FLOW_DIRECTION] = outcome.direction.value
         body["invocationId"] = _property(outcome.dedupe_key)

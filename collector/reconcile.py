@@ -52,10 +52,9 @@ RECONCILE_METRICS = (RECONCILE_DIFFERENCES, RECONCILE_CORRECTIONS)
 
 RECORDED = "RECORDED"
 INVALID = "INVALID"
-# Sources whose every RECORDED record is one counted message. An SES record may instead be a
-# delivery, bounce or other fact about a message counted already, and the time index (hence the
-# tally) does not carry `eventType`, so SES's Messages and Recipients cannot be reconciled from it.
-RECONCILED_SOURCES = (Source.WORKMAIL.value,)
+# Every source: a tally's RECORDED counts message records only (an SES delivery, bounce or other
+# fact about a message counted already is tallied as EVENT, from the time index's eventType).
+RECONCILED_SOURCES = tuple(source.value for source in Source)
 LEDGER_PREFIX = "reconcile:"
 DAY = timedelta(days=1)
 DAY_SECONDS = 86400
@@ -179,7 +178,6 @@ class Report:
     rows: tuple[Row, ...]
     coverage: tuple[Coverage, ...]
     corrections: tuple[Correction, ...]
-    unreconciled: tuple[str, ...] = ()  # sources with records whose counts are not compared
 
     @property
     def differences(self) -> list[Row]:
@@ -220,11 +218,6 @@ class Report:
                 f"  {c.day} {c.series.label}: the metric is {abs(c.value)} {row_kind} the audit trail; "
                 f"correction {c.value:+d} {c.outcome.value}{': ' + c.note if c.note else ''}"
             )
-        for source in self.unreconciled:
-            lines.append(
-                f"{source}'s Messages and Recipients not compared: its records include events that are "
-                "not messages (deliveries, bounces, ...), which the time index does not tell apart"
-            )
         if self.options.organization_id is None:
             lines.append("WorkMail's count not read (no organization ID given)")
         elif self.options.min_coverage is None:
@@ -248,7 +241,6 @@ class Report:
             "service": self.options.service,
             "ok": self.ok,
             "verdict": self.verdict(),
-            "unreconciledSources": list(self.unreconciled),
             "rows": [
                 {
                     "day": r.day.isoformat(),
@@ -306,8 +298,6 @@ async def reconcile(
     days = options.days()
     tallies = {day: await store.tally(day) for day in days}
     series = sorted(_series())
-    recorded = {source for t in tallies.values() for status, source, _ in t if status == RECORDED}
-    unreconciled = sorted(recorded - set(RECONCILED_SOURCES))
     queries = {
         s.key: _metric_query(options.namespace, s.metric, s.dimensions(options.service)) for s in series
     }
@@ -324,7 +314,7 @@ async def reconcile(
         if options.organization_id is not None:
             coverage.append(_coverage(day, tallies[day], sums, options))
     corrections = [await _correct(store, cloudwatch, row, options, now) for row in rows if row.difference]
-    return Report(options, tuple(rows), tuple(coverage), tuple(corrections), tuple(unreconciled))
+    return Report(options, tuple(rows), tuple(coverage), tuple(corrections))
 
 
 def _series() -> set[Series]:

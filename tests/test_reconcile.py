@@ -364,10 +364,11 @@ def test_low_coverage_is_judged_only_when_asked_and_above_the_minimum(
     run(with_store(sqlite_backend, body))
 
 
-def test_ses_counts_are_shown_as_not_compared(
+def test_ses_messages_are_reconciled_and_its_deliveries_are_no_messages(
     sqlite_backend: Backend, cloudwatch_endpoint: str, names: Names
 ) -> None:
-    """SES records include deliveries and bounces, which are no messages: the tally cannot tell."""
+    """SES records include deliveries and bounces, which are no messages: the tally tells them apart
+    (the time index keeps eventType), so SES's Messages and Recipients are compared like WorkMail's."""
     from collector.sampling_ses import generate_ses_events
 
     async def body(store: AuditStore) -> None:
@@ -375,15 +376,23 @@ def test_ses_counts_are_shown_as_not_compared(
         ses: list[str] = []
         pipeline = Pipeline(store, EmfWriter(names.namespace, names.service, ses.append), Settings())
         events = generate_ses_events(count=2, seed=7) + generate_ses_events(count=3, event="delivery", seed=8)
+        events += generate_ses_events(count=1, event="send", seed=9)
         for n, event in enumerate(events):
             outcome = await pipeline.process(event, Invocation(f"ses-{n}", "1", at(DAY, 11, n)))
             assert outcome.status is Status.RECORDED
         async with cloudwatch() as client:
             await publish(client, lines + ses)
             report = await reconcile(store, client, options(names), NOW)
-        assert report.ok and report.differences == [] and report.unreconciled == ("SES",)
-        assert {r.series.source for r in report.rows} == {"WorkMail", None}
-        assert any(line.startswith("SES's Messages and Recipients not compared") for line in report.verdict())
+            assert report.ok and report.differences == []
+            ses_rows = {
+                (r.series.metric, r.series.direction): r for r in report.rows if r.series.source == "SES"
+            }
+            assert ses_rows[("Messages", "INBOUND")].audit == 2  # two receipts; deliveries are no messages
+            assert ses_rows[("Messages", "OUTBOUND")].audit == 1  # one Send
+            # A lost SES count is found and corrected like WorkMail's.
+            await publish(client, lines + ses[1:])  # (a second copy of everything but one receipt)
+            doubled = await reconcile(store, client, options(names), NOW)
+            assert {r.series.source for r in doubled.differences} == {"WorkMail", "SES", None}
 
     run(with_store(sqlite_backend, body))
 

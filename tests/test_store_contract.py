@@ -293,3 +293,24 @@ def test_a_backfilling_time_index_is_named_with_the_command_that_shows_its_statu
     assert "still being built" in message and "describe-table --table-name audit" in message
     other = ClientError({"Error": {"Code": "ValidationException", "Message": "bad filter"}}, "Query")
     assert time_index_unavailable(other, "audit") is None
+
+
+def test_tally_keeps_facts_about_a_message_apart_from_messages(backend: Backend) -> None:
+    """An SES Delivery or Bounce is recorded, but is no message: the tally files it under EVENT."""
+    from collector.store import EVENT, Tally
+
+    async def body(store: AuditStore) -> None:
+        rows = [("s1", "Send"), ("s2", "Received"), ("s3", "Delivery"), ("s4", "Bounce"), ("w1", None)]
+        for key, event_type in rows:
+            fields: dict[str, Any] = {"source": "SES" if event_type else "WorkMail", "direction": "OUTBOUND"}
+            if event_type is not None:
+                fields["eventType"] = event_type
+            await store.put_once(item(key, **fields))
+        counts = await store.tally(datetime(2026, 11, 20).date())
+        assert counts == {
+            ("RECORDED", "SES", "OUTBOUND"): Tally(2, 4),
+            (EVENT, "SES", "OUTBOUND"): Tally(2, 4),
+            ("RECORDED", "WorkMail", "OUTBOUND"): Tally(1, 2),
+        }
+
+    run(with_store(backend, body))

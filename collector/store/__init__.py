@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from collector.model import Item
+from collector.model import EventType, Item
 
 
 @dataclass(frozen=True)
@@ -87,16 +87,20 @@ class Tally:
         return Tally(self.records + other.records, self.recipients + other.recipients)
 
 
-TallyKey = tuple[str, str, str]  # status (RECORDED, INVALID), source (WorkMail, SES), direction
+TallyKey = tuple[str, str, str]  # status (RECORDED, INVALID, EVENT), source (WorkMail, SES), direction
+# The tally's status for a recorded fact about a message that is no message itself (an SES
+# Delivery, Bounce, ...): kept apart so RECORDED counts exactly what `Messages` counts.
+EVENT = "EVENT"
+MESSAGE_EVENT_TYPES = frozenset(t.value for t in EventType if t.is_message)
 
 
 def tally_key(item: Item) -> TallyKey:
-    """Records written before sources existed are WorkMail's."""
-    return (
-        str(item.get("status", "")),
-        str(item.get("source") or "WorkMail"),
-        str(item.get("direction") or "UNKNOWN"),
-    )
+    """Records written before sources existed are WorkMail's; one without an event type is a message."""
+    status = str(item.get("status", ""))
+    event_type = item.get("eventType")
+    if status == "RECORDED" and event_type is not None and event_type not in MESSAGE_EVENT_TYPES:
+        status = EVENT
+    return (status, str(item.get("source") or "WorkMail"), str(item.get("direction") or "UNKNOWN"))
 
 
 def utc_day_bounds(day: date) -> tuple[datetime, datetime]:

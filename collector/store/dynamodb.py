@@ -192,7 +192,7 @@ class DynamoDbStore:
                 since,
                 until,
                 limit=None,
-                projection=("status", "source", "direction", "recipientCount"),
+                projection=("status", "source", "direction", "eventType", "recipientCount"),
             )
             for since, until in hours
         )

@@ -77,9 +77,18 @@ class TableSpec:
 
 
 BY_RECEIVED_DAY = "byReceivedDay"
-# What `audit list`, the sender and message-ID filters and `reconcile`'s per-day tally read, so
+# What `audit list`, the sender and message-ID filters and `reconcile`'s per-day tally read (an SES
+# record's eventType tells a message from a delivery or bounce; WorkMail records have none), so
 # they never need the whole record; `--json` fetches whole records by key (BatchGetItem).
-TIME_INDEX_ATTRIBUTES = ("status", "source", "direction", "messageId", "sender", "recipientCount")
+TIME_INDEX_ATTRIBUTES = (
+    "status",
+    "source",
+    "direction",
+    "eventType",
+    "messageId",
+    "sender",
+    "recipientCount",
+)
 
 AUDIT_TABLE = TableSpec(
     partition_key="invocationId",

@@ -172,16 +172,17 @@ class SqliteStore:
         start, end = utc_day_bounds(day)
         rows = self._db.execute(
             "SELECT json_extract(item, '$.status'), json_extract(item, '$.source'),"
-            " json_extract(item, '$.direction'), count(*),"
+            " json_extract(item, '$.direction'), json_extract(item, '$.eventType'), count(*),"
             " sum(coalesce(json_extract(item, '$.recipientCount'), 0))"
             " FROM audit WHERE received_at >= ? AND received_at <= ?"
             " AND json_extract(item, '$.receivedDay') IS NOT NULL"
-            " AND (expires_at IS NULL OR expires_at >= ?) GROUP BY 1, 2, 3",
+            " AND (expires_at IS NULL OR expires_at >= ?) GROUP BY 1, 2, 3, 4",
             (iso_millis(start), iso_millis(end), self._expiry_cutoff()),
         ).fetchall()
         counts: dict[TallyKey, Tally] = {}
-        for status, source, direction, records, recipients in rows:
-            key = tally_key({"status": status, "source": source, "direction": direction})
+        for status, source, direction, event_type, records, recipients in rows:
+            fields = {"status": status, "source": source, "direction": direction, "eventType": event_type}
+            key = tally_key(fields)
             counts[key] = counts.get(key, Tally()) + Tally(int(records), int(recipients or 0))
         return counts
 
