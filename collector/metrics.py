@@ -42,6 +42,12 @@ TOTALS: tuple[str, ...] = (SERVICE,)
 PER_FLOW: tuple[str, ...] = (SERVICE, SOURCE, FLOW_DIRECTION)
 DIMENSION_SETS: tuple[tuple[str, ...], ...] = (TOTALS, PER_FLOW)
 DIRECTIONS = ("INBOUND", "OUTBOUND", "UNKNOWN")
+# The directions each source's events take: SES receipts are INBOUND and SES Sends OUTBOUND, so
+# SES never writes an UNKNOWN series (and a dashboard that graphed one would query nothing).
+SOURCE_DIRECTIONS: Mapping[str, tuple[str, ...]] = {
+    Source.WORKMAIL.value: DIRECTIONS,
+    Source.SES.value: ("INBOUND", "OUTBOUND"),
+}
 UNKNOWN_SOURCE = "Unknown"
 COUNT = "Count"  # the unit of most metrics; left out of EMF directives (CloudWatch records None)
 MAX_MESSAGE_ID_CHARS = 120  # the message-flow API's own limit; longer ids stay out of EMF lines
@@ -62,10 +68,20 @@ class MetricSpec:
     dimensions: tuple[str, ...] = TOTALS  # the one dimension set it is emitted under
     statistic: str = "Sum"
     features: frozenset[str] = frozenset()  # emitted only when one of these is on; empty: always
+    sources: frozenset[str] = frozenset()  # per-flow only: the sources that write it; empty: all
 
     @property
     def per_flow(self) -> bool:
         return self.dimensions == PER_FLOW
+
+    def flows(self, sources: Iterable[str]) -> list[tuple[str, str]]:
+        """The (source, direction) series of a per-flow metric that `sources` can write."""
+        return [
+            (source, direction)
+            for source in sources
+            if not self.sources or source in self.sources
+            for direction in SOURCE_DIRECTIONS[source]
+        ]
 
 
 ENRICHMENT = "enrichment"
@@ -144,6 +160,7 @@ CATALOG: tuple[MetricSpec, ...] = (
         _enriched(lambda e: e.size_bytes),
         PER_FLOW,
         features=frozenset({ENRICHMENT}),
+        sources=frozenset({Source.WORKMAIL.value}),  # the message-flow read is WorkMail's
     ),
     MetricSpec(
         "Attachments",
@@ -250,11 +267,11 @@ def metric_values(outcome: Outcome, features: frozenset[str] = frozenset()) -> d
     return {spec.name: spec.value(outcome) for spec in catalog_for(features)}
 
 
-def custom_metrics(
-    catalog: tuple[MetricSpec, ...], sources: int = 1, directions: int = len(DIRECTIONS)
-) -> int:
-    """How many distinct CloudWatch metrics (name + dimension values) `catalog` can create."""
-    return sum(sources * directions if spec.per_flow else 1 for spec in catalog)
+def custom_metrics(catalog: tuple[MetricSpec, ...], sources: Iterable[str] = (Source.WORKMAIL.value,)) -> int:
+    """How many distinct CloudWatch metrics (name + dimension values) `catalog` can create when
+    the deployment counts mail of `sources`."""
+    sources = tuple(sources)
+    return sum(len(spec.flows(sources)) if spec.per_flow else 1 for spec in catalog)
 
 
 # JSON allows these inside strings unescaped, but readers that split on Unicode line boundaries

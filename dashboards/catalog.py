@@ -67,8 +67,8 @@ class CollectorMetrics:
         spec = self.spec(name)
         if not spec.per_flow:
             raise ValueError(f"{name} has no per-direction series")
-        if direction not in DIRECTIONS:
-            raise ValueError(f"{direction!r} is not a FlowDirection the collector emits")
+        if (source, direction) not in spec.flows(self.sources):
+            raise ValueError(f"{name} has no {source} {direction} series in this deployment")
         return self._metric(
             spec,
             {SERVICE: self.service, SOURCE: source, FLOW_DIRECTION: direction},
@@ -90,9 +90,16 @@ class CollectorMetrics:
             if direction is not None or source is not None:
                 raise ValueError(f"{name} is emitted under [Service] only")
             return self._metric(spec, {SERVICE: self.service}, label or spec.name, statistic)
-        directions = DIRECTIONS if direction is None else (direction,)
-        sources = self.sources if source is None else (source,)
-        parts = [self.series(name, d, s) for s in sources for d in directions]
+        if direction is not None and direction not in DIRECTIONS:
+            raise ValueError(f"{direction!r} is not a FlowDirection the collector emits")
+        flows = [
+            (s, d)
+            for s, d in spec.flows(self.sources)
+            if (source is None or s == source) and (direction is None or d == direction)
+        ]
+        if not flows:
+            raise ValueError(f"{name} has no {source or ''} {direction or ''} series in this deployment")
+        parts = [self.series(name, d, s) for s, d in flows]
         default_label = spec.name if direction is None else direction.title()
         if len(parts) == 1 and statistic is None:
             return parts[0].with_(label=label or default_label)
@@ -117,8 +124,13 @@ class CollectorMetrics:
             label=label,
         )
 
+    def directions(self, name: str) -> list[str]:
+        """The directions this deployment's sources write `name` in (SES has no UNKNOWN)."""
+        written = {direction for _, direction in self.spec(name).flows(self.sources)}
+        return [direction for direction in DIRECTIONS if direction in written]
+
     def per_direction(self, name: str) -> list[cw.IMetric]:
-        return [self.metric(name, direction) for direction in DIRECTIONS]
+        return [self.metric(name, direction) for direction in self.directions(name)]
 
     def flows(self, name: str) -> list[cw.IMetric]:
         """What a per-direction graph shows: one line per direction, or, when the deployment counts
@@ -127,8 +139,7 @@ class CollectorMetrics:
             return self.per_direction(name)
         return [
             self.metric(name, direction, source=source, label=f"{source} {direction.title()}")
-            for source in self.sources
-            for direction in DIRECTIONS
+            for source, direction in self.spec(name).flows(self.sources)
         ]
 
     def totals(self) -> list[cw.IMetric]:

@@ -14,7 +14,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from collector.metrics import DIRECTIONS, ENRICHMENT, MetricSpec
+from collector.metrics import ENRICHMENT, MetricSpec
 from dashboards.catalog import CollectorMetrics
 from dashboards.coverage import (
     CoveragePolicy,
@@ -209,7 +209,7 @@ def totals(title: str, metrics: CollectorMetrics, specs: list[MetricSpec]) -> cw
         if spec.per_flow:
             shown += [
                 metrics.metric(spec.name, direction, label=f"{spec.name} {direction.lower()}")
-                for direction in DIRECTIONS
+                for direction in metrics.directions(spec.name)
             ]
         else:
             shown.append(metrics.metric(spec.name))

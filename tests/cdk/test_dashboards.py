@@ -159,6 +159,13 @@ def test_unknown_metric_names_are_refused() -> None:
         namespace="WorkMailCollector", service="svc", features=frozenset({ENRICHMENT})
     )
     assert enriched.series("MessageBytes", "INBOUND", "WorkMail").metric_name == "MessageBytes"
+    both = CollectorMetrics("WorkMailCollector", "svc", frozenset({ENRICHMENT}), sources=("WorkMail", "SES"))
+    with pytest.raises(ValueError, match="no SES UNKNOWN series"):
+        both.metric("Messages", "UNKNOWN", source="SES")
+    with pytest.raises(ValueError, match="no SES INBOUND series"):
+        both.series("MessageBytes", "INBOUND", "SES")
+    assert both.directions("Messages") == ["INBOUND", "OUTBOUND", "UNKNOWN"]
+    assert CollectorMetrics("N", "svc", sources=("SES",)).directions("Messages") == ["INBOUND", "OUTBOUND"]
     attachments = enriched.metric("Attachments")
     assert isinstance(attachments, cw.Metric) and attachments.metric_name == "Attachments"
 
@@ -302,7 +309,9 @@ def test_two_sources_are_graphed_side_by_side() -> None:
     two = CollectorMetrics(namespace="N", service="svc", sources=("WorkMail", "SES"))
     lines = two.flows("Messages")
     assert [m.label for m in lines] == [  # type: ignore[attr-defined]
-        f"{source} {d.title()}" for source in ("WorkMail", "SES") for d in DIRECTIONS
+        *(f"WorkMail {d.title()}" for d in DIRECTIONS),
+        "SES Inbound",
+        "SES Outbound",  # SES receipts are INBOUND and Sends OUTBOUND: no SES UNKNOWN line
     ]
     assert all(
         isinstance(m, cw.Metric) and (m.dimensions or {})["Source"] in ("WorkMail", "SES") for m in lines

@@ -12,7 +12,7 @@ import pytest
 
 from cdk.settings import SettingsError, StackSettings
 from collector.config import Settings
-from collector.metrics import METRIC_NAMES, custom_metrics, features_for
+from collector.metrics import CATALOG, METRIC_NAMES, custom_metrics, features_for
 from collector.model import Source
 from dashboards.catalog import CollectorMetrics
 from tests.cdk import test_cfn_lint, test_dashboards, test_nag, test_stack
@@ -249,7 +249,7 @@ def test_what_ses_adds_to_the_custom_metric_count() -> None:
     both = CollectorMetrics("N", "svc", features_for(False, (Source.WORKMAIL, Source.SES))).catalog
     assert custom_metrics(default) == 10
     # Per flow: SES is a second Source (receipts INBOUND, Sends OUTBOUND: UNKNOWN never written).
-    assert custom_metrics(both, sources=2, directions=2) - custom_metrics(default, directions=2) == 4 + 8
+    assert custom_metrics(both, ("WorkMail", "SES")) - custom_metrics(default) == 4 + 8
     assert len(both) - len(default) == 8  # 5 sending metrics + SPF/DKIM/DMARC failures
 
 
@@ -306,3 +306,26 @@ def test_ses_settings_read_as_documented() -> None:
 def test_bad_ses_settings_name_their_key(context: dict[str, Any], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         settings(**context)
+
+
+def test_no_dashboard_or_alarm_reads_a_series_ses_never_writes(ses_synth: Synth) -> None:
+    """SES writes INBOUND and OUTBOUND only, and no MessageBytes: a widget on any other series
+    would query nothing (an SES UNKNOWN line, SES message sizes)."""
+    namespace = ses_synth.stack.settings.namespace
+    named = test_dashboards.dashboard_metrics(ses_synth)
+    named += [
+        m
+        for alarm in ses_synth.resources("AWS::CloudWatch::Alarm").values()
+        for m in test_dashboards.alarm_metrics(alarm)
+    ]
+    sources = tuple(s.value for s in ses_synth.stack.settings.sources)
+    flows = {spec.name: set(spec.flows(sources)) for spec in CATALOG if spec.per_flow}
+    read = {
+        (m.name, m.dimensions["Source"], m.dimensions["FlowDirection"])
+        for m in named
+        if m.namespace == namespace and "FlowDirection" in m.dimensions
+    }
+    assert read, "no per-flow series on any dashboard"
+    never = sorted(r for r in read if (r[1], r[2]) not in flows[r[0]])
+    assert not never, f"series no source writes: {never}"
+    assert ("Messages", "SES", "INBOUND") in read and ("Messages", "SES", "OUTBOUND") in read
