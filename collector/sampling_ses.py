@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import string
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -186,18 +187,38 @@ def generate_ses_events(
     verdict: str = "PASS",
     seed: int | None = None,
 ) -> list[dict[str, Any]]:
-    """`count` events about as many messages: receipts (inbound) or one kind of sending event."""
+    """`iter_ses_events` as a list, for callers that index or add lists (tests)."""
+    return list(
+        iter_ses_events(count=count, event=event, recipients=recipients, via=via, verdict=verdict, seed=seed)
+    )
+
+
+def iter_ses_events(
+    *,
+    count: int = 1,
+    event: str = RECEIPT,
+    recipients: int = 2,
+    via: str = "none",
+    verdict: str = "PASS",
+    seed: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """`count` events about as many messages: receipts (inbound) or one kind of sending event, one
+    at a time (`generate-event --source ses -n 300000` in flat memory). The arguments are checked
+    here, before the first event, so a mistake raises at the call, not at the first `next`."""
     if event not in SES_EVENTS:
         raise ValueError(f"event must be one of {', '.join(SES_EVENTS)}, not {event!r}")
     if via not in WRAPPERS or (event == RECEIPT and via != "none"):
         raise ValueError("via applies to sending events only: none, sns or eventbridge")
-    rng = random.Random(seed)
-    events = []
+    return _ses_events(count, event, recipients, via, verdict, random.Random(seed))
+
+
+def _ses_events(
+    count: int, event: str, recipients: int, via: str, verdict: str, rng: random.Random
+) -> Iterator[dict[str, Any]]:
     for n in range(count):
         at = EPOCH + timedelta(seconds=n)
         if event == RECEIPT:
-            events.append(receipt_event(rng, recipients, at, verdict))
+            yield receipt_event(rng, recipients, at, verdict)
         else:
             record = sending_event(rng, event, recipients, at)
-            events.append(wrap(record, via, SENDING_EVENTS[event][1], rng, at))
-    return events
+            yield wrap(record, via, SENDING_EVENTS[event][1], rng, at)

@@ -146,6 +146,40 @@ def test_display_names_and_null_values() -> None:
     assert e.sender == "Jane.Doe@example.com" and e.subject is None and e.mail_from == ""
 
 
+
+HOSTILE_FROM = [
+    "(" * 600 + "x" + ")" * 600 + " Eve <eve@example.com>",  # RecursionError in 3.11 and 3.13
+    "(" * 5000 + " <eve@example.com>",  # unbalanced: RecursionError in 3.11
+    "@" * 100_000,
+]
+
+
+@pytest.mark.parametrize("header", HOSTILE_FROM, ids=["nested-comments", "unbalanced", "at-run"])
+def test_a_from_header_the_address_parser_cannot_read_is_kept_as_sent(header: str) -> None:
+    """The sender writes commonHeaders.from; one the stdlib parser fails on is still a message."""
+    receipt = load(SES / "sam-cli-ses-email-receiving.template.json")
+    receipt["Records"][0]["ses"]["mail"]["commonHeaders"]["from"] = [header]
+    sending = load(SES / "ses-dg-eventpublishing-sns-send.json")
+    sending["mail"]["commonHeaders"]["from"] = [header]
+    for raw in (receipt, sending):
+        e = valid(raw)
+        assert e.sender is not None and e.source is Source.SES
+
+
+def test_an_adapter_that_fails_unforeseen_quarantines_the_payload_raw(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invalid means quarantined whatever goes wrong: an adapter's defect never loses the event."""
+    from collector.events import detect, ses
+
+    def broken(*_: object) -> MailEvent:
+        raise LookupError("an adapter defect")
+
+    monkeypatch.setattr(ses, "parse_receipt", broken)
+    raw = load(SES / "sam-cli-ses-email-receiving.template.json")
+    bad = invalid(raw)
+    assert bad.raw == raw and bad.source is Source.SES
+    assert "LookupError: an adapter defect" in bad.reason and bad.dedupe_key.startswith("sha256:")
+    assert detect.parse(copy.deepcopy(raw)).dedupe_key == bad.dedupe_key  # a retry: the same key
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [

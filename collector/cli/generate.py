@@ -10,7 +10,7 @@ from typing import Any
 from collector.cli.common import UserError
 from collector.jsonutil import dumps
 from collector.sampling import iter_events
-from collector.sampling_ses import SES_EVENTS, WRAPPERS, generate_ses_events
+from collector.sampling_ses import SES_EVENTS, WRAPPERS, iter_ses_events
 
 
 def add_ses_options(p: argparse.ArgumentParser) -> None:
@@ -41,15 +41,13 @@ def generate(args: argparse.Namespace) -> int:
     events: Iterator[dict[str, Any]]
     if args.source == "ses":
         try:
-            events = iter(
-                generate_ses_events(
-                    count=args.count,
-                    event=args.ses_event,
-                    recipients=args.recipients,
-                    via=args.via,
-                    verdict=args.verdict,
-                    seed=args.seed,
-                )
+            events = iter_ses_events(
+                count=args.count,
+                event=args.ses_event,
+                recipients=args.recipients,
+                via=args.via,
+                verdict=args.verdict,
+                seed=args.seed,
             )
         except ValueError as error:
             raise UserError(str(error)) from None

@@ -20,6 +20,7 @@ replayed once an adapter exists (docs/migrating.md).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ from collector.events import ses, ses_sending
 from collector.events import workmail as workmail_events
 from collector.jsonutil import JSONDecodeError, canonical, content_hash, loads
 from collector.model import Invalid, MailEvent, Source, Undecodable
+
+log = logging.getLogger(__name__)
 
 MAIL_MANAGER_REASON = (
     "looks like an SES Mail Manager InvokeLambda payload (it names Mail Manager resources): AWS does "
@@ -165,7 +168,38 @@ def source_of(raw: object) -> Source | None:
 
 
 def parse(raw: object) -> MailEvent | Invalid:
-    """The pipeline's default EventSource: detect, then hand the payload to its adapter."""
+    """The pipeline's default EventSource: detect, then hand the payload to its adapter.
+
+    An adapter that fails on a payload in a way it did not foresee (a defect, or a hostile input
+    no test has met yet) must not lose the event or fail every retry: the payload is quarantined
+    raw, with the error named, and the traceback logged for whoever fixes the adapter."""
+    try:
+        return _parse(raw)
+    except MemoryError:
+        raise
+    except Exception as error:
+        log.exception("an adapter failed on a payload; it is quarantined raw")
+        fingerprint = content_hash(raw)
+        return Invalid(
+            dedupe_key=workmail_events.SYNTHETIC_KEY_PREFIX + fingerprint,
+            fingerprint=fingerprint,
+            reason=(
+                f"the collector could not read this payload ({type(error).__name__}: {str(error)[:200]});"
+                " kept raw, to be replayed once the collector reads it"
+            ),
+            raw=raw,
+            source=_source_of(raw),
+        )
+
+
+def _source_of(raw: object) -> Source | None:
+    try:
+        return None if isinstance(raw, Undecodable) else shape_of(raw).source
+    except Exception:
+        return None
+
+
+def _parse(raw: object) -> MailEvent | Invalid:
     if isinstance(raw, Undecodable):
         return workmail_events.parse(raw)
     shape = shape_of(raw)

@@ -105,7 +105,12 @@ def header_address(value: object, where: str) -> str | None:
     if not items:
         return None
     first = clean_text(items[0])
-    parsed = [address for _, address in getaddresses([first]) if address]
+    try:
+        parsed = [address for _, address in getaddresses([first]) if address]
+    except (RecursionError, ValueError, IndexError):
+        # The sender writes this header: comments nested some hundreds deep exhaust the stdlib
+        # parser's recursion (3.11 to 3.13). The text as sent is still the best record of it.
+        parsed = []
     return normalize_address(parsed[0] if parsed else first)
 
 
