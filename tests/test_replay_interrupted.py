@@ -250,3 +250,21 @@ def test_failure_records_replayed_twice_are_counted_once(tmp_path: Path) -> None
     assert again.returncode == 0, again.stderr
     assert sum_metric(again.stdout.splitlines(), "Messages") == 0
     assert sum_metric(again.stdout.splitlines(), "DuplicateInvocations") == 1
+
+
+def test_every_failed_emf_write_is_told_from_a_store_error() -> None:
+    """Under concurrency a second event's failed write is still the disk's, not the store's (it was
+    reported as "store error: OSError" when the first event was still giving back its claim)."""
+    from collector.cli.replay import EmfSink
+
+    sink = EmfSink("/dev/full")
+    failures = []
+    for _ in range(2):
+        with pytest.raises(OSError) as raised:
+            sink.write("{}\n")
+        failures.append(raised.value)
+    sink.close()
+    assert failures[0] is not failures[1]
+    assert all(sink.raised(error) for error in failures)
+    assert not sink.raised(OSError(28, "No space left on device"))  # the same error from elsewhere
+    assert sink.describe(failures[1]).endswith("/dev/full: no space left on the device")

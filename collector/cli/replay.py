@@ -46,6 +46,7 @@ class EmfSink:
     def __init__(self, path: str | None) -> None:
         self.name = path or "stdout"
         self.error: OSError | None = None
+        self._raised: list[OSError] = []
         self._own = path is not None
         self._prefix = b""
         self._stream: TextIO | None = None
@@ -75,9 +76,17 @@ class EmfSink:
             while data:
                 data = data[os.write(self._fd, data) :]
         except OSError as error:
+            # Marked as the sink's: under concurrency the first failing event may still be giving
+            # back its claim when a second one fails, so "is it the first error" cannot tell a
+            # full disk from a store error (both are OSErrors).
             self.error = self.error or error
+            self._raised.append(error)  # a handful at most: the run stops at the first
             raise
         self._prefix = b""
+
+    def raised(self, error: BaseException) -> bool:
+        """True when `error` came from writing an EMF line, not from the store."""
+        return any(error is mine for mine in self._raised)
 
     def describe(self, error: OSError) -> str:
         if isinstance(error, BrokenPipeError) and not self._own:
@@ -193,7 +202,7 @@ async def replay_events(
             except Exception as error:
                 run.not_done += 1
                 known = explain(error, settings)
-                if isinstance(error, OSError) and error is sink.error:
+                if isinstance(error, OSError) and sink.raised(error):
                     stopping(sink.describe(error))
                 elif known is not None and known[1] == 2:
                     run.user_mistake = run.user_mistake or known[0]
