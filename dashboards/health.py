@@ -194,7 +194,9 @@ def reconcile_alarms(*, function: lambda_.IFunction, metrics: CollectorMetrics) 
             threshold=1,
             what="Yesterday's metrics differ from the audit trail, or WorkMail counted more inbound "
             "mail than the trail holds (the function's log has the table).",
-            first="Run `workmail-collector reconcile --days 2` against the deployment and read its verdict.",
+            first="Run `workmail-collector reconcile --days 2 --store dynamodb --table <TableName output>"
+            f" --service {metrics.service}` (with --organization-id for WorkMail's count) and read"
+            " its verdict.",
             anchor="warning-reconciledifferences",
             missing=KEEP_STATE,
         ),

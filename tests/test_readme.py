@@ -37,9 +37,6 @@ SKIPPED_SECTIONS = {
 # Lines that are not run, and why (the rest of their block is).
 SKIPPED_LINES = {
     "bash scripts/test.sh": "this test is part of what it runs",
-    "workmail-collector reconcile --days 7 --store dynamodb --table my-audit --service WorkMailCollector"
-    " --organization-id m-0123456789abcdef0123456789abcdef --min-coverage 80": "reads CloudWatch in a"
-    " deployed account; tests/test_reconcile.py runs reconcile against moto's CloudWatch",
 }
 RUN_SECTIONS = ("Two commands", "The local CLI")
 
