@@ -609,8 +609,9 @@ def assumptions(report: Report) -> list[str]:
         f"unexpected directions {mix.unknown:.3%}; truncated summaries {mix.truncated:.1%}. With enrichment: "
         f"{mix.attachments:.0%} with attachments, {mix.auth_failures:.0%} failing SPF/DKIM/DMARC, "
         f"{mix.not_found:.1%} not found by the message-flow API.",
-        "- When mail flows: weekdays 08-18 ten times the night rate, evenings 3x, weekends 08-20 1.5x "
-        "(bench/traffic.py); a metric is billed for each hour it gets a data point.",
+        "- When mail flows, weight of an hour: weekdays 08-18 10 (20x a weekday night's 0.5), 06-08 and "
+        "18-22 3; weekends 08-20 1.5, other weekend hours 0.3 (bench/traffic.py); a metric is billed for "
+        "each hour it gets a data point.",
         f"- Lambda: measured CPU x {VCPU_MB}/memory MB (a share of one vCPU) + {DYNAMODB_ROUND_TRIP_MS:g} ms "
         f"DynamoDB round trip (+ {MESSAGE_FLOW_READ_MS:g} ms message-flow read with enrichment), rounded up "
         f"to the ms; cold start after {IDLE_MINUTES:g} idle minutes and every {CONTAINER_HOURS:g} h per busy "
@@ -639,7 +640,7 @@ def print_report(report: Report) -> None:
     print("\n### Measured inputs\n")
     print("\n".join(inputs_table(report)))
     print("\n".join(hot_partition(report)))
-    print("\n### Targets (issue 11)\n")
+    print("\n### Cost targets\n")
     for name, ok, detail in targets(report):
         print(f"- [{'x' if ok else ' '}] {name}: {'MET' if ok else 'MISSED'} ({detail})")
     print(f"\n### Prices (us-east-1, read {prices.PRICES_AS_OF})\n")

@@ -204,7 +204,7 @@ class Variant:
 AS_DEPLOYED = Variant("workmail-collector asset", OURS, "ours")
 BASELINE_ASSET = Variant("Powertools baseline asset", BASELINE, "baseline")
 LEVERS = (
-    Variant("ours, no bytecode (the asset before issue 9)", OURS, "ours", bytecode=None),
+    Variant("ours, no bytecode (the package as first shipped)", OURS, "ours", bytecode=None),
     Variant("ours, checked-hash bytecode", OURS, "ours", bytecode="checked-hash"),
     Variant(
         "ours, EMF without importing aws-embedded-metrics",
