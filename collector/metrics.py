@@ -33,6 +33,7 @@ import orjson
 from aws_embedded_metrics.storage_resolution import StorageResolution
 from aws_embedded_metrics.validator import validate_dimension_set, validate_metric, validate_namespace
 
+from collector.jsonutil import clean_text
 from collector.model import Enrichment, EventType, Invocation, Outcome, Source, Status
 
 SERVICE = "Service"
@@ -281,9 +282,10 @@ LINE_BREAK_ESCAPES = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def _property(value: Any) -> Any:
-    """Strings cut to MAX_PROPERTY_CHARS; properties are context for a reader, not evidence."""
-    if isinstance(value, str) and len(value) > MAX_PROPERTY_CHARS:
-        return value[:MAX_PROPERTY_CHARS]
+    """Strings cut to MAX_PROPERTY_CHARS, lone surrogates replaced (the line must be UTF-8);
+    properties are context for a reader, not evidence."""
+    if isinstance(value, str):
+        return clean_text(value[:MAX_PROPERTY_CHARS])
     return value
 
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from collector.audit import differing_fields, enrichment_fields, fit, invalid_item, record_item
@@ -58,6 +60,8 @@ AUTH_CHECKS = ("spf", "dkim", "dmarc")
 # A log line is one CloudWatch Logs event (256 KB at most): every value that comes from the input
 # (a key, a request id replayed from a failure record, a reason quoting a field) is cut to this.
 MAX_LOG_FIELD_CHARS = 1024
+# CloudWatch refuses data points over two weeks old; a day's margin for clocks and slow runs.
+BACKDATE_LIMIT = timedelta(days=13)
 
 
 def _clip(text: str | None) -> str | None:
@@ -134,6 +138,8 @@ class Pipeline:
                 existing = await self.store.get(key) or existing or item
         outcome = _classify(parsed, item, None if counting else existing, enrichment)
         self._log(outcome, parsed, invocation)
+        if counting and existing is not None:
+            invocation = _on_the_records_day(invocation, existing)
         try:
             await self._emf.emit(outcome, invocation, self._properties(parsed))
         except BaseException:
@@ -227,6 +233,20 @@ class Pipeline:
 def _own_attempt(existing: Item, item: Item) -> bool:
     """The stored record is this very attempt's write (the SDK retried a PutItem it applied)."""
     return bool(existing.get("attemptId") == item["attemptId"])
+
+
+def _on_the_records_day(invocation: Invocation, record: Item) -> Invocation:
+    """The count of a record written earlier (by an interrupted replay, or by the Lambda before its
+    invocation failed) is dated when the record was received, so the metric and the audit trail
+    agree per day (what `reconcile` compares). CloudWatch takes data points up to two weeks old:
+    an older record is counted now, and `reconcile` shows the day it moved."""
+    try:
+        at = datetime.fromisoformat(str(record["receivedAt"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return invocation
+    if at.tzinfo is None or not invocation.received_at - BACKDATE_LIMIT <= at <= invocation.received_at:
+        return invocation
+    return replace(invocation, received_at=at)
 
 
 def _own_write(existing: Item, item: Item) -> bool:

@@ -268,3 +268,67 @@ def test_every_failed_emf_write_is_told_from_a_store_error() -> None:
     assert all(sink.raised(error) for error in failures)
     assert not sink.raised(OSError(28, "No space left on device"))  # the same error from elsewhere
     assert sink.describe(failures[1]).endswith("/dev/full: no space left on the device")
+
+
+@pytest.mark.parametrize(("age_days", "backdated"), [(3, True), (20, False)])
+def test_a_record_counted_late_is_counted_on_its_own_day(
+    tmp_path: Path, age_days: int, backdated: bool
+) -> None:
+    """The Lambda wrote the record, then its invocation failed before the EMF line; the replay of its
+    failure record counts it on the day the record was received (reconcile compares per day), when
+    CloudWatch still takes a data point that old (two weeks), else now."""
+    import asyncio
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from collector.clock import utc_now
+    from collector.config import Settings
+    from collector.failure_queue import failure_record
+    from collector.metrics import EmfWriter
+    from collector.model import Invocation
+    from collector.pipeline import Pipeline
+    from collector.store.sqlite import SqliteStore
+
+    database = tmp_path / "audit.sqlite3"
+    event = generate_events(seed=91)[0]
+    received = utc_now() - timedelta(days=age_days)
+    invocation = Invocation("lambda-request-1", "$LATEST", received)
+
+    def crash(_: str) -> None:
+        raise OSError("the function died after its write")
+
+    async def lambda_write_then_fail() -> None:
+        store = SqliteStore(str(database))
+        pipeline = Pipeline(store, EmfWriter("WorkMailCollector", "svc", crash), Settings())
+        with pytest.raises(OSError):
+            await pipeline.process(event, invocation)
+        await store.close()
+
+    asyncio.run(lambda_write_then_fail())
+    failed = tmp_path / "failed.json"
+    failed.write_text(json.dumps(failure_record(event, invocation, "RetriesExhausted", "died")))
+    emf = tmp_path / "emf.jsonl"
+    result = cli("replay", str(failed), "--emf-out", str(emf), env={"COLLECTOR_SQLITE_PATH": str(database)})
+    assert result.returncode == 0, result.stderr
+    (document,) = [orjson.loads(line) for line in emf.read_text().splitlines()]
+    assert document["status"] == "RECORDED" and document["Messages"] == 1
+    stamped = datetime.fromtimestamp(document["_aws"]["Timestamp"] / 1000, UTC)
+    if backdated:
+        assert abs(stamped - received) < timedelta(milliseconds=1)
+    else:
+        assert utc_now() - stamped < timedelta(minutes=5)
+
+
+def test_a_hand_edited_request_id_with_a_lone_surrogate_does_not_stall_replay(tmp_path: Path) -> None:
+    """`"\\ud800abc"` is legal JSON; it made the EMF line fail on every run, the record stayed
+    PENDING and replay stopped there each time."""
+    event = generate_events(seed=92)[0]
+    failed = tmp_path / "failed.json"
+    payload = orjson.dumps(event).decode()
+    failed.write_text('{"requestContext": {"requestId": "\\ud800abc"}, "requestPayload": ' + payload + "}")
+    emf = tmp_path / "emf.jsonl"
+    env = {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}
+    result = cli("replay", str(failed), "--emf-out", str(emf), env=env)
+    assert result.returncode == 0, result.stderr
+    (document,) = [orjson.loads(line) for line in emf.read_text().splitlines()]
+    assert document["status"] == "RECORDED" and document["requestId"] == "\ufffdabc"

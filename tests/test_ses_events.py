@@ -146,7 +146,6 @@ def test_display_names_and_null_values() -> None:
     assert e.sender == "Jane.Doe@example.com" and e.subject is None and e.mail_from == ""
 
 
-
 HOSTILE_FROM = [
     "(" * 600 + "x" + ")" * 600 + " Eve <eve@example.com>",  # RecursionError in 3.11 and 3.13
     "(" * 5000 + " <eve@example.com>",  # unbalanced: RecursionError in 3.11
@@ -166,7 +165,9 @@ def test_a_from_header_the_address_parser_cannot_read_is_kept_as_sent(header: st
         assert e.sender is not None and e.source is Source.SES
 
 
-def test_an_adapter_that_fails_unforeseen_quarantines_the_payload_raw(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_adapter_that_fails_unforeseen_quarantines_the_payload_raw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Invalid means quarantined whatever goes wrong: an adapter's defect never loses the event."""
     from collector.events import detect, ses
 
@@ -179,6 +180,7 @@ def test_an_adapter_that_fails_unforeseen_quarantines_the_payload_raw(monkeypatc
     assert bad.raw == raw and bad.source is Source.SES
     assert "LookupError: an adapter defect" in bad.reason and bad.dedupe_key.startswith("sha256:")
     assert detect.parse(copy.deepcopy(raw)).dedupe_key == bad.dedupe_key  # a retry: the same key
+
 
 @pytest.mark.parametrize(
     ("mutate", "reason"),

@@ -15,7 +15,7 @@ from typing import BinaryIO, TextIO
 
 from collector.cli.common import UserError
 from collector.cli.jsonstream import read_values
-from collector.jsonutil import JSONDecodeError, ascii_json, loads
+from collector.jsonutil import JSONDecodeError, ascii_json, clean_text, loads
 from collector.model import Undecodable
 from collector.progress import Progress
 
@@ -44,7 +44,10 @@ def unwrap(value: object) -> Iterator[Delivery]:
         context = value.get("requestContext")
         if isinstance(context, dict) and "requestPayload" in value:
             request_id = context.get("requestId")
-            yield value["requestPayload"], request_id if isinstance(request_id, str) and request_id else None
+            # Lambda writes a UUID here; a hand-edited record may hold anything JSON allows, and a
+            # lone surrogate would make every store write and EMF line of this event fail.
+            usable = clean_text(request_id) if isinstance(request_id, str) and request_id else None
+            yield value["requestPayload"], usable
             return
     yield value, None
 
