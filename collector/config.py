@@ -24,7 +24,9 @@
 Each value is checked against what the service behind it accepts (DynamoDB's table name rules, the
 shape of an SQS queue URL and of a Secrets Manager ARN, an endpoint URL, a file path), so a bad one
 fails the cold start with a message naming the variable, instead of every invocation after it.
-The CLI checks its flags (--table, --db, --endpoint-url) with the same functions.
+The CLI checks its flags (--table, --db, --endpoint-url) with the same functions. Settings are
+checked together too: in sync mode with enrichment on, the budget must leave an enrichment attempt
+time after the handler's reserves (at least 5.5 s), or every enrichment would time out unseen.
 """
 
 from __future__ import annotations
@@ -59,7 +61,14 @@ ENDPOINT_VARIABLES = (
     "AWS_ENDPOINT_URL_SQS",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     "AWS_ENDPOINT_URL_WORKMAILMESSAGEFLOW",
+    "AWS_ENDPOINT_URL_CLOUDWATCH",  # the reconcile's
 )
+# In sync mode the handler keeps these back from the budget (collector/handler.py reads them
+# here): the failure queue's hand-over, then the audit write and EMF line after enrichment. An
+# enrichment attempt needs at least the last one to reach the message-flow API and read a message.
+QUEUE_RESERVE_SECONDS = 1.5
+WRITE_RESERVE_SECONDS = 3.0
+MIN_ENRICH_ATTEMPT_SECONDS = 1.0
 
 
 class ConfigError(ValueError):
@@ -132,7 +141,6 @@ class Settings:
         if level not in LOG_LEVELS:
             raise ConfigError(f"COLLECTOR_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
-        home = Path(env["HOME"]) if env.get("HOME") else Path.home()
         rule_mode = env.get("COLLECTOR_RULE_MODE", "async").strip().lower()
         if rule_mode not in RULE_MODES:
             raise ConfigError(f"COLLECTOR_RULE_MODE must be async or sync, got {rule_mode!r}")
@@ -145,9 +153,13 @@ class Settings:
                 " recorded within the budget is kept there while WorkMail gets its answer"
             )
 
-        data_home = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
+        enrich = _flag(env, "COLLECTOR_ENRICH")
+        sync_budget = _seconds(env, "COLLECTOR_SYNC_BUDGET_SECONDS", 12.0, 14.0)
+        if rule_mode == "sync" and enrich:
+            check_sync_budget(sync_budget)
+
         sqlite_path = check_sqlite_path(
-            env.get("COLLECTOR_SQLITE_PATH") or str(data_home / "workmail-collector" / "audit.sqlite3"),
+            env.get("COLLECTOR_SQLITE_PATH") or str(_data_home(env) / "workmail-collector" / "audit.sqlite3"),
             "COLLECTOR_SQLITE_PATH",
         )
         return cls(
@@ -162,13 +174,51 @@ class Settings:
             redaction_secret_arn=secret_arn if redact else None,
             log_pii=_flag(env, "COLLECTOR_LOG_PII"),
             log_level=level,
-            enrich=_flag(env, "COLLECTOR_ENRICH"),
+            enrich=enrich,
             enrich_budget_seconds=_seconds(env, "COLLECTOR_ENRICH_BUDGET_SECONDS", 8.0, 60.0),
             rule_mode=rule_mode,
-            sync_budget_seconds=_seconds(env, "COLLECTOR_SYNC_BUDGET_SECONDS", 12.0, 14.0),
+            sync_budget_seconds=sync_budget,
             failure_queue_url=failure_queue_url,
             sources=parse_sources(env.get("COLLECTOR_SOURCES", "workmail"), "COLLECTOR_SOURCES"),
         )
+
+
+def _data_home(env: Mapping[str, str]) -> Path:
+    """Where the default SQLite file lives: asked only when COLLECTOR_SQLITE_PATH is not set."""
+    if env.get("XDG_DATA_HOME"):
+        return Path(env["XDG_DATA_HOME"])
+    try:
+        home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    except RuntimeError:  # no HOME and no home directory for this user
+        raise ConfigError(
+            "no home directory to keep the audit database in: set COLLECTOR_SQLITE_PATH"
+        ) from None
+    return home / ".local" / "share"
+
+
+def check_sync_budget(budget: float) -> None:
+    """With enrichment on in sync mode, the budget must leave an enrichment attempt some time after
+    the reserves: below that, every enrichment would start past its deadline and time out."""
+    least = QUEUE_RESERVE_SECONDS + WRITE_RESERVE_SECONDS + MIN_ENRICH_ATTEMPT_SECONDS
+    if budget < least:
+        raise ConfigError(
+            f"COLLECTOR_SYNC_BUDGET_SECONDS must be at least {least:g} with COLLECTOR_ENRICH on in sync mode"
+            f" ({QUEUE_RESERVE_SECONDS:g} s for the failure queue, {WRITE_RESERVE_SECONDS:g} s for the"
+            f" audit write, {MIN_ENRICH_ATTEMPT_SECONDS:g} s for enrichment), got {budget:g}"
+        )
+
+
+def check_min_coverage(value: float, name: str) -> float:
+    """The reconcile's minimum inbound coverage: a percentage, so NaN, infinity or 500 is a typo."""
+    if not 0 < value <= 100:  # False for NaN too
+        raise ConfigError(f"{name} must be a percentage above 0 and at most 100, got {value:g}")
+    return value
+
+
+def normalize_organization_id(value: str | None) -> str | None:
+    """A WorkMail organization ID as its metrics' dimension carries it (m- and lowercase hex), so the
+    CLI and the scheduled reconcile read the same series whatever case they were given."""
+    return (value or "").strip().lower() or None
 
 
 def parse_sources(text: str, name: str) -> tuple[Source, ...]:
@@ -234,9 +284,12 @@ def check_endpoint_url(value: str, name: str) -> str:
 
 
 def check_sqlite_path(value: str, name: str) -> Path:
-    path = Path(value).expanduser()
     if not value.strip() or "\0" in value:
         raise ConfigError(f"{name} must be a file path, got {value!r}")
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # ~user of no known user, or ~ with no home directory
+        raise ConfigError(f"{name} starts with ~ but that home directory is unknown: {value!r}") from None
     if path.is_dir():
         raise ConfigError(f"{name} must be a file path, not the folder {value}")
     return path

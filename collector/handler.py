@@ -26,7 +26,7 @@ import sys  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from collector.clock import utc_now  # noqa: E402
-from collector.config import Settings  # noqa: E402
+from collector.config import QUEUE_RESERVE_SECONDS, WRITE_RESERVE_SECONDS, Settings  # noqa: E402
 from collector.model import Invocation  # noqa: E402
 from collector.response import answer  # noqa: E402
 from collector.runtime import Container  # noqa: E402
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("workmail_collector")
 
-WRITE_RESERVE_SECONDS = 3.0  # kept after enrichment for the audit write and the EMF line
-QUEUE_RESERVE_SECONDS = 1.5  # kept in sync mode to hand an event to the failure queue
 NO_CONTEXT_SECONDS = 900.0  # the CLI and tests pass no Lambda context: Lambda's longest timeout
 # The import counts toward the first invocation only when that invocation follows it at once, as
 # on an on-demand cold start; a container initialised ahead of time (provisioned concurrency,

@@ -34,7 +34,7 @@ from aws_embedded_metrics.validator import validate_dimension_set, validate_name
 
 from collector.aws import open_client
 from collector.clock import utc_now
-from collector.config import TRUE, ConfigError, Settings
+from collector.config import TRUE, ConfigError, Settings, check_min_coverage, normalize_organization_id
 from collector.metrics import SERVICE
 from collector.reconcile import (
     DEFAULT_MIN_MESSAGES,
@@ -51,7 +51,8 @@ log = logging.getLogger("workmail_collector")
 
 
 def options_from_env(env: Mapping[str, str], settings: Settings, day: date) -> Options:
-    """The reconcile of one day, configured by the function's environment."""
+    """The reconcile of one day, configured by the function's environment and checked as the CLI
+    checks its flags, so the scheduled run and `workmail-collector reconcile` judge alike."""
     coverage = env.get("COLLECTOR_RECONCILE_MIN_COVERAGE", "").strip()
     minimum = env.get("COLLECTOR_RECONCILE_MIN_MESSAGES", "").strip()
     try:
@@ -62,12 +63,16 @@ def options_from_env(env: Mapping[str, str], settings: Settings, day: date) -> O
             "COLLECTOR_RECONCILE_MIN_COVERAGE must be a percentage and COLLECTOR_RECONCILE_MIN_MESSAGES "
             f"a whole number, got {coverage!r} and {minimum!r}"
         ) from None
+    if min_coverage is not None:
+        check_min_coverage(min_coverage, "COLLECTOR_RECONCILE_MIN_COVERAGE")
+    if min_messages < 0:
+        raise ConfigError(f"COLLECTOR_RECONCILE_MIN_MESSAGES must be at least 0, got {min_messages}")
     return Options(
         namespace=settings.namespace,
         service=settings.service,
         since=day,
         until=day,
-        organization_id=env.get("COLLECTOR_WORKMAIL_ORGANIZATION_ID", "").strip() or None,
+        organization_id=normalize_organization_id(env.get("COLLECTOR_WORKMAIL_ORGANIZATION_ID")),
         workmail_dimension=env.get("COLLECTOR_WORKMAIL_METRIC_DIMENSION", "").strip()
         or DEFAULT_WORKMAIL_DIMENSION,
         min_coverage=min_coverage,

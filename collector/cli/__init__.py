@@ -14,7 +14,7 @@ import logging
 import sys
 
 from collector import __version__
-from collector.cli.audit import audit
+from collector.cli.audit import MAX_DAYS, MAX_LIMIT, audit
 from collector.cli.common import Parser, at_least, explain, quiet_closed_stdout, settings_from, store_options
 from collector.cli.generate import add_ses_options, generate
 from collector.cli.reconcile import add_parser as add_reconcile_parser
@@ -93,12 +93,17 @@ def parser() -> argparse.ArgumentParser:
         a.add_argument("--until", help="ISO 8601 end")
         a.add_argument(
             "--limit",
-            type=at_least(1),
+            type=at_least(1, most=MAX_LIMIT),
             default=50,
             help="show at most this many records, newest first (default 50)",
         )
         if name == "list":
-            a.add_argument("--days", type=at_least(1), default=7, help="look back this many days (default 7)")
+            a.add_argument(
+                "--days",
+                type=at_least(1, most=MAX_DAYS),
+                default=7,
+                help=f"look back this many days (default 7, at most {MAX_DAYS})",
+            )
         else:
             a.add_argument("--message-id", help="WorkMail's messageId")
             a.add_argument("--sender", help="an address; hashed first when redaction is on")

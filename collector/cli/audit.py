@@ -9,13 +9,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.cli.common import UserError
-from collector.clock import utc_now
+from collector.clock import iso_millis, utc_now
 from collector.config import Settings
 from collector.events.workmail import normalize_address
 from collector.jsonutil import dumps
 from collector.redaction import Redactor
 from collector.runtime import open_store, resolve_secrets
 from collector.store import AuditStore, Query
+from collector.store.dynamodb import MAX_RANGE_DAYS
+
+# `audit list --days`: N days back from now touch N + 1 UTC days, and DynamoDB reads at most ten
+# years of days; both stores take the same bound.
+MAX_DAYS = MAX_RANGE_DAYS - 1
+MAX_LIMIT = 1_000_000  # `--limit`: all of them are held in memory, and SQLite's LIMIT is 64-bit
 
 COLUMNS = ("receivedAt", "invocationId", "status", "direction", "sender", "recipientCount", "messageId")
 
@@ -42,14 +48,18 @@ def _cell(item: dict[str, Any], column: str) -> str:
     return text if len(text) <= 48 else text[:45] + "..."
 
 
-def _when(text: str | None) -> datetime | None:
+def _when(text: str | None, flag: str) -> datetime | None:
+    """The flag's time in UTC (UTC too when it has no offset)."""
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise UserError(f"not an ISO 8601 time: {text!r} (try 2026-11-21T10:00:00Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the year 9999 in UTC
+        raise UserError(f"{flag} {text} is outside the years 1 to 9999 in UTC") from None
 
 
 async def _open_for_reading(settings: Settings) -> AuditStore:
@@ -62,7 +72,8 @@ async def _open_for_reading(settings: Settings) -> AuditStore:
 
 
 async def audit(args: argparse.Namespace, settings: Settings) -> int:
-    query = None if args.audit_command == "get" else _query(args)  # mistakes first, before any I/O
+    # Mistakes first, before any I/O.
+    query = None if args.audit_command == "get" else _query(args, settings.store, utc_now())
     settings = await resolve_secrets(settings)  # --sender is hashed with the deployment's own key
     store = await _open_for_reading(settings)
     try:
@@ -86,20 +97,22 @@ async def audit(args: argparse.Namespace, settings: Settings) -> int:
         await store.close()
 
 
-def _query(args: argparse.Namespace) -> Query:
-    """The query `audit list` or `audit query` asks for; the sender is normalised, not yet hashed."""
-    since, until = _when(args.since), _when(args.until)
+def _query(args: argparse.Namespace, store: str, now: datetime) -> Query:
+    """The query `audit list` or `audit query` asks for; the sender is normalised, not yet hashed.
+
+    A range the stores would refuse (backwards, in the future, past the calendar, too long for
+    DynamoDB's day-by-day reads) is the user's mistake, so it is refused here, by flag."""
+    since, until = _when(args.since, "--since"), _when(args.until, "--until")
     if since is not None and until is not None and since > until:
         raise UserError("--since is after --until")
+    if since is not None and since > now:
+        raise UserError(f"--since {args.since} is in the future (it is {iso_millis(now)} now)")
     message_id = getattr(args, "message_id", None)
     sender = getattr(args, "sender", None)
     keyed = message_id is not None or sender is not None
     if args.audit_command == "query" and not keyed and since is None and until is None:
         raise UserError("audit query needs --message-id, --sender, --since or --until")
-    if since is None and (args.audit_command == "list" or (until is not None and not keyed)):
-        # A time range needs a start; both stores get the same one (DynamoDB walks its days).
-        since = (until or utc_now()) - timedelta(days=getattr(args, "days", 7))
-    return Query(
+    query = Query(
         message_id=message_id,
         sender=None if sender is None else normalize_address(sender),
         since=since,
@@ -107,3 +120,16 @@ def _query(args: argparse.Namespace) -> Query:
         limit=args.limit + 1,  # one more than shown: says whether the list was cut
         full=bool(args.json),  # the table's columns are all in the time index
     )
+    try:
+        if since is None and (args.audit_command == "list" or (until is not None and not keyed)):
+            # A time range needs a start; both stores get the same one (DynamoDB walks its days).
+            query = replace(query, since=(until or now) - timedelta(days=getattr(args, "days", 7)))
+        start, end = query.window(now)
+    except OverflowError:
+        raise UserError(f"--until {args.until} leaves no room to look back before it (the year 1)") from None
+    if store == "dynamodb" and (end.date() - start.date()).days >= MAX_RANGE_DAYS:
+        raise UserError(
+            f"the range spans more than {MAX_RANGE_DAYS} days, which DynamoDB reads one by one:"
+            " narrow --since or --until"
+        )
+    return query

@@ -7,6 +7,7 @@ import argparse
 import os
 from dataclasses import replace
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from collector.config import (
     ConfigError,
@@ -16,8 +17,21 @@ from collector.config import (
     check_table_name,
 )
 from collector.store import StoreNotFound
+from collector.store.sqlite import StorePathError
 
 STORES = ("sqlite", "dynamodb")  # the names COLLECTOR_STORE takes, so the flag and the variable agree
+# Where each endpoint the CLI calls is set, and the hosts of the services' own endpoints.
+ENDPOINT_SETTINGS = {
+    "AWS_ENDPOINT_URL_DYNAMODB": "--endpoint-url or AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_CLOUDWATCH": "--cloudwatch-endpoint-url or AWS_ENDPOINT_URL_CLOUDWATCH",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER": "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL": "AWS_ENDPOINT_URL",
+}
+ENDPOINT_HOSTS = {
+    "dynamodb.": "AWS_ENDPOINT_URL_DYNAMODB",
+    "monitoring.": "AWS_ENDPOINT_URL_CLOUDWATCH",
+    "secretsmanager.": "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+}
 
 
 class UserError(Exception):
@@ -31,8 +45,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def at_least(minimum: int) -> Any:
-    """An argparse type: a whole number of at least `minimum`."""
+def at_least(minimum: int, most: int | None = None) -> Any:
+    """An argparse type: a whole number of at least `minimum` and, given `most`, at most that, so a
+    number too large for a date or a database is refused as the flag's mistake."""
 
     def parse(text: str) -> int:
         try:
@@ -41,6 +56,8 @@ def at_least(minimum: int) -> Any:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most}, got {value}")
         return value
 
     parse.__name__ = f"number >= {minimum}"
@@ -80,6 +97,21 @@ def _endpoint(service: str = "DYNAMODB") -> str | None:
     return os.environ.get(f"AWS_ENDPOINT_URL_{service}") or os.environ.get("AWS_ENDPOINT_URL")
 
 
+def _endpoint_settings(url: str) -> str:
+    """The flag or variable that points at `url`, so an unreachable endpoint's advice names the one
+    to fix (DynamoDB's for the store, CloudWatch's for `reconcile`)."""
+    where = urlsplit(url)[:2]
+    named = [
+        setting
+        for variable, setting in ENDPOINT_SETTINGS.items()
+        if os.environ.get(variable) and urlsplit(os.environ[variable].strip())[:2] == where
+    ]
+    if not named:  # the service's own endpoint: its host says which
+        host = urlsplit(url).hostname or ""
+        named = [ENDPOINT_SETTINGS[v] for prefix, v in ENDPOINT_HOSTS.items() if host.startswith(prefix)]
+    return "; ".join(named) or ENDPOINT_SETTINGS["AWS_ENDPOINT_URL_DYNAMODB"]
+
+
 def _where() -> str:
     endpoint = _endpoint()
     if endpoint:
@@ -93,6 +125,8 @@ def explain(error: BaseException, settings: Settings | None) -> tuple[str, int] 
     None for anything else."""
     if isinstance(error, StoreNotFound) and str(error).startswith("no audit database"):
         return f"{error}: nothing replayed there yet? Give --db or set COLLECTOR_SQLITE_PATH", 2
+    if isinstance(error, StorePathError):
+        return f"{error} (give another --db or COLLECTOR_SQLITE_PATH)", 2
     if isinstance(error, UserError | ConfigError | StoreNotFound):
         return str(error), 2
     try:
@@ -108,7 +142,7 @@ def explain(error: BaseException, settings: Settings | None) -> tuple[str, int] 
         return f"{error}: check AWS_PROFILE", 2
     if isinstance(error, aws.EndpointConnectionError | aws.ConnectTimeoutError):
         url = getattr(error, "kwargs", {}).get("endpoint_url") or _endpoint() or "the endpoint"
-        return f"cannot reach {url}: is it running? (--endpoint-url or AWS_ENDPOINT_URL_DYNAMODB)", 1
+        return f"cannot reach {url}: is it running? ({_endpoint_settings(url)})", 1
     if isinstance(error, aws.ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":

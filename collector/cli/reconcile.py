@@ -16,11 +16,17 @@ from datetime import date, timedelta
 from collector.aws import open_client
 from collector.cli.common import Parser, UserError, store_options
 from collector.clock import utc_now
-from collector.config import Settings
+from collector.config import (
+    Settings,
+    check_endpoint_url,
+    check_min_coverage,
+    normalize_organization_id,
+)
 from collector.jsonutil import dumps
 from collector.reconcile import (
     DEFAULT_MIN_MESSAGES,
     DEFAULT_WORKMAIL_DIMENSION,
+    MAX_DAYS,
     Options,
     ReconcileError,
     Report,
@@ -45,7 +51,9 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     )
     p.add_argument("--since", help="first UTC day, YYYY-MM-DD (default: yesterday)")
     p.add_argument("--until", help="last UTC day, YYYY-MM-DD (default: yesterday, or --since)")
-    p.add_argument("--days", type=int, help="the last N complete days (ending yesterday)")
+    p.add_argument(
+        "--days", type=int, help=f"the last N complete days (ending yesterday), at most {MAX_DAYS}"
+    )
     p.add_argument(
         "--fix",
         action="store_true",
@@ -91,16 +99,16 @@ def options_from(args: argparse.Namespace, settings: Settings, today: date) -> O
     if args.days is not None:
         if args.since or args.until:
             raise UserError("give --days or --since/--until, not both")
-        if args.days < 1:
-            raise UserError("--days must be at least 1")
+        if not 1 <= args.days <= MAX_DAYS:  # before the date arithmetic, which a huge number overflows
+            raise UserError(f"--days must be at least 1 and at most {MAX_DAYS}, got {args.days}")
         since, until = yesterday - timedelta(days=args.days - 1), yesterday
     else:
         first = _day(args.since, "--since") if args.since else None
         last = _day(args.until, "--until") if args.until else None
         since = first or last or yesterday
         until = last or max(since, yesterday)
-    if args.min_coverage is not None and not 0 < args.min_coverage <= 100:
-        raise UserError("--min-coverage must be a percentage above 0 and at most 100")
+    if args.min_coverage is not None:
+        check_min_coverage(args.min_coverage, "--min-coverage")
     if args.min_messages < 0:
         raise UserError("--min-messages must be at least 0")
     options = Options(
@@ -108,7 +116,7 @@ def options_from(args: argparse.Namespace, settings: Settings, today: date) -> O
         service=args.service or settings.service,
         since=since,
         until=until,
-        organization_id=(args.organization_id or "").strip().lower() or None,
+        organization_id=normalize_organization_id(args.organization_id),
         workmail_dimension=args.workmail_dimension,
         min_coverage=args.min_coverage,
         min_messages=args.min_messages,
@@ -168,7 +176,8 @@ async def _open(settings: Settings, *, write: bool) -> AuditStore:
 async def reconcile(args: argparse.Namespace, settings: Settings) -> int:
     options = options_from(args, settings, utc_now().date())
     if args.cloudwatch_endpoint_url:
-        os.environ["AWS_ENDPOINT_URL_CLOUDWATCH"] = args.cloudwatch_endpoint_url
+        url = check_endpoint_url(args.cloudwatch_endpoint_url, "--cloudwatch-endpoint-url")
+        os.environ["AWS_ENDPOINT_URL_CLOUDWATCH"] = url
     store = await _open(settings, write=options.fix)
     try:
         async with contextlib.AsyncExitStack() as stack:

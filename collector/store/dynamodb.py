@@ -164,9 +164,10 @@ class DynamoDbStore:
         since, until = query.window()
         if since > until:
             raise StoreError("the start of the time range is after its end")
+        span = (until.date() - since.date()).days + 1
+        if span > MAX_RANGE_DAYS:  # before listing the days: a range from the year 1 would overflow
+            raise StoreError(f"a time range may span at most {MAX_RANGE_DAYS} days, not {span}")
         days = _days_newest_first(since, until)
-        if len(days) > MAX_RANGE_DAYS:
-            raise StoreError(f"a time range may span at most {MAX_RANGE_DAYS} days, not {len(days)}")
         found: list[Item] = []
         for start in range(0, len(days), PARALLEL_QUERIES):
             batch = days[start : start + PARALLEL_QUERIES]
@@ -320,11 +321,9 @@ def time_index_unavailable(error: Exception, table: str) -> str | None:
 
 
 def _days_newest_first(since: datetime, until: datetime) -> list[date]:
-    days, day = [], until.date()
-    while day >= since.date():
-        days.append(day)
-        day -= timedelta(days=1)
-    return days
+    """Never steps past the first day, so a range starting on 0001-01-01 does not overflow."""
+    last = until.date()
+    return [last - timedelta(days=n) for n in range((last - since.date()).days + 1)]
 
 
 async def _bounded(coroutines: Iterable[Coroutine[Any, Any, T]], limit: int = PARALLEL_QUERIES) -> list[T]:

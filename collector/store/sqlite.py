@@ -8,7 +8,9 @@ primary key unique.
 Expiry follows DynamoDB's TTL without trusting one run's clock: a record expires when its
 `expiresAt` is before both now and the newest record's `receivedAt`, so a clock set a year ahead
 (a bad RTC, faketime) hides and deletes nothing. Reads (`read_only=True`) never create a file,
-change the schema or delete; they leave expired rows out. A writing open deletes them.
+change the schema or delete; they leave expired rows out. A writing open deletes them. Nor do
+reads checkpoint: a write-ahead log left by a writer that died is read where it lies, so reading
+leaves the database, its -wal and its -shm byte for byte as they were (see `_connect_unchanged`).
 
 `replay`'s COUNT_STATE lives in its own column, so `set_count_state` is one small UPDATE that
 never rewrites the stored JSON.
@@ -74,9 +76,7 @@ class SqliteStore:
         if read_only and not memory:
             self._db = _open_existing(Path(path))
         else:
-            if not memory:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self._db = sqlite3.connect(":memory:", isolation_level=None) if memory else _create(Path(path))
             try:
                 _enable_wal(self._db)
                 self._db.execute("PRAGMA synchronous=NORMAL")
@@ -190,6 +190,25 @@ class SqliteStore:
         self._db.close()
 
 
+class StorePathError(StoreNotFound):
+    """The path leads nowhere a database can be made (a file where a folder must be, no permission):
+    the user's path to fix, not a store failure."""
+
+
+def _create(path: Path) -> sqlite3.Connection:
+    """A writing connection, creating the file and its folders when missing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        folder = error.filename or path.parent
+        why = "a file has that name" if isinstance(error, FileExistsError) else error.strerror
+        raise StorePathError(f"cannot create the folder {folder} for {path}: {why}") from None
+    try:
+        return sqlite3.connect(str(path), timeout=30, isolation_level=None)
+    except sqlite3.OperationalError as error:  # a folder's name, or a folder this user may not write
+        raise StorePathError(f"cannot open {path}: {error}") from None
+
+
 def _item(row: tuple[str, str | None]) -> Item:
     item = dict(loads(row[0]))
     if row[1] is not None:
@@ -205,16 +224,48 @@ def _open_existing(path: Path) -> sqlite3.Connection:
     """A connection to an audit database that must already exist: never creates a file or folder."""
     if not path.is_file():
         raise StoreNotFound(f"no audit database at {path}")
-    try:
-        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True, timeout=30)
-    except sqlite3.OperationalError:  # a file this user may only read
-        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=30)
-    try:
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.DatabaseError:
-        db.close()
-        raise StoreNotFound(f"{path} is not an audit database (not a SQLite file)") from None
+    if path.stat().st_size == 0:  # SQLite would delete a -wal beside an empty file
+        raise StoreNotFound(f"{path} is not an audit database (no audit table)")
+    for last in (False, True):
+        db, unlogged = _connect_unchanged(path)
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.OperationalError:
+            db.close()
+            if unlogged or last:
+                raise
+            continue  # the writer closed (and removed its log) between the look and the read: look again
+        except sqlite3.DatabaseError:
+            db.close()
+            raise StoreNotFound(f"{path} is not an audit database (not a SQLite file)") from None
+        break
     if "audit" not in tables:
         db.close()
         raise StoreNotFound(f"{path} is not an audit database (no audit table)")
     return db
+
+
+def _connect_unchanged(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """A reading connection that leaves every file as it found it; True when no log was there.
+
+    A write-ahead log with frames in it (a writer running, or one that died before its checkpoint)
+    is read without writing: `mode=ro` so closing the last connection cannot checkpoint the log
+    into the database and delete it, `readonly_shm` so the -shm index is only read (SQLite then
+    reads the log itself when no live writer keeps the index). With no log, or an empty one, the
+    database file holds everything: a `mode=rw` open is the only one SQLite allows there without
+    leaving a -wal and -shm behind (it creates both and, finding nothing to checkpoint, deletes
+    them on close)."""
+    real = path.resolve()
+    uri = f"file:{quote(str(real))}"
+    wal, shm = real.with_name(real.name + "-wal"), real.with_name(real.name + "-shm")
+    if wal.is_file() and wal.stat().st_size > 0:
+        if not shm.exists():
+            raise StoreNotFound(
+                f"{path} has a write-ahead log ({wal.name}) without its index ({shm.name}), and reading"
+                f" it would create that file: run `sqlite3 {path} 'PRAGMA wal_checkpoint'` first"
+            )
+        return sqlite3.connect(f"{uri}?mode=ro&readonly_shm=1", uri=True, timeout=30), False
+    try:
+        return sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=30), True
+    except sqlite3.OperationalError:  # a file this user may only read
+        return sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30), True
