@@ -14,7 +14,7 @@ from typing import Any
 
 from collector import aws
 from collector.clock import iso_millis
-from collector.jsonutil import ascii_json
+from collector.jsonutil import sqs_json
 from collector.model import Invocation
 
 SQS_MESSAGE_LIMIT = 256 * 1024
@@ -52,11 +52,12 @@ class FailureQueue:
 
     async def put(self, raw: object, invocation: Invocation, condition: str, reason: str) -> None:
         """Raises when even this fails: then the invocation errors and WorkMail retries it."""
-        # ASCII escapes: SQS refuses some code points (U+FFFE, U+FFFF) that JSON strings may hold.
-        # replay reads them back as the Lambda runtime does (lone surrogates, big ints exact).
-        body = ascii_json(failure_record(raw, invocation, condition, reason))
-        if len(body.encode()) > SQS_MESSAGE_LIMIT:
-            raise ValueError(f"event too large for the failure queue ({len(body)} bytes)")
+        # UTF-8 with only what SQS refuses escaped (U+FFFE, U+FFFF, lone surrogates): replay reads
+        # it back as the Lambda runtime does (lone surrogates, big ints exact).
+        body = sqs_json(failure_record(raw, invocation, condition, reason))
+        size = len(body.encode())
+        if size > SQS_MESSAGE_LIMIT:
+            raise ValueError(f"event too large for the failure queue ({size} bytes)")
         await self._client.send_message(QueueUrl=self._url, MessageBody=body)
 
     async def close(self) -> None:

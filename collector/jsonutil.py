@@ -90,6 +90,23 @@ def canonical(value: Any) -> bytes:
         return ascii_json(value, sort_keys=True).encode()
 
 
+# SQS refuses lone surrogates (not UTF-8) and U+FFFE, U+FFFF; JSON already escapes the controls.
+_NOT_FOR_SQS = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def sqs_json(value: Any) -> str:
+    """JSON text an SQS message body accepts, in UTF-8 with only what SQS refuses escaped.
+
+    ASCII escapes would do too, but they triple a CJK character (3 bytes to 6) or an emoji (4 to
+    12): a WorkMail summary near its 128 KB limit would pass SQS's 256 KiB. Values orjson refuses
+    (lone surrogates, integers past 64 bits, deep nesting) are written by the standard encoder."""
+    try:
+        text = orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        text = deepjson.dumps(value, ensure_ascii=False)
+    return _NOT_FOR_SQS.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
 def ascii_json(value: Any, *, sort_keys: bool = False) -> str:
     """`json.dumps(value, separators=(",", ":"), default=repr)`, also past the recursion limit.
 
