@@ -26,7 +26,7 @@ SUMMARY_LIMIT = 128 * 1024  # WorkMail truncates the recipient list past it
 def cjk_summary() -> dict[str, Any]:
     """An event whose recipients (internationalized addresses) fill the summary to its limit."""
     event = generate_events(seed=3)[0]
-    recipients = []
+    recipients: list[dict[str, str]] = []
     size = 0
     while size < SUMMARY_LIMIT - 2048:
         address = f"{'会議室📅予約担当者😀' * 4}{len(recipients)}@例え.jp"  # SMTPUTF8 allows any UTF-8
