@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from collector.cli import main
+from collector.store import StoreNotFound
 from collector.store import sqlite as sqlite_module
 from collector.store.sqlite import SqliteStore
 from tests.conftest import ROOT, run
@@ -167,6 +168,6 @@ def test_an_empty_file_is_no_audit_database_and_keeps_a_log_beside_it(folder: Pa
     db.touch()
     (folder / "empty.sqlite-wal").write_bytes(b"\0" * 64)
     before = snapshot(folder)
-    with pytest.raises(sqlite_module.StoreNotFound, match="no audit table"):
+    with pytest.raises(StoreNotFound, match="no audit table"):
         SqliteStore(db, read_only=True)
     assert snapshot(folder) == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from collector import config
 from collector.config import ConfigError, Settings
 
 SYNC = {
@@ -32,15 +31,3 @@ def test_a_budget_below_the_reserves_and_one_attempt_is_refused_naming_the_minim
 )
 def test_budgets_that_leave_enrichment_time_or_need_none_are_accepted(env: dict[str, str]) -> None:
     Settings.from_env(env)
-
-
-def test_the_minimum_is_what_the_handler_keeps_back_plus_one_attempt() -> None:
-    """The handler's enrichment deadline in sync mode is started + budget - queue - write reserve:
-    at the minimum budget that leaves one attempt's time."""
-    from collector import handler
-
-    assert handler.QUEUE_RESERVE_SECONDS == config.QUEUE_RESERVE_SECONDS
-    assert handler.WRITE_RESERVE_SECONDS == config.WRITE_RESERVE_SECONDS
-    least = config.QUEUE_RESERVE_SECONDS + config.WRITE_RESERVE_SECONDS + config.MIN_ENRICH_ATTEMPT_SECONDS
-    left = least - handler.QUEUE_RESERVE_SECONDS - handler.WRITE_RESERVE_SECONDS
-    assert left >= config.MIN_ENRICH_ATTEMPT_SECONDS > 0
