@@ -103,6 +103,13 @@ class Settings:
         store = env.get("COLLECTOR_STORE", "dynamodb" if on_lambda else "sqlite").strip().lower()
         if store not in STORES:
             raise ConfigError(f"COLLECTOR_STORE must be one of {', '.join(STORES)}, got {store!r}")
+        if on_lambda and store == "sqlite":
+            # Every invocation would fail (the package folder is read-only) or, in /tmp, keep its
+            # records only as long as one container lives: not an audit trail.
+            raise ConfigError(
+                "COLLECTOR_STORE=sqlite keeps no audit trail on Lambda (read-only package folder,"
+                " /tmp lost with each container): use dynamodb, the stack's store"
+            )
 
         table = check_table_name(
             env.get("COLLECTOR_TABLE_NAME", DEFAULT_TABLE).strip(), "COLLECTOR_TABLE_NAME"

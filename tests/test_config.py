@@ -28,6 +28,7 @@ def test_redaction_key_is_read() -> None:
     ("env", "message"),
     [
         ({"COLLECTOR_STORE": "postgres"}, "COLLECTOR_STORE"),
+        ({"COLLECTOR_STORE": "sqlite", "AWS_LAMBDA_FUNCTION_NAME": "fn"}, "COLLECTOR_STORE=sqlite keeps no"),
         ({"COLLECTOR_RETENTION_DAYS": "ten"}, "COLLECTOR_RETENTION_DAYS"),
         ({"COLLECTOR_RETENTION_DAYS": "-1"}, "COLLECTOR_RETENTION_DAYS"),
         ({"COLLECTOR_REDACT": "maybe"}, "COLLECTOR_REDACT"),
