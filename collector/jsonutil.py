@@ -97,12 +97,14 @@ _NOT_FOR_SQS = re.compile("[\ud800-\udfff\ufffe\uffff]")
 def sqs_json(value: Any) -> str:
     """JSON text an SQS message body accepts, in UTF-8 with only what SQS refuses escaped.
 
-    ASCII escapes would do too, but they triple a CJK character (3 bytes to 6) or an emoji (4 to
-    12): a WorkMail summary near its 128 KB limit would pass SQS's 256 KiB. Values orjson refuses
-    (lone surrogates, integers past 64 bits, deep nesting) are written by the standard encoder."""
+    ASCII escapes would do too, but they double a CJK character (3 bytes to 6) and triple an emoji
+    (4 to 12): a WorkMail summary near its 128 KB limit would pass SQS's 256 KiB. The standard
+    encoder, not orjson: it keeps what the Lambda runtime accepted and orjson would change or
+    refuse (NaN and Infinity, which orjson writes as null; lone surrogates; integers past 64 bits),
+    and `deepjson` takes over past the recursion limit."""
     try:
-        text = orjson.dumps(value).decode()
-    except (orjson.JSONEncodeError, TypeError):
+        text = json.dumps(value, ensure_ascii=False, separators=_SEPARATORS)
+    except RecursionError:
         text = deepjson.dumps(value, ensure_ascii=False)
     return _NOT_FOR_SQS.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 

@@ -30,7 +30,7 @@ import logging
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from collector.audit import differing_fields, enrichment_fields, fit, invalid_item, record_item
@@ -60,8 +60,6 @@ AUTH_CHECKS = ("spf", "dkim", "dmarc")
 # A log line is one CloudWatch Logs event (256 KB at most): every value that comes from the input
 # (a key, a request id replayed from a failure record, a reason quoting a field) is cut to this.
 MAX_LOG_FIELD_CHARS = 1024
-# CloudWatch refuses data points over two weeks old; a day's margin for clocks and slow runs.
-BACKDATE_LIMIT = timedelta(days=13)
 
 
 def _clip(text: str | None) -> str | None:
@@ -236,15 +234,20 @@ def _own_attempt(existing: Item, item: Item) -> bool:
 
 
 def _on_the_records_day(invocation: Invocation, record: Item) -> Invocation:
-    """The count of a record written earlier (by an interrupted replay, or by the Lambda before its
-    invocation failed) is dated when the record was received, so the metric and the audit trail
-    agree per day (what `reconcile` compares). CloudWatch takes data points up to two weeks old:
-    an older record is counted now, and `reconcile` shows the day it moved."""
+    """The count of a record written earlier today (by an interrupted replay, or by the Lambda before
+    its invocation failed) is dated when the record was received.
+
+    Not across days: a record from an earlier day is counted now, on the replay's day. That day's
+    metric then shows one more than its records and the record's day one fewer, which `reconcile`
+    reports and `--fix` corrects on both days. Dated back instead, the count would double a
+    correction that `reconcile --fix` (or the scheduled one, the next morning) already wrote for the
+    record's day, and nothing would look at that day again."""
     try:
         at = datetime.fromisoformat(str(record["receivedAt"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):
         return invocation
-    if at.tzinfo is None or not invocation.received_at - BACKDATE_LIMIT <= at <= invocation.received_at:
+    now = invocation.received_at
+    if at.tzinfo is None or not (at <= now and at.astimezone(UTC).date() == now.astimezone(UTC).date()):
         return invocation
     return replace(invocation, received_at=at)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
@@ -166,19 +167,24 @@ def test_a_from_header_the_address_parser_cannot_read_is_kept_as_sent(header: st
 
 
 def test_an_adapter_that_fails_unforeseen_quarantines_the_payload_raw(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Invalid means quarantined whatever goes wrong: an adapter's defect never loses the event."""
     from collector.events import detect, ses
 
-    def broken(*_: object) -> MailEvent:
-        raise LookupError("an adapter defect")
+    def broken(_: object, record: dict[str, Any], *__: object) -> MailEvent:
+        raise LookupError(f"an error that quotes the input: {record['mail']['source']}")
 
     monkeypatch.setattr(ses, "parse_receipt", broken)
     raw = load(SES / "sam-cli-ses-email-receiving.template.json")
-    bad = invalid(raw)
+    raw["Records"][0]["ses"]["mail"]["source"] = "alice.secret@example.com"
+    with caplog.at_level(logging.ERROR):
+        bad = invalid(raw)
     assert bad.raw == raw and bad.source is Source.SES
-    assert "LookupError: an adapter defect" in bad.reason and bad.dedupe_key.startswith("sha256:")
+    assert "LookupError in its receipt adapter" in bad.reason and bad.dedupe_key.startswith("sha256:")
+    # The message quotes the input: neither the record's reason nor the log repeats it (redaction).
+    assert "alice.secret" not in bad.reason and "alice.secret" not in caplog.text
+    assert "LookupError" in caplog.text and "broken" in caplog.text  # where it failed, for the fix
     assert detect.parse(copy.deepcopy(raw)).dedupe_key == bad.dedupe_key  # a retry: the same key
 
 

@@ -21,6 +21,7 @@ replayed once an adapter exists (docs/migrating.md).
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,18 +179,30 @@ def parse(raw: object) -> MailEvent | Invalid:
     except MemoryError:
         raise
     except Exception as error:
-        log.exception("an adapter failed on a payload; it is quarantined raw")
+        # The error's type and where it was raised, never its message: messages quote the input
+        # (an address, a subject), which must not reach the log or the record in clear text when
+        # redaction is on. The raw payload is kept (and redacted) as for every invalid event.
+        frames = "".join(traceback.format_tb(error.__traceback__)[-3:])
+        name = type(error).__name__
+        log.error("an adapter failed on a payload (%s); it is quarantined raw\n%s", name, frames)
         fingerprint = content_hash(raw)
         return Invalid(
             dedupe_key=workmail_events.SYNTHETIC_KEY_PREFIX + fingerprint,
             fingerprint=fingerprint,
             reason=(
-                f"the collector could not read this payload ({type(error).__name__}: {str(error)[:200]});"
-                " kept raw, to be replayed once the collector reads it"
+                f"the collector could not read this payload ({name} in its"
+                f" {_adapter_of(raw)} adapter); kept raw, to be replayed once the collector reads it"
             ),
             raw=raw,
             source=_source_of(raw),
         )
+
+
+def _adapter_of(raw: object) -> str:
+    try:
+        return "workmail" if isinstance(raw, Undecodable) else shape_of(raw).adapter
+    except Exception:
+        return "detection"
 
 
 def _source_of(raw: object) -> Source | None:
