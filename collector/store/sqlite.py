@@ -10,7 +10,12 @@ Expiry follows DynamoDB's TTL without trusting one run's clock: a record expires
 (a bad RTC, faketime) hides and deletes nothing. Reads (`read_only=True`) never create a file,
 change the schema or delete; they leave expired rows out. A writing open deletes them. Nor do
 reads checkpoint: a write-ahead log left by a writer that died is read where it lies, so reading
-leaves the database, its -wal and its -shm byte for byte as they were (see `_connect_unchanged`).
+leaves the database, its -wal and its -shm as they were (see `_connect_unchanged`; the one
+exception is an empty -wal, which SQLite removes when the read closes). The other side of that: a
+writer that closes while a read is open cannot move its log into the database either, so the
+records stay in the -wal until the next writing open (a `replay`) moves them. They are read as
+usual meanwhile; a copy of the database alone would miss them: copy it with `sqlite3 <db>
+'.backup <copy>'`, which reads the log too.
 
 `replay`'s COUNT_STATE lives in its own column, so `set_count_state` is one small UPDATE that
 never rewrites the stored JSON.
