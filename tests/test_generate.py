@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -23,9 +24,16 @@ def test_events_are_made_one_at_a_time() -> None:
     assert len({e["invocationId"] for e in first}) == 3
 
 
-def test_a_reader_that_stops_early_ends_generation_quietly() -> None:
+@pytest.mark.parametrize(
+    ("options", "first"),
+    [([], lambda: generate_events(seed=1)[0]), (["--source", "ses"], lambda: generate_ses_events(seed=1)[0])],
+    ids=["workmail", "ses"],
+)
+def test_a_reader_that_stops_early_ends_generation_quietly(
+    options: list[str], first: Callable[[], object]
+) -> None:
     with subprocess.Popen(
-        [str(SCRIPT), "generate-event", "-n", str(10**9), "--seed", "1"],
+        [str(SCRIPT), "generate-event", *options, "-n", str(10**9), "--seed", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
@@ -35,7 +43,7 @@ def test_a_reader_that_stops_early_ends_generation_quietly() -> None:
         process.stdout.close()
         assert process.wait(timeout=60) == 0
         assert process.stderr.read() == b""
-    assert orjson.loads(line) == generate_events(seed=1)[0]
+    assert orjson.loads(line) == first()
 
 
 def test_ses_events_are_made_one_at_a_time_too() -> None:
@@ -44,18 +52,3 @@ def test_ses_events_are_made_one_at_a_time_too() -> None:
     assert first == generate_ses_events(count=3, event="delivery", via="sns", seed=5)
     with pytest.raises(ValueError, match="via applies to sending events only"):
         iter_ses_events(via="sns")  # a mistake raises at the call, before any event is asked for
-
-
-def test_a_reader_that_stops_early_ends_ses_generation_quietly() -> None:
-    with subprocess.Popen(
-        [str(SCRIPT), "generate-event", "--source", "ses", "-n", str(10**9), "--seed", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-    ) as process:
-        assert process.stdout is not None and process.stderr is not None
-        line = process.stdout.readline()
-        process.stdout.close()
-        assert process.wait(timeout=60) == 0
-        assert process.stderr.read() == b""
-    assert orjson.loads(line) == generate_ses_events(seed=1)[0]
