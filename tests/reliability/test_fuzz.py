@@ -155,15 +155,19 @@ def lambda_container(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> It
             loop.close()
 
 
+def on_dynamodb_local(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The Lambda environment of a container whose store is a fresh table in DynamoDB Local."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    return {"AWS_LAMBDA_FUNCTION_NAME": "fuzz", "COLLECTOR_TABLE_NAME": make_table(endpoint)}
+
+
 @pytest.fixture(params=["sqlite", pytest.param("dynamodb-local", marks=pytest.mark.dynamodb)])
 def container(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Container]:
     env = {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}
     if request.param == "dynamodb-local":
-        endpoint: str = request.getfixturevalue("dynamodb_local")
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        env |= {"AWS_LAMBDA_FUNCTION_NAME": "fuzz", "COLLECTOR_TABLE_NAME": make_table(endpoint)}
+        env |= on_dynamodb_local(request.getfixturevalue("dynamodb_local"), monkeypatch)
     with lambda_container(monkeypatch, env) as started:
         yield started
 
@@ -408,8 +412,7 @@ def test_fuzz_with_redaction_on_sqlite(tmp_path: Path, monkeypatch: pytest.Monke
 def test_fuzz_mutated_real_events_on_dynamodb_local(
     dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
-    env = {"AWS_LAMBDA_FUNCTION_NAME": "fuzz", "COLLECTOR_TABLE_NAME": make_table(dynamodb_local)}
+    env = on_dynamodb_local(dynamodb_local, monkeypatch)
     fuzz(monkeypatch, env, mutated_events, 200)
 
 
@@ -544,12 +547,7 @@ def test_fuzz_mutated_ses_events_on_sqlite(tmp_path: Path, monkeypatch: pytest.M
 def test_fuzz_mutated_ses_events_on_dynamodb_local(
     dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
-    env = {
-        "AWS_LAMBDA_FUNCTION_NAME": "fuzz",
-        "COLLECTOR_TABLE_NAME": make_table(dynamodb_local),
-        "COLLECTOR_SOURCES": "workmail,ses",
-    }
+    env = on_dynamodb_local(dynamodb_local, monkeypatch) | {"COLLECTOR_SOURCES": "workmail,ses"}
     fuzz(monkeypatch, env, mutated_ses_events, 100)
 
 
@@ -563,8 +561,7 @@ def test_fuzz_input_hazards_through_the_handler_on_sqlite(
 def test_fuzz_input_hazards_through_the_handler_on_dynamodb_local(
     dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
-    env = {"AWS_LAMBDA_FUNCTION_NAME": "fuzz", "COLLECTOR_TABLE_NAME": make_table(dynamodb_local)}
+    env = on_dynamodb_local(dynamodb_local, monkeypatch)
     fuzz(monkeypatch, env, hazard_payloads, 100)
 
 
