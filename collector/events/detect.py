@@ -185,31 +185,36 @@ def parse(raw: object) -> MailEvent | Invalid:
         frames = "".join(traceback.format_tb(error.__traceback__)[-3:])
         name = type(error).__name__
         log.error("an adapter failed on a payload (%s); it is quarantined raw\n%s", name, frames)
-        fingerprint = content_hash(raw)
-        return Invalid(
-            dedupe_key=workmail_events.SYNTHETIC_KEY_PREFIX + fingerprint,
-            fingerprint=fingerprint,
-            reason=(
-                f"the collector could not read this payload ({name} in its"
-                f" {_adapter_of(raw)} adapter); kept raw, to be replayed once the collector reads it"
-            ),
-            raw=raw,
-            source=_source_of(raw),
+        shape = _shape_or_none(raw)
+        adapter = "workmail" if isinstance(raw, Undecodable) else shape.adapter if shape else "detection"
+        return _quarantined(
+            raw,
+            f"the collector could not read this payload ({name} in its {adapter} adapter); kept raw,"
+            " to be replayed once the collector reads it",
+            shape.source if shape else None,
         )
 
 
-def _adapter_of(raw: object) -> str:
+def _shape_or_none(raw: object) -> Shape | None:
+    """The payload's shape, for the catch-all: None when detection itself is what failed."""
+    if isinstance(raw, Undecodable):
+        return None
     try:
-        return "workmail" if isinstance(raw, Undecodable) else shape_of(raw).adapter
-    except Exception:
-        return "detection"
-
-
-def _source_of(raw: object) -> Source | None:
-    try:
-        return None if isinstance(raw, Undecodable) else shape_of(raw).source
+        return shape_of(raw)
     except Exception:
         return None
+
+
+def _quarantined(raw: object, reason: str, source: Source | None) -> Invalid:
+    """A payload no adapter reads, kept raw under the hash of its content."""
+    fingerprint = content_hash(raw)
+    return Invalid(
+        dedupe_key=workmail_events.SYNTHETIC_KEY_PREFIX + fingerprint,
+        fingerprint=fingerprint,
+        reason=reason,
+        raw=raw,
+        source=source,
+    )
 
 
 def _parse(raw: object) -> MailEvent | Invalid:
@@ -222,11 +227,4 @@ def _parse(raw: object) -> MailEvent | Invalid:
         return ses.parse_receipt(raw, shape.record, shape.layout, shape.context)
     if shape.adapter == "sending":
         return ses_sending.parse_sending(raw, shape.record, shape.layout, shape.context, shape.declared)
-    fingerprint = content_hash(raw)
-    return Invalid(
-        dedupe_key=workmail_events.SYNTHETIC_KEY_PREFIX + fingerprint,
-        fingerprint=fingerprint,
-        reason=shape.reason,
-        raw=raw,
-        source=shape.source,
-    )
+    return _quarantined(raw, shape.reason, shape.source)
