@@ -14,3 +14,8 @@ def iso_millis(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso_millis(text: str) -> datetime:
+    """The moment an `iso_millis` string names (UTC); ValueError when it is not one."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

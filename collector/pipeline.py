@@ -30,10 +30,11 @@ import logging
 import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TYPE_CHECKING, Any, Protocol
 
 from collector.audit import differing_fields, enrichment_fields, fit, invalid_item, record_item
+from collector.clock import parse_iso_millis
 from collector.config import Settings
 from collector.events import EventSource
 from collector.events.detect import parse as parse_any_source
@@ -243,7 +244,7 @@ def _on_the_records_day(invocation: Invocation, record: Item) -> Invocation:
     correction that `reconcile --fix` (or the scheduled one, the next morning) already wrote for the
     record's day, and nothing would look at that day again."""
     try:
-        at = datetime.fromisoformat(str(record["receivedAt"]).replace("Z", "+00:00"))
+        at = parse_iso_millis(str(record["receivedAt"]))
     except (KeyError, ValueError):
         return invocation
     now = invocation.received_at

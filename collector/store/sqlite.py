@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
-from collector.clock import iso_millis
+from collector.clock import iso_millis, parse_iso_millis
 from collector.jsonutil import dumps, loads
 from collector.model import Item
 from collector.store import (
@@ -107,7 +107,7 @@ class SqliteStore:
         if newest is None:
             return now
         try:
-            newest_epoch = int(datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp())
+            newest_epoch = int(parse_iso_millis(newest).timestamp())
         except ValueError:
             return now
         return min(now, newest_epoch)
