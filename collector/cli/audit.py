@@ -8,14 +8,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collector.cli.common import UserError
+from collector.cli.common import UserError, open_for_reading, print_table
 from collector.clock import iso_millis, utc_now
 from collector.config import Settings
 from collector.events.workmail import normalize_address
 from collector.jsonutil import dumps
 from collector.redaction import Redactor
-from collector.runtime import open_store, resolve_secrets
-from collector.store import AuditStore, Query
+from collector.runtime import resolve_secrets
+from collector.store import Query
 from collector.store.dynamodb import MAX_RANGE_DAYS
 
 # `audit list --days`: N days back from now touch N + 1 UTC days, and DynamoDB reads at most ten
@@ -33,11 +33,7 @@ def _print_items(items: list[dict[str, Any]], as_json: bool) -> None:
     if not items:
         print("(no audit records)", file=sys.stderr)
         return
-    rows = [[_cell(i, c) for c in COLUMNS] for i in items]
-    widths = [max(len(c), *(len(r[n]) for r in rows)) for n, c in enumerate(COLUMNS)]
-    print("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip())
-    for row in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    print_table(COLUMNS, [[_cell(i, c) for c in COLUMNS] for i in items])
 
 
 def _cell(item: dict[str, Any], column: str) -> str:
@@ -62,20 +58,11 @@ def _when(text: str | None, flag: str) -> datetime | None:
         raise UserError(f"{flag} {text} is outside the years 1 to 9999 in UTC") from None
 
 
-async def _open_for_reading(settings: Settings) -> AuditStore:
-    """Reads never create, migrate or purge anything: a missing SQLite file is an error."""
-    if settings.store == "sqlite":
-        from collector.store.sqlite import SqliteStore
-
-        return SqliteStore(settings.sqlite_path, read_only=True)
-    return await open_store(settings)
-
-
 async def audit(args: argparse.Namespace, settings: Settings) -> int:
     # Mistakes first, before any I/O.
     query = None if args.audit_command == "get" else _query(args, settings.store, utc_now())
     settings = await resolve_secrets(settings)  # --sender is hashed with the deployment's own key
-    store = await _open_for_reading(settings)
+    store = await open_for_reading(settings)
     try:
         if query is None:
             item = await store.get(args.invocation_id)

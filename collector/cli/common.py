@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -16,8 +17,9 @@ from collector.config import (
     check_sqlite_path,
     check_table_name,
 )
-from collector.store import StoreNotFound
-from collector.store.sqlite import StorePathError
+from collector.runtime import open_store
+from collector.store import AuditStore, StoreNotFound
+from collector.store.sqlite import SqliteStore, StorePathError
 
 STORES = ("sqlite", "dynamodb")  # the names COLLECTOR_STORE takes, so the flag and the variable agree
 # Where each endpoint the CLI calls is set, and the hosts of the services' own endpoints.
@@ -168,3 +170,18 @@ def quiet_closed_stdout() -> None:
         os.dup2(devnull, 1)
     finally:
         os.close(devnull)
+
+
+async def open_for_reading(settings: Settings) -> AuditStore:
+    """Reads never create, migrate or purge anything: a missing SQLite file is an error."""
+    if settings.store == "sqlite":
+        return SqliteStore(settings.sqlite_path, read_only=True)
+    return await open_store(settings)
+
+
+def print_table(columns: Sequence[str], rows: list[list[str]]) -> None:
+    """A header and rows, each column padded to its widest cell, two spaces apart."""
+    widths = [max(len(c), *(len(r[n]) for r in rows)) for n, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

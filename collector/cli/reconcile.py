@@ -14,7 +14,7 @@ import sys
 from datetime import date, timedelta
 
 from collector.aws import open_client
-from collector.cli.common import Parser, UserError, store_options
+from collector.cli.common import Parser, UserError, open_for_reading, print_table, store_options
 from collector.clock import utc_now
 from collector.config import (
     Settings,
@@ -35,8 +35,8 @@ from collector.reconcile import (
 from collector.reconcile import (
     reconcile as run_reconcile,
 )
-from collector.runtime import open_store
 from collector.store import AuditStore
+from collector.store.sqlite import SqliteStore
 
 DIFFERENT = 3
 COLUMNS = ("day", "series", "audit", "metric", "metric-audit", "workmail")
@@ -145,10 +145,7 @@ def print_report(report: Report) -> None:
         for r in report.rows
     ]
     if rows:
-        widths = [max(len(c), *(len(row[n]) for row in rows)) for n, c in enumerate(COLUMNS)]
-        print("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip())
-        for row in rows:
-            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        print_table(COLUMNS, rows)
     else:
         print("(no records, no metric data and no WorkMail count in this range)")
     for c in report.coverage:
@@ -162,12 +159,8 @@ def print_report(report: Report) -> None:
 async def _open(settings: Settings, *, write: bool) -> AuditStore:
     """Like `audit`, a local database must exist already (reads never create one); only --fix
     opens it for writing, for its ledger items."""
-    if settings.store != "sqlite":
-        return await open_store(settings)
-    from collector.store.sqlite import SqliteStore
-
-    reader = SqliteStore(settings.sqlite_path, read_only=True)  # StoreNotFound when it is missing
-    if not write:
+    reader = await open_for_reading(settings)  # StoreNotFound when a local database is missing
+    if not write or settings.store != "sqlite":
         return reader
     await reader.close()
     return SqliteStore(settings.sqlite_path)
