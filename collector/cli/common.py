@@ -95,8 +95,8 @@ def settings_from(args: argparse.Namespace, force_dynamodb: bool = False) -> Set
     return replace(settings, **changes)
 
 
-def _endpoint(service: str = "DYNAMODB") -> str | None:
-    return os.environ.get(f"AWS_ENDPOINT_URL_{service}") or os.environ.get("AWS_ENDPOINT_URL")
+def _endpoint() -> str | None:
+    return os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
 
 
 def _endpoint_settings(url: str) -> str:

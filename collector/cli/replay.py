@@ -45,7 +45,6 @@ class EmfSink:
 
     def __init__(self, path: str | None) -> None:
         self.name = path or "stdout"
-        self.error: OSError | None = None
         self._raised: list[OSError] = []
         self._own = path is not None
         self._prefix = b""
@@ -67,21 +66,23 @@ class EmfSink:
             self._prefix = b"\n"  # an earlier run was cut mid-line: start on a line of our own
 
     def write(self, text: str) -> None:
-        data = self._prefix + text.encode()
         try:
-            if self._stream is not None:
-                self._stream.write(text)
-                self._stream.flush()
-                return
-            while data:
-                data = data[os.write(self._fd, data) :]
+            self._put(text)
         except OSError as error:
             # Marked as the sink's: under concurrency the first failing event may still be giving
             # back its claim when a second one fails, so "is it the first error" cannot tell a
             # full disk from a store error (both are OSErrors).
-            self.error = self.error or error
             self._raised.append(error)  # a handful at most: the run stops at the first
             raise
+
+    def _put(self, text: str) -> None:
+        data = self._prefix + text.encode()
+        if self._stream is not None:
+            self._stream.write(text)
+            self._stream.flush()
+            return
+        while data:
+            data = data[os.write(self._fd, data) :]
         self._prefix = b""
 
     def raised(self, error: BaseException) -> bool:

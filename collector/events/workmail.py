@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from collector.events.fields import (
-    MAX_KEY_BYTES,
     SYNTHETIC_KEY_PREFIX,
     Reject,
     bounded_key,
@@ -22,7 +21,7 @@ from collector.events.fields import (
 from collector.jsonutil import clean_text, content_hash, dumps
 from collector.model import Direction, Invalid, MailEvent, Source, Undecodable
 
-__all__ = ["KNOWN_FIELDS", "MAX_KEY_BYTES", "SYNTHETIC_KEY_PREFIX", "normalize_address", "parse"]
+__all__ = ["KNOWN_FIELDS", "SYNTHETIC_KEY_PREFIX", "normalize_address", "parse"]
 
 KNOWN_FIELDS = frozenset(
     {

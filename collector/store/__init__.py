@@ -69,12 +69,6 @@ class Query:
         since = self.since or until - (KEYED_LOOKBACK if self.keyed else LIST_LOOKBACK)
         return since.astimezone(UTC), until
 
-    def matches(self, item: Item) -> bool:
-        """The key filters, as both stores apply them to a record (or its time-index projection)."""
-        return (self.message_id is None or item.get("messageId") == self.message_id) and (
-            self.sender is None or item.get("sender") == self.sender
-        )
-
 
 @dataclass(frozen=True)
 class Tally:

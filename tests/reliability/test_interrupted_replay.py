@@ -116,13 +116,11 @@ class FillingSink(EmfSink):
         self.full_at = full_at
         self.lines = 0
 
-    def write(self, text: str) -> None:
+    def _put(self, text: str) -> None:
         self.lines += 1
         if self.full_at is not None and self.lines >= self.full_at:
-            error = OSError(errno.ENOSPC, "No space left on device")
-            self.error = self.error or error
-            raise error
-        super().write(text)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        super()._put(text)
 
 
 def deliveries_with_read_error(deliveries: list[Delivery], fault: Fault | None) -> Iterator[Delivery]:
