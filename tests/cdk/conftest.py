@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cdk.asset import build_asset
-from tests.cdk.support import CUSTOM_CONTEXT, ORG_ID, Synth, synthesize
+from tests.cdk.support import BOTH, CUSTOM_CONTEXT, ORG_ID, SES_ONLY, Synth, synthesize
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +54,20 @@ RECONCILE_CONTEXT = {
 def reconcile_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The scheduled reconcile on, with corrections, and the coverage settings changed."""
     return synthesize(RECONCILE_CONTEXT, tmp_path_factory.mktemp("cdk-reconcile"), asset_dir)
+
+
+# The SES variants, here so every module shares one synthesis of each.
+@pytest.fixture(scope="session")
+def both_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(BOTH, tmp_path_factory.mktemp("cdk-ses-both"), asset_dir)
+
+
+@pytest.fixture(scope="session")
+def ses_only_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(SES_ONLY, tmp_path_factory.mktemp("cdk-ses-only"), asset_dir)
+
+
+@pytest.fixture(scope="session", params=["both", "ses-only"])
+def ses_synth(request: pytest.FixtureRequest) -> Synth:
+    synth: Synth = request.getfixturevalue(f"{request.param.replace('-', '_')}_synth")
+    return synth

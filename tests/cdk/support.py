@@ -39,6 +39,24 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "reservedConcurrency": "none",
     "ruleMode": "sync",
 }
+# Both sources side by side (SNS destination, a created receipt rule), and SES alone (EventBridge).
+BOTH: dict[str, Any] = {
+    "organizationId": ORG_ID,
+    "sources": "workmail,ses",
+    "sesRuleSet": "inbound-rules",
+    "sesCreateRule": "true",
+    "sesRecipients": "example.com,example.org",
+    "sesInvocationType": "RequestResponse",
+    "sesConfigurationSet": "outbound",
+}
+SES_ONLY: dict[str, Any] = {
+    "sources": "ses",
+    "stackName": "SesCollector",
+    "sesRuleSet": "inbound-rules",
+    "sesRuleName": "collector",
+    "sesConfigurationSet": "outbound",
+    "sesEventDestination": "eventbridge",
+}
 
 
 def cdk_json_context() -> dict[str, Any]:

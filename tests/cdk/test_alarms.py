@@ -26,7 +26,6 @@ from tests.cdk.alarm_eval import (
     first_alarm,
 )
 from tests.cdk.support import ROOT, Synth
-from tests.cdk.test_ses_stack import both_synth, ses_only_synth  # noqa: F401 (the SES variants)
 
 NEVER = None
 DEPLOY_GUIDE = ROOT / "docs" / "deploy.md"

@@ -5,7 +5,6 @@ account, and its dashboards show what the collector emits, WorkMail and SES side
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,43 +15,10 @@ from collector.metrics import CATALOG, METRIC_NAMES, custom_metrics, features_fo
 from collector.model import Source
 from dashboards.catalog import CollectorMetrics
 from tests.cdk import test_cfn_lint, test_dashboards, test_nag, test_stack
-from tests.cdk.support import ORG_ID, Synth, synthesize
+from tests.cdk.support import BOTH, ORG_ID, SES_ONLY, Synth
 
-BOTH: dict[str, Any] = {
-    "organizationId": ORG_ID,
-    "sources": "workmail,ses",
-    "sesRuleSet": "inbound-rules",
-    "sesCreateRule": "true",
-    "sesRecipients": "example.com,example.org",
-    "sesInvocationType": "RequestResponse",
-    "sesConfigurationSet": "outbound",
-}
-SES_ONLY: dict[str, Any] = {
-    "sources": "ses",
-    "stackName": "SesCollector",
-    "sesRuleSet": "inbound-rules",
-    "sesRuleName": "collector",
-    "sesConfigurationSet": "outbound",
-    "sesEventDestination": "eventbridge",
-}
 RULE_ARN_SUFFIX = {"both": ":receipt-rule-set/inbound-rules:receipt-rule/WorkMailCollector-collector"}
 RULE_ARN_SUFFIX["ses-only"] = ":receipt-rule-set/inbound-rules:receipt-rule/collector"
-
-
-@pytest.fixture(scope="session")
-def both_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesize(BOTH, tmp_path_factory.mktemp("cdk-ses-both"), asset_dir)
-
-
-@pytest.fixture(scope="session")
-def ses_only_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesize(SES_ONLY, tmp_path_factory.mktemp("cdk-ses-only"), asset_dir)
-
-
-@pytest.fixture(scope="session", params=["both", "ses-only"])
-def ses_synth(request: pytest.FixtureRequest) -> Synth:
-    synth: Synth = request.getfixturevalue(f"{request.param.replace('-', '_')}_synth")
-    return synth
 
 
 def permissions(synth: Synth) -> dict[str, dict[str, Any]]:
