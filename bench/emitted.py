@@ -227,8 +227,9 @@ def _stored(endpoint: str, table: str, key: str) -> dict[str, Any] | None:
     return item
 
 
-def measure(variant: Variant, endpoint: str) -> Measurement:
-    """Every kind once, then the warm CPU per invocation, on a fresh table."""
+def measure(variant: Variant, endpoint: str, *, warm: bool = True) -> Measurement:
+    """Every kind once, then (`warm`) the warm CPU per invocation, on a fresh table. Tests that
+    read only what each kind emits and stores leave the CPU pass out."""
     from tests.enrichment.flowserver import MessageFlowServer, error_reply, message_reply
 
     table = create_table(endpoint)
@@ -244,7 +245,8 @@ def measure(variant: Variant, endpoint: str) -> Measurement:
         values["AWS_ENDPOINT_URL_WORKMAILMESSAGEFLOW"] = server.url
     try:
         with _environment(values):
-            measurement = asyncio.run(_run(variant, endpoint, table, server, message_reply, error_reply))
+            run = _run(variant, endpoint, table, server, message_reply, error_reply, warm)
+            measurement = asyncio.run(run)
     finally:
         if server is not None:
             server.close()
@@ -252,7 +254,7 @@ def measure(variant: Variant, endpoint: str) -> Measurement:
 
 
 async def _run(
-    variant: Variant, endpoint: str, table: str, server: Any, message_reply: Any, error_reply: Any
+    variant: Variant, endpoint: str, table: str, server: Any, message_reply: Any, error_reply: Any, warm: bool
 ) -> Measurement:
     from collector.clock import utc_now
     from collector.config import Settings
@@ -306,7 +308,8 @@ async def _run(
                 existing_item=None if new else stored,
                 log_lines=tuple(lambda_json_line(r, request_id) for r in records.records[before_records:]),
             )
-        result.warm_cpu_ms, result.mix_lines = await _warm_cpu(pipeline, serve, lines)
+        if warm:
+            result.warm_cpu_ms, result.mix_lines = await _warm_cpu(pipeline, serve, lines)
     finally:
         logger.removeHandler(records)
         await pipeline.close()
