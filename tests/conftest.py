@@ -84,11 +84,20 @@ class Backend:
 
 
 def make_table(endpoint: str) -> str:
+    """A new audit table at `endpoint`; the environment is left as it was (a caller that needs the
+    endpoint for its own clients sets it, with monkeypatch, so it ends with the test)."""
     from collector.store.dynamodb import create_table
 
+    saved = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = endpoint
-    name = f"audit-{uuid.uuid4().hex[:12]}"
-    run(create_table(name))
+    try:
+        name = f"audit-{uuid.uuid4().hex[:12]}"
+        run(create_table(name))
+    finally:
+        if saved is None:
+            del os.environ["AWS_ENDPOINT_URL"]
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved
     return name
 
 

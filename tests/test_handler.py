@@ -181,7 +181,7 @@ def _sync_env(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, budget: str) 
 
     sqs = boto3.client("sqs", endpoint_url=moto_endpoint)
     queue_url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)  # before make_table, which sets it too
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("COLLECTOR_STORE", "dynamodb")
     monkeypatch.setenv("COLLECTOR_RULE_MODE", "sync")
     monkeypatch.setenv("COLLECTOR_SYNC_BUDGET_SECONDS", budget)
