@@ -64,10 +64,13 @@ class Query:
         return self.message_id is not None or self.sender is not None
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
-        """The UTC range both stores read: the default lookback applies when no start is given."""
+        """The UTC range both stores read: the default lookback applies when no start is given.
+        Raises StoreError for a range whose start is after its end."""
         until = (self.until or now or datetime.now(UTC)).astimezone(UTC)
-        since = self.since or until - (KEYED_LOOKBACK if self.keyed else LIST_LOOKBACK)
-        return since.astimezone(UTC), until
+        since = (self.since or until - (KEYED_LOOKBACK if self.keyed else LIST_LOOKBACK)).astimezone(UTC)
+        if since > until:
+            raise StoreError("the start of the time range is after its end")
+        return since, until
 
 
 @dataclass(frozen=True)
