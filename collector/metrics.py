@@ -75,6 +75,12 @@ class MetricSpec:
     def per_flow(self) -> bool:
         return self.dimensions == PER_FLOW
 
+    @property
+    def written_unit(self) -> str | None:
+        """The unit written to CloudWatch: none for counts (CloudWatch records None), so every
+        writer's data points of one metric aggregate together."""
+        return None if self.unit == COUNT else self.unit
+
     def flows(self, sources: Iterable[str]) -> list[tuple[str, str]]:
         """The (source, direction) series of a per-flow metric that `sources` can write."""
         return [
@@ -310,6 +316,11 @@ class EmfWriter:
         self._write = write
         self.features = features
         self._catalog = catalog_for(features)
+        # Each metric's entry in a directive, built once: documents share them and never change them.
+        self._listed = {
+            spec.name: {"Name": spec.name} | ({"Unit": spec.written_unit} if spec.written_unit else {})
+            for spec in self._catalog
+        }
         seen: dict[str, StorageResolution] = {}
         for spec in self._catalog:
             validate_metric(spec.name, 0, spec.unit, StorageResolution.STANDARD, seen)
@@ -334,8 +345,7 @@ class EmfWriter:
             value = spec.value(outcome)
             if value:
                 values[spec.name] = value
-                listed = {"Name": spec.name} if spec.unit == COUNT else {"Name": spec.name, "Unit": spec.unit}
-                directives.setdefault(spec.dimensions, []).append(listed)
+                directives.setdefault(spec.dimensions, []).append(self._listed[spec.name])
         # Every document names its source (Unknown: no adapter recognised the payload).
         body[SOURCE] = outcome.source.value if outcome.source is not None else UNKNOWN_SOURCE
         if PER_FLOW in directives:

@@ -33,7 +33,7 @@ from enum import StrEnum
 from typing import Any
 
 from collector.clock import iso_millis, utc_now
-from collector.metrics import COUNT, DIRECTIONS, FLOW_DIRECTION, SERVICE, SOURCE, spec_named
+from collector.metrics import DIRECTIONS, FLOW_DIRECTION, SERVICE, SOURCE, spec_named
 from collector.model import Direction, Source
 from collector.store import AuditStore, Duplicate, Tally, TallyKey
 
@@ -466,8 +466,8 @@ async def _correct(
         "Timestamp": moment,
         "Value": float(value),
     }
-    unit = spec_named(row.series.metric).unit
-    if unit != COUNT:  # as the EMF writer does: counts carry no unit, so they aggregate together
+    unit = spec_named(row.series.metric).written_unit  # as the EMF writer writes it
+    if unit is not None:
         datum["Unit"] = unit
     try:
         await cloudwatch.put_metric_data(Namespace=options.namespace, MetricData=[datum])
