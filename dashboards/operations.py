@@ -77,13 +77,10 @@ def operations_dashboard(
         ),
     )
     dashboard.add_widgets(
-        cw.GraphWidget(
-            title="Duration (ms)",
-            left=[lambda_metric(function, "Duration", p, p) for p in ("p50", "p90", "p99")]
+        _graph(
+            "Duration (ms)",
+            [lambda_metric(function, "Duration", p, p) for p in ("p50", "p90", "p99")]
             + [lambda_metric(function, "Duration", "Maximum", "max")],
-            left_y_axis=cw.YAxisProps(min=0, show_units=False),
-            width=WIDTH // 3,
-            height=HEIGHT,
         ),
         _graph(
             "Asynchronous events: received, dropped, undeliverable",
@@ -112,12 +109,10 @@ def operations_dashboard(
             ],
             width=WIDTH // 2,
         ),
-        cw.GraphWidget(
-            title="Oldest event in the failure queue (s)",
-            left=[queue_metric(failure_queue, "ApproximateAgeOfOldestMessage", "Maximum", "Oldest")],
-            left_y_axis=cw.YAxisProps(min=0, show_units=False),
+        _graph(
+            "Oldest event in the failure queue (s)",
+            [queue_metric(failure_queue, "ApproximateAgeOfOldestMessage", "Maximum", "Oldest")],
             width=WIDTH // 2,
-            height=HEIGHT,
         ),
     )
 
@@ -134,15 +129,12 @@ def operations_dashboard(
                 table_metric(table, "SystemErrors", "Sum", "PutItem system errors", operation="PutItem"),
             ],
         ),
-        cw.GraphWidget(
-            title="PutItem latency (ms)",
-            left=[
+        _graph(
+            "PutItem latency (ms)",
+            [
                 table_metric(table, "SuccessfulRequestLatency", s, s, operation="PutItem")
                 for s in ("Average", "Maximum")
             ],
-            left_y_axis=cw.YAxisProps(min=0, show_units=False),
-            width=WIDTH // 3,
-            height=HEIGHT,
         ),
     )
 
