@@ -111,6 +111,18 @@ class CollectorMetrics:
             period=self.period,
         )
 
+    def reconcile_report(self, name: str, label: str) -> cw.Metric:
+        """A daily figure the scheduled reconcile publishes under [Service] (collector.reconcile),
+        outside the EMF catalog: its largest value of the day."""
+        return cw.Metric(
+            namespace=self.namespace,
+            metric_name=name,
+            dimensions_map={SERVICE: self.service},
+            statistic="Maximum",
+            period=Duration.days(1),
+            label=label,
+        )
+
     def _metric(
         self, spec: MetricSpec, dimensions: dict[str, str], label: str, statistic: str | None = None
     ) -> cw.Metric:

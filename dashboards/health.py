@@ -178,19 +178,11 @@ def collector_alarms(
 
 def reconcile_alarms(*, function: lambda_.IFunction, metrics: CollectorMetrics) -> list[AlarmSpec]:
     """The scheduled reconcile's verdict and its own failure (only when it is deployed)."""
-    daily = Duration.days(1)
     return [
         AlarmSpec(
             name="ReconcileDifferences",
             severity=Severity.WARNING,
-            metric=cw.Metric(
-                namespace=metrics.namespace,
-                metric_name=RECONCILE_DIFFERENCES,
-                dimensions_map={"Service": metrics.service},
-                statistic="Maximum",
-                period=daily,
-                label="Differences",
-            ),
+            metric=metrics.reconcile_report(RECONCILE_DIFFERENCES, "Differences"),
             threshold=1,
             what="Yesterday's metrics differ from the audit trail, or WorkMail counted more inbound "
             "mail than the trail holds (the function's log has the table).",

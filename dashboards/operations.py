@@ -10,6 +10,8 @@ account and region, not this table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
@@ -26,7 +28,7 @@ HEIGHT = 6
 COUNT_AXIS = cw.YAxisProps(min=0, show_units=False)
 
 
-def _graph(title: str, left: list[cw.IMetric], width: int = WIDTH // 3) -> cw.GraphWidget:
+def _graph(title: str, left: Sequence[cw.IMetric], width: int = WIDTH // 3) -> cw.GraphWidget:
     return cw.GraphWidget(title=title, left=left, left_y_axis=COUNT_AXIS, width=width, height=HEIGHT)
 
 
@@ -155,16 +157,6 @@ def add_reconcile(dashboard: cw.Dashboard, function: lambda_.IFunction, metrics:
     """The daily reconcile: did it run, did it fail, what did it find and correct."""
     daily = Duration.days(1)
 
-    def reported(name: str, label: str) -> cw.Metric:
-        return cw.Metric(
-            namespace=metrics.namespace,
-            metric_name=name,
-            dimensions_map={"Service": metrics.service},
-            statistic="Maximum",
-            period=daily,
-            label=label,
-        )
-
     dashboard.add_widgets(_header("## Daily reconcile (metrics against the audit trail and WorkMail)"))
     dashboard.add_widgets(
         _graph(
@@ -178,8 +170,8 @@ def add_reconcile(dashboard: cw.Dashboard, function: lambda_.IFunction, metrics:
         _graph(
             "Differences found and corrections written",
             [
-                reported(RECONCILE_DIFFERENCES, "Differences"),
-                reported(RECONCILE_CORRECTIONS, "Corrections"),
+                metrics.reconcile_report(RECONCILE_DIFFERENCES, "Differences"),
+                metrics.reconcile_report(RECONCILE_CORRECTIONS, "Corrections"),
             ],
             width=WIDTH // 2,
         ),
