@@ -9,9 +9,7 @@ namespace (a `cloudwatch:namespace` condition), and GetItem/PutItem only on ledg
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from aws_cdk import Acknowledgment, AssetHashType, Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,7 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk.asset import asset_hash
+from cdk.nag import acknowledge
 from cdk.settings import StackSettings
 from collector.reconcile import LEDGER_PREFIX
 from collector.store.schema import TIME_INDEX
@@ -31,11 +29,6 @@ MEMORY_MB = 256
 SCHEDULE = events.Schedule.cron(minute="30", hour="1")  # UTC: yesterday's metrics are all in by then
 
 
-def acknowledge(scope: Construct, rule: str, reason: str) -> None:
-    """Accept one cdk-nag finding on one construct, as cdk/stack.py does (plugin-qualified ID)."""
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"{rule.split('-', 1)[0]}::{rule}", reason=reason))
-
-
 class ScheduledReconcile(Construct):
     def __init__(
         self,
@@ -43,7 +36,7 @@ class ScheduledReconcile(Construct):
         construct_id: str,
         *,
         settings: StackSettings,
-        asset_dir: Path,
+        code: lambda_.Code,
         table: dynamodb.ITable,
         service: str,
         log_retention: logs.RetentionDays,
@@ -96,9 +89,7 @@ class ScheduledReconcile(Construct):
             runtime=runtime,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(
-                str(asset_dir), asset_hash=asset_hash(asset_dir), asset_hash_type=AssetHashType.CUSTOM
-            ),
+            code=code,
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             role=self.role,

@@ -11,7 +11,6 @@ from typing import Any
 
 import jsii
 from aws_cdk import (
-    Acknowledgment,
     ArnFormat,
     AssetHashType,
     Aws,
@@ -20,7 +19,6 @@ from aws_cdk import (
     Fn,
     RemovalPolicy,
     Stack,
-    Validations,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -30,6 +28,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.asset import asset_hash
+from cdk.nag import acknowledge
 from cdk.reconcile import ScheduledReconcile
 from cdk.ses import SesWiring, wire_ses
 from cdk.settings import StackSettings
@@ -70,16 +69,6 @@ RETENTION = {
     3288: logs.RetentionDays.NINE_YEARS,
     3653: logs.RetentionDays.TEN_YEARS,
 }
-
-
-def acknowledge(scope: Construct, rule: str, reason: str) -> None:
-    """Accept one cdk-nag finding on one construct, with the reason next to the resource.
-
-    The ID carries the plugin name (`AwsSolutions::AwsSolutions-SQS3`), the form CDK's validation
-    report prints, so the acknowledgment is matched to that plugin's finding and nothing else.
-    """
-    pack = rule.split("-", 1)[0]
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule}", reason=reason))
 
 
 @jsii.implements(lambda_.IDestination)
@@ -184,6 +173,10 @@ class CollectorStack(Stack):
             self.redaction_key = self._redaction_key()
             environment["COLLECTOR_REDACTION_KEY_SECRET_ARN"] = self.redaction_key.secret_arn
 
+        # One asset for both functions: hashed once, uploaded once.
+        code = lambda_.Code.from_asset(
+            str(asset_dir), asset_hash=asset_hash(asset_dir), asset_hash_type=AssetHashType.CUSTOM
+        )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -191,11 +184,7 @@ class CollectorStack(Stack):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(
-                str(asset_dir),
-                asset_hash=asset_hash(asset_dir),
-                asset_hash_type=AssetHashType.CUSTOM,
-            ),
+            code=code,
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             role=self.role,
@@ -265,7 +254,7 @@ class CollectorStack(Stack):
                 self,
                 "Reconcile",
                 settings=settings,
-                asset_dir=asset_dir,
+                code=code,
                 table=self.table,
                 service=service,
                 log_retention=RETENTION[settings.log_retention_days],
