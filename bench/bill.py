@@ -39,10 +39,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import prices
-from bench.cost import item_size, wru
+from bench.cost import item_size, query_read_units, wru
 from bench.emitted import DEFAULT, ENRICHMENT, VARIANTS, Emitted, Measurement, Series, Variant
 from bench.template import TemplateFacts
-from bench.traffic import DAYS_PER_MONTH, ORGANIZATIONS, PROFILE, Mix, Organization, hours_with_data
+from bench.traffic import (
+    DAYS_PER_MONTH,
+    HOURS_PER_MONTH,
+    HOURS_PER_WEEK,
+    ORGANIZATIONS,
+    PROFILE,
+    Mix,
+    Organization,
+    hours_with_data,
+    peak_hour_share,
+)
 from collector.metrics import catalog_for, features_for
 from collector.store.schema import IndexSpec
 
@@ -54,7 +64,6 @@ CONTAINER_HOURS = 2.0
 RETENTION_DAYS = 365  # the stack's default retentionDays
 KEYED_LOOKUPS_PER_MONTH = 10  # `audit query --sender/--message-id`, 30 days back each
 LOOKUP_DAYS = 30
-EVENTUALLY_CONSISTENT_BYTES_PER_RRU = 8192  # 4 KB per read unit, halved for eventual consistency
 NEW_KINDS = ("inbound", "outbound", "unknown", "truncated", "attachments", "auth_failure", "not_found")
 STORED_KINDS = (*NEW_KINDS, "invalid")
 
@@ -251,7 +260,7 @@ def cold_starts_per_month(invocations_per_week: float, billed_seconds: float) ->
         idle = arrivals * math.exp(-arrivals / 60 * IDLE_MINUTES)
         containers = max(1.0, arrivals * billed_seconds / 3600)
         per_week += idle + containers / CONTAINER_HOURS
-    return per_week * 730 / 168
+    return per_week * HOURS_PER_MONTH / HOURS_PER_WEEK
 
 
 def month(design: Design, inputs: Inputs, organization: Organization, mix: Mix) -> Bill:
@@ -306,7 +315,7 @@ def month(design: Design, inputs: Inputs, organization: Organization, mix: Mix) 
     for kind, count in per.items():
         for one in series(design, inputs.kind(kind), features):
             per_series[one] = per_series.get(one, 0.0) + count / DAYS_PER_MONTH * 7
-    metric_months = sum(hours_with_data(per_week) for per_week in per_series.values()) / 730
+    metric_months = sum(hours_with_data(per_week) for per_week in per_series.values()) / HOURS_PER_MONTH
     bill.lines[METRICS] = metric_months * prices.CUSTOM_METRICS.usd
     bill.lines[ALARMS] = (
         facts.alarm_metrics * prices.ALARM_METRICS.usd
@@ -374,7 +383,7 @@ def lookup_read_units(design: Design, inputs: Inputs, organization: Organization
         if k in inputs.measurement.kinds and k in rates
     )
     day_bytes = organization.messages_per_day * per_message
-    return LOOKUP_DAYS * max(0.5, math.ceil(day_bytes / 4096) / 2)
+    return LOOKUP_DAYS * query_read_units(day_bytes)
 
 
 def compression_ratio(design: Design, inputs: Inputs, features: frozenset[str]) -> float:
@@ -584,7 +593,7 @@ def hot_partition(report: Report) -> list[str]:
     inbound = report.inputs[DEFAULT.name].kind("inbound").item or {}
     time_index = next(i for i in after.facts.indexes if i.partition_key == "receivedDay")
     units = wru(item_size(index_item(inbound, time_index) or {}))
-    share = max(PROFILE)  # of a week's mail, in its busiest hour
+    share = peak_hour_share()  # of a week's mail, in its busiest hour
     out = [""]
     for organization in ORGANIZATIONS:
         per_second = organization.messages_per_day * 7 * share / 3600 * units
@@ -615,7 +624,7 @@ def assumptions(report: Report) -> list[str]:
         f"- Lambda: measured CPU x {VCPU_MB}/memory MB (a share of one vCPU) + {DYNAMODB_ROUND_TRIP_MS:g} ms "
         f"DynamoDB round trip (+ {MESSAGE_FLOW_READ_MS:g} ms message-flow read with enrichment), rounded up "
         f"to the ms; cold start after {IDLE_MINUTES:g} idle minutes and every {CONTAINER_HOURS:g} h per busy "
-        "container; INIT billed (since 2025-08-01).",
+        f"container; INIT billed (since {prices.LAMBDA_INIT_BILLED_SINCE}).",
         f"- Retention: audit records {RETENTION_DAYS} days, logs as the template says; "
         f"{KEYED_LOOKUPS_PER_MONTH} keyed {LOOKUP_DAYS}-day lookups a month. No free tier in the totals "
         "(the conservative figure for an account whose other workloads use it); one line shows it.",

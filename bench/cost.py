@@ -63,6 +63,12 @@ def wru(size: int) -> int:
     return max(1, math.ceil(size / 1024))
 
 
+def query_read_units(read_bytes: float) -> float:
+    """Read units of an eventually consistent Query that reads `read_bytes` of items: 4 KB a unit,
+    halved, and half a unit however little it reads."""
+    return max(0.5, math.ceil(read_bytes / 4096) / 2)
+
+
 @dataclass(frozen=True)
 class Workload:
     """One handler's measured figures, per unique message."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.cost import item_size
+from bench.cost import item_size, query_read_units
 from bench.emitted import client
 
 SEED_PER_DAY = 1_000
@@ -70,7 +70,7 @@ def model(
     page_seconds = ROUND_TRIP_S + min(day_bytes, PAGE_BYTES) / PARTITION_BYTES_PER_S
     return LookupCost(
         requests=full * pages + empty,
-        read_units=full * max(0.5, math.ceil(day_bytes / 4096) / 2) + empty * 0.5,
+        read_units=full * query_read_units(day_bytes) + empty * query_read_units(0),
         seconds=math.ceil(full / parallel) * pages * page_seconds
         + math.ceil(empty / parallel) * ROUND_TRIP_S,
     )

@@ -107,7 +107,6 @@ LOG_EVENT_OVERHEAD_BYTES = 26
 # DynamoDB: 100 bytes of storage overhead per item and per index item, not used for capacity units
 # (DynamoDB Developer Guide, CapacityUnitCalculations / GSI storage).
 ITEM_STORAGE_OVERHEAD_BYTES = 100
-HOURS_PER_MONTH = 730  # AWS's billing month
 GB = 1024**3
 
 ALL_PRICES: tuple[tuple[str, Price], ...] = (

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-DAYS_PER_MONTH = 730 / 24  # AWS's billing month of 730 hours
+HOURS_PER_MONTH = 730  # AWS's billing month
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 HOURS_PER_WEEK = 168
 
 
@@ -88,8 +89,9 @@ def hours_with_data(per_week: float, profile: tuple[float, ...] = PROFILE) -> fl
     if per_week <= 0:
         return 0.0
     week = sum(1 - math.exp(-per_week * share) for share in profile)
-    return week * 730 / HOURS_PER_WEEK
+    return week * HOURS_PER_MONTH / HOURS_PER_WEEK
 
 
 def peak_hour_share(profile: tuple[float, ...] = PROFILE) -> float:
+    """The share of a week's mail that arrives in its busiest hour."""
     return max(profile)
