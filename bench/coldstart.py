@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.assets import BASELINE as BASELINE_RECIPE
-from bench.assets import build_local
+from bench.assets import RECIPES, build_local
 from bench.run import (
     BASELINE,
     OURS,
@@ -46,7 +45,7 @@ from bench.run import (
     run_child,
 )
 from bench.variants import AIOBOTOCORE, Patch
-from cdk.asset import COLLECTOR, Interpreter, compile_bytecode, find_runtime_python
+from cdk.asset import Interpreter, compile_bytecode, find_runtime_python
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = ROOT / "bench" / "child.py"
@@ -196,35 +195,31 @@ SYNC_BOTOCORE: list[Patch] = [
 class Variant:
     label: str
     handler: Handler
-    recipe_name: str  # "ours" or "baseline"
     bytecode: str | None = "unchecked-hash"  # compileall's invalidation mode; None: no bytecode
     patches: Callable[[Path], list[Patch]] = lambda _root: []
 
 
-AS_DEPLOYED = Variant("workmail-collector asset", OURS, "ours")
-BASELINE_ASSET = Variant("Powertools baseline asset", BASELINE, "baseline")
+AS_DEPLOYED = Variant("workmail-collector asset", OURS)
+BASELINE_ASSET = Variant("Powertools baseline asset", BASELINE)
 LEVERS = (
-    Variant("ours, no bytecode (the package as first shipped)", OURS, "ours", bytecode=None),
-    Variant("ours, checked-hash bytecode", OURS, "ours", bytecode="checked-hash"),
+    Variant("ours, no bytecode (the package as first shipped)", OURS, bytecode=None),
+    Variant("ours, checked-hash bytecode", OURS, bytecode="checked-hash"),
     Variant(
         "ours, EMF without importing aws-embedded-metrics",
         OURS,
-        "ours",
         patches=lambda root: _emf_patches((root / "collector" / "metrics.py").read_text()),
     ),
-    Variant("ours, aiobotocore session instead of aioboto3", OURS, "ours", patches=lambda _root: AIOBOTOCORE),
-    Variant("ours, clients created during init", OURS, "ours", patches=lambda _root: INIT_CLIENTS),
-    Variant("ours, sync botocore client (no aiobotocore)", OURS, "ours", patches=lambda _root: SYNC_BOTOCORE),
+    Variant("ours, aiobotocore session instead of aioboto3", OURS, patches=lambda _root: AIOBOTOCORE),
+    Variant("ours, clients created during init", OURS, patches=lambda _root: INIT_CLIENTS),
+    Variant("ours, sync botocore client (no aiobotocore)", OURS, patches=lambda _root: SYNC_BOTOCORE),
     Variant(
         "ours, sync botocore + EMF without aws-embedded-metrics (no aiohttp)",
         OURS,
-        "ours",
         patches=lambda root: [*_emf_patches((root / "collector" / "metrics.py").read_text()), *SYNC_BOTOCORE],
     ),
     Variant(
         "ours, all three code levers",
         OURS,
-        "ours",
         patches=lambda root: [
             *_emf_patches((root / "collector" / "metrics.py").read_text()),
             *AIOBOTOCORE,
@@ -239,7 +234,7 @@ LEVERS = (
 
 def prepare(variant: Variant, workdir: Path, python: Interpreter) -> Path:
     """A copy of the variant's asset, patched and compiled like the build does, then read-only."""
-    recipe = COLLECTOR if variant.recipe_name == "ours" else BASELINE_RECIPE
+    recipe = RECIPES[variant.handler.name]  # a handler's package is built by its recipe of that name
     source = build_local(recipe, bytecode=variant.bytecode is not None).directory
     copy = workdir / f"asset-{abs(hash(variant.label)) % 10**8}"
     shutil.copytree(source, copy)
@@ -284,6 +279,7 @@ class Samples:
     variant: Variant
     import_ms: list[float] = field(default_factory=list)
     first_ms: list[float] = field(default_factory=list)
+    cold_ms: list[float] = field(default_factory=list)  # import + first invocation, per round
     cpu_ms: list[float] = field(default_factory=list)
     first_rss_mb: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
@@ -291,6 +287,7 @@ class Samples:
     def add(self, report: dict[str, Any]) -> None:
         self.import_ms.append(report["import_s"] * 1000)
         self.first_ms.append(report["first_invocation_s"] * 1000)
+        self.cold_ms.append(self.import_ms[-1] + self.first_ms[-1])
         self.cpu_ms.append((report["import_cpu_s"] + report["first_invocation_cpu_s"]) * 1000)
         self.first_rss_mb.append(report["rss_after_first_kb"] / 1024)
         self.peak_rss_mb.append(report["peak_rss_kb"] / 1024)
@@ -298,10 +295,6 @@ class Samples:
     def median(self, name: str) -> float:
         values: list[float] = getattr(self, name)
         return statistics.median(values)
-
-    @property
-    def cold_ms(self) -> float:
-        return statistics.median(a + b for a, b in zip(self.import_ms, self.first_ms, strict=True))
 
 
 def asset_env(handler: Handler, target: Target, tables: dict[str, str], copy: Path) -> dict[str, str]:
@@ -405,10 +398,6 @@ ROWS = (
 )
 
 
-def value(s: Samples, name: str) -> float:
-    return s.cold_ms if name == "cold_ms" else s.median(name)
-
-
 def headline(ours: Samples, base: Samples) -> tuple[list[str], list[tuple[str, bool, str]]]:
     lines = [
         "| built asset, python3.13 -I -S, read-only | workmail-collector | Powertools baseline "
@@ -416,14 +405,16 @@ def headline(ours: Samples, base: Samples) -> tuple[list[str], list[tuple[str, b
         "|---|---:|---:|---:|",
     ]
     for label, name, spec in ROWS:
-        a, b = value(ours, name), value(base, name)
+        a, b = ours.median(name), base.median(name)
         lines.append(f"| {label} | {a:{spec}} | {b:{spec}} | {a / b:.2f} |")
+    cold, cold_base = ours.median("cold_ms"), base.median("cold_ms")
     cpu, cpu_base = ours.median("cpu_ms"), base.median("cpu_ms")
+    rss, rss_base = ours.median("peak_rss_mb"), base.median("peak_rss_mb")
     targets = [
         (
             "asset cold start no slower than the Powertools asset's",
-            ours.cold_ms <= base.cold_ms,
-            f"{ours.cold_ms:.0f} vs {base.cold_ms:.0f} ms, {ours.cold_ms / base.cold_ms:.2f}x",
+            cold <= cold_base,
+            f"{cold:.0f} vs {cold_base:.0f} ms, {cold / cold_base:.2f}x",
         ),
         (
             "asset cold start CPU no more than the Powertools asset's",
@@ -432,9 +423,8 @@ def headline(ours: Samples, base: Samples) -> tuple[list[str], list[tuple[str, b
         ),
         (
             "asset peak RSS no higher than the Powertools asset's",
-            value(ours, "peak_rss_mb") <= value(base, "peak_rss_mb"),
-            f"{value(ours, 'peak_rss_mb'):.1f} vs {value(base, 'peak_rss_mb'):.1f} MB, "
-            f"{value(ours, 'peak_rss_mb') / value(base, 'peak_rss_mb'):.2f}x",
+            rss <= rss_base,
+            f"{rss:.1f} vs {rss_base:.1f} MB, {rss / rss_base:.2f}x",
         ),
     ]
     return lines, targets
@@ -443,11 +433,8 @@ def headline(ours: Samples, base: Samples) -> tuple[list[str], list[tuple[str, b
 def paired(s: Samples, reference: Samples, name: str) -> float:
     """Median over rounds of the per-round difference: the rounds alternate, so a round's load
     (other work on the machine) weighs on both samples of the pair alike."""
-    if name == "cold_ms":
-        mine = [a + b for a, b in zip(s.import_ms, s.first_ms, strict=True)]
-        theirs = [a + b for a, b in zip(reference.import_ms, reference.first_ms, strict=True)]
-    else:
-        mine, theirs = getattr(s, name), getattr(reference, name)
+    mine: list[float] = getattr(s, name)
+    theirs: list[float] = getattr(reference, name)
     return statistics.median(a - b for a, b in zip(mine, theirs, strict=True))
 
 
@@ -460,7 +447,8 @@ def lever_table(samples: dict[str, Samples]) -> list[str]:
     ]
     for label, s in samples.items():
         lines.append(
-            f"| {label} | {s.median('import_ms'):.0f} | {s.median('first_ms'):.0f} | {s.cold_ms:.0f} "
+            f"| {label} | {s.median('import_ms'):.0f} | {s.median('first_ms'):.0f} "
+            f"| {s.median('cold_ms'):.0f} "
             f"| {paired(s, reference, 'cold_ms'):+.0f} | {s.median('cpu_ms'):.0f} "
             f"| {paired(s, reference, 'cpu_ms'):+.0f} | {s.median('peak_rss_mb'):.1f} "
             f"| {paired(s, reference, 'peak_rss_mb'):+.1f} |"
@@ -493,7 +481,7 @@ def run(
     return {
         "python": python.version,
         "read_only": how,
-        "figures": {label: {name: value(s, name) for _, name, _ in ROWS} for label, s in samples.items()},
+        "figures": {label: {name: s.median(name) for _, name, _ in ROWS} for label, s in samples.items()},
         "targets": targets,
     }
 
