@@ -128,7 +128,7 @@ def test_without_fix_it_cannot_write(asset_dir: Path) -> None:
         stack,
         "Reconcile",
         settings=StackSettings(organization_id=ORG_ID, reconcile=True),
-        asset_dir=asset_dir,
+        code=lambda_.Code.from_asset(str(asset_dir)),
         table=table,
         service="svc",
         log_retention=logs.RetentionDays.ONE_MONTH,
