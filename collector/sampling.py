@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 SUBJECTS = (
     "Hello From Amazon WorkMail!",
@@ -14,32 +17,6 @@ SUBJECTS = (
     "会議の議事録",
     "Invoice #4711",
 )
-
-
-def generate_events(
-    *,
-    count: int = 1,
-    direction: str = "INBOUND",
-    recipients: int = 2,
-    truncated: bool = False,
-    layout: str = "envelope",
-    id_length: int = 32,
-    seed: int | None = None,
-    summary_version: str = "2019-07-28",
-) -> list[dict[str, Any]]:
-    """`iter_events` as a list, for callers that index or add lists (tests, benchmarks)."""
-    return list(
-        iter_events(
-            count=count,
-            direction=direction,
-            recipients=recipients,
-            truncated=truncated,
-            layout=layout,
-            id_length=id_length,
-            seed=seed,
-            summary_version=summary_version,
-        )
-    )
 
 
 def iter_events(
@@ -78,3 +55,16 @@ def iter_events(
             truncated=truncated,
         )
         yield event
+
+
+def listed(generate: Callable[P, Iterator[T]]) -> Callable[P, list[T]]:
+    """A generator of events as a function returning the list, with the same typed arguments."""
+
+    def as_list(*args: P.args, **kwargs: P.kwargs) -> list[T]:
+        return list(generate(*args, **kwargs))
+
+    return as_list
+
+
+# `iter_events` as a list, for callers that index or add lists (tests, benchmarks).
+generate_events = listed(iter_events)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.jsonutil import dumps
-from collector.sampling import SUBJECTS
+from collector.sampling import SUBJECTS, listed
 
 RECEIPT = "receipt"
 SENDING_EVENTS = {  # CLI name -> (eventType, EventBridge detail-type)
@@ -178,21 +178,6 @@ def wrap(
     return record
 
 
-def generate_ses_events(
-    *,
-    count: int = 1,
-    event: str = RECEIPT,
-    recipients: int = 2,
-    via: str = "none",
-    verdict: str = "PASS",
-    seed: int | None = None,
-) -> list[dict[str, Any]]:
-    """`iter_ses_events` as a list, for callers that index or add lists (tests)."""
-    return list(
-        iter_ses_events(count=count, event=event, recipients=recipients, via=via, verdict=verdict, seed=seed)
-    )
-
-
 def iter_ses_events(
     *,
     count: int = 1,
@@ -210,6 +195,10 @@ def iter_ses_events(
     if via not in WRAPPERS or (event == RECEIPT and via != "none"):
         raise ValueError("via applies to sending events only: none, sns or eventbridge")
     return _ses_events(count, event, recipients, via, verdict, random.Random(seed))
+
+
+# `iter_ses_events` as a list, for callers that index or add lists (tests).
+generate_ses_events = listed(iter_ses_events)
 
 
 def _ses_events(

@@ -19,7 +19,7 @@ from collector.config import (
 )
 from collector.runtime import open_store
 from collector.store import AuditStore, StoreNotFound
-from collector.store.sqlite import SqliteStore, StorePathError
+from collector.store.sqlite import NoAuditDatabase, SqliteStore, StorePathError
 
 STORES = ("sqlite", "dynamodb")  # the names COLLECTOR_STORE takes, so the flag and the variable agree
 # Where each endpoint the CLI calls is set, and the hosts of the services' own endpoints.
@@ -125,7 +125,7 @@ def _where() -> str:
 def explain(error: BaseException, settings: Settings | None) -> tuple[str, int] | None:
     """One line and an exit code for the failures a user can fix (2) or should know by name (1);
     None for anything else."""
-    if isinstance(error, StoreNotFound) and str(error).startswith("no audit database"):
+    if isinstance(error, NoAuditDatabase):
         return f"{error}: nothing replayed there yet? Give --db or set COLLECTOR_SQLITE_PATH", 2
     if isinstance(error, StorePathError):
         return f"{error} (give another --db or COLLECTOR_SQLITE_PATH)", 2

@@ -192,6 +192,10 @@ class SqliteStore:
         self._db.close()
 
 
+class NoAuditDatabase(StoreNotFound):
+    """A read found no database file at the path: nothing was replayed there yet, or a typo."""
+
+
 class StorePathError(StoreNotFound):
     """The path leads nowhere a database can be made (a file where a folder must be, no permission):
     the user's path to fix, not a store failure."""
@@ -225,7 +229,7 @@ def _columns(db: sqlite3.Connection) -> set[str]:
 def _open_existing(path: Path) -> sqlite3.Connection:
     """A connection to an audit database that must already exist: never creates a file or folder."""
     if not path.is_file():
-        raise StoreNotFound(f"no audit database at {path}")
+        raise NoAuditDatabase(f"no audit database at {path}")
     if path.stat().st_size == 0:  # SQLite would delete a -wal beside an empty file
         raise StoreNotFound(f"{path} is not an audit database (no audit table)")
     for last in (False, True):
