@@ -114,6 +114,14 @@ def dynamodb_backend(dynamodb_local: str, monkeypatch: pytest.MonkeyPatch) -> Ba
     )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("dynamodb-local", marks=pytest.mark.dynamodb)])
+def store_backend(request: pytest.FixtureRequest) -> Backend:
+    """An audit store on SQLite and on DynamoDB Local (no moto: its time-index queries differ)."""
+    fixture = {"sqlite": "sqlite_backend", "dynamodb-local": "dynamodb_backend"}[request.param]
+    backend: Backend = request.getfixturevalue(fixture)
+    return backend
+
+
 @pytest.fixture
 def moto_backend(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Backend:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import orjson
 import pytest
@@ -14,8 +12,7 @@ import pytest
 from collector.sampling import generate_events, iter_events
 from collector.sampling_ses import generate_ses_events, iter_ses_events
 from tests.conftest import ROOT
-
-SCRIPT = Path(sys.executable).parent / "workmail-collector"
+from tests.test_cli import SCRIPT
 
 
 def test_events_are_made_one_at_a_time() -> None:

@@ -20,7 +20,7 @@ from collector.pipeline import Pipeline
 from collector.sampling import generate_events
 from collector.store.dynamodb import DynamoDbStore
 from tests.conftest import Backend, run
-from tests.emf import sum_metric, validate_document
+from tests.emf import MAX_DOCUMENT_BYTES, sum_metric, validate_document
 from tests.failing_server import failing_endpoint
 
 KEY = b"an-hmac-key-of-sufficient-length"
@@ -389,9 +389,6 @@ def test_unicode_line_separators_never_split_an_emf_document(sqlite_backend: Bac
     run(with_pipeline(sqlite_backend, body))
 
 
-LOG_EVENT_LIMIT = 256 * 1024 - 26  # CloudWatch Logs' largest event, less its per-event overhead
-
-
 @pytest.mark.parametrize(
     ("case", "settings"),
     [
@@ -421,7 +418,7 @@ def test_every_emf_document_and_log_line_stays_under_the_log_event_limit(
         # Metrics are never what gets dropped to fit.
         assert document.get("Messages", 0) + document.get("InvalidEvents", 0) == 1
         for record in caplog.records:
-            assert len(record.getMessage().encode()) < LOG_EVENT_LIMIT // 4
+            assert len(record.getMessage().encode()) < MAX_DOCUMENT_BYTES // 4
             for value in (getattr(record, "requestId", ""), getattr(record, "invocationId", "")):
                 assert len(str(value)) <= 1100
 

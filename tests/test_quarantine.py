@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,8 @@ from collector.model import Status
 from collector.pipeline import Pipeline
 from collector.sampling import generate_events
 from tests.conftest import ROOT, Backend, run
+from tests.test_cli import SCRIPT
 from tests.test_pipeline import invocation, with_pipeline
-
-SCRIPT = Path(sys.executable).parent / "workmail-collector"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("dynamodb-local", marks=pytest.mark.dynamodb)])
-def store_backend(request: pytest.FixtureRequest) -> Backend:
-    fixture = {"sqlite": "sqlite_backend", "dynamodb-local": "dynamodb_backend"}[request.param]
-    backend: Backend = request.getfixturevalue(fixture)
-    return backend
 
 
 def nested(depth: int, leaf: Any = "bottom") -> Any:

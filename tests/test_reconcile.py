@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -40,18 +40,11 @@ from collector.sampling import generate_events
 from collector.store import AuditStore, Query
 from tests.conftest import Backend, run
 from tests.emf import validate_document
+from tests.test_store_contract import with_store
 
 NOW = datetime.now(UTC)
 TODAY = NOW.date()
 DAY = TODAY - timedelta(days=2)
-
-
-@pytest.fixture(params=["sqlite", "dynamodb-local"])
-def store_backend(request: pytest.FixtureRequest) -> Backend:
-    """The audit side on SQLite and on DynamoDB Local."""
-    fixture = {"sqlite": "sqlite_backend", "dynamodb-local": "dynamodb_backend"}[request.param]
-    backend: Backend = request.getfixturevalue(fixture)
-    return backend
 
 
 @pytest.fixture
@@ -158,14 +151,6 @@ def planted(lines: list[str]) -> list[str]:
     inbound = next(n for n, d in enumerate(docs) if d.get("FlowDirection") == "INBOUND" and "Messages" in d)
     outbound = next(n for n, d in enumerate(docs) if d.get("FlowDirection") == "OUTBOUND" and "Messages" in d)
     return [line for n, line in enumerate(lines) if n != inbound] + [lines[outbound]]
-
-
-async def with_store(backend: Backend, body: Callable[[AuditStore], Awaitable[Any]]) -> Any:
-    store = await backend.open()
-    try:
-        return await body(store)
-    finally:
-        await store.close()
 
 
 def by_series(report: Report) -> dict[str, tuple[int, int]]:
