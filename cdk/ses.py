@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -52,16 +50,6 @@ EVENTBRIDGE_RETRIES = 2
 EVENTBRIDGE_MAX_AGE = Duration.hours(6)
 
 
-@dataclass
-class SesWiring:
-    """What was created, for outputs and tests."""
-
-    rule_arn: str | None = None
-    receipt_rule: ses.CfnReceiptRule | None = None
-    topic: sns.Topic | None = None
-    rule: events.Rule | None = None
-
-
 def receipt_rule_arn(stack: Stack, rule_set: str, rule_name: str) -> str:
     return stack.format_arn(
         service="ses",
@@ -73,34 +61,33 @@ def receipt_rule_arn(stack: Stack, rule_set: str, rule_name: str) -> str:
 
 def wire_ses(
     scope: Construct, *, function: lambda_.Function, failure_queue: sqs.IQueue, settings: SesSettings
-) -> SesWiring:
-    wiring = SesWiring()
+) -> None:
     stack = Stack.of(scope)
     if settings.rule_set is not None and settings.rule_name is not None:
-        wiring.rule_arn = receipt_rule_arn(stack, settings.rule_set, settings.rule_name)
+        rule_arn = receipt_rule_arn(stack, settings.rule_set, settings.rule_name)
         function.add_permission(
             "InvokeFromSesReceiptRule",
             principal=iam.ServicePrincipal("ses.amazonaws.com"),
             action="lambda:InvokeFunction",
             source_account=Aws.ACCOUNT_ID,
-            source_arn=wiring.rule_arn,
+            source_arn=rule_arn,
         )
         if settings.create_rule:
-            wiring.receipt_rule = _receipt_rule(scope, function, settings)
+            _receipt_rule(scope, function, settings)
     if settings.configuration_set is not None:
         configuration_set = ses.ConfigurationSet.from_configuration_set_name(
             scope, "SesConfigurationSet", settings.configuration_set
         )
         if settings.destination == "sns":
-            wiring.topic = _topic(scope, stack, settings.configuration_set)
-            destination = ses.EventDestination.sns_topic(wiring.topic)
-            wiring.topic.add_subscription(
+            topic = _topic(scope, stack, settings.configuration_set)
+            destination = ses.EventDestination.sns_topic(topic)
+            topic.add_subscription(
                 subscriptions.LambdaSubscription(function, dead_letter_queue=failure_queue)
             )
         else:
             bus = events.EventBus.from_event_bus_name(scope, "DefaultEventBus", "default")
             destination = ses.EventDestination.event_bus(bus)
-            wiring.rule = _eventbridge_rule(scope, function, failure_queue, settings.configuration_set)
+            _eventbridge_rule(scope, function, failure_queue, settings.configuration_set)
         ses.ConfigurationSetEventDestination(
             scope,
             "SesEventDestination",
@@ -109,7 +96,6 @@ def wire_ses(
             events=list(SENDING_EVENTS),
             configuration_set_event_destination_name=f"{stack.stack_name}-collector"[:64],
         )
-    return wiring
 
 
 def _receipt_rule(scope: Construct, function: lambda_.Function, settings: SesSettings) -> ses.CfnReceiptRule:

@@ -30,7 +30,7 @@ from constructs import Construct
 from cdk.asset import asset_hash
 from cdk.nag import acknowledge
 from cdk.reconcile import ScheduledReconcile
-from cdk.ses import SesWiring, wire_ses
+from cdk.ses import wire_ses
 from cdk.settings import StackSettings
 from cdk.table import audit_table
 from collector.metrics import features_for
@@ -242,11 +242,8 @@ class CollectorStack(Stack):
                     arn_format=ArnFormat.SLASH_RESOURCE_NAME,
                 ),
             )
-        self.ses: SesWiring | None = None
         if settings.ses.inbound or settings.ses.outbound:
-            self.ses = wire_ses(
-                self, function=self.function, failure_queue=self.failure_queue, settings=settings.ses
-            )
+            wire_ses(self, function=self.function, failure_queue=self.failure_queue, settings=settings.ses)
 
         self.reconcile: ScheduledReconcile | None = None
         if settings.reconcile:

@@ -81,7 +81,6 @@ class Observability(Construct):
         )
         if reconcile is not None:
             specs += reconcile_alarms(function=reconcile, metrics=metrics)
-        self.specs: list[AlarmSpec] = specs
         self.health: Health = health_alarms(self, specs, prefix=prefix, topic=self.topic)
         self.mail_flow: cw.Dashboard = mail_flow_dashboard(
             self,
