@@ -139,12 +139,14 @@ def read_values(stream: BinaryIO, origin: str, advance: Callable[[int], None]) -
             yield from _lines(source, origin)
             return
         line = source.peek_line(PROBE_BYTES)
-        if line is None or not _complete(line):
+        number = source.line
+        first = None if line is None else _line_value(line, origin, number)
+        # Read once: only a line that failed needs the second look (is it the start of a longer
+        # document, or one whole value with bytes that are not UTF-8?).
+        if line is None or (isinstance(first, Undecodable) and not _complete(line)):
             yield from _document(source, origin)
             continue
-        number = source.line
         source.read_line()
-        first = _line_value(line, origin, number)
         if source.skip_whitespace():  # more follows: JSON Lines
             yield first
             yield from _lines(source, origin)
