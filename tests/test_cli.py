@@ -282,6 +282,9 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(local_env: dict[st
 
 
 def test_every_option_says_what_it_does() -> None:
+    from collector.cli import parser
+
+    root = parser()
     for command in (
         ("replay",),
         ("generate-event",),
@@ -290,9 +293,6 @@ def test_every_option_says_what_it_does() -> None:
         ("audit", "get"),
         ("table", "create"),
     ):
-        from collector.cli import parser
-
-        root = parser()
         sub = root
         for name in command:
             action = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction))

@@ -26,7 +26,7 @@ RECEIVED = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 READ_BY_QUERIES = {"invocationId", "status", "messageId", "requestId"}
 
 
-def emitted(tmp_path: Path, cases: list[dict[str, Any]], enrich: bool = False) -> list[tuple[str, Outcome]]:
+def emitted(tmp_path: Path, cases: list[dict[str, Any]]) -> list[tuple[str, Outcome]]:
     """The current collector's EMF lines and outcomes for the given deliveries (SQLite store)."""
     lines: list[str] = []
     settings = Settings(store="sqlite", sqlite_path=tmp_path / "audit.sqlite3", service="WorkMailCollector")

@@ -207,14 +207,15 @@ def check_interrupted_then_rerun(
 
 
 _examples = itertools.count()
-
-
-@settings(
-    max_examples=60,
+# Each example replays into its own folder under the function's tmp_path (made per example).
+REPLAYS = settings(
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@settings(REPLAYS, max_examples=60)
 @given(scenario=scenarios())
 def test_interrupted_replays_on_sqlite_count_each_event_once(
     tmp_path: Path, scenario: tuple[list[Delivery], int, Fault]
@@ -227,12 +228,7 @@ def test_interrupted_replays_on_sqlite_count_each_event_once(
 
 
 @pytest.mark.dynamodb
-@settings(
-    max_examples=15,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(REPLAYS, max_examples=15)
 @given(scenario=scenarios())
 def test_interrupted_replays_on_dynamodb_local_count_each_event_once(
     dynamodb_local: str,
