@@ -37,10 +37,10 @@ from bench.run import (
     OURS,
     Handler,
     Target,
-    _client,
     build_deliveries,
     child_env,
     create_tables,
+    dynamodb_client,
     proxied,
     run_child,
 )
@@ -316,7 +316,7 @@ def sample(
     workdir: Path,
     target: Target,
 ) -> dict[str, Any]:
-    tables = create_tables(variant.handler, _client(target.endpoint))
+    tables = create_tables(variant.handler, dynamodb_client(target.endpoint))
     env = asset_env(variant.handler, target, tables, copy)
     flags = ["-B"] if not prefix and os.geteuid() == 0 else []
     command = [*prefix, str(copy), python.path, "-I", "-S", *flags, str(CHILD)] if prefix else None

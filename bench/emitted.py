@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.dynamodb_local import ROOT
+from bench.run import create_audit_table, dynamodb_client
 
 Series = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, metric name, dimension values
 SERVICE = "WorkMailCollector"  # the stack's default name: the Service dimension's value
@@ -197,25 +198,11 @@ def _mime(kind: str) -> bytes:
 
 def client(endpoint: str) -> Any:
     """A plain boto3 client straight to DynamoDB Local (tables and reads, outside the pipeline)."""
-    import boto3
-
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return dynamodb_client(endpoint)
 
 
 def create_table(endpoint: str) -> str:
-    from collector.store.schema import AUDIT_TABLE
-
-    dynamodb = client(endpoint)
-    name = f"bill-{uuid.uuid4().hex[:10]}"
-    dynamodb.create_table(**AUDIT_TABLE.create_table_request(name))
-    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    return name
+    return create_audit_table(client(endpoint), prefix="bill")
 
 
 def _stored(endpoint: str, table: str, key: str) -> dict[str, Any] | None:

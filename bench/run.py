@@ -72,7 +72,7 @@ def build_deliveries(count: int, duplicate_share: float, seed: int) -> list[dict
 # --- DynamoDB Local tables and checks (boto3, straight to DynamoDB Local) ---------------------------
 
 
-def _client(endpoint: str) -> Any:
+def dynamodb_client(endpoint: str) -> Any:
     import boto3
 
     return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", **_boto_credentials())
@@ -82,10 +82,10 @@ def _boto_credentials() -> dict[str, str]:
     return {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def create_audit_table(client: Any) -> str:
+def create_audit_table(client: Any, prefix: str = "audit") -> str:
     from collector.store.schema import AUDIT_TABLE
 
-    name = f"audit-{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
     client.create_table(**AUDIT_TABLE.create_table_request(name))
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     return name
@@ -258,7 +258,7 @@ def create_tables(handler: Handler, client: Any) -> dict[str, str]:
 def measure(
     handler: Handler, deliveries: list[dict[str, Any]], deliveries_path: Path, workdir: Path, target: Target
 ) -> Run:
-    client = _client(target.endpoint)
+    client = dynamodb_client(target.endpoint)
     tables = create_tables(handler, client)
     env = child_env(handler, target, tables)
     report, stdout, _ = run_child(handler, deliveries_path, workdir, target.control_port, env)
@@ -632,7 +632,7 @@ def profile_imports(
     handler: Handler, deliveries: list[dict[str, Any]], workdir: Path, target: Target
 ) -> dict[str, list[tuple[str, float]]]:
     """Run the cold path once more under `-X importtime` and attribute import time to packages."""
-    tables = create_tables(handler, _client(target.endpoint))
+    tables = create_tables(handler, dynamodb_client(target.endpoint))
     path = workdir / f"profile-{handler.name}.jsonl"
     path.write_text("".join(json.dumps(d) + "\n" for d in deliveries))
     env = child_env(handler, target, tables)

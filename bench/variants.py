@@ -27,10 +27,10 @@ from bench.run import (
     OURS,
     Handler,
     Target,
-    _client,
     build_deliveries,
     child_env,
     create_tables,
+    dynamodb_client,
     proxied,
     run_child,
 )
@@ -94,7 +94,7 @@ class Sample:
 
 def sample(handler: Handler, root: Path, deliveries: Path, workdir: Path, target: Target) -> Sample:
     """One fresh process with `root`/collector first on sys.path (bench/ still comes from ROOT)."""
-    env = child_env(handler, target, create_tables(handler, _client(target.endpoint)))
+    env = child_env(handler, target, create_tables(handler, dynamodb_client(target.endpoint)))
     env["PYTHONPATH"] = f"{root}:{ROOT}"
     report, _, _ = run_child(handler, deliveries, workdir, target.control_port, env, cwd=root)
     assert str(report["module_file"]).startswith(str(root)), f"loaded {report['module_file']}, not {root}"
