@@ -45,7 +45,7 @@ from bench.run import (
     run_child,
 )
 from bench.variants import AIOBOTOCORE, Patch
-from cdk.asset import Interpreter, compile_bytecode, find_runtime_python
+from cdk.asset import Interpreter, compile_bytecode, find_runtime_python, paths_under
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = ROOT / "bench" / "child.py"
@@ -252,10 +252,6 @@ def prepare(variant: Variant, workdir: Path, python: Interpreter) -> Path:
     return copy
 
 
-def _listing(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
-
-
 def read_only_prefix(probe_dir: Path) -> tuple[list[str], str]:
     """How to run a child so its asset cannot be written: (command prefix, description)."""
     if os.geteuid() != 0:
@@ -366,7 +362,7 @@ def measure(
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-coldstart-")))
         endpoint = endpoint or stack.enter_context(dynamodb_local())
         copies = {v.label: prepare(v, workdir, python) for v in variants}
-        listings = {label: _listing(copy) for label, copy in copies.items()}
+        listings = {label: paths_under(copy) for label, copy in copies.items()}
         prefix, how = read_only_prefix(next(iter(copies.values())))
         deliveries = workdir / "deliveries.jsonl"
         deliveries.write_text("".join(json.dumps(d) + "\n" for d in build_deliveries(events, 0.0, seed=5)))
@@ -381,7 +377,7 @@ def measure(
                         samples[variant.label].add(report)
                 log(f"# cold start round {n}{' (warm-up, discarded)' if n == 0 else ''} done", flush=True)
             for label, copy in copies.items():
-                if _listing(copy) != listings[label]:
+                if paths_under(copy) != listings[label]:
                     raise SystemExit(f"{label}: a child wrote into its read-only asset copy")
     return samples, how, python
 

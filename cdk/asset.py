@@ -504,7 +504,8 @@ def _populate(
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def _manifest(directory: Path) -> list[str]:
+def paths_under(directory: Path) -> list[str]:
+    """Every path under `directory`, relative and sorted: what a build wrote, or a run changed."""
     return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*"))
 
 
@@ -552,7 +553,7 @@ def build(
     try:
         _populate(scratch, root, recipe, platform, python)
         listing = scratch.with_suffix(".files.json")
-        listing.write_text(json.dumps(_manifest(scratch)))
+        listing.write_text(json.dumps(paths_under(scratch)))
         try:
             scratch.rename(final)
         except OSError:
