@@ -439,12 +439,8 @@ def test_the_deployed_hash_is_the_built_directory(asset_dir: Path, python313: In
 def flow_server() -> Iterator[Any]:
     from tests.enrichment.flowserver import MessageFlowServer
 
-    server = MessageFlowServer()
-    server.start()
-    try:
+    with MessageFlowServer() as server:
         yield server
-    finally:
-        server.close()
 
 
 def run_probe(python: Interpreter, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:

@@ -36,9 +36,5 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def flow_server(aws_env: None) -> Iterator[MessageFlowServer]:
-    server = MessageFlowServer()
-    server.start()
-    try:
+    with MessageFlowServer() as server:
         yield server
-    finally:
-        server.close()

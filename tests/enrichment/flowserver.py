@@ -107,6 +107,13 @@ class MessageFlowServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
+    def __enter__(self) -> MessageFlowServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def _chunks(body: Body, size: int) -> Iterator[bytes]:
     if isinstance(body, bytes):
