@@ -11,14 +11,12 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
-from cfnlint.api import lint  # type: ignore[import-untyped]
-from cfnlint.config import ManualArgs  # type: ignore[import-untyped]
 
 from cdk.reconcile import ScheduledReconcile
 from cdk.settings import StackSettings
 from collector.store.schema import TIME_INDEX
+from tests.cdk import test_cfn_lint
 from tests.cdk.support import ORG_ID, Synth
-from tests.cdk.test_cfn_lint import IGNORED, WORKMAIL_REGIONS
 from tests.cdk.test_dashboards import dashboards, widget_metrics
 from tests.cdk.test_nag import acknowledgments, unacknowledged
 
@@ -169,8 +167,4 @@ def test_nag_and_cfn_lint_clean(reconcile_synth: Synth) -> None:
     }
     for rules in reconcile.values():
         assert all(len(reason) >= 60 for reason in rules.values())
-    matches = lint(
-        reconcile_synth.template_path().read_text(),
-        config=ManualArgs(regions=WORKMAIL_REGIONS, include_checks=["I"], ignore_checks=sorted(IGNORED)),
-    )
-    assert [f"{m.rule.id} {m.message}" for m in matches] == []
+    test_cfn_lint.test_template_is_cfn_lint_clean(reconcile_synth)
