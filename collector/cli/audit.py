@@ -108,9 +108,9 @@ def _query(args: argparse.Namespace, store: str, now: datetime) -> Query:
         full=bool(args.json),  # the table's columns are all in the time index
     )
     try:
-        if since is None and (args.audit_command == "list" or (until is not None and not keyed)):
-            # A time range needs a start; both stores get the same one (DynamoDB walks its days).
-            query = replace(query, since=(until or now) - timedelta(days=getattr(args, "days", 7)))
+        if since is None and args.audit_command == "list":
+            # `--days` back; `audit query` leaves the start to Query.window (7 or 30 days back).
+            query = replace(query, since=(until or now) - timedelta(days=args.days))
         start, end = query.window(now)
     except OverflowError:
         raise UserError(f"--until {args.until} leaves no room to look back before it (the year 1)") from None
