@@ -204,6 +204,18 @@ def _kept(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
     return [orjson.loads(m["Body"]) for m in messages.get("Messages", [])]
 
 
+def _redacting_on_moto(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> None:
+    """A table on moto and redaction on, its key a new secret in moto's Secrets Manager."""
+    import boto3
+
+    monkeypatch.setenv("COLLECTOR_TABLE_NAME", make_table(moto_endpoint))
+    arn = boto3.client("secretsmanager", endpoint_url=moto_endpoint).create_secret(
+        Name=f"key-{uuid.uuid4().hex[:8]}", SecretString="k" * 32
+    )["ARN"]
+    monkeypatch.setenv("COLLECTOR_REDACT", "true")
+    monkeypatch.setenv("COLLECTOR_REDACTION_KEY_SECRET_ARN", arn)
+
+
 @pytest.mark.parametrize("hangs", ["secret read", "store"])
 def test_sync_cold_start_answers_within_its_budget_counted_from_the_import_when_setup_or_store_hangs(
     hangs: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, fresh_container: None
@@ -211,17 +223,11 @@ def test_sync_cold_start_answers_within_its_budget_counted_from_the_import_when_
     """Issue 8: with the secret endpoint hung the handler raised after 17.4 s and kept nothing. The
     budget counts from the cold start's first instant: 8 s, of which the import took 2 s (the
     old clock, started at the invocation, would answer after 2 + 6.5 s)."""
-    import boto3
 
     from tests.failing_server import failing_endpoint
 
     sqs, queue_url = _sync_env(monkeypatch, moto_endpoint, budget="8")
-    monkeypatch.setenv("COLLECTOR_TABLE_NAME", make_table(moto_endpoint))  # every service on moto...
-    arn = boto3.client("secretsmanager", endpoint_url=moto_endpoint).create_secret(
-        Name=f"key-{uuid.uuid4().hex[:8]}", SecretString="k" * 32
-    )["ARN"]
-    monkeypatch.setenv("COLLECTOR_REDACT", "true")
-    monkeypatch.setenv("COLLECTOR_REDACTION_KEY_SECRET_ARN", arn)
+    _redacting_on_moto(monkeypatch, moto_endpoint)  # every service on moto...
     raw = generate_events(seed=17)[0]
     service = "SECRETS_MANAGER" if hangs == "secret read" else "DYNAMODB"
     with failing_endpoint("slow", delay=30.0) as (never, hits):
@@ -247,18 +253,11 @@ def test_sync_cold_start_answers_within_its_budget_counted_from_the_import_when_
 def test_a_setup_cut_short_is_done_again_by_the_next_invocation(
     moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, fresh_container: None
 ) -> None:
-    import boto3
 
     from tests.failing_server import failing_endpoint
 
     sqs, queue_url = _sync_env(monkeypatch, moto_endpoint, budget="3")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("COLLECTOR_TABLE_NAME", make_table(moto_endpoint))
-    arn = boto3.client("secretsmanager", endpoint_url=moto_endpoint).create_secret(
-        Name=f"key-{uuid.uuid4().hex[:8]}", SecretString="k" * 32
-    )["ARN"]
-    monkeypatch.setenv("COLLECTOR_REDACT", "true")
-    monkeypatch.setenv("COLLECTOR_REDACTION_KEY_SECRET_ARN", arn)
+    _redacting_on_moto(monkeypatch, moto_endpoint)
     first, second = generate_events(count=2, seed=18)
     with failing_endpoint("slow", delay=30.0) as (never, _):
         monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", never)
