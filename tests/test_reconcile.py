@@ -153,6 +153,14 @@ def planted(lines: list[str]) -> list[str]:
     return [line for n, line in enumerate(lines) if n != inbound] + [lines[outbound]]
 
 
+async def seed_planted_day(store: AuditStore, names: Names) -> None:
+    """DAY's records in `store`, the planted metric lines (four differences) and WorkMail's counts."""
+    lines = await record(store, names, DAY)
+    async with cloudwatch() as client:
+        await publish(client, planted(lines))
+        await workmail_counts(client, names.org, DAY, received=5, sent=12)
+
+
 def by_series(report: Report) -> dict[str, tuple[int, int]]:
     return {r.series.key: (r.audit, r.metric) for r in report.rows}
 
@@ -402,13 +410,7 @@ def test_the_command_prints_the_verdict_and_fixes(
 ) -> None:
     db = str(sqlite_backend.settings.sqlite_path)
 
-    async def seed(store: AuditStore) -> None:
-        lines = await record(store, names, DAY)
-        async with cloudwatch() as client:
-            await publish(client, planted(lines))
-            await workmail_counts(client, names.org, DAY, received=5, sent=12)
-
-    run(with_store(sqlite_backend, seed))
+    run(with_store(sqlite_backend, lambda store: seed_planted_day(store, names)))
     common = ["--db", db, "--namespace", names.namespace, "--service", names.service]
     common += ["--since", DAY.isoformat(), "--until", DAY.isoformat(), "--organization-id", names.org]
     common += ["--cloudwatch-endpoint-url", cloudwatch_endpoint]
@@ -475,13 +477,7 @@ def test_the_scheduled_handler_reports_through_emf_and_fixes(
 ) -> None:
     from collector import reconcile_handler
 
-    async def seed(store: AuditStore) -> None:
-        lines = await record(store, names, DAY)
-        async with cloudwatch() as client:
-            await publish(client, planted(lines))
-            await workmail_counts(client, names.org, DAY, received=5, sent=12)
-
-    run(with_store(moto_backend, seed))
+    run(with_store(moto_backend, lambda store: seed_planted_day(store, names)))
     for key, value in {
         "COLLECTOR_STORE": "dynamodb",
         "COLLECTOR_TABLE_NAME": moto_backend.settings.table_name,
