@@ -35,9 +35,4 @@ def parse(argv: list[str]) -> Options:
 
 if __name__ == "__main__":
     options = parse(sys.argv[1:])
-    status = main(options)
-    if not options.only_storm:
-        from bench.bill import main as monthly_bill  # the monthly bill, bench/bill.py
-
-        monthly_bill([])
-    sys.exit(status)
+    sys.exit(main(options, monthly_bill=not options.only_storm))  # the bill: bench/bill.py

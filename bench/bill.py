@@ -682,13 +682,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bill", description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
     from bench.dynamodb_local import dynamodb_local
-    from bench.template import facts, synthesized
 
     with dynamodb_local() as endpoint:
-        inputs = measure_all(endpoint)
-    report = build(inputs, designs_for(lambda context: facts(synthesized(context))), Mix())
-    print_report(report)
+        monthly_bill(endpoint)
     return 0  # targets are reported, not enforced: the exit status is for correctness checks
+
+
+def monthly_bill(endpoint: str) -> None:
+    """Measure against the running DynamoDB Local at `endpoint`, then print the bill."""
+    from bench.template import facts, synthesized
+
+    inputs = measure_all(endpoint)
+    print_report(build(inputs, designs_for(lambda context: facts(synthesized(context))), Mix()))
 
 
 if __name__ == "__main__":

@@ -501,7 +501,9 @@ class Options:
     cold_rounds: int = 7
 
 
-def main(options: Options) -> int:
+def main(options: Options, monthly_bill: bool = False) -> int:
+    """The comparison and the cold start (or the storm), then, with `monthly_bill`, the bill, all
+    against one DynamoDB Local."""
     from bench.dynamodb_local import dynamodb_local
 
     results: dict[str, Any] = {}
@@ -518,6 +520,10 @@ def main(options: Options) -> int:
             from bench.storm_bench import storm_bench
 
             results["storm"] = storm_bench(endpoint, workdir, options.storm_events)
+        if monthly_bill:
+            from bench.bill import monthly_bill as print_bill
+
+            print_bill(endpoint)
     if options.json_out is not None:
         options.json_out.write_text(json.dumps(results, indent=2, default=str))
     comparison = results.get("comparison")
