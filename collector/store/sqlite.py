@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -151,18 +151,13 @@ class SqliteStore:
 
     async def query(self, query: Query) -> list[Item]:
         """The same window and filters as the DynamoDB store (collector.store.Query)."""
-        since, until = query.window()
-        # Like DynamoDB's time index: only items with a receivedDay (records, not bookkeeping items).
-        clauses = ["received_at >= ?", "received_at <= ?", "json_extract(item, '$.receivedDay') IS NOT NULL"]
-        params: list[str | int] = [iso_millis(since), iso_millis(until)]
+        clauses, params = self._in_trail(*query.window())
         if query.message_id is not None:
             clauses.append("message_id = ?")
             params.append(query.message_id)
         if query.sender is not None:
             clauses.append("sender = ?")
             params.append(query.sender)
-        clauses.append("(expires_at IS NULL OR expires_at >= ?)")  # expired: out of the trail
-        params.append(self._expiry_cutoff())
         rows = self._db.execute(
             f"SELECT item, {self._state} FROM audit WHERE {' AND '.join(clauses)}"
             " ORDER BY received_at DESC, invocation_id LIMIT ?",
@@ -171,15 +166,13 @@ class SqliteStore:
         return [_item(r) for r in rows]
 
     async def tally(self, day: date) -> dict[TallyKey, Tally]:
-        start, end = utc_day_bounds(day)
+        clauses, params = self._in_trail(*utc_day_bounds(day))
         rows = self._db.execute(
             "SELECT json_extract(item, '$.status'), json_extract(item, '$.source'),"
             " json_extract(item, '$.direction'), json_extract(item, '$.eventType'), count(*),"
             " sum(coalesce(json_extract(item, '$.recipientCount'), 0))"
-            " FROM audit WHERE received_at >= ? AND received_at <= ?"
-            " AND json_extract(item, '$.receivedDay') IS NOT NULL"
-            " AND (expires_at IS NULL OR expires_at >= ?) GROUP BY 1, 2, 3, 4",
-            (iso_millis(start), iso_millis(end), self._expiry_cutoff()),
+            f" FROM audit WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3, 4",
+            params,
         ).fetchall()
         counts: dict[TallyKey, Tally] = {}
         for status, source, direction, event_type, records, recipients in rows:
@@ -187,6 +180,18 @@ class SqliteStore:
             key = tally_key(fields)
             counts[key] = counts.get(key, Tally()) + Tally(int(records), int(recipients or 0))
         return counts
+
+    def _in_trail(self, since: datetime, until: datetime) -> tuple[list[str], list[str | int]]:
+        """The rows a read sees between two moments, as SQL clauses and their parameters: like
+        DynamoDB's time index, only items with a receivedDay (records, not bookkeeping items), and
+        none past expiry."""
+        clauses = [
+            "received_at >= ?",
+            "received_at <= ?",
+            "json_extract(item, '$.receivedDay') IS NOT NULL",
+            "(expires_at IS NULL OR expires_at >= ?)",
+        ]
+        return clauses, [iso_millis(since), iso_millis(until), self._expiry_cutoff()]
 
     async def close(self) -> None:
         self._db.close()
