@@ -3,10 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
-from bench.run import Options, main
+from bench.dynamodb_local import dynamodb_local
+from bench.run import Options, compare
+
+
+def main(options: Options, monthly_bill: bool = False) -> int:
+    """The comparison and the cold start (or the storm), then, with `monthly_bill`, the bill, all
+    against one DynamoDB Local."""
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, dynamodb_local() as endpoint:
+        workdir = Path(tmp)
+        if not options.only_storm:
+            results["comparison"] = compare(options, workdir, endpoint)
+            from bench.coldstart import run as cold_start
+
+            results["cold_start"] = cold_start(
+                options.cold_rounds, 3, levers=False, plain_http=options.plain_http, endpoint=endpoint
+            )
+        if options.storm or options.only_storm:
+            from bench.storm_bench import storm_bench
+
+            results["storm"] = storm_bench(endpoint, workdir, options.storm_events)
+        if monthly_bill:
+            from bench.bill import monthly_bill as print_bill
+
+            print_bill(endpoint)
+    if options.json_out is not None:
+        options.json_out.write_text(json.dumps(results, indent=2, default=str))
+    comparison = results.get("comparison")
+    return 0 if comparison is None or all(ok for _, ok, _ in comparison["correctness"]) else 1
 
 
 def parse(argv: list[str]) -> Options:

@@ -1,7 +1,7 @@
 """One fresh "Lambda container": import a handler, invoke it N times, report what it cost.
 
-Run by bench/run.py as `python -m bench.child SPEC.json`, one process per handler per round, with
-stdout redirected to a file (the EMF documents); by bench/coldstart.py as
+Run by bench/harness.py (run_child) as `python -m bench.child SPEC.json`, one process per handler
+per round, with stdout redirected to a file (the EMF documents); by bench/coldstart.py as
 `python3.13 -I -S bench/child.py SPEC.json`, a built asset the only entry it adds to sys.path.
 Until the handler module is imported only the standard library's json, os, resource, socket, sys
 and time are loaded, all of which both handlers import anyway, so the import time measured is the

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.assets import RECIPES, build_local
-from bench.run import (
+from bench.harness import (
     BASELINE,
     OURS,
     Handler,

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.dynamodb_local import ROOT
-from bench.run import create_audit_table, dynamodb_client
+from bench.harness import create_audit_table, dynamodb_client
 
 Series = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, metric name, dimension values
 SERVICE = "WorkMailCollector"  # the stack's default name: the Service dimension's value

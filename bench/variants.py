@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.run import (
+from bench.harness import (
     BASELINE,
     OURS,
     Handler,
