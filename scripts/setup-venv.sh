@@ -9,5 +9,8 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 spec="."
 if [ -n "${1:-}" ]; then spec=".[$1]"; fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+# Editable, so the CLI, the tests and mypy see the working tree. PYTHONWARNINGS drops setuptools'
+# one informational box about editable installs (a warning only by category; nothing is wrong).
+PYTHONWARNINGS="ignore:Editable installation" \
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
 export PATH="$PWD/.venv/bin:$PATH"
