@@ -35,7 +35,7 @@ def audit_table(
 
     Standard-Infrequent Access by default: the trail is written once and read rarely, and at the
     default retention its storage outweighs its writes, the case that class is priced for
-    (cheaper storage, dearer requests; README, "What it costs").
+    (cheaper storage, dearer requests; docs/costs.md).
     """
     types = {d["AttributeName"]: d["AttributeType"] for d in spec.attribute_definitions()}
 

@@ -330,7 +330,7 @@ class EmfWriter:
     ) -> dict[str, Any]:
         """The EMF document for one outcome: nonzero metrics, grouped by their dimension set.
 
-        Every byte is read by someone (see README, "Metrics"): Source (which mail service sent the
+        Every byte is read by someone (see docs/reference.md, "Metrics"): Source (which mail service sent the
         event, `Unknown` when no adapter recognised it), FlowDirection (only when a per-flow metric is
         present, whose dimension it is), the four
         properties the saved Logs Insights queries read (invocationId, status, messageId,

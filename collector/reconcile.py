@@ -1,6 +1,6 @@
 """Reconcile: per UTC day, the collector's metric sums against its audit trail and WorkMail's count.
 
-The audit trail is the source of truth (README, "Failure semantics"): a record exists for every
+The audit trail is the source of truth (docs/failure-semantics.md): a record exists for every
 event the collector counted, while a metric can be lost (the invocation died between its write and
 its EMF line, and no retry recorded it) or doubled (a failure record replayed twice, a duplicate
 delivery under one request id). Three counts meet here, per day, source and direction:

@@ -351,8 +351,9 @@ DYNAMODB_LIMITS: dict[str, Callable[[], Any]] = {
 
 
 def test_an_invalid_payload_under_a_recorded_key_is_a_conflict(container: Container) -> None:
-    """README: a redelivery with different content counts as a conflict. An invalid one too: else
-    its content is neither stored nor flagged, only counted as a plain duplicate."""
+    """docs/failure-semantics.md: a redelivery with different content counts as a conflict. An
+    invalid one too: else its content is neither stored nor flagged, only counted as a plain
+    duplicate."""
     event = copy.deepcopy(BASES[0])
     assert container.invoke(event) == "RECORDED"
     del event["messageId"]
