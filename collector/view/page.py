@@ -49,8 +49,8 @@ code{background:#f2f3f3;padding:0 3px}
 .legend{display:flex;flex-wrap:wrap;gap:2px 12px;padding:0 10px 4px;font-size:12px}
 .legend span.key{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:-1px}
 .legend .off{color:#687078;font-style:italic}
-.values{display:flex;flex-wrap:wrap;padding:4px 10px;gap:6px 24px}
-.sv{min-width:130px}.sv .label{font-size:12px;color:#545b64}
+.values{display:grid;grid-template-columns:repeat(auto-fill,minmax(108px,1fr));padding:4px 10px;gap:6px 8px}
+.sv{overflow-wrap:anywhere}.sv .label{font-size:11px;color:#545b64}
 .sv .value{font-size:28px;font-weight:300;line-height:1.2}.sv .note{font-size:11px;color:#687078}
 .alarms{display:grid;grid-template-columns:repeat(auto-fill,minmax(390px,1fr));gap:2px 8px;padding:4px 10px;
  overflow:auto}
@@ -166,7 +166,7 @@ def _single_values(lines: Sequence[Line], full: bool) -> str:
         elif line.error:
             shown, note = "—", f"not computed here: {line.error}"
         elif value is None:
-            shown, note = "—", "no datapoints in the range"
+            shown, note = "—", "no data in the range"
         else:
             shown, note = _number(value, full), (line.unit or "")
         data_value = "" if value is None or line.aws or line.error else repr(value)
@@ -211,7 +211,8 @@ def _axis_range(axis: Mapping[str, Any], values: list[float]) -> tuple[float, fl
     if high <= low:
         high = low + 1
     if "max" not in axis:
-        high = low + _nice((high - low) / 4) * 4
+        step = _nice((high - low) / 4)
+        high = low + math.ceil((high - low) / step) * step
     return low, high
 
 
@@ -248,8 +249,9 @@ def _svg(props: Mapping[str, Any], lines: Sequence[Line], scope: Scope, width: i
     unit = _unit(lines) if left_axis.get("showUnits", True) else None
     for right in (False, True) if right_lines else (False,):
         low, high = scales[right]
-        for i in range(5):
-            value = low + (high - low) * i / 4
+        step = _nice((high - low) / 4)
+        for i in range(math.floor((high - low) / step + 1e-9) + 1):
+            value = low + i * step
             py = y(value, right)
             if not right:
                 out.append(f'<line x1="{left_pad}" x2="{left_pad + plot_w}" y1="{py:.1f}" y2="{py:.1f}" ')
