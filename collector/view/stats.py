@@ -37,6 +37,8 @@ def statistic(stat: str, values: list[float]) -> float:
     match = PERCENTILE.fullmatch(stat)
     if match is None:
         raise Unsupported(f"the statistic {stat}")
+    if min(values) < 0:  # CloudWatch returns no percentile for such a period
+        raise Unsupported("a percentile of negative values")
     ordered = sorted(values)
     rank = max(1, math.ceil(float(match.group(1)) / 100 * len(ordered)))
     return ordered[rank - 1]
