@@ -33,6 +33,9 @@ class Scope:
     namespace: str
     end: float  # seconds since the epoch, exclusive
     seconds: int
+    _cache: dict[tuple[MetricRef, int | None], Series] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def start(self) -> float:
@@ -47,6 +50,8 @@ class Scope:
 
     def series(self, ref: MetricRef, period: int | None) -> Series:
         """One metric's statistic per period (None: one value over the whole range, index 0)."""
+        if (ref, period) in self._cache:  # widgets and alarms read the same series many times
+            return dict(self._cache[ref, period])
         data = self.extracted.metrics.get(MetricKey(ref.namespace, ref.name, ref.dimensions))
         if data is None:
             return {}
@@ -55,7 +60,8 @@ class Scope:
         for t, v in data.points:
             if self.start <= t < self.end:
                 buckets.setdefault(0 if period is None else math.floor(t / period), []).append(v)
-        return {k: statistic(ref.stat, values) for k, values in buckets.items()}
+        self._cache[ref, period] = {k: statistic(ref.stat, values) for k, values in buckets.items()}
+        return dict(self._cache[ref, period])
 
     def unit(self, ref: MetricRef) -> str | None:
         data = self.extracted.metrics.get(MetricKey(ref.namespace, ref.name, ref.dimensions))
