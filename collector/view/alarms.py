@@ -24,6 +24,7 @@ from typing import Any
 from collector.view.mathexpr import Series, Unsupported, Value, evaluate_all
 
 TOKEN = "TOKEN"  # stands for a CloudFormation reference in a dimension value
+MAX_UNKNOWN = 9  # children of unknown state a composite is decided over
 
 
 class State(StrEnum):
@@ -255,6 +256,8 @@ def composite_state_known(rule: str, children: Mapping[str, State | None]) -> St
     """The composite's state where some children's states are unknown (None: their data only AWS
     has): the state every possible assignment of the unknown ones agrees on, or None."""
     unknown = [name for name, state in children.items() if state is None and f'"{name}"' in rule]
+    if len(unknown) > MAX_UNKNOWN:  # every assignment is tried: 3 ** len(unknown) of them
+        return None
     outcomes = set()
     for states in itertools.product(list(State), repeat=len(unknown)):
         known = {name: state or State.INSUFFICIENT_DATA for name, state in children.items()}

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from collector.view import ViewError, duration_seconds
-from collector.view.alarms import MetricRef
+from collector.view.alarms import MetricRef, State, composite_state_known
 from collector.view.emf import Extracted, MetricKey, extract
 from collector.view.mathexpr import Unsupported
 from collector.view.stats import statistic
@@ -121,3 +121,10 @@ def test_durations() -> None:
 
 def test_nothing_extracted_is_empty() -> None:
     assert Extracted().newest() is None
+
+
+def test_a_composite_is_decided_only_where_unknown_children_cannot_change_it() -> None:
+    rule = 'ALARM("a") OR ALARM("b")'
+    assert composite_state_known(rule, {"a": State.ALARM, "b": None}) is State.ALARM
+    assert composite_state_known(rule, {"a": State.OK, "b": None}) is None
+    assert composite_state_known(rule, {"a": State.OK, "b": State.INSUFFICIENT_DATA}) is State.OK
