@@ -76,3 +76,15 @@ def test_a_shorter_range_keeps_the_same_totals(demo: Demo, tmp_path: Path) -> No
     html = (tmp_path / demo.page("-MailFlow.html").name).read_text()
     assert 'data-label="Messages inbound" data-value="44.0"' in html
     assert "(1 h)" in html
+
+
+def test_documents_of_several_services_need_one_named(tmp_path: Path) -> None:
+    emf = tmp_path / "two.jsonl"
+    first = ses_document(1_796_000_000_000, Messages=1)
+    second = first.replace('"Service":"svc"', '"Service":"other"')
+    emf.write_text(f"{first}\n{second}\n")
+    out = str(tmp_path / "out")
+    done = cli("dashboard", "--emf", str(emf), "--out", out, "--sources", "ses")
+    assert done.returncode == 2 and "several services (other, svc): pick one with --service" in done.stderr
+    chosen = cli("dashboard", "--emf", str(emf), "--out", out, "--sources", "ses", "--service", "other")
+    assert chosen.returncode == 0, chosen.stderr
