@@ -21,3 +21,6 @@ workmail-collector audit get badbadbadbadbadbadbadbadbadbadba --json | python -m
 echo
 echo "Replaying again counts nothing twice; try:"
 echo "  COLLECTOR_SQLITE_PATH=.demo/audit.sqlite3 .venv/bin/workmail-collector replay samples/ --emf-out /dev/null"
+echo
+echo "== the stack's dashboards over this EMF, offline (workmail-collector dashboard); open them in a browser:"
+workmail-collector dashboard --emf .demo/emf.jsonl --out .demo/dashboards

@@ -3,6 +3,8 @@
 set -euo pipefail
 . "$(dirname "$0")/setup-venv.sh" "test,cdk,bench"
 npm ci --no-audit --no-fund --loglevel=error
+# Headless Chromium for the dashboard pages' tests (tests/view): Debian's package, where missing.
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 . scripts/node-env.sh  # (setup-venv.sh cd-ed to the root) Node.js 24 from node_modules/.bin first on PATH, or a clear stop
 # The Lambda asset (collector + the hash-checked lock's cp313 manylinux aarch64 wheels, 3.13
 # bytecode) is built here, at install time, so the tests and `cdk synth` that follow reuse it from

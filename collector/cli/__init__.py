@@ -16,6 +16,8 @@ import sys
 from collector import __version__
 from collector.cli.audit import MAX_DAYS, MAX_LIMIT, audit
 from collector.cli.common import Parser, at_least, explain, quiet_closed_stdout, settings_from, store_options
+from collector.cli.dashboard import add_parser as add_dashboard_parser
+from collector.cli.dashboard import dashboard
 from collector.cli.generate import add_ses_options, generate
 from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
@@ -114,6 +116,7 @@ def parser() -> argparse.ArgumentParser:
     store_options(t, sqlite=False)
 
     add_reconcile_parser(commands)
+    add_dashboard_parser(commands)
     return root
 
 
@@ -124,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "generate-event":
             return generate(args)
+        if args.command == "dashboard":
+            return dashboard(args)
         settings = settings_from(args, force_dynamodb=args.command == "table")
         log.setLevel(settings.log_level)
         if args.command == "replay":
