@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need from the project's own files, then lint, type-check and test.
 set -euo pipefail
-. "$(dirname "$0")/setup-venv.sh" "test,cdk,bench"
+. "$(dirname "$0")/setup-venv.sh" "test,cdk,bench,trail"
 npm ci --no-audit --no-fund --loglevel=error
 # Headless Chromium for the dashboard pages' tests (tests/view): Debian's package, where missing.
 command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
