@@ -21,6 +21,8 @@ from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
 from collector.cli.table import table
+from collector.cli.trace import add_parser as add_trace_parser
+from collector.cli.trace import trace
 from collector.config import Settings
 
 log = logging.getLogger("workmail_collector")
@@ -114,6 +116,7 @@ def parser() -> argparse.ArgumentParser:
     store_options(t, sqlite=False)
 
     add_reconcile_parser(commands)
+    add_trace_parser(commands)
     return root
 
 
@@ -132,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(audit(args, settings))
         if args.command == "reconcile":
             return asyncio.run(reconcile(args, settings))
+        if args.command == "trace":
+            return asyncio.run(trace(args, settings))
         return asyncio.run(table(args, settings))
     except KeyboardInterrupt:
         return 130
