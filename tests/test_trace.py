@@ -169,7 +169,7 @@ def test_a_hostile_subject_is_inert_in_text_csv_and_html(sqlite_backend: Backend
         run(store.close())
 
     text = render_text(page)
-    assert "\x1b" not in text and "\u202e" not in text
+    assert "\x1b" not in text and "\u202e" not in text and "\\x0a  fake" in text
     assert '<script>alert("x")</script>' in text and "\\x1b[2J" in text and "ünïcødé 💌" in text
 
     rows = list(csv.DictReader(io.StringIO(render_csv(page))))

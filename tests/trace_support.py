@@ -22,7 +22,7 @@ EVIL_ARN = "arn:aws:lambda:us-east-1:123456789012:function:evil"
 HOSTILE_SUBJECT = (
     '<script>alert("x")</script><img src=x onerror=alert(1)>'
     f'<cwdb-action action="call" endpoint="{EVIL_ARN}" display="widget">{{"delete": true}}</cwdb-action>'
-    " \"double\" 'single' &amp; & \x1b[2J ünïcødé 💌 \u202eevil"
+    " \"double\" 'single' &amp; & \x1b[2J ünïcødé 💌 \u202eevil\n  fake  SES  INBOUND  Received  RECORDED"
 )
 FORMULA_SUBJECT = '=HYPERLINK("http://evil.example","click")'
 

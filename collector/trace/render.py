@@ -3,7 +3,8 @@
 Every value that comes from mail (subjects, addresses, message IDs, verdicts, reasons) is made
 inert for where it goes, in one place per format:
 
-* text: control characters (a terminal escape in a subject) are shown as `\\x1b`, never sent;
+* text: control characters (a terminal escape, a line break that would fake a record) are shown
+  as `\\x1b`, `\\x0a`, never sent;
 * CSV: the same, and a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
   leading `'`, so a spreadsheet shows it instead of running it as a formula;
 * HTML: `html.escape` on every value, attribute values quoted, and the parameters a
@@ -49,7 +50,9 @@ COLUMNS = (
 REDACTED = "(redacted)"
 # Authentication-Results verdicts the enrichment read from the message's own headers.
 HEADER_VERDICTS = ("spf", "dkim", "dmarc")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Control characters (a line break in a subject could fake a record in the text output), line and
+# paragraph separators, and the bidirectional overrides that make text read other than it is.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TEXT_WIDTH = 400  # characters of one value in text (a WorkMail subject is at most 256); CSV, HTML: whole
 
