@@ -11,9 +11,12 @@ import argparse
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from collector.cli.audit import _when
 from collector.cli.common import Parser, UserError, at_least, open_for_reading, store_options
+from collector.cli.trail_extra import missing_extra
 from collector.clock import iso_millis, utc_now
 from collector.config import Settings
 from collector.redaction import Redactor
@@ -29,6 +32,10 @@ from collector.trace import (
     render_text,
     search,
 )
+from collector.trace.search import Records
+
+if TYPE_CHECKING:
+    from collector.trace.trail import TrailRecords
 
 FORMATS = ("text", "csv", "html")
 # A recipient search on DynamoDB reads whole records day by day: each page stops reading after
@@ -59,6 +66,11 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("--page-token", help="the token the previous page printed: the next, older page")
     p.add_argument("--format", choices=FORMATS, help="text (default), csv, or html (as --html)")
     p.add_argument("--html", action="store_true", help="the dashboard widget's HTML, as one page")
+    p.add_argument(
+        "--trail",
+        help="also search this exported trail (the folder `export --out` wrote): back past the"
+        " store's retention (needs the trail extra)",
+    )
     store_options(p)
 
 
@@ -79,14 +91,19 @@ def _query(args: argparse.Namespace, settings: Settings, now: datetime) -> Trace
     if since is not None and since > now:
         raise UserError(f"--since {args.since} is in the future (it is {iso_millis(now)} now)")
     if since is None:
-        days = settings.retention_days or MAX_RANGE_DAYS - 1  # 0: records never expire
+        # The store's records reach back the retention (0: they never expire); a trail, further.
+        days = MAX_RANGE_DAYS - 1 if args.trail else settings.retention_days or MAX_RANGE_DAYS - 1
         try:
             since = until - timedelta(days=min(days, MAX_RANGE_DAYS - 1))
         except OverflowError:
             raise UserError(f"--until {args.until} leaves no room to look back before it") from None
     if since > until:
         raise UserError("--since is after --until")
-    if settings.store == "dynamodb" and (until.date() - since.date()).days >= MAX_RANGE_DAYS:
+    if (
+        settings.store == "dynamodb"
+        and not args.trail
+        and (until.date() - since.date()).days >= MAX_RANGE_DAYS
+    ):
         raise UserError(
             f"the range spans more than {MAX_RANGE_DAYS} days, which DynamoDB reads one by one:"
             " narrow --since or --until"
@@ -97,18 +114,42 @@ def _query(args: argparse.Namespace, settings: Settings, now: datetime) -> Trace
         raise UserError(str(error)) from None
 
 
+def _trail(folder: str | None) -> TrailRecords | None:
+    """The exported trail to search too, opened before the store: its mistakes are the user's."""
+    if folder is None:
+        return None
+    path = Path(folder)
+    if not path.is_dir():
+        raise UserError(f"--trail {folder} is not a folder: give the one `export --out` wrote")
+    try:
+        from collector.trace.trail import TrailRecords
+
+        return TrailRecords(path)
+    except ImportError as error:
+        raise missing_extra(error, "trace --trail") or error from None
+
+
 async def trace(args: argparse.Namespace, settings: Settings) -> int:
     output = _format(args)
     query = _query(args, settings, utc_now())
     settings = await resolve_secrets(settings)  # an address is hashed with the deployment's own key
+    trail = _trail(args.trail)
     store = await open_for_reading(settings)
     deadline = time.monotonic() + PAGE_SECONDS if settings.store == "dynamodb" else None
     try:
-        page = await search(store, query, Redactor(settings.redaction_key), deadline=deadline)
+        records: Records = store
+        if trail is not None:
+            from collector.trace.trail import Both
+
+            kept = query.until - timedelta(days=settings.retention_days) if settings.retention_days else None
+            records = Both(store, trail, store_since=kept)
+        page = await search(records, query, Redactor(settings.redaction_key), deadline=deadline)
     except TraceError as error:
         raise UserError(str(error)) from None
     finally:
         await store.close()
+        if trail is not None:
+            await trail.close()
     if output == "csv":
         sys.stdout.write(render_csv(page))
         if page.next_token is not None:

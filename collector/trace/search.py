@@ -19,7 +19,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 import orjson
 
@@ -27,7 +27,7 @@ from collector.clock import iso_millis, parse_iso_millis
 from collector.events.fields import normalize_address
 from collector.model import Item
 from collector.redaction import Redactor
-from collector.store import AuditStore, Query
+from collector.store import Query
 
 Key = Literal["message_id", "sender", "recipient"]
 KEYS: tuple[Key, ...] = ("message_id", "sender", "recipient")
@@ -36,6 +36,13 @@ MAX_LIMIT = 1000  # a page is held in memory and, in the widget, returned in one
 MAX_VALUE_CHARS = 2048  # longer than any address or message ID an index could hold
 TOKEN_VERSION = 1
 ONE_MS = timedelta(milliseconds=1)
+
+
+class Records(Protocol):
+    """What a trace asks of a place that holds records: an audit store's `query` (the exported
+    trail, collector/trace/trail.py, answers it too)."""
+
+    async def query(self, query: Query) -> list[Item]: ...
 
 
 class TraceError(ValueError):
@@ -112,7 +119,7 @@ def decode_token(token: str, key: Key, searched: str) -> Cursor:
     return cursor
 
 
-def _newest_first(items: list[Item]) -> list[Item]:
+def newest_first(items: list[Item]) -> list[Item]:
     """Newest first, ties by invocationId: the order pages are cut in."""
     ordered = sorted(items, key=lambda i: str(i.get("invocationId", "")))
     return sorted(ordered, key=lambda i: str(i.get("receivedAt", "")), reverse=True)
@@ -139,7 +146,7 @@ def _after(page: list[Item], cursor: Cursor | None) -> Cursor:
 
 
 async def search(
-    store: AuditStore, query: TraceQuery, redactor: Redactor, *, deadline: float | None = None
+    store: Records, query: TraceQuery, redactor: Redactor, *, deadline: float | None = None
 ) -> Page:
     """One page of records, newest first. `deadline` (a time.monotonic() instant) bounds a
     recipient search's walk; without one the store is asked once for the whole range."""
@@ -170,7 +177,7 @@ async def search(
             limit=wanted + len(seen),
             full=True,
         )
-        found += _newest_first([i for i in await store.query(asked) if i.get("invocationId") not in seen])
+        found += newest_first([i for i in await store.query(asked) if i.get("invocationId") not in seen])
         if len(found) > query.limit:
             shown = found[: query.limit]
             token = encode_token(_after(shown, cursor), query.key, searched)
