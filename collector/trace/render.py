@@ -152,6 +152,10 @@ def _short(value: str) -> str:
     return value if len(value) <= TEXT_WIDTH else value[: TEXT_WIDTH - 3] + "..."
 
 
+def _events(rows: list[Row]) -> str:
+    return "1 event" if len(rows) == 1 else f"{len(rows)} events, oldest first"
+
+
 def _count(page: Page) -> str:
     n = len(page.records)
     return f"{n} record{'' if n == 1 else 's'}" + (" on this page" if page.next_token else "")
@@ -168,7 +172,7 @@ def render_text(page: Page) -> str:
     lines = [f"trace of {_short(describe(page))}: {_count(page)}"]
     for message_id, rows in timelines(page.records):
         lines.append("")
-        lines.append(f"message {_short(message_id) or '(no message ID)'}: {len(rows)} events, oldest first")
+        lines.append(f"message {_short(message_id) or '(no message ID)'}: {_events(rows)}")
         for row in rows:
             lines.append(
                 "  "
@@ -261,7 +265,7 @@ def render_html(page: Page, endpoint: str | None = None) -> str:
             title = _e(message_id) if message_id else "(no message ID)"
             if endpoint is not None and message_id and page.query.key != "message_id":
                 title = _call(message_id, endpoint, {"key": "message_id", "value": message_id})
-            heading = f"message {title}: {len(rows)} events, oldest first"
+            heading = f"message {title}: {_events(rows)}"
             out.append(f'<tr class="message"><th colspan="9">{heading}</th></tr>')
             for row in rows:
                 out.append("<tr>")
