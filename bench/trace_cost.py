@@ -10,8 +10,9 @@ Modelled for every size, as the store reads (collector/store/dynamodb.py):
 * by message ID or sender: a filtered Query of each day in range, which reads every index item of
   the day (eventually consistent: half a unit per 4 KB), then BatchGetItem of the page's matches
   (strongly consistent: one unit per started 4 KB of each record);
-* by recipient: the same index reads, plus every record of the day read whole by BatchGetItem,
-  since the index holds no recipients.
+* by recipient: the same index reads, plus every record of the day read whole by BatchGetItem
+  (eventually consistent, like the index: half a unit per started 4 KB), since the index holds no
+  recipients.
 
 `python -m bench.trace_cost` prints the table; no AWS account.
 """
@@ -69,10 +70,10 @@ def sizes(items: list[dict[str, Any]]) -> tuple[float, float]:
 
 def read_units(key: str, per_day: int, days: int, record_bytes: float, index_bytes: float) -> float:
     index = days * query_read_units(per_day * index_bytes)
-    whole = math.ceil(record_bytes / 4096)  # strongly consistent: a unit per started 4 KB
+    started = math.ceil(record_bytes / 4096)  # each record is billed per started 4 KB
     if key == "recipient":
-        return index + days * per_day * whole
-    return index + PAGE * whole  # at most a page of matches fetched whole
+        return index + days * per_day * started / 2  # eventually consistent, like the index
+    return index + PAGE * started  # at most a page of matches, strongly consistent
 
 
 async def widget_seconds(items: list[dict[str, Any]]) -> dict[str, float]:

@@ -82,6 +82,31 @@ def test_a_recipient_query_finds_the_records_that_name_it_on_both_stores(store_b
     assert len(run(ask("b@example.com", limit=1))) == 1
 
 
+def test_a_recipient_query_past_one_batch_of_whole_records_keeps_every_match_in_order(
+    store_backend: Backend,
+) -> None:
+    start = now() - timedelta(hours=1)
+    events = [
+        (
+            workmail_event(n, recipients=("many@example.com",) if n % 4 else ("few@example.com",)),
+            start + timedelta(seconds=n),
+        )
+        for n in range(140)
+    ]
+    run(record(store_backend, events))
+
+    async def ask() -> list[str]:
+        store = await store_backend.open()
+        try:
+            return [
+                i["invocationId"] for i in await store.query(Query(recipient="many@example.com", limit=1000))
+            ]
+        finally:
+            await store.close()
+
+    assert run(ask()) == [f"{n:032x}" for n in reversed(range(140)) if n % 4]  # 105: two BatchGetItems
+
+
 def test_paging_shows_every_record_once_even_when_they_share_one_millisecond(store_backend: Backend) -> None:
     moment = now() - timedelta(minutes=5)
     same = [(workmail_event(n, sender="busy@example.com"), moment) for n in range(11)]
