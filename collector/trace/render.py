@@ -231,8 +231,22 @@ STYLE = (
     "<style>table.trace{border-collapse:collapse;width:100%}"
     "table.trace td,table.trace th{padding:2px 6px;vertical-align:top;text-align:left}"
     "tr.message th{background:#eef;border-top:1px solid #99a}"
-    "td.wrap{word-break:break-all}</style>"
+    "table.trace td{overflow-wrap:break-word}table.trace td.short{white-space:nowrap}"
+    "table.trace td.subject{min-width:14em}div.list{max-height:4.5em;overflow:auto}</style>"
 )
+SHORT_CELLS = 4  # time, source, direction, event: never broken inside a word
+LIST_CELL = 6  # recipients: scrolls past three lines
+SUBJECT_CELL = 7
+
+
+def _cell(n: int, value: str) -> str:
+    if n < SHORT_CELLS:
+        return f'<td class="short">{_e(value)}</td>'
+    if n == LIST_CELL:
+        return f'<td><div class="list">{_e(value)}</div></td>'
+    if n == SUBJECT_CELL:
+        return f'<td class="subject">{_e(value)}</td>'
+    return f"<td>{_e(value)}</td>"
 
 
 def render_form(endpoint: str, key: Key = "message_id", value: str = "") -> str:
@@ -269,7 +283,7 @@ def render_html(page: Page, endpoint: str | None = None) -> str:
             out.append(f'<tr class="message"><th colspan="9">{heading}</th></tr>')
             for row in rows:
                 out.append("<tr>")
-                out.extend(f'<td class="wrap">{_e(v)}</td>' for v in row.cells()[:9])
+                out.extend(_cell(n, v) for n, v in enumerate(row.cells()[:9]))
                 out.append("</tr>")
         out.append("</tbody></table>")
     if page.next_token is not None:

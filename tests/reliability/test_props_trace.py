@@ -31,7 +31,7 @@ from tests.trace_support import ARN, Elements
 PROPS = settings(
     derandomize=True, max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-OWN_TAGS = {"style", "p", "table", "thead", "tbody", "tr", "th", "td", "a", "cwdb-action", "code"}
+OWN_TAGS = {"style", "p", "table", "thead", "tbody", "tr", "th", "td", "a", "cwdb-action", "code", "div"}
 # Text as a mail service could send it: no lone surrogates (the adapters replace those with U+FFFD).
 MAIL_TEXT = st.text(
     st.characters(exclude_categories=["Cs"]) | st.sampled_from("<>&\"'=+-@\t\r\n/!;"), max_size=60
