@@ -24,6 +24,10 @@ HOSTILE_SUBJECT = (
     f'<cwdb-action action="call" endpoint="{EVIL_ARN}" display="widget">{{"delete": true}}</cwdb-action>'
     " \"double\" 'single' &amp; & \x1b[2J ünïcødé 💌 \u202eevil\n  fake  SES  INBOUND  Received  RECORDED"
 )
+# Every element the renderer itself writes; anything else in a page came from mail.
+OWN_TAGS = frozenset(
+    {"style", "p", "table", "thead", "tbody", "tr", "th", "td", "div", "a", "cwdb-action", "code"}
+)
 FORMULA_SUBJECT = '=HYPERLINK("http://evil.example","click")'
 
 

@@ -26,12 +26,11 @@ from collector.store.sqlite import SqliteStore
 from collector.trace import TraceQuery, search
 from collector.trace.render import inert, render_csv, render_html
 from collector.trace.search import Key, Page
-from tests.trace_support import ARN, Elements
+from tests.trace_support import ARN, OWN_TAGS, Elements
 
 PROPS = settings(
     derandomize=True, max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-OWN_TAGS = {"style", "p", "table", "thead", "tbody", "tr", "th", "td", "a", "cwdb-action", "code", "div"}
 # Text as a mail service could send it: no lone surrogates (the adapters replace those with U+FFFD).
 MAIL_TEXT = st.text(
     st.characters(exclude_categories=["Cs"]) | st.sampled_from("<>&\"'=+-@\t\r\n/!;"), max_size=60
