@@ -107,6 +107,7 @@ class StackSettings:
     workmail_metric_dimension: str = DEFAULT_WORKMAIL_DIMENSION
     reconcile: bool = False
     reconcile_fix: bool = False
+    trace_widget: bool = False  # the message trace on the mail-flow dashboard (cdk/trace.py)
 
     @property
     def workmail(self) -> bool:
@@ -221,6 +222,7 @@ def _observability(get: Callable[[str], Any], defaults: StackSettings) -> dict[s
         "workmail_metric_dimension": dimension,
         "reconcile": reconcile,
         "reconcile_fix": fix,
+        "trace_widget": _bool(get, "traceWidget", defaults.trace_widget),
     }
 
 

@@ -33,6 +33,7 @@ from cdk.reconcile import ScheduledReconcile
 from cdk.ses import wire_ses
 from cdk.settings import StackSettings
 from cdk.table import audit_table
+from cdk.trace import TraceWidget
 from collector.metrics import features_for
 from collector.store.schema import AUDIT_TABLE
 from dashboards import CollectorMetrics, CoveragePolicy, Observability, WorkMailMetrics, dashboard_url
@@ -278,6 +279,19 @@ class CollectorStack(Stack):
             alarm_email=settings.alarm_email,
             reconcile=self.reconcile.function if self.reconcile is not None else None,
         )
+
+        self.trace: TraceWidget | None = None
+        if settings.trace_widget:
+            self.trace = TraceWidget(
+                self,
+                "Trace",
+                code=code,
+                table=self.table,
+                redaction_key=self.redaction_key,
+                dashboard=self.observability.mail_flow,
+                log_retention=RETENTION[settings.log_retention_days],
+                runtime=RUNTIME,
+            )
 
         CfnOutput(
             self,

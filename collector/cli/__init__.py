@@ -27,6 +27,8 @@ from collector.cli.replay import replay
 from collector.cli.sql import add_parser as add_sql_parser
 from collector.cli.sql import sql
 from collector.cli.table import table
+from collector.cli.trace import add_parser as add_trace_parser
+from collector.cli.trace import trace
 from collector.config import Settings
 
 log = logging.getLogger("workmail_collector")
@@ -121,6 +123,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_reconcile_parser(commands)
     add_dashboard_parser(commands)
+    add_trace_parser(commands)
     add_export_parser(commands)
     add_sql_parser(commands)
     return root
@@ -145,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(audit(args, settings))
         if args.command == "reconcile":
             return asyncio.run(reconcile(args, settings))
+        if args.command == "trace":
+            return asyncio.run(trace(args, settings))
         if args.command == "export":
             return asyncio.run(export(args, settings))
         return asyncio.run(table(args, settings))

@@ -47,13 +47,15 @@ KEYED_LOOKBACK = timedelta(days=30)
 
 @dataclass(frozen=True)
 class Query:
-    """Read the trail by one key (messageId or sender) and/or a time range, newest first.
+    """Read the trail by one key (messageId, sender or recipient) and/or a time range, newest first.
 
     `full=False` asks only for what the time index holds (the listing's columns); a store may then
-    skip fetching whole records."""
+    skip fetching whole records. `recipient` matches one of a record's `recipients`; the time index
+    does not hold them, so on DynamoDB it reads whole records (collector/store/dynamodb.py)."""
 
     message_id: str | None = None
     sender: str | None = None
+    recipient: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 100
@@ -61,7 +63,7 @@ class Query:
 
     @property
     def keyed(self) -> bool:
-        return self.message_id is not None or self.sender is not None
+        return self.message_id is not None or self.sender is not None or self.recipient is not None
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         """The UTC range both stores read: the default lookback applies when no start is given.

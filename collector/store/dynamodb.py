@@ -8,16 +8,18 @@ Lambda's asynchronous retries and the on-failure destination keep the event.
 Reads go through the time index (one partition per UTC day, newest first). A lookup by sender or
 message ID is a filtered query of each day in its range: it reads every index item of those days
 (about 230 bytes each; half a read unit per 4 KB), so its cost grows with the mail volume and the
-range, not with the number of matches. Days are read several at a time, and a day's hours in
-parallel for the per-day tally, so a long range or a busy day is bounded by round trips, not by a
-walk one day after another.
+range, not with the number of matches. A lookup by recipient reads more: the index holds no
+recipients, so it fetches every record of those days whole (BatchGetItem, eventually consistent
+like the index: half a read unit per 4 KB of each record) until it has its limit of matches.
+Days are read several at a time, and a day's hours in parallel for the per-day tally, so a long
+range or a busy day is bounded by round trips, not by a walk one day after another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -170,17 +172,34 @@ class DynamoDbStore:
         for start in range(0, len(days), PARALLEL_QUERIES):
             batch = days[start : start + PARALLEL_QUERIES]
             pages = await asyncio.gather(
-                *(
-                    self._read_index(day.isoformat(), since, until, limit=query.limit, match=query)
-                    for day in batch
-                )
+                *(self._read_day(day.isoformat(), since, until, query) for day in batch)
             )
             for page in pages:  # days newest first, each newest first
                 found += page
             if len(found) >= query.limit:
                 break
         found = found[: query.limit]
-        return await self._whole(found) if query.full else found
+        return await self._whole(found) if query.full and query.recipient is None else found
+
+    async def _read_day(self, day: str, since: datetime, until: datetime, query: Query) -> list[Item]:
+        if query.recipient is None:
+            return await self._read_index(day, since, until, limit=query.limit, match=query)
+        return await self._read_recipient(day, since, until, query)
+
+    async def _read_recipient(self, day: str, since: datetime, until: datetime, query: Query) -> list[Item]:
+        """Whole records of one day that name `query.recipient`, newest first, at most `query.limit`.
+        The time index holds no recipients: each page of index items (up to 1 MB, some 4,500) has
+        its records fetched (BatchGetItem) and matched here, so the cost is every record of the
+        day read whole until the limit is reached, never the whole day in memory at once."""
+        found: list[Item] = []
+        async for page in self._index_pages(day, since, until, match=query):
+            # The index is eventually consistent already: a strongly consistent read of what it
+            # names would double the cost of the dominant read and make nothing surer.
+            records = await self._whole(page, consistent=False)
+            found += [r for r in records if query.recipient in (r.get("recipients") or [])]
+            if len(found) >= query.limit:
+                break
+        return found[: query.limit]
 
     async def tally(self, day: date) -> dict[TallyKey, Tally]:
         start, _ = utc_day_bounds(day)
@@ -216,6 +235,24 @@ class DynamoDbStore:
     ) -> list[Item]:
         """Index items of one day partition within [since, until], newest first; with `match`, only
         those its key filters accept (a FilterExpression: DynamoDB still reads the rest)."""
+        out: list[Item] = []
+        async for page in self._index_pages(
+            day, since, until, limit=limit, match=match, projection=projection
+        ):
+            out += page
+        return out if limit is None else out[:limit]
+
+    async def _index_pages(
+        self,
+        day: str,
+        since: datetime,
+        until: datetime,
+        *,
+        limit: int | None = None,
+        match: Query | None = None,
+        projection: tuple[str, ...] | None = None,
+    ) -> AsyncIterator[list[Item]]:
+        """`_read_index` one Query page at a time, so a caller may stop early."""
         names = {"#p": TIME_INDEX.partition_key, "#s": TIME_INDEX.sort_key}
         values: dict[str, Any] = {
             ":p": {"S": day},
@@ -243,16 +280,17 @@ class DynamoDbStore:
             request["ProjectionExpression"] = ", ".join(f"#a{n}" for n in range(len(projection)))
         request["ExpressionAttributeNames"] = names
         request["ExpressionAttributeValues"] = values
-        out: list[Item] = []
-        while limit is None or len(out) < limit:
+        read = 0
+        while limit is None or read < limit:
             # With a filter, `Limit` caps what is read, not what matches: read in full pages.
-            page = {} if limit is None or filters else {"Limit": limit - len(out)}
+            page = {} if limit is None or filters else {"Limit": limit - read}
             response = await self._query(request, page)
-            out += [decode_item(raw) for raw in response.get("Items", [])]
+            items = [decode_item(raw) for raw in response.get("Items", [])]
+            read += len(items)
+            yield items
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return out if limit is None else out[:limit]
 
     async def _query(self, request: dict[str, Any], page: dict[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import ClientError
@@ -266,17 +304,17 @@ class DynamoDbStore:
             raise
         return response
 
-    async def _whole(self, found: list[Item]) -> list[Item]:
-        """Whole records for index items, in the same order (BatchGetItem, 100 keys a request)."""
+    async def _whole(self, found: list[Item], consistent: bool = True) -> list[Item]:
+        """Whole records for index items, in the same order (BatchGetItem, 100 keys a request,
+        PARALLEL_QUERIES requests at a time)."""
         key = AUDIT_TABLE.partition_key
         wanted = [item[key] for item in found]
+        unique = list(dict.fromkeys(wanted))
         records: dict[str, Item] = {}
-        for start in range(0, len(wanted), BATCH_GET_KEYS):
+
+        async def batch(keys: list[str]) -> None:
             pending: dict[str, Any] = {
-                self._table: {
-                    "Keys": [{key: {"S": k}} for k in dict.fromkeys(wanted[start : start + BATCH_GET_KEYS])],
-                    "ConsistentRead": True,
-                }
+                self._table: {"Keys": [{key: {"S": k}} for k in keys], "ConsistentRead": consistent}
             }
             while pending:
                 response = await self._client.batch_get_item(RequestItems=pending)
@@ -284,6 +322,8 @@ class DynamoDbStore:
                     record = decode_item(raw)
                     records[record[key]] = record
                 pending = response.get("UnprocessedKeys") or {}
+
+        await _bounded(batch(unique[n : n + BATCH_GET_KEYS]) for n in range(0, len(unique), BATCH_GET_KEYS))
         return [records[k] for k in wanted if k in records]  # an item that expired meanwhile is gone
 
     async def close(self) -> None:

@@ -158,6 +158,9 @@ class SqliteStore:
         if query.sender is not None:
             clauses.append("sender = ?")
             params.append(query.sender)
+        if query.recipient is not None:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(item, '$.recipients') WHERE value = ?)")
+            params.append(query.recipient)
         rows = self._db.execute(
             f"SELECT item, {self._state} FROM audit WHERE {' AND '.join(clauses)}"
             " ORDER BY received_at DESC, invocation_id LIMIT ?",

@@ -47,6 +47,9 @@ RECONCILE_CONTEXT = {
     "coverageThreshold": "70",
     "coverageMinMessages": "8",
     "workmailMetricDimension": "Organization",
+    # The message trace widget, with redaction so its role's read of the key is synthesized too.
+    "traceWidget": "true",
+    "redact": "true",
 }
 
 
