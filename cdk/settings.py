@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from collector.config import DEFAULT_NAMESPACE, ConfigError, parse_sources
+from collector.config import DEFAULT_NAMESPACE, ConfigError, parse_bool, parse_sources
 from collector.model import Source
 from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
 from collector.store.schema import LEGACY_INDEX_NAMES
@@ -51,8 +51,6 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 DIMENSION_NAME = re.compile(r"[!-9;-~][!-~]{0,254}")  # CloudWatch: ASCII, no leading ':'
-TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off"})
 NONE = frozenset({"", "none", "off", "unreserved"})
 
 
@@ -292,17 +290,10 @@ def _int(get: Callable[[str], Any], key: str, default: int) -> int:
 
 
 def _bool(get: Callable[[str], Any], key: str, default: bool) -> bool:
-    value = get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in TRUE:
-        return True
-    if text in FALSE:
-        return False
-    raise SettingsError(f"context value {key} must be true or false, got {value!r}")
+    try:
+        return parse_bool(get(key), f"context value {key}", default)
+    except ConfigError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _concurrency(get: Callable[[str], Any], default: int | None) -> int | None:

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 from collector.model import Source
 
 TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off", ""})
+FALSE = frozenset({"0", "false", "no", "off"})
 STORES = ("sqlite", "dynamodb")
 RULE_MODES = ("async", "sync")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -133,7 +133,7 @@ class Settings:
         if not 0 <= retention_days <= 36500:
             raise ConfigError("COLLECTOR_RETENTION_DAYS must be between 0 and 36500")
 
-        redact = _flag(env, "COLLECTOR_REDACT")
+        redact = parse_bool(env.get("COLLECTOR_REDACT"), "COLLECTOR_REDACT")
         key_text = env.get("COLLECTOR_REDACTION_KEY", "")
         secret_arn = env.get("COLLECTOR_REDACTION_KEY_SECRET_ARN", "").strip() or None
         if secret_arn is not None and not SECRET_ARN.fullmatch(secret_arn):
@@ -160,7 +160,7 @@ class Settings:
                 " recorded within the budget is kept there while WorkMail gets its answer"
             )
 
-        enrich = _flag(env, "COLLECTOR_ENRICH")
+        enrich = parse_bool(env.get("COLLECTOR_ENRICH"), "COLLECTOR_ENRICH")
         sync_budget = _seconds(env, "COLLECTOR_SYNC_BUDGET_SECONDS", 12.0, 14.0)
         if rule_mode == "sync" and enrich:
             check_sync_budget(sync_budget)
@@ -179,7 +179,7 @@ class Settings:
             redact=redact,
             redaction_key=key_text.encode() if redact and secret_arn is None else None,
             redaction_secret_arn=secret_arn if redact else None,
-            log_pii=_flag(env, "COLLECTOR_LOG_PII"),
+            log_pii=parse_bool(env.get("COLLECTOR_LOG_PII"), "COLLECTOR_LOG_PII"),
             log_level=level,
             enrich=enrich,
             enrich_budget_seconds=_seconds(env, "COLLECTOR_ENRICH_BUDGET_SECONDS", 8.0, 60.0),
@@ -323,10 +323,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float, most: float) -> 
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "").strip().lower()
-    if value in TRUE:
+def parse_bool(value: object, name: str, default: bool = False) -> bool:
+    """The one reading of every on/off setting (environment variables and CDK context alike), so a
+    typo such as `ture` is refused everywhere instead of quietly meaning `false` in some places.
+
+    Any casing and surrounding whitespace of true/false, yes/no, on/off or 1/0; JSON booleans as
+    they are; unset or blank is `default`. `name` is how the message names the setting."""
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        return default
+    if text in TRUE:
         return True
-    if value in FALSE:
+    if text in FALSE:
         return False
-    raise ConfigError(f"{name} must be true or false, got {value!r}")
+    raise ConfigError(f"{name} must be true or false (or yes/no, on/off, 1/0), got {value!r}")

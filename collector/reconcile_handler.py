@@ -34,7 +34,13 @@ from aws_embedded_metrics.validator import validate_dimension_set, validate_name
 
 from collector.aws import open_client
 from collector.clock import utc_now
-from collector.config import TRUE, ConfigError, Settings, check_min_coverage, normalize_organization_id
+from collector.config import (
+    ConfigError,
+    Settings,
+    check_min_coverage,
+    normalize_organization_id,
+    parse_bool,
+)
 from collector.metrics import SERVICE
 from collector.reconcile import (
     DEFAULT_MIN_MESSAGES,
@@ -77,7 +83,7 @@ def options_from_env(env: Mapping[str, str], settings: Settings, day: date) -> O
         or DEFAULT_WORKMAIL_DIMENSION,
         min_coverage=min_coverage,
         min_messages=min_messages,
-        fix=env.get("COLLECTOR_RECONCILE_FIX", "").strip().lower() in TRUE,
+        fix=parse_bool(env.get("COLLECTOR_RECONCILE_FIX"), "COLLECTOR_RECONCILE_FIX"),
         retention_days=settings.retention_days,
     )
 

@@ -1,0 +1,93 @@
+"""Property tests for settings: every on/off setting, wherever it is read, is read by one rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cdk.settings import SettingsError, StackSettings
+from collector.config import ConfigError, Settings
+from collector.reconcile_handler import options_from_env
+
+ORG_ID = "m-" + "0" * 32
+WORDS = {w: True for w in ("true", "yes", "on", "1")} | {w: False for w in ("false", "no", "off", "0")}
+WHITESPACE = st.text(alphabet=" \t\n\r", max_size=3)
+
+
+@st.composite
+def spellings(draw: st.DrawFn) -> tuple[str, bool]:
+    """A true or false word in any casing, with whitespace around it."""
+    word = draw(st.sampled_from(sorted(WORDS)))
+    upper = draw(st.lists(st.booleans(), min_size=len(word), max_size=len(word)))
+    cased = "".join(c.upper() if u else c for c, u in zip(word, upper, strict=True))
+    return draw(WHITESPACE) + cased + draw(WHITESPACE), WORDS[word]
+
+
+def no_boolean(text: str) -> bool:
+    return text.strip() != "" and text.strip().lower() not in WORDS
+
+
+# Every boolean setting, each read through its own entry point: a function of the raw value.
+def _env(name: str) -> Callable[[str], bool]:
+    def read(value: str) -> bool:
+        settings = Settings.from_env({name: value, "COLLECTOR_REDACTION_KEY": "k" * 32, "HOME": "/tmp"})
+        return bool(getattr(settings, {"COLLECTOR_REDACT": "redact", "COLLECTOR_LOG_PII": "log_pii"}[name]))
+
+    return read
+
+
+def _fix(value: str) -> bool:
+    return options_from_env({"COLLECTOR_RECONCILE_FIX": value}, Settings(), date(2026, 1, 1)).fix
+
+
+def _context(key: str) -> Callable[[str], bool]:
+    def read(value: str) -> bool:
+        settings = StackSettings.from_context({"organizationId": ORG_ID, key: value}.get)
+        return bool(getattr(settings, {"redact": "redact", "reconcile": "reconcile"}[key]))
+
+    return read
+
+
+READERS: dict[str, tuple[Callable[[str], bool], type[Exception]]] = {
+    "COLLECTOR_REDACT": (_env("COLLECTOR_REDACT"), ConfigError),
+    "COLLECTOR_LOG_PII": (_env("COLLECTOR_LOG_PII"), ConfigError),
+    "COLLECTOR_RECONCILE_FIX": (_fix, ConfigError),
+    "context redact": (_context("redact"), SettingsError),
+    "context reconcile": (_context("reconcile"), SettingsError),
+}
+
+
+@pytest.mark.parametrize("setting", sorted(READERS))
+@given(spelled=spellings())
+def test_any_casing_and_whitespace_of_true_or_false_is_taken(setting: str, spelled: tuple[str, bool]) -> None:
+    text, meaning = spelled
+    read, _ = READERS[setting]
+    assert read(text) is meaning
+
+
+@pytest.mark.parametrize("setting", sorted(READERS))
+@given(text=st.text(max_size=8).filter(no_boolean))
+def test_anything_else_is_refused_naming_the_setting(setting: str, text: str) -> None:
+    read, error = READERS[setting]
+    name = setting.removeprefix("context ")
+    with pytest.raises(error, match=name):
+        read(text)
+
+
+@pytest.mark.parametrize("setting", sorted(READERS))
+def test_a_misspelt_true_is_refused_not_read_as_false(setting: str) -> None:
+    read, error = READERS[setting]
+    for typo in ("ture", "flase", "treu", "y e s"):
+        with pytest.raises(error, match="must be true or false"):
+            read(typo)
+
+
+@pytest.mark.parametrize("setting", sorted(READERS))
+@given(blank=WHITESPACE)
+def test_unset_or_blank_is_off(setting: str, blank: str) -> None:
+    read, _ = READERS[setting]
+    assert read(blank) is False
