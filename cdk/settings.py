@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from collector.config import DEFAULT_NAMESPACE, ConfigError, parse_bool, parse_sources
+from collector.config import (
+    DEFAULT_NAMESPACE,
+    ConfigError,
+    check_dimension_name,
+    parse_bool,
+    parse_sources,
+)
 from collector.model import Source
 from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
 from collector.store.schema import LEGACY_INDEX_NAMES
@@ -50,7 +56,6 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
-DIMENSION_NAME = re.compile(r"[!-9;-~][!-~]{0,254}")  # CloudWatch: ASCII, no leading ':'
 NONE = frozenset({"", "none", "off", "unreserved"})
 
 
@@ -203,12 +208,10 @@ def _observability(get: Callable[[str], Any], defaults: StackSettings) -> dict[s
             f"messages per 15 minutes below which coverage is not judged), got {minimum}"
         )
     dimension = _text(get, "workmailMetricDimension", defaults.workmail_metric_dimension)
-    if not DIMENSION_NAME.fullmatch(dimension):
-        raise SettingsError(
-            "context value workmailMetricDimension must be a CloudWatch dimension name (1-255 printable "
-            f"ASCII characters, not starting with ':'), got {dimension!r}; "
-            "`aws cloudwatch list-metrics --namespace AWS/WorkMail` shows the one WorkMail uses"
-        )
+    try:
+        check_dimension_name(dimension, "context value workmailMetricDimension")
+    except ConfigError as error:
+        raise SettingsError(str(error)) from None
     reconcile = _bool(get, "reconcile", defaults.reconcile)
     fix = _bool(get, "reconcileFix", defaults.reconcile_fix)
     if fix and not reconcile:

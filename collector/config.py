@@ -53,6 +53,8 @@ TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 # https://sqs.<region>.amazonaws.com/<account>/<queue> (or any endpoint: LocalStack, moto); queue
 # names are 1-80 letters, digits, '-' and '_', FIFO ones ending in .fifo.
 QUEUE_PATH = re.compile(r"/\d{12}/(?=[A-Za-z0-9_.-]{1,80}$)[A-Za-z0-9_-]+(\.fifo)?")
+# CloudWatch dimension names: 1-255 printable ASCII characters, not starting with ':'.
+DIMENSION_NAME = re.compile(r"[!-9;-~][!-~]{0,254}")
 SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}")
 # The SDK's endpoint variables for the services the collector calls.
 ENDPOINT_VARIABLES = (
@@ -219,6 +221,18 @@ def check_min_coverage(value: float, name: str) -> float:
     """The reconcile's minimum inbound coverage: a percentage, so NaN, infinity or 500 is a typo."""
     if not 0 < value <= 100:  # False for NaN too
         raise ConfigError(f"{name} must be a percentage above 0 and at most 100, got {value:g}")
+    return value
+
+
+def check_dimension_name(value: str, name: str) -> str:
+    """The dimension WorkMail's metrics carry: CloudWatch refuses a malformed one only at the
+    request, as a multi-line parameter error, so it is checked where it is set."""
+    if not DIMENSION_NAME.fullmatch(value):
+        raise ConfigError(
+            f"{name} must be a CloudWatch dimension name (1-255 printable ASCII characters, not starting"
+            f" with ':'), got {value!r}; `aws cloudwatch list-metrics --namespace AWS/WorkMail` shows"
+            " the one WorkMail uses"
+        )
     return value
 
 

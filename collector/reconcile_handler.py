@@ -37,6 +37,7 @@ from collector.clock import utc_now
 from collector.config import (
     ConfigError,
     Settings,
+    check_dimension_name,
     check_min_coverage,
     normalize_organization_id,
     parse_bool,
@@ -79,8 +80,10 @@ def options_from_env(env: Mapping[str, str], settings: Settings, day: date) -> O
         since=day,
         until=day,
         organization_id=normalize_organization_id(env.get("COLLECTOR_WORKMAIL_ORGANIZATION_ID")),
-        workmail_dimension=env.get("COLLECTOR_WORKMAIL_METRIC_DIMENSION", "").strip()
-        or DEFAULT_WORKMAIL_DIMENSION,
+        workmail_dimension=check_dimension_name(
+            env.get("COLLECTOR_WORKMAIL_METRIC_DIMENSION", "").strip() or DEFAULT_WORKMAIL_DIMENSION,
+            "COLLECTOR_WORKMAIL_METRIC_DIMENSION",
+        ),
         min_coverage=min_coverage,
         min_messages=min_messages,
         fix=parse_bool(env.get("COLLECTOR_RECONCILE_FIX"), "COLLECTOR_RECONCILE_FIX"),

@@ -91,3 +91,43 @@ def test_a_misspelt_true_is_refused_not_read_as_false(setting: str) -> None:
 def test_unset_or_blank_is_off(setting: str, blank: str) -> None:
     read, _ = READERS[setting]
     assert read(blank) is False
+
+
+# ------------------------------------------------------------------ WorkMail's metric dimension
+
+
+def _dimension_readers(value: str) -> list[tuple[Callable[[], object], str]]:
+    """The dimension as the reconcile command, the scheduled reconcile and the stack take it, each
+    with the text it checks (the environment and the context strip it; a blank variable is unset)."""
+    from collector.cli import parser
+    from collector.cli.reconcile import options_from
+
+    args = parser().parse_args(["reconcile", f"--workmail-dimension={value}"])
+    env = value.strip() or "OrganizationId"
+    return [
+        (lambda: options_from(args, Settings(), date(2026, 1, 2)), value),
+        (
+            lambda: options_from_env(
+                {"COLLECTOR_WORKMAIL_METRIC_DIMENSION": value}, Settings(), date(2026, 1, 1)
+            ),
+            env,
+        ),
+        (
+            lambda: StackSettings.from_context(
+                {"organizationId": ORG_ID, "workmailMetricDimension": value}.get
+            ),
+            value.strip(),
+        ),
+    ]
+
+
+@given(value=st.text(alphabet=st.characters(codec="ascii"), max_size=6))
+def test_a_dimension_name_cloudwatch_refuses_is_refused_by_every_reader(value: str) -> None:
+    from collector.config import DIMENSION_NAME
+
+    for read, checked in _dimension_readers(value):
+        if DIMENSION_NAME.fullmatch(checked):
+            read()
+        else:
+            with pytest.raises((ConfigError, SettingsError), match="dimension name"):
+                read()

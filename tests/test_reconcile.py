@@ -440,6 +440,8 @@ def test_the_command_prints_the_verdict_and_fixes(
         (["--days", "0"], "at least 1"),
         (["--since", "2030-01-02", "--until", "2030-01-01"], "starts"),
         (["--min-coverage", "150"], "percentage"),
+        (["--organization-id", "m-1", "--workmail-dimension", ""], "--workmail-dimension must be"),
+        (["--workmail-dimension", ":Org"], "--workmail-dimension must be"),
     ],
 )
 def test_usage_mistakes_say_what_is_wrong(

@@ -18,6 +18,7 @@ from collector.cli.common import Parser, UserError, open_for_reading, print_tabl
 from collector.clock import utc_now
 from collector.config import (
     Settings,
+    check_dimension_name,
     check_endpoint_url,
     check_min_coverage,
     normalize_organization_id,
@@ -117,7 +118,7 @@ def options_from(args: argparse.Namespace, settings: Settings, today: date) -> O
         since=since,
         until=until,
         organization_id=normalize_organization_id(args.organization_id),
-        workmail_dimension=args.workmail_dimension,
+        workmail_dimension=check_dimension_name(args.workmail_dimension, "--workmail-dimension"),
         min_coverage=args.min_coverage,
         min_messages=args.min_messages,
         fix=bool(args.fix),
