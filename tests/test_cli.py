@@ -235,10 +235,11 @@ def test_audit_query_by_sender_hashes_with_the_key_from_secrets_manager(
 
 def test_replay_of_an_empty_folder_is_a_mistake_and_creates_nothing(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
+    (tmp_path / "store").mkdir()  # an explicit --db needs its folder
     db = tmp_path / "store" / "audit.sqlite3"
     result = cli("replay", str(tmp_path / "empty"), "--emf-out", str(tmp_path / "emf.jsonl"), "--db", str(db))
     assert result.returncode == 2 and "no events in" in result.stderr
-    assert not db.parent.exists() and not (tmp_path / "emf.jsonl").exists()
+    assert not db.exists() and not (tmp_path / "emf.jsonl").exists()
 
 
 def test_no_region_names_the_variable(tmp_path: Path) -> None:
