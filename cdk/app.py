@@ -15,7 +15,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from cdk.asset import build_asset
-from cdk.settings import SettingsError, StackSettings
+from cdk.settings import SettingsError, StackSettings, check_context_keys
 from cdk.stack import CollectorStack
 
 DESCRIPTION = "WorkMail collector: records Amazon WorkMail email-flow events (asynchronous Run Lambda rule)"
@@ -26,6 +26,7 @@ def build_app(
 ) -> tuple[App, CollectorStack]:
     """The app with its one stack and the nag packs; `context` adds to what the CLI passes."""
     app = App(context=dict(context or {}), outdir=outdir)
+    check_context_keys(app.node.get_all_context())
     settings = StackSettings.from_context(app.node.try_get_context)
     stack = CollectorStack(
         app,
