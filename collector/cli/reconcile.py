@@ -32,6 +32,7 @@ from collector.reconcile import (
     ReconcileError,
     Report,
     check_range,
+    correction_client,
 )
 from collector.reconcile import (
     reconcile as run_reconcile,
@@ -176,7 +177,8 @@ async def reconcile(args: argparse.Namespace, settings: Settings) -> int:
     try:
         async with contextlib.AsyncExitStack() as stack:
             cloudwatch = await open_client("cloudwatch", stack)
-            report = await run_reconcile(store, cloudwatch, options)
+            writer = await correction_client(stack) if options.fix else None
+            report = await run_reconcile(store, cloudwatch, options, writer=writer)
     finally:
         await store.close()
     if args.json:
