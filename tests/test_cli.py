@@ -48,7 +48,13 @@ def test_replay_bundled_samples_then_read_the_trail(local_env: dict[str, str], t
 
     listing = cli("audit", "list", "--limit", "100", env=local_env)
     assert listing.returncode == 0
-    assert listing.stdout.splitlines()[0].split()[:3] == ["receivedAt", "invocationId", "status"]
+    assert listing.stdout.splitlines()[0].split()[:5] == [
+        "receivedAt",
+        "invocationId",
+        "source",
+        "eventType",
+        "status",
+    ]
     assert len(listing.stdout.splitlines()) == 1 + 67  # header + 65 recorded + 2 invalid
 
     record = cli("audit", "get", "0000000000000000000000000000000000000000", "--json", env=local_env)

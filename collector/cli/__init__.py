@@ -14,7 +14,7 @@ import logging
 import sys
 
 from collector import __version__
-from collector.cli.audit import MAX_DAYS, MAX_LIMIT, audit
+from collector.cli.audit import MAX_DAYS, MAX_LIMIT, add_filter_options, audit
 from collector.cli.common import Parser, at_least, explain, quiet_closed_stdout, settings_from, store_options
 from collector.cli.generate import add_ses_options, generate
 from collector.cli.reconcile import add_parser as add_reconcile_parser
@@ -99,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
             default=50,
             help="show at most this many records, newest first (default 50)",
         )
+        add_filter_options(a)
         if name == "list":
             a.add_argument(
                 "--days",
