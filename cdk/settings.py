@@ -74,7 +74,7 @@ def known_context_keys() -> frozenset[str]:
     package passes as a key (`get("key")`, `_text(get, "key", ...)`, `try_get_context("key")`). A
     key added to the settings is known without a second list to keep in step."""
     keys: set[str] = set()
-    for module in sorted(Path(__file__).parent.glob("*.py")):
+    for module in sorted(Path(__file__).parent.rglob("*.py")):
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 keys.update(_keys_read(node))
