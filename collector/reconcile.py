@@ -501,15 +501,8 @@ async def _correct(
         if never_applied(error):
             await ledger.mark("released")
             raise
-        after = iso_millis(now + visible_after(row.day, now))
-        return Correction(
-            row.day,
-            row.series,
-            value,
-            Outcome.UNKNOWN,
-            f"sent at {iso_millis(now)}, the answer was lost ({type(error).__name__}); not sent again"
-            f" before {after}, and then only if the metric still lacks it",
-        )
+        until = iso_millis(now + visible_after(row.day, now))
+        return _unknown(row, value, Earlier(iso_millis(now), False, until), type(error).__name__)
     # (A BaseException, such as a cancelled run, leaves the claim unmarked: an unknown outcome.)
     await ledger.mark("written")
     return Correction(row.day, row.series, value, Outcome.WRITTEN, f"at {iso_millis(moment)}")
@@ -520,13 +513,17 @@ def _earlier(row: Row, value: int, earlier: Earlier) -> Correction:
         return Correction(
             row.day, row.series, value, Outcome.PENDING, f"written at {earlier.sent}, not visible yet"
         )
+    return _unknown(row, value, earlier, "no answer recorded")
+
+
+def _unknown(row: Row, value: int, sent: Earlier, why: str) -> Correction:
     return Correction(
         row.day,
         row.series,
         value,
         Outcome.UNKNOWN,
-        f"sent at {earlier.sent} with no answer; not sent again before {earlier.until}, and then only"
-        " if the metric still lacks it",
+        f"sent at {sent.sent} with no clear answer ({why}); not sent again before {sent.until},"
+        " and then only if the metric still lacks it",
     )
 
 

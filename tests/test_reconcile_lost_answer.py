@@ -67,7 +67,10 @@ def test_a_lost_answer_is_applied_once_and_not_written_again(
     with lossy_cloudwatch(moto_endpoint, mode="apply") as lossy:
         assert main([*common, "--cloudwatch-endpoint-url", lossy.url]) == 3
         out = capsys.readouterr().out
-        assert out.count("outcome unknown: sent at") == 4 and "the answer was lost" in out
+        assert (
+            out.count("outcome unknown: sent at") == 4
+            and "with no clear answer (ConnectionClosedError)" in out
+        )
         assert lossy.puts == ["apply"] * 4, "each correction sent once, never retried"
 
         lossy.mode = "pass"
@@ -100,7 +103,10 @@ def test_an_unknown_outcome_is_read_back_before_it_is_written_again(
                 lossy.mode = "pass"
                 second = await reconcile(store, client, options(names, fix=True), soon, writer)
                 assert [c.outcome for c in second.corrections] == [Outcome.UNKNOWN] * 2
-                assert "with no answer; not sent again before" in second.corrections[0].note
+                assert (
+                    "no clear answer (no answer recorded); not sent again before"
+                    in second.corrections[0].note
+                )
                 assert len(lossy.puts) == 2
 
                 # Once it would show, the unchanged sum says it never landed: written, once.
