@@ -248,3 +248,21 @@ def test_a_long_read_shows_its_progress_on_a_terminal_only() -> None:
     assert piped == ""
     assert shown.count("\rreading the audit trail:") == -(-101 // CHUNK_DAYS)
     assert "100% of the range, 34 records" in shown and shown.endswith("\r")
+
+
+def test_a_csv_cell_never_starts_a_formula(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A sender is whatever the mail said: a spreadsheet must show it, not run it."""
+    db = tmp_path / "audit.sqlite3"
+    event = generate_events(count=1, seed=9)[0]
+    event["sender"]["address"] = event["envelope"]["mailFrom"]["address"] = (
+        '=HYPERLINK("http://x.example")@example.com'
+    )
+
+    async def put(store: AuditStore) -> None:
+        pipeline = Pipeline(store, EmfWriter("Test", "svc", lambda _: None), Settings())
+        await pipeline.process(event, Invocation("req-1", "1", START))
+
+    run(with_store(Backend("sqlite", Settings(store="sqlite", sqlite_path=db)), put))
+    assert audit(db, "list", "--format", "csv") == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["sender"] == '\'=HYPERLINK("http://x.example")@example.com'

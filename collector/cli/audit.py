@@ -2,8 +2,9 @@
 
 Each record shows its source and event type (an SES Bounce is no `RECORDED OUTBOUND` like any
 other) and its whole key; `--source`, `--event-type` and `--status` filter on what the time index
-keeps, so both stores answer from it; `--format csv` writes a spreadsheet's rows. A long range is
-read a few weeks at a time, newest first, with a progress line on a terminal.
+keeps, so both stores answer from it; `--format csv` writes a spreadsheet's rows (a cell that a
+spreadsheet would run as a formula, such as a sender `=cmd|...@x`, gets a leading `'`). A long
+range is read about two weeks at a time, newest first, with a progress line on a terminal.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ WHOLE = frozenset({"invocationId", "messageId"})  # keys are never cut: they are
 FORMATS = ("table", "csv", "json")
 STATUSES = ("RECORDED", "INVALID")  # collector/audit.py
 CHUNK_DAYS = PARALLEL_QUERIES  # a long range is read this many UTC days at a time, newest first
+FORMULA_STARTS = frozenset("=+-@\t\r")  # what spreadsheets read as the start of a formula
 
 
 def _print_items(items: list[Item], output: str) -> None:
@@ -58,7 +60,7 @@ def _print_items(items: list[Item], output: str) -> None:
     if output == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(COLUMNS)
-        writer.writerows([_value(i, c) for c in COLUMNS] for i in items)
+        writer.writerows([_inert(_value(i, c)) for c in COLUMNS] for i in items)
     elif items:
         print_table(COLUMNS, [[_cell(i, c) for c in COLUMNS] for i in items])
 
@@ -71,6 +73,11 @@ def _value(item: Item, column: str) -> str:
     if column == "source" and not value:
         value = Source.WORKMAIL.value
     return "" if value is None else str(value)
+
+
+def _inert(text: str) -> str:
+    """A cell a spreadsheet shows as text: addresses come from mail headers, anyone's to choose."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def _cell(item: Item, column: str) -> str:
