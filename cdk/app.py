@@ -11,12 +11,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Validations
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from cdk.interpreter import wrong_python
 
-from cdk.asset import build_asset
-from cdk.settings import SettingsError, StackSettings
-from cdk.stack import CollectorStack
+try:
+    from aws_cdk import App, Validations
+    from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+    from cdk.asset import build_asset
+    from cdk.settings import SettingsError, StackSettings, check_context_keys
+    from cdk.stack import CollectorStack
+except ImportError as missing:  # `npx cdk synth` with a python3 that is not the project's
+    if __name__ != "__main__":
+        raise
+    print(wrong_python(missing), file=sys.stderr)
+    raise SystemExit(2) from None
 
 DESCRIPTION = "WorkMail collector: records Amazon WorkMail email-flow events (asynchronous Run Lambda rule)"
 
@@ -26,6 +34,7 @@ def build_app(
 ) -> tuple[App, CollectorStack]:
     """The app with its one stack and the nag packs; `context` adds to what the CLI passes."""
     app = App(context=dict(context or {}), outdir=outdir)
+    check_context_keys(app.node.get_all_context())
     settings = StackSettings.from_context(app.node.try_get_context)
     stack = CollectorStack(
         app,

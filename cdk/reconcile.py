@@ -1,4 +1,4 @@
-"""The optional scheduled reconcile (`-c reconcile=true`): yesterday, every day at 01:30 UTC.
+"""The optional scheduled reconcile (`-c reconcile=true`): the last five days, every day at 01:30 UTC.
 
 Same code asset as the collector, another handler (`collector.reconcile_handler.handler`), and a
 role of its own that can only read: Query on the table's time index and GetMetricData. With
@@ -85,7 +85,7 @@ class ScheduledReconcile(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            description="Reconciles yesterday's WorkMail collector metrics with its audit trail and WorkMail",
+            description="Reconciles recent days' collector metrics with its audit trail and WorkMail",
             runtime=runtime,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
@@ -102,7 +102,7 @@ class ScheduledReconcile(Construct):
         self.rule = events.Rule(
             self,
             "Daily",
-            description="Reconcile yesterday (UTC) once a day",
+            description="Reconcile the last days (UTC, ending yesterday) once a day",
             schedule=SCHEDULE,
             targets=[targets.LambdaFunction(self.function)],
         )

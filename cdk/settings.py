@@ -7,12 +7,23 @@ person reading it is running `cdk deploy` and should not need to read this file.
 
 from __future__ import annotations
 
+import ast
+import difflib
+import functools
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from collector.config import DEFAULT_NAMESPACE, ConfigError, parse_sources
+from collector.config import (
+    DEFAULT_NAMESPACE,
+    ConfigError,
+    check_dimension_name,
+    parse_bool,
+    parse_sources,
+)
 from collector.model import Source
 from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
 from collector.store.schema import LEGACY_INDEX_NAMES
@@ -50,14 +61,59 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
-DIMENSION_NAME = re.compile(r"[!-9;-~][!-~]{0,254}")  # CloudWatch: ASCII, no leading ':'
-TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off"})
 NONE = frozenset({"", "none", "off", "unreserved"})
 
 
 class SettingsError(ValueError):
     """A context value is missing or malformed; the message says which and how to fix it."""
+
+
+@functools.cache
+def known_context_keys() -> frozenset[str]:
+    """Every context key the app reads, found where it is read: each string a module of this
+    package passes as a key (`get("key")`, `_text(get, "key", ...)`, `try_get_context("key")`). A
+    key added to the settings is known without a second list to keep in step."""
+    keys: set[str] = set()
+    for module in sorted(Path(__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                keys.update(_keys_read(node))
+    return frozenset(keys)
+
+
+def _keys_read(call: ast.Call) -> Iterable[str]:
+    args = call.args
+    func = call.func
+    reader = (isinstance(func, ast.Name) and func.id == "get") or (
+        isinstance(func, ast.Attribute) and func.attr in ("try_get_context", "get_context")
+    )
+    if reader and args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
+        yield args[0].value
+    for before, key in itertools.pairwise(args):
+        passes_get = isinstance(before, ast.Name) and before.id == "get"
+        if passes_get and isinstance(key, ast.Constant) and isinstance(key.value, str):
+            yield key.value
+
+
+def _squashed(key: str) -> str:
+    return re.sub(r"[-_.\s]", "", key.lower())
+
+
+def check_context_keys(context: Iterable[str]) -> None:
+    """Refuse a context key the app does not read (`-c retentiondays=30` would deploy the default
+    silently), naming the nearest known one. The CDK's own keys are left alone: feature flags
+    (`@aws-cdk/...`), lookups and CLI keys (`aws:cdk:...`, `availability-zones:...`) and its
+    hyphenated ones (`cli-telemetry`); a hyphenated spelling of one of ours is still caught."""
+    known = known_context_keys()
+    squashed = {_squashed(k): k for k in known}
+    for key in context:
+        if key in known or key.startswith("@") or ":" in key or "/" in key:
+            continue
+        if "-" in key and _squashed(key) not in squashed:
+            continue
+        near = difflib.get_close_matches(_squashed(key), list(squashed), n=1, cutoff=0.6)
+        hint = f"did you mean {squashed[near[0]]}?" if near else f"known keys: {', '.join(sorted(known))}"
+        raise SettingsError(f"unknown context key {key} (-c {key}=...): {hint}")
 
 
 @dataclass(frozen=True)
@@ -206,12 +262,10 @@ def _observability(get: Callable[[str], Any], defaults: StackSettings) -> dict[s
             f"messages per 15 minutes below which coverage is not judged), got {minimum}"
         )
     dimension = _text(get, "workmailMetricDimension", defaults.workmail_metric_dimension)
-    if not DIMENSION_NAME.fullmatch(dimension):
-        raise SettingsError(
-            "context value workmailMetricDimension must be a CloudWatch dimension name (1-255 printable "
-            f"ASCII characters, not starting with ':'), got {dimension!r}; "
-            "`aws cloudwatch list-metrics --namespace AWS/WorkMail` shows the one WorkMail uses"
-        )
+    try:
+        check_dimension_name(dimension, "context value workmailMetricDimension")
+    except ConfigError as error:
+        raise SettingsError(str(error)) from None
     reconcile = _bool(get, "reconcile", defaults.reconcile)
     fix = _bool(get, "reconcileFix", defaults.reconcile_fix)
     if fix and not reconcile:
@@ -294,17 +348,10 @@ def _int(get: Callable[[str], Any], key: str, default: int) -> int:
 
 
 def _bool(get: Callable[[str], Any], key: str, default: bool) -> bool:
-    value = get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in TRUE:
-        return True
-    if text in FALSE:
-        return False
-    raise SettingsError(f"context value {key} must be true or false, got {value!r}")
+    try:
+        return parse_bool(get(key), f"context value {key}", default)
+    except ConfigError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _concurrency(get: Callable[[str], Any], default: int | None) -> int | None:

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 from collector.model import Source
 
 TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off", ""})
+FALSE = frozenset({"0", "false", "no", "off"})
 STORES = ("sqlite", "dynamodb")
 RULE_MODES = ("async", "sync")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -53,6 +53,8 @@ TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 # https://sqs.<region>.amazonaws.com/<account>/<queue> (or any endpoint: LocalStack, moto); queue
 # names are 1-80 letters, digits, '-' and '_', FIFO ones ending in .fifo.
 QUEUE_PATH = re.compile(r"/\d{12}/(?=[A-Za-z0-9_.-]{1,80}$)[A-Za-z0-9_-]+(\.fifo)?")
+# CloudWatch dimension names: 1-255 printable ASCII characters, not starting with ':'.
+DIMENSION_NAME = re.compile(r"[!-9;-~][!-~]{0,254}")
 SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}")
 # The SDK's endpoint variables for the services the collector calls.
 ENDPOINT_VARIABLES = (
@@ -133,7 +135,7 @@ class Settings:
         if not 0 <= retention_days <= 36500:
             raise ConfigError("COLLECTOR_RETENTION_DAYS must be between 0 and 36500")
 
-        redact = _flag(env, "COLLECTOR_REDACT")
+        redact = parse_bool(env.get("COLLECTOR_REDACT"), "COLLECTOR_REDACT")
         key_text = env.get("COLLECTOR_REDACTION_KEY", "")
         secret_arn = env.get("COLLECTOR_REDACTION_KEY_SECRET_ARN", "").strip() or None
         if secret_arn is not None and not SECRET_ARN.fullmatch(secret_arn):
@@ -160,7 +162,7 @@ class Settings:
                 " recorded within the budget is kept there while WorkMail gets its answer"
             )
 
-        enrich = _flag(env, "COLLECTOR_ENRICH")
+        enrich = parse_bool(env.get("COLLECTOR_ENRICH"), "COLLECTOR_ENRICH")
         sync_budget = _seconds(env, "COLLECTOR_SYNC_BUDGET_SECONDS", 12.0, 14.0)
         if rule_mode == "sync" and enrich:
             check_sync_budget(sync_budget)
@@ -179,7 +181,7 @@ class Settings:
             redact=redact,
             redaction_key=key_text.encode() if redact and secret_arn is None else None,
             redaction_secret_arn=secret_arn if redact else None,
-            log_pii=_flag(env, "COLLECTOR_LOG_PII"),
+            log_pii=parse_bool(env.get("COLLECTOR_LOG_PII"), "COLLECTOR_LOG_PII"),
             log_level=level,
             enrich=enrich,
             enrich_budget_seconds=_seconds(env, "COLLECTOR_ENRICH_BUDGET_SECONDS", 8.0, 60.0),
@@ -219,6 +221,18 @@ def check_min_coverage(value: float, name: str) -> float:
     """The reconcile's minimum inbound coverage: a percentage, so NaN, infinity or 500 is a typo."""
     if not 0 < value <= 100:  # False for NaN too
         raise ConfigError(f"{name} must be a percentage above 0 and at most 100, got {value:g}")
+    return value
+
+
+def check_dimension_name(value: str, name: str) -> str:
+    """The dimension WorkMail's metrics carry: CloudWatch refuses a malformed one only at the
+    request, as a multi-line parameter error, so it is checked where it is set."""
+    if not DIMENSION_NAME.fullmatch(value):
+        raise ConfigError(
+            f"{name} must be a CloudWatch dimension name (1-255 printable ASCII characters, not starting"
+            f" with ':'), got {value!r}; `aws cloudwatch list-metrics --namespace AWS/WorkMail` shows"
+            " the one WorkMail uses"
+        )
     return value
 
 
@@ -323,10 +337,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float, most: float) -> 
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "").strip().lower()
-    if value in TRUE:
+def parse_bool(value: object, name: str, default: bool = False) -> bool:
+    """The one reading of every on/off setting (environment variables and CDK context alike), so a
+    typo such as `ture` is refused everywhere instead of quietly meaning `false` in some places.
+
+    Any casing and surrounding whitespace of true/false, yes/no, on/off or 1/0; JSON booleans as
+    they are; unset or blank is `default`. `name` is how the message names the setting."""
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        return default
+    if text in TRUE:
         return True
-    if value in FALSE:
+    if text in FALSE:
         return False
-    raise ConfigError(f"{name} must be true or false, got {value!r}")
+    raise ConfigError(f"{name} must be true or false (or yes/no, on/off, 1/0), got {value!r}")

@@ -19,9 +19,17 @@ over yet) and a day older than the audit retention (records may have expired) ar
 written. Corrections are idempotent through a ledger in the audit store: before writing, a
 bookkeeping item keyed by the day, the series and the two counts it saw is created with
 `put_once`. Seeing the same counts again means the correction is not visible yet (CloudWatch can
-take hours, or two days for old timestamps, to show it): nothing is written twice. If the write
-fails, a release item lets the next run claim it anew. Ledger items have no `receivedDay`, so they
-never appear in listings or tallies, and expire with the store's TTL.
+take hours, or two days for old timestamps, to show it): nothing is written twice.
+
+CloudWatch applies every PutMetricData it receives, so a correction is sent once, by a client
+without SDK retries (`correction_client`): a retry after a lost answer would add it again. What
+the one try says is kept next to the claim: `written` (CloudWatch answered), `released` (it
+certainly never applied it: the connection was refused, or it answered with a 4xx, and the next
+run claims the correction anew), or nothing (the answer was lost, or the run died while it
+waited: the outcome is unknown). An unknown outcome keeps its claim. A later run that sees the
+same counts reads them as the read-back: once CloudWatch would show the point (`visible_after`),
+an unchanged sum means it never landed, and that run writes it again. Ledger items have no
+`receivedDay`, so they never appear in listings or tallies, and expire with the store's TTL.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from collector.clock import iso_millis, utc_now
+from collector.clock import iso_millis, parse_iso_millis, utc_now
 from collector.metrics import DIRECTIONS, FLOW_DIRECTION, SERVICE, SOURCE, spec_named
 from collector.model import Direction, Source
 from collector.store import AuditStore, Duplicate, Tally, TallyKey
@@ -62,6 +70,11 @@ MAX_DAYS = 455  # CloudWatch keeps one-hour data (and so daily sums) for 455 day
 CLOUDWATCH_LOOKBACK = timedelta(days=14)  # PutMetricData refuses older timestamps
 LOOKBACK_MARGIN = timedelta(hours=1)  # so a correction never races the two-week edge
 LEDGER_DAYS = 30  # a ledger item outlives every day it may correct
+# How long CloudWatch may take to show a data point in GetMetricData (PutMetricData's reference):
+# up to two hours for a timestamp less than a day old, 48 hours for an older one.
+RECENT_POINT = timedelta(hours=24)
+RECENT_DELAY = timedelta(hours=2)
+OLD_DELAY = timedelta(hours=48)
 QUERIES_PER_REQUEST = 500  # GetMetricData's own limit
 DEFAULT_MIN_MESSAGES = 10
 
@@ -154,6 +167,7 @@ class Coverage:
 class Outcome(StrEnum):
     WRITTEN = "written"
     PENDING = "pending"  # written by an earlier run for the same counts, not visible yet
+    UNKNOWN = "outcome unknown"  # sent, the answer lost: a later run reads the sum back first
     NOT_REQUESTED = "not requested"
     DAY_NOT_OVER = "day not over"
     TOO_OLD = "too old"
@@ -289,10 +303,23 @@ def check_range(options: Options, today: date) -> None:
         raise ReconcileError(f"at most {MAX_DAYS} days at a time (CloudWatch keeps daily sums that long)")
 
 
+async def correction_client(stack: Any) -> Any:
+    """A CloudWatch client that tries once: CloudWatch applies each PutMetricData it receives, so
+    an SDK retry after a lost answer would write the correction twice."""
+    from collector.aws import client_config, open_client
+
+    return await open_client("cloudwatch", stack, config=client_config(total_attempts=1))
+
+
 async def reconcile(
-    store: AuditStore, cloudwatch: Any, options: Options, now: datetime | None = None
+    store: AuditStore,
+    cloudwatch: Any,
+    options: Options,
+    now: datetime | None = None,
+    writer: Any = None,
 ) -> Report:
-    """Compare, per day, and correct the metric sums when `options.fix` asks for it."""
+    """Compare, per day, and correct the metric sums when `options.fix` asks for it. `writer`
+    sends the corrections (`correction_client`); without it, `cloudwatch` does."""
     now = (now or utc_now()).astimezone(UTC)
     check_range(options, now.date())
     days = options.days()
@@ -313,7 +340,8 @@ async def reconcile(
                 rows.append(row)
         if options.organization_id is not None:
             coverage.append(_coverage(day, tallies[day], sums, options))
-    corrections = [await _correct(store, cloudwatch, row, options, now) for row in rows if row.difference]
+    writer = cloudwatch if writer is None else writer
+    corrections = [await _correct(store, writer, row, options, now) for row in rows if row.difference]
     return Report(options, tuple(rows), tuple(coverage), tuple(corrections))
 
 
@@ -455,11 +483,9 @@ async def _correct(
             "CloudWatch refuses data points more than two weeks old; the audit trail stays the record",
         )
     ledger = Ledger(store, row, now)
-    claimed = await ledger.claim()
-    if claimed is not None:
-        return Correction(
-            row.day, row.series, value, Outcome.PENDING, f"written at {claimed}, not visible yet"
-        )
+    earlier = await ledger.claim()
+    if earlier is not None:
+        return _earlier(row, value, earlier)
     datum: dict[str, Any] = {
         "MetricName": row.series.metric,
         "Dimensions": row.series.dimensions(options.service),
@@ -471,10 +497,70 @@ async def _correct(
         datum["Unit"] = unit
     try:
         await cloudwatch.put_metric_data(Namespace=options.namespace, MetricData=[datum])
-    except BaseException:
-        await ledger.release()
-        raise
+    except Exception as error:
+        if never_applied(error):
+            await ledger.mark("released")
+            raise
+        until = iso_millis(now + visible_after(row.day, now))
+        return _unknown(row, value, Earlier(iso_millis(now), False, until), type(error).__name__)
+    # (A BaseException, such as a cancelled run, leaves the claim unmarked: an unknown outcome.)
+    await ledger.mark("written")
     return Correction(row.day, row.series, value, Outcome.WRITTEN, f"at {iso_millis(moment)}")
+
+
+def _earlier(row: Row, value: int, earlier: Earlier) -> Correction:
+    if earlier.answered:
+        return Correction(
+            row.day, row.series, value, Outcome.PENDING, f"written at {earlier.sent}, not visible yet"
+        )
+    return _unknown(row, value, earlier, "no answer recorded")
+
+
+def _unknown(row: Row, value: int, sent: Earlier, why: str) -> Correction:
+    return Correction(
+        row.day,
+        row.series,
+        value,
+        Outcome.UNKNOWN,
+        f"sent at {sent.sent} with no clear answer ({why}); not sent again before {sent.until},"
+        " and then only if the metric still lacks it",
+    )
+
+
+def never_applied(error: BaseException) -> bool:
+    """True only when CloudWatch certainly did not apply the request: the connection was never
+    made, or CloudWatch refused it (a 4xx answer). A timeout or a dropped answer is no proof."""
+    if isinstance(error, ConnectionRefusedError):
+        return True
+    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
+    if isinstance(error, ConnectTimeoutError):
+        return True
+    if isinstance(error, EndpointConnectionError):
+        # aiobotocore raises it for any aiohttp connection error, a reset after the request went
+        # out included: only a failed connect (ClientConnectorError) proves nothing was sent.
+        from aiohttp import ClientConnectorError
+
+        return isinstance(getattr(error, "kwargs", {}).get("error"), ClientConnectorError)
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+        return 400 <= int(status) < 500
+    return False
+
+
+def visible_after(day: date, sent: datetime) -> timedelta:
+    """How long after `sent` CloudWatch may take to show a correction of `day` (timestamped at
+    `correction_time(day)`): only after that does an unchanged sum prove it never landed."""
+    return RECENT_DELAY if sent - correction_time(day) < RECENT_POINT else OLD_DELAY
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A correction an earlier run claimed for the same counts."""
+
+    sent: str  # when that run claimed it (just before sending)
+    answered: bool  # CloudWatch answered that it took it
+    until: str = ""  # an unknown outcome: when CloudWatch will have shown it if it landed
 
 
 @dataclass
@@ -505,8 +591,8 @@ class Ledger:
             "expiresAt": int(expires.timestamp()),
         }
 
-    async def claim(self) -> str | None:
-        """Claim the correction; None if this run must write it, else when an earlier run claimed it."""
+    async def claim(self) -> Earlier | None:
+        """Claim the correction: None if this run must write it, else what an earlier run did."""
         generation = 1
         while True:
             self.key = f"{self.base()}#{generation}"
@@ -514,9 +600,17 @@ class Ledger:
             if not isinstance(result, Duplicate):
                 return None
             if await self.store.get(f"{self.key}:released") is None:
-                return str(result.existing.get("receivedAt", "an earlier run"))
+                sent = str(result.existing.get("receivedAt", ""))
+                if await self.store.get(f"{self.key}:written") is not None:
+                    return Earlier(sent, answered=True)
+                visible = parse_iso_millis(sent) + visible_after(self.row.day, parse_iso_millis(sent))
+                if self.now < visible:
+                    return Earlier(sent, answered=False, until=iso_millis(visible))
+                # The read-back: this run's sum is still the one that run saw, long enough after
+                # it sent the correction for CloudWatch to show it: it never landed.
+                await self.mark("released", "reconcile-not-landed")
             generation += 1
 
-    async def release(self) -> None:
-        """The write failed: let the next run claim this correction again."""
-        await self.store.put_once(self.item(f"{self.key}:released", "reconcile-release"))
+    async def mark(self, outcome: str, kind: str = "") -> None:
+        """What the one try said: `written` or `released` (certainly not applied)."""
+        await self.store.put_once(self.item(f"{self.key}:{outcome}", kind or f"reconcile-{outcome}"))

@@ -1,4 +1,9 @@
-"""The scheduled reconcile (CDK `-c reconcile=true`): once a day, yesterday (UTC), in Lambda.
+"""The scheduled reconcile (CDK `-c reconcile=true`): once a day, the last few UTC days, in Lambda.
+
+It covers `COLLECTOR_RECONCILE_DAYS` days ending yesterday (5 by default), not yesterday alone:
+events that arrive late (Lambda's retries, a failure queue replayed) change a day after its first
+check, and a correction whose answer was lost is read back and written again only once CloudWatch
+would show it (up to two days later, `collector.reconcile.visible_after`).
 
 It runs `collector.reconcile` against the deployment's table and metrics, logs the report as one
 JSON line, and reports through EMF (no cloudwatch:PutMetricData needed for that) two metrics under
@@ -14,8 +19,9 @@ An alarm watches the first. With `COLLECTOR_RECONCILE_FIX=true` it also writes t
 | COLLECTOR_WORKMAIL_METRIC_DIMENSION | the dimension WorkMail's metrics carry (`OrganizationId`) |
 | COLLECTOR_RECONCILE_MIN_COVERAGE | percent; lower inbound coverage is a difference |
 | COLLECTOR_RECONCILE_MIN_MESSAGES | WorkMail's daily count below which coverage is not judged |
+| COLLECTOR_RECONCILE_DAYS | days covered, ending yesterday (default 5, at most 14) |
 
-A manual invocation may pass `{"day": "YYYY-MM-DD"}` to reconcile another day.
+A manual invocation may pass `{"day": "YYYY-MM-DD"}` to reconcile that one day.
 """
 
 from __future__ import annotations
@@ -34,7 +40,14 @@ from aws_embedded_metrics.validator import validate_dimension_set, validate_name
 
 from collector.aws import open_client
 from collector.clock import utc_now
-from collector.config import TRUE, ConfigError, Settings, check_min_coverage, normalize_organization_id
+from collector.config import (
+    ConfigError,
+    Settings,
+    check_dimension_name,
+    check_min_coverage,
+    normalize_organization_id,
+    parse_bool,
+)
 from collector.metrics import SERVICE
 from collector.reconcile import (
     DEFAULT_MIN_MESSAGES,
@@ -43,16 +56,36 @@ from collector.reconcile import (
     RECONCILE_DIFFERENCES,
     Options,
     Report,
+    correction_client,
     reconcile,
 )
 from collector.runtime import open_store
 
 log = logging.getLogger("workmail_collector")
+DEFAULT_DAYS = 5  # a lost correction of the day before yesterday is read back two days later
+MAX_SCHEDULED_DAYS = 14  # CloudWatch takes corrections up to two weeks old
 
 
-def options_from_env(env: Mapping[str, str], settings: Settings, day: date) -> Options:
-    """The reconcile of one day, configured by the function's environment and checked as the CLI
-    checks its flags, so the scheduled run and `workmail-collector reconcile` judge alike."""
+def scheduled_days(env: Mapping[str, str], yesterday: date) -> tuple[date, date]:
+    """The first and last day a scheduled run covers: COLLECTOR_RECONCILE_DAYS ending yesterday."""
+    raw = env.get("COLLECTOR_RECONCILE_DAYS", "").strip()
+    try:
+        days = int(raw) if raw else DEFAULT_DAYS
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_SCHEDULED_DAYS:
+        raise ConfigError(
+            f"COLLECTOR_RECONCILE_DAYS must be a whole number from 1 to {MAX_SCHEDULED_DAYS}, got {raw!r}"
+        )
+    return yesterday - timedelta(days=days - 1), yesterday
+
+
+def options_from_env(
+    env: Mapping[str, str], settings: Settings, since: date, until: date | None = None
+) -> Options:
+    """The reconcile of `since` to `until` (or `since` alone), configured by the function's
+    environment and checked as the CLI checks its flags, so the scheduled run and
+    `workmail-collector reconcile` judge alike."""
     coverage = env.get("COLLECTOR_RECONCILE_MIN_COVERAGE", "").strip()
     minimum = env.get("COLLECTOR_RECONCILE_MIN_MESSAGES", "").strip()
     try:
@@ -70,14 +103,16 @@ def options_from_env(env: Mapping[str, str], settings: Settings, day: date) -> O
     return Options(
         namespace=settings.namespace,
         service=settings.service,
-        since=day,
-        until=day,
+        since=since,
+        until=until or since,
         organization_id=normalize_organization_id(env.get("COLLECTOR_WORKMAIL_ORGANIZATION_ID")),
-        workmail_dimension=env.get("COLLECTOR_WORKMAIL_METRIC_DIMENSION", "").strip()
-        or DEFAULT_WORKMAIL_DIMENSION,
+        workmail_dimension=check_dimension_name(
+            env.get("COLLECTOR_WORKMAIL_METRIC_DIMENSION", "").strip() or DEFAULT_WORKMAIL_DIMENSION,
+            "COLLECTOR_WORKMAIL_METRIC_DIMENSION",
+        ),
         min_coverage=min_coverage,
         min_messages=min_messages,
-        fix=env.get("COLLECTOR_RECONCILE_FIX", "").strip().lower() in TRUE,
+        fix=parse_bool(env.get("COLLECTOR_RECONCILE_FIX"), "COLLECTOR_RECONCILE_FIX"),
         retention_days=settings.retention_days,
     )
 
@@ -89,7 +124,8 @@ def emf_line(report: Report, now: datetime) -> str:
     validate_dimension_set({SERVICE: service})
     document = {
         SERVICE: service,
-        "day": report.options.since.isoformat(),
+        "day": report.options.until.isoformat(),  # the last day covered
+        "since": report.options.since.isoformat(),
         RECONCILE_DIFFERENCES: len(report.differences) + len(report.shortfalls),
         RECONCILE_CORRECTIONS: report.written,
         "_aws": {
@@ -111,18 +147,19 @@ def emf_line(report: Report, now: datetime) -> str:
 
 async def run(event: Any, env: Mapping[str, str], now: datetime) -> Report:
     settings = Settings.from_env(env)
-    day = now.date() - timedelta(days=1)
+    since, until = scheduled_days(env, now.date() - timedelta(days=1))
     if isinstance(event, dict) and event.get("day"):
         try:
-            day = date.fromisoformat(str(event["day"]))
+            since = until = date.fromisoformat(str(event["day"]))
         except ValueError:
             raise ConfigError(f"event day must be YYYY-MM-DD, got {event['day']!r}") from None
-    options = options_from_env(env, settings, day)
+    options = options_from_env(env, settings, since, until)
     store = await open_store(settings)
     try:
         async with contextlib.AsyncExitStack() as stack:
             cloudwatch = await open_client("cloudwatch", stack)
-            return await reconcile(store, cloudwatch, options, now)
+            writer = await correction_client(stack) if options.fix else None
+            return await reconcile(store, cloudwatch, options, now, writer)
     finally:
         await store.close()
 

@@ -48,7 +48,13 @@ def test_replay_bundled_samples_then_read_the_trail(local_env: dict[str, str], t
 
     listing = cli("audit", "list", "--limit", "100", env=local_env)
     assert listing.returncode == 0
-    assert listing.stdout.splitlines()[0].split()[:3] == ["receivedAt", "invocationId", "status"]
+    assert listing.stdout.splitlines()[0].split()[:5] == [
+        "receivedAt",
+        "invocationId",
+        "source",
+        "eventType",
+        "status",
+    ]
     assert len(listing.stdout.splitlines()) == 1 + 67  # header + 65 recorded + 2 invalid
 
     record = cli("audit", "get", "0000000000000000000000000000000000000000", "--json", env=local_env)
@@ -235,10 +241,11 @@ def test_audit_query_by_sender_hashes_with_the_key_from_secrets_manager(
 
 def test_replay_of_an_empty_folder_is_a_mistake_and_creates_nothing(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
+    (tmp_path / "store").mkdir()  # an explicit --db needs its folder
     db = tmp_path / "store" / "audit.sqlite3"
     result = cli("replay", str(tmp_path / "empty"), "--emf-out", str(tmp_path / "emf.jsonl"), "--db", str(db))
     assert result.returncode == 2 and "no events in" in result.stderr
-    assert not db.parent.exists() and not (tmp_path / "emf.jsonl").exists()
+    assert not db.exists() and not (tmp_path / "emf.jsonl").exists()
 
 
 def test_no_region_names_the_variable(tmp_path: Path) -> None:

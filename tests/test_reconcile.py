@@ -251,7 +251,7 @@ class NotVisibleYet:
     async def put_metric_data(self, **request: Any) -> Any:
         if self.failures:
             self.failures -= 1
-            raise ConnectionError("CloudWatch unreachable")
+            raise ConnectionRefusedError("CloudWatch unreachable")  # certainly never applied
         self.held.append(request)
         return {}
 
@@ -296,7 +296,7 @@ def test_a_failed_write_is_claimed_again_by_the_next_run(
             await publish(client, lines[1:])  # the first inbound message's count is lost
             flaky = NotVisibleYet(client)
             flaky.failures = 1
-            with pytest.raises(ConnectionError):
+            with pytest.raises(ConnectionRefusedError):
                 await reconcile(store, flaky, options(names, fix=True), NOW)
             retried = await reconcile(store, flaky, options(names, fix=True), NOW)
             assert {c.outcome for c in retried.corrections} == {Outcome.WRITTEN}
@@ -440,6 +440,8 @@ def test_the_command_prints_the_verdict_and_fixes(
         (["--days", "0"], "at least 1"),
         (["--since", "2030-01-02", "--until", "2030-01-01"], "starts"),
         (["--min-coverage", "150"], "percentage"),
+        (["--organization-id", "m-1", "--workmail-dimension", ""], "--workmail-dimension must be"),
+        (["--workmail-dimension", ":Org"], "--workmail-dimension must be"),
     ],
 )
 def test_usage_mistakes_say_what_is_wrong(
@@ -519,3 +521,49 @@ def test_the_scheduled_handler_reconciles_yesterday_by_default(monkeypatch: pyte
     )
     with pytest.raises(ConfigError, match="COLLECTOR_RECONCILE_MIN_COVERAGE"):
         reconcile_handler.options_from_env({"COLLECTOR_RECONCILE_MIN_COVERAGE": "most"}, Settings(), TODAY)
+
+
+def test_the_scheduled_handler_covers_the_last_days_by_default(
+    moto_backend: Backend,
+    cloudwatch_endpoint: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not yesterday alone: late events change a day after its first check, and a correction whose
+    answer was lost is read back days later."""
+    from collector import reconcile_handler
+
+    run(with_store(moto_backend, lambda store: seed_planted_day(store, names)))  # two days ago
+    for key, value in {
+        "COLLECTOR_STORE": "dynamodb",
+        "COLLECTOR_TABLE_NAME": moto_backend.settings.table_name,
+        "COLLECTOR_NAMESPACE": names.namespace,
+        "COLLECTOR_SERVICE": names.service,
+    }.items():
+        monkeypatch.setenv(key, value)
+    answer = reconcile_handler.handler({}, None)
+    summary = orjson.loads(capsys.readouterr().out.splitlines()[0])["reconcile"]
+    yesterday = TODAY - timedelta(days=1)
+    assert (summary["since"], summary["until"]) == (
+        (yesterday - timedelta(days=reconcile_handler.DEFAULT_DAYS - 1)).isoformat(),
+        yesterday.isoformat(),
+    )
+    assert answer["differences"] == 4 and {r["day"] for r in summary["rows"]} == {DAY.isoformat()}
+
+
+@pytest.mark.parametrize(("value", "days"), [("", 5), ("1", 1), (" 14 ", 14)])
+def test_the_scheduled_range_is_set_by_collector_reconcile_days(value: str, days: int) -> None:
+    from collector.reconcile_handler import scheduled_days
+
+    since, until = scheduled_days({"COLLECTOR_RECONCILE_DAYS": value}, TODAY)
+    assert until == TODAY and (until - since).days == days - 1
+
+
+@pytest.mark.parametrize("value", ["0", "15", "week", "-3"])
+def test_a_scheduled_range_outside_two_weeks_is_refused(value: str) -> None:
+    from collector.config import ConfigError
+    from collector.reconcile_handler import scheduled_days
+
+    with pytest.raises(ConfigError, match="COLLECTOR_RECONCILE_DAYS must be a whole number from 1 to 14"):
+        scheduled_days({"COLLECTOR_RECONCILE_DAYS": value}, TODAY)

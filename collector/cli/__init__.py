@@ -14,7 +14,7 @@ import logging
 import sys
 
 from collector import __version__
-from collector.cli.audit import MAX_DAYS, MAX_LIMIT, audit
+from collector.cli.audit import MAX_DAYS, MAX_LIMIT, add_filter_options, audit
 from collector.cli.common import Parser, at_least, explain, quiet_closed_stdout, settings_from, store_options
 from collector.cli.dashboard import add_parser as add_dashboard_parser
 from collector.cli.dashboard import dashboard
@@ -37,7 +37,8 @@ log = logging.getLogger("workmail_collector")
 def parser() -> argparse.ArgumentParser:
     root = Parser(
         prog="workmail-collector",
-        description="Replay WorkMail events through the collector, and read its audit trail.",
+        description="Replay Amazon WorkMail and Amazon SES events through the collector, read its audit"
+        " trail, and reconcile its metrics.",
     )
     root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = root.add_subparsers(dest="command", required=True)
@@ -50,16 +51,18 @@ def parser() -> argparse.ArgumentParser:
     store_options(p)
 
     p = commands.add_parser(
-        "generate-event", help="print valid WorkMail events (JSON, or JSON Lines for -n>1)"
+        "generate-event",
+        help="print valid WorkMail or SES events (JSON, or JSON Lines for -n>1)",
+        description="Print valid Amazon WorkMail Run Lambda events, or with --source ses Amazon SES"
+        " events (receipts, or sending events as SNS or EventBridge deliver them).",
     )
     p.add_argument(
         "--direction",
         choices=("INBOUND", "OUTBOUND"),
-        default="INBOUND",
-        help="flowDirection of the events (default INBOUND)",
+        help="WorkMail: flowDirection of the events (default INBOUND)",
     )
     p.add_argument("--recipients", type=at_least(0), default=2, help="recipients per event (default 2)")
-    p.add_argument("--truncated", action="store_true", help="set truncated: true")
+    p.add_argument("--truncated", action="store_true", help="WorkMail: set truncated: true")
     p.add_argument(
         "-n",
         "--count",
@@ -70,15 +73,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--layout",
         choices=("envelope", "flat"),
-        default="envelope",
-        help="envelope: addresses under `envelope` (WorkMail today); flat: the older top-level fields",
+        help="WorkMail: envelope (default): addresses under `envelope` (WorkMail today); flat: the older"
+        " top-level fields",
     )
     p.add_argument(
         "--id-length",
         type=int,
         choices=(32, 40),
-        default=32,
-        help="hex characters in each invocationId: 32 or 40, both seen from WorkMail (default 32)",
+        help="WorkMail: hex characters in each invocationId: 32 or 40, both seen from WorkMail (default 32)",
     )
     p.add_argument("--seed", type=int, help="make the output reproducible")
     p.add_argument("--jsonl", action="store_true", help="JSON Lines even for one event")
@@ -105,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
             default=50,
             help="show at most this many records, newest first (default 50)",
         )
+        add_filter_options(a)
         if name == "list":
             a.add_argument(
                 "--days",

@@ -7,6 +7,7 @@ import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -89,10 +90,23 @@ def settings_from(args: argparse.Namespace, force_dynamodb: bool = False) -> Set
     if store:
         changes["store"] = store
     if getattr(args, "db", None):
-        changes["sqlite_path"] = check_sqlite_path(args.db, "--db")
+        changes["sqlite_path"] = _explicit_db(args.db)
     if getattr(args, "table", None):
         changes["table_name"] = check_table_name(args.table, "--table")
     return replace(settings, **changes)
+
+
+def _explicit_db(value: str) -> Path:
+    """A --db in a folder that does not exist is a typo more often than a wish for a new folder:
+    only the default location is created (a path under a file is left to the store's own message)."""
+    path = check_sqlite_path(value, "--db")
+    folder = path.parent
+    if not folder.exists() and not any(a.exists() and not a.is_dir() for a in folder.parents):
+        raise UserError(
+            f"no audit database at {path}: the folder {folder} does not exist"
+            " (--db needs an existing folder; create it first for a new database)"
+        )
+    return path
 
 
 def _endpoint() -> str | None:

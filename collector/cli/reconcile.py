@@ -18,6 +18,7 @@ from collector.cli.common import Parser, UserError, open_for_reading, print_tabl
 from collector.clock import utc_now
 from collector.config import (
     Settings,
+    check_dimension_name,
     check_endpoint_url,
     check_min_coverage,
     normalize_organization_id,
@@ -31,6 +32,7 @@ from collector.reconcile import (
     ReconcileError,
     Report,
     check_range,
+    correction_client,
 )
 from collector.reconcile import (
     reconcile as run_reconcile,
@@ -117,7 +119,7 @@ def options_from(args: argparse.Namespace, settings: Settings, today: date) -> O
         since=since,
         until=until,
         organization_id=normalize_organization_id(args.organization_id),
-        workmail_dimension=args.workmail_dimension,
+        workmail_dimension=check_dimension_name(args.workmail_dimension, "--workmail-dimension"),
         min_coverage=args.min_coverage,
         min_messages=args.min_messages,
         fix=bool(args.fix),
@@ -175,7 +177,8 @@ async def reconcile(args: argparse.Namespace, settings: Settings) -> int:
     try:
         async with contextlib.AsyncExitStack() as stack:
             cloudwatch = await open_client("cloudwatch", stack)
-            report = await run_reconcile(store, cloudwatch, options)
+            writer = await correction_client(stack) if options.fix else None
+            report = await run_reconcile(store, cloudwatch, options, writer=writer)
     finally:
         await store.close()
     if args.json:

@@ -60,6 +60,11 @@ class Query:
     until: datetime | None = None
     limit: int = 100
     full: bool = True
+    # Filters on what the time index keeps (`audit list --source --event-type --status`), exact
+    # values as stored; a record without a source is WorkMail's (it was written before sources).
+    source: str | None = None
+    event_type: str | None = None
+    status: str | None = None
 
     @property
     def keyed(self) -> bool:

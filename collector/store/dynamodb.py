@@ -272,6 +272,8 @@ class DynamoDbStore:
         if match is not None and match.sender is not None:
             names["#f"], values[":f"] = "sender", {"S": match.sender}
             filters.append("#f = :f")
+        if match is not None:
+            filters += _attribute_filters(match, names, values)
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
         if projection is not None:
@@ -353,6 +355,23 @@ def time_index_unavailable(error: Exception, table: str) -> str | None:
             "'Migrating a table that has the three old indexes'"
         )
     return None
+
+
+def _attribute_filters(match: Query, names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """Query's source, event type and status filters on the time index's projected attributes
+    (collector/store/schema.py); a record without a source is WorkMail's, as on SQLite."""
+    filters = []
+    if match.source is not None:
+        names["#src"], values[":src"] = "source", {"S": match.source}
+        legacy = " OR attribute_not_exists(#src)" if match.source == "WorkMail" else ""
+        filters.append(f"(#src = :src{legacy})")
+    if match.event_type is not None:
+        names["#evt"], values[":evt"] = "eventType", {"S": match.event_type}
+        filters.append("#evt = :evt")
+    if match.status is not None:
+        names["#st"], values[":st"] = "status", {"S": match.status}
+        filters.append("#st = :st")
+    return filters
 
 
 def _days_newest_first(since: datetime, until: datetime) -> list[date]:

@@ -161,6 +161,9 @@ class SqliteStore:
         if query.recipient is not None:
             clauses.append("EXISTS (SELECT 1 FROM json_each(item, '$.recipients') WHERE value = ?)")
             params.append(query.recipient)
+        for clause, value in _attribute_filters(query):
+            clauses.append(clause)
+            params.append(value)
         rows = self._db.execute(
             f"SELECT item, {self._state} FROM audit WHERE {' AND '.join(clauses)}"
             " ORDER BY received_at DESC, invocation_id LIMIT ?",
@@ -221,6 +224,17 @@ def _create(path: Path) -> sqlite3.Connection:
         return sqlite3.connect(str(path), timeout=30, isolation_level=None)
     except sqlite3.OperationalError as error:  # a folder's name, or a folder this user may not write
         raise StorePathError(f"cannot open {path}: {error}") from None
+
+
+def _attribute_filters(query: Query) -> list[tuple[str, str]]:
+    """Query's source, event type and status filters as SQL, matching what the DynamoDB store's
+    filter expressions accept (a record without a source is WorkMail's)."""
+    wanted = (
+        ("coalesce(json_extract(item, '$.source'), 'WorkMail') = ?", query.source),
+        ("json_extract(item, '$.eventType') = ?", query.event_type),
+        ("json_extract(item, '$.status') = ?", query.status),
+    )
+    return [(clause, value) for clause, value in wanted if value is not None]
 
 
 def _item(row: tuple[str, str | None]) -> Item:
