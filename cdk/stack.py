@@ -33,6 +33,7 @@ from cdk.reconcile import ScheduledReconcile
 from cdk.ses import wire_ses
 from cdk.settings import StackSettings
 from cdk.table import audit_table
+from cdk.trail import Trail
 from collector.metrics import features_for
 from collector.store.schema import AUDIT_TABLE
 from dashboards import CollectorMetrics, CoveragePolicy, Observability, WorkMailMetrics, dashboard_url
@@ -278,6 +279,24 @@ class CollectorStack(Stack):
             alarm_email=settings.alarm_email,
             reconcile=self.reconcile.function if self.reconcile is not None else None,
         )
+
+        self.trail: Trail | None = None
+        if settings.trail.enabled:  # the long-term trail in S3 (docs/deploy.md, "The trail in S3")
+            self.trail = Trail(
+                self,
+                "Trail",
+                settings=settings.trail,
+                table=self.table,
+                code=code,
+                runtime=RUNTIME,
+                log_retention=RETENTION[settings.log_retention_days],
+                topic=self.observability.topic,
+                environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},
+            )
+            CfnOutput(
+                self, "TrailBucketName", value=self.trail.bucket.bucket_name, description="The S3 trail"
+            )
+            CfnOutput(self, "TrailWorkGroup", value=self.trail.workgroup.ref, description="Athena workgroup")
 
         CfnOutput(
             self,

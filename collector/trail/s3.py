@@ -1,0 +1,77 @@
+"""The S3 sink of a trail export: each period's object under `trail/` in the deployment's bucket.
+
+A period's object has one key (`trail/day=YYYY-MM-DD/...`), so exporting it again replaces it and
+never adds rows. An object whose bytes are unchanged (the writer is deterministic) is not written
+again: S3's ETag of a single-part, SSE-S3 object is the MD5 of its bytes, and one HEAD is cheaper
+than a PUT, a new object version and, with Object Lock, a new locked copy kept for years.
+
+With Object Lock (`-c trailObjectLockDays=N`) every written object carries its own retention, so
+the Athena results in the same bucket stay deletable. Content-MD5 goes with every PUT: S3 requires
+an integrity header on writes that set a retention.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+TRAIL_PREFIX = "trail/"
+CONTENT_TYPE = "application/vnd.apache.parquet"
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    mode: str  # GOVERNANCE or COMPLIANCE
+    days: int
+
+    def __post_init__(self) -> None:
+        if self.mode not in LOCK_MODES or self.days < 1:
+            raise ValueError(f"object lock needs GOVERNANCE or COMPLIANCE and days >= 1, got {self}")
+
+
+@dataclass
+class S3Sink:
+    """`put(key, data)` for the exporter; counts what it wrote and what it found unchanged."""
+
+    client: Any  # an aioboto3 S3 client
+    bucket: str
+    now: datetime
+    prefix: str = TRAIL_PREFIX
+    lock: ObjectLock | None = None
+    written: int = 0
+    unchanged: int = 0
+
+    async def put(self, key: str, data: bytes) -> bool:
+        """Write `data` at the prefix + `key` unless the object there already holds these bytes."""
+        full = self.prefix + key.lstrip("/")
+        digest = hashlib.md5(data, usedforsecurity=False)
+        if await self._etag(full) == digest.hexdigest():
+            self.unchanged += 1
+            return False
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": full,
+            "Body": data,
+            "ContentType": CONTENT_TYPE,
+            "ContentMD5": base64.b64encode(digest.digest()).decode(),
+        }
+        if self.lock is not None:
+            request["ObjectLockMode"] = self.lock.mode
+            request["ObjectLockRetainUntilDate"] = self.now + timedelta(days=self.lock.days)
+        await self.client.put_object(**request)
+        self.written += 1
+        return True
+
+    async def _etag(self, key: str) -> str | None:
+        try:
+            head = await self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as error:  # botocore's ClientError, without importing botocore here
+            status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:
+                return None
+            raise
+        return str(head.get("ETag", "")).strip('"') or None
