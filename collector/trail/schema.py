@@ -26,9 +26,10 @@ QUALIFIED_TABLE = f"{DATABASE}.{TABLE}"
 PARTITION = "day"  # 'YYYY-MM-DD', the record's receivedDay (UTC)
 PARTITION_TYPE = "string"
 
-# Attributes a record may carry that are no column: the partition, and replay's own bookkeeping
-# (it changes after the record is written, so exporting it would change a finished day's file).
-NOT_COLUMNS = frozenset({"receivedDay", "countState"})
+# Attributes a record may carry that are no column: the partition, and the writers' bookkeeping:
+# replay's countState changes after the record is written (it would change a finished day's file),
+# attemptId is random per processing attempt (the same events would export differently each run).
+NOT_COLUMNS = frozenset({"receivedDay", "countState", "attemptId"})
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,6 @@ COLUMNS: tuple[Column, ...] = (
     _c("fingerprint", "string", "fingerprint", "SHA-256 of the canonical payload"),
     _c("key_synthesized", "boolean", "keySynthesized", "the dedupe key was derived, not sent"),
     _c("redacted", "boolean", "redacted", "addresses and subject are HMACs"),
-    _c("attempt_id", "string", "attemptId", "the processing attempt that wrote it"),
     _c("reason", "string", "reason", "INVALID: why"),
     _c("raw", "string", "raw", "INVALID: the payload as it arrived (cut at 300 KB)"),
     _c("raw_bytes", "bigint", "rawBytes", "INVALID: the payload's size"),
