@@ -301,11 +301,14 @@ class Trail(Construct):
             )
         )
         objects = self.bucket.arn_for_objects(f"{TRAIL_PREFIX}*")
-        writes = ["s3:PutObject", "s3:GetObject"]  # GetObject: HEAD, to skip rewriting an unchanged day
+        # GetObject: HEAD, to skip rewriting an unchanged day; DeleteObject: a stale object in a day's
+        # folder (a delete marker; a locked version stays).
+        writes = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
         if settings.object_lock_days:
             writes.append("s3:PutObjectRetention")
         role.add_to_policy(iam.PolicyStatement(sid="WriteTheTrail", actions=writes, resources=[objects]))
-        # Without ListBucket a HEAD of a day not exported yet answers 403 instead of 404.
+        # A day's folder is listed for stale objects; without ListBucket a HEAD of a day not exported
+        # yet would also answer 403 instead of 404.
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="TellMissingDays", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]

@@ -1,6 +1,7 @@
 """The S3 sink of a trail export: each period's object under `trail/` in the deployment's bucket.
 
-A period's object has one key (`trail/day=YYYY-MM-DD/...`), so exporting it again replaces it and
+It implements collector.trail.export's Sink (put, delete, list) over one bucket and prefix. A
+period's object has one key (`trail/day=YYYY-MM-DD/...`), so exporting it again replaces it and
 never adds rows. An object whose bytes are unchanged (the writer is deterministic) is not written
 again: S3's ETag of a single-part, SSE-S3 object is the MD5 of its bytes, and one HEAD is cheaper
 than a PUT, a new object version and, with Object Lock, a new locked copy kept for years.
@@ -35,7 +36,7 @@ class ObjectLock:
 
 @dataclass
 class S3Sink:
-    """`put(key, data)` for the exporter; counts what it wrote and what it found unchanged."""
+    """The exporter's sink; counts what it wrote, found unchanged and deleted."""
 
     client: Any  # an aioboto3 S3 client
     bucket: str
@@ -44,14 +45,15 @@ class S3Sink:
     lock: ObjectLock | None = None
     written: int = 0
     unchanged: int = 0
+    deleted: int = 0
 
-    async def put(self, key: str, data: bytes) -> bool:
+    async def put(self, key: str, data: bytes) -> None:
         """Write `data` at the prefix + `key` unless the object there already holds these bytes."""
-        full = self.prefix + key.lstrip("/")
+        full = self.prefix + key
         digest = hashlib.md5(data, usedforsecurity=False)
         if await self._etag(full) == digest.hexdigest():
             self.unchanged += 1
-            return False
+            return
         request: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": full,
@@ -64,7 +66,25 @@ class S3Sink:
             request["ObjectLockRetainUntilDate"] = self.now + timedelta(days=self.lock.days)
         await self.client.put_object(**request)
         self.written += 1
-        return True
+
+    async def delete(self, key: str) -> None:
+        """A delete marker over the object (versioning keeps it; a locked version stays locked)."""
+        await self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+        self.deleted += 1
+
+    async def list(self, prefix: str) -> list[str]:
+        """Keys (without the trail prefix) that start with `prefix`, sorted."""
+        keys: list[str] = []
+        token: str | None = None
+        while True:
+            request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
+            if token:
+                request["ContinuationToken"] = token
+            page = await self.client.list_objects_v2(**request)
+            keys += [str(item["Key"])[len(self.prefix) :] for item in page.get("Contents", [])]
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return sorted(keys)
 
     async def _etag(self, key: str) -> str | None:
         try:

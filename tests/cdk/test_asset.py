@@ -551,6 +551,7 @@ def test_every_kept_service_has_a_working_client_in_the_asset(
         "secretsmanager": ("list_secrets", {}),
         "workmailmessageflow": ("get_raw_message_content", {"messageId": "m-1"}),
         "cloudwatch": ("list_metrics", {}),
+        "s3": ("list_buckets", {}),
     }
     assert set(calls) == set(KEPT_SERVICES), "give each kept service one request here"
     spec = {"asset": str(local_asset), "scenario": "clients", "calls": calls}

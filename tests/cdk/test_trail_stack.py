@@ -139,7 +139,12 @@ def test_the_exporter_reads_the_index_and_records_and_writes_only_the_trail_pref
     assert by_sid["ReadTheTimeIndex"]["Resource"] == {"Fn::Join": ["", [table, f"/index/{TIME_INDEX.name}"]]}
     assert by_sid["ReadWholeRecords"]["Action"] == "dynamodb:BatchGetItem"
     assert by_sid["ReadWholeRecords"]["Resource"] == table
-    assert set(by_sid["WriteTheTrail"]["Action"]) == {"s3:PutObject", "s3:GetObject", "s3:PutObjectRetention"}
+    assert set(by_sid["WriteTheTrail"]["Action"]) == {
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:PutObjectRetention",
+    }
     assert by_sid["WriteTheTrail"]["Resource"] == {"Fn::Join": ["", [bucket_arn, f"/{TRAIL_PREFIX}*"]]}
     assert by_sid["TellMissingDays"] == {
         "Sid": "TellMissingDays",
@@ -152,10 +157,14 @@ def test_the_exporter_reads_the_index_and_records_and_writes_only_the_trail_pref
         for s in statements(trail_synth)
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
-    assert not {
-        a
-        for a in actions
-        if a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "s3:Delete"))
+    assert not {a for a in actions if a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete"))}
+    # Objects only: no bucket settings, policies, or deletion of a version (which a lock forbids anyway).
+    assert {a for a in actions if a.startswith("s3:")} == {
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:PutObjectRetention",
+        "s3:ListBucket",
     }
 
 
