@@ -12,7 +12,7 @@ it without the `trail` extra; `Column.arrow_type()` imports it when asked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -142,30 +142,43 @@ def row(record: Mapping[str, Any]) -> dict[str, Any]:
 
     Records from before sources existed are WorkMail's when RECORDED (as the reconcile tally reads
     them); an INVALID record no adapter recognised keeps a null source."""
-    out: dict[str, Any] = {}
-    for column in COLUMNS:
-        value = record.get(column.attribute)
-        if value is None and column.attribute in UNINDEXED:
-            value = record.get(UNINDEXED[column.attribute])
-        out[column.name] = _value(column, value)
-    if out["source"] is None and out["status"] == "RECORDED":
-        out["source"] = "WorkMail"
+    return {name: values[0] for name, values in columns([record]).items()}
+
+
+def columns(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """`row` for many records at once, column by column, in the records' order (the writer's
+    path: a list per column is what Arrow takes). Walks each record's own attributes, about half
+    the columns, rather than asking every record for every column."""
+    count = len(records)
+    raw: dict[str, list[Any]] = {c.attribute: [None] * count for c in COLUMNS}
+    aside: dict[str, list[Any]] = {a: [None] * count for a in UNINDEXED.values()}
+    for n, record in enumerate(records):
+        for attribute, value in record.items():
+            target = raw.get(attribute)
+            if target is None:
+                target = aside.get(attribute)
+                if target is None:
+                    continue
+            target[n] = value
+    for attribute, moved in UNINDEXED.items():
+        values = raw[attribute]
+        raw[attribute] = [aside[moved][n] if v is None else v for n, v in enumerate(values)]
+    out = {c.name: _converted(c.glue_type, raw[c.attribute]) for c in COLUMNS}
+    out["source"] = [
+        "WorkMail" if source is None and status == "RECORDED" else source
+        for source, status in zip(out["source"], out["status"], strict=True)
+    ]
     return out
 
 
-def _value(column: Column, value: Any) -> Any:
-    if value is None:
-        return None
-    kind = column.glue_type
+def _converted(kind: str, values: list[Any]) -> list[Any]:
     if kind == "timestamp":
-        return parse_received_at(str(value))
+        return [None if v is None else parse_received_at(str(v)) for v in values]
     if kind == "bigint":
-        return int(value)
+        return [None if v is None else int(v) for v in values]
     if kind == "boolean":
-        return bool(value)
+        return [None if v is None else bool(v) for v in values]
     if kind.startswith("array<"):
-        return [str(v) for v in value]
-    if isinstance(value, str):
-        return value
-    # a string attribute stored as something else (a number in an old record): its text
-    return str(value)
+        return [None if v is None else [str(e) for e in v] for v in values]
+    # a string attribute stored as something else (a number in an old record) becomes its text
+    return [v if v is None or type(v) is str else str(v) for v in values]

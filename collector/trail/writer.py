@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from collector.trail.schema import COLUMNS, arrow_schema, row
+from collector.trail.schema import arrow_schema, columns, parse_received_at
 
 ROW_GROUP_ROWS = 128 * 1024
 COMPRESSION = "zstd"
@@ -22,8 +22,8 @@ COMPRESSION_LEVEL = 3
 
 
 def table(records: Iterable[Mapping[str, Any]]) -> pa.Table:
-    rows = sorted((row(r) for r in records), key=lambda r: (r["received_at"], r["invocation_id"]))
-    return pa.Table.from_pydict({c.name: [r[c.name] for r in rows] for c in COLUMNS}, schema=arrow_schema())
+    ordered = sorted(records, key=lambda r: (parse_received_at(str(r["receivedAt"])), str(r["invocationId"])))
+    return pa.Table.from_pydict(columns(ordered), schema=arrow_schema())
 
 
 def parquet_bytes(records: Iterable[Mapping[str, Any]]) -> bytes:
