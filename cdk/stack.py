@@ -297,6 +297,12 @@ class CollectorStack(Stack):
                 self, "TrailBucketName", value=self.trail.bucket.bucket_name, description="The S3 trail"
             )
             CfnOutput(self, "TrailWorkGroup", value=self.trail.workgroup.ref, description="Athena workgroup")
+            CfnOutput(
+                self,
+                "TrailExportFunctionName",
+                value=self.trail.function.function_name,
+                description="Invoke with first_day/last_day to export (or backfill) other days",
+            )
 
         CfnOutput(
             self,

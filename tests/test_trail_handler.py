@@ -188,6 +188,41 @@ def test_object_lock_puts_each_written_object_under_retention(
     assert head["ObjectLockRetainUntilDate"] == NOW + timedelta(days=7)
 
 
+def test_a_table_holding_many_days_is_backfilled_in_31_day_steps_each_record_once(
+    deployment: tuple[dict[str, str], Any, Backend],
+) -> None:
+    """docs/deploy.md's backfill: 40 days, two invocations, then the whole range again."""
+    env, s3, backend = deployment
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=44)
+    days = [first + timedelta(days=n) for n in range(40)]
+
+    async def year() -> None:
+        store = await backend.open()
+        try:
+            pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
+            for n, day in enumerate(days):
+                for m, event in enumerate(iter_events(count=2, recipients=1, seed=1000 + n)):
+                    moment = datetime(day.year, day.month, day.day, 8 + m, tzinfo=UTC)
+                    await pipeline.process(event, Invocation(f"r{n}-{m}", "1", moment))
+        finally:
+            await store.close()
+
+    run_async(year())
+    steps = [(days[0], days[30]), (days[31], days[-1])]
+    for _ in range(2):  # the loop run twice writes nothing new
+        summaries = [
+            run_async(run({"first_day": a.isoformat(), "last_day": b.isoformat()}, env, NOW))
+            for a, b in steps
+        ]
+        assert sum(s.rows for s in summaries) == 80
+    assert sum(s.unchanged for s in summaries) == 40
+    exported = rows_in(s3, env["COLLECTOR_TRAIL_BUCKET"])
+    assert len(exported) == 40 and all(len(keys) == 2 for keys in exported.values())
+    every = [key for keys in exported.values() for key in keys]
+    assert len(set(every)) == 80
+
+
 def test_the_window_ends_today_and_a_backfill_is_bounded() -> None:
     today = date(2026, 12, 6)
     assert days_to_export({}, 3, today) == (date(2026, 12, 4), today)

@@ -276,3 +276,25 @@ def test_the_trail_is_off_by_default_and_keeps_the_year_in_the_table() -> None:
 def test_trail_settings_say_what_is_wrong(context: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         settings(**context)
+
+
+def test_turning_the_trail_on_keeps_the_table_and_changes_only_its_class_and_hot_window(
+    default_synth: Synth, trail_synth: Synth
+) -> None:
+    """docs/deploy.md, "Turning the trail on for a table that already holds a year": same table."""
+    before_id = ref(default_synth, "AWS::DynamoDB::Table", "AuditTable")
+    after_id = ref(trail_synth, "AWS::DynamoDB::Table", "AuditTable")
+    assert before_id == after_id
+    before = default_synth.json["Resources"][before_id]
+    after = trail_synth.json["Resources"][after_id]
+    assert (after["DeletionPolicy"], after["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert before["Properties"].pop("TableClass") == "STANDARD_INFREQUENT_ACCESS"
+    assert before["Properties"] == after["Properties"]  # keys, index, TTL, PITR: an in-place update
+
+    def retention(synth: Synth) -> str:
+        function = only(synth, "AWS::Lambda::Function", "Function")
+        return str(function["Environment"]["Variables"]["COLLECTOR_RETENTION_DAYS"])
+
+    assert (retention(default_synth), retention(trail_synth)) == ("365", "30")
+    outputs = trail_synth.json["Outputs"]
+    assert {"TrailBucketName", "TrailWorkGroup", "TrailExportFunctionName"} <= set(outputs)
