@@ -102,7 +102,7 @@ class TrailSettings:
     scan_limit_gb: int = 100  # Athena: BytesScannedCutoffPerQuery of the workgroup
     start_day: str = "2025-01-01"  # partition projection's first day
     export_days: int = 3  # each run re-exports today and the days before it (a lateness margin)
-    pyarrow_layer_arn: str | None = None  # the managed AWS SDK for pandas layer of the region otherwise
+    pyarrow_layer_arn: str | None = None  # otherwise the stack builds the layer (cdk/trail_layer.py)
 
 
 @dataclass(frozen=True)

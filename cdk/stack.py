@@ -100,7 +100,14 @@ class CollectorStack(Stack):
     """One collector for one WorkMail organization."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: StackSettings, asset_dir: Path, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        asset_dir: Path,
+        trail_layer_dir: Path | None = None,  # built on demand with trail=true (cdk/trail_layer.py)
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
@@ -292,6 +299,7 @@ class CollectorStack(Stack):
                 log_retention=RETENTION[settings.log_retention_days],
                 topic=self.observability.topic,
                 environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},
+                layer_dir=trail_layer_dir,
             )
             CfnOutput(
                 self, "TrailBucketName", value=self.trail.bucket.bucket_name, description="The S3 trail"

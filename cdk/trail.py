@@ -5,17 +5,18 @@ The Glue database and table keep the plain names of collector/trail/schema.py, s
 the named queries run unchanged here and on DuckDB over a local export. Partition projection on
 `day` (no crawler, no MSCK REPAIR): Athena computes `s3://<bucket>/trail/day=YYYY-MM-DD/` itself.
 
-The exporter runs the collector's own code asset (its package does not grow) with pyarrow from
-AWS's managed "AWS SDK for pandas" layer for Python 3.13 on arm64 (docs/deploy.md says why and how
-to bring another layer with `-c trailPyarrowLayerArn=...`).
+The exporter runs the collector's own code asset (its package does not grow) with pyarrow in a
+layer of its own, built from a hash-checked lock like the asset (cdk/trail_layer.py), or a layer
+version given with `-c trailPyarrowLayerArn=...` (docs/deploy.md).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 import jsii
-from aws_cdk import Aws, CfnElement, CfnMapping, Duration, RemovalPolicy, Stack
+from aws_cdk import AssetHashType, Aws, CfnElement, Duration, RemovalPolicy, Stack, SymlinkFollowMode
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
@@ -52,34 +53,6 @@ PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
-# AWS SDK for pandas 3.17.0, Python 3.13, arm64: its pyarrow is built with Snappy and zlib only.
-# From https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html (read 2026-12-06).
-PANDAS_LAYER_VERSION = "3.17.0"
-_MAIN_ACCOUNT = "336392948345"
-PANDAS_LAYERS = {
-    region: f"arn:aws:lambda:{region}:{_MAIN_ACCOUNT}:layer:AWSSDKPandas-Python313-Arm64:{version}"
-    for region, version in (
-        ("af-south-1", 13),
-        ("ap-northeast-1", 14),
-        ("ap-northeast-2", 14),
-        ("ap-northeast-3", 14),
-        ("ap-south-1", 14),
-        ("ap-southeast-1", 14),
-        ("ap-southeast-2", 14),
-        ("ca-central-1", 14),
-        ("eu-central-1", 14),
-        ("eu-north-1", 14),
-        ("eu-west-1", 14),
-        ("eu-west-2", 14),
-        ("eu-west-3", 14),
-        ("sa-east-1", 14),
-        ("us-east-1", 14),
-        ("us-east-2", 14),
-        ("us-west-1", 14),
-        ("us-west-2", 14),
-    )
-}
-
 
 class Trail(Construct):
     def __init__(
@@ -94,9 +67,11 @@ class Trail(Construct):
         log_retention: logs.RetentionDays,
         topic: sns.ITopic,
         environment: dict[str, str],
+        layer_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
+        self.layer_dir = layer_dir
         self.bucket = self._bucket(settings)
         self.location = f"s3://{self.bucket.bucket_name}/{TRAIL_PREFIX}"
         self.database, self.table = self._catalog(settings)
@@ -337,7 +312,7 @@ class Trail(Construct):
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=code,
-            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Pyarrow", self._layer_arn(settings))],
+            layers=[self._layer(settings, runtime)],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             role=role,
@@ -360,11 +335,28 @@ class Trail(Construct):
         self._acknowledge(function, rule)
         return function
 
-    def _layer_arn(self, settings: TrailSettings) -> str:
+    def _layer(self, settings: TrailSettings, runtime: lambda_.Runtime) -> lambda_.ILayerVersion:
         if settings.pyarrow_layer_arn:
-            return settings.pyarrow_layer_arn
-        layers = CfnMapping(self, "PyarrowLayers", mapping={r: {"arn": a} for r, a in PANDAS_LAYERS.items()})
-        return layers.find_in_map(Aws.REGION, "arn")
+            return lambda_.LayerVersion.from_layer_version_arn(self, "Pyarrow", settings.pyarrow_layer_arn)
+        if self.layer_dir is None:
+            from cdk.trail_layer import build_layer
+
+            self.layer_dir = build_layer()
+        return lambda_.LayerVersion(
+            self,
+            "Pyarrow",
+            description="pyarrow for the WorkMail collector's trail exporter (cdk/trail_layer.py)",
+            code=lambda_.Code.from_asset(
+                str(self.layer_dir),
+                asset_hash=self.layer_dir.name,
+                asset_hash_type=AssetHashType.CUSTOM,
+                follow_symlinks=SymlinkFollowMode.ALWAYS,
+            ),
+            compatible_runtimes=[runtime],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            # A new build is a new version; the function moves to it, the old one goes.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
 
     def _acknowledge(self, function: lambda_.Function, rule: events.Rule) -> None:
         for finding in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
@@ -372,7 +364,7 @@ class Trail(Construct):
                 function,
                 finding,
                 "Same asset and runtime as the collector (cp313 wheels, cdk/asset.py), and the "
-                "pyarrow layer is the Python 3.13 arm64 build: runtime, wheels and layer move together.",
+                "pyarrow layer holds cp313 arm64 wheels too: runtime, wheels and layer move together.",
             )
         acknowledge(
             function,

@@ -112,7 +112,7 @@ class Summary:
 
 def check_codec(codec: str) -> None:
     """Fail the run at once, saying why, when the layer's pyarrow cannot write the writer's codec
-    (AWS SDK for pandas builds it with Snappy and zlib only), instead of on the first day."""
+    (a layer given with trailPyarrowLayerArn may be built without it), not on the first day."""
     import pyarrow
 
     try:

@@ -15,7 +15,8 @@ from cfnlint.api import lint  # type: ignore[import-untyped]
 from cfnlint.config import ManualArgs  # type: ignore[import-untyped]
 
 from cdk.settings import SettingsError, StackSettings
-from cdk.trail import HANDLER, PANDAS_LAYERS, RESULTS_PREFIX
+from cdk.trail import HANDLER, RESULTS_PREFIX
+from cdk.trail_layer import TRAIL_LAYER
 from collector.store.schema import TIME_INDEX
 from collector.trail.queries import NAMED_QUERIES
 from collector.trail.s3 import TRAIL_PREFIX
@@ -176,11 +177,9 @@ def test_the_exporter_runs_daily_with_retries_a_failure_queue_and_an_alarm(trail
     assert env["COLLECTOR_TRAIL_EXPORT_DAYS"] == "3"
     assert env["COLLECTOR_TABLE_NAME"] == {"Ref": ref(trail_synth, "AWS::DynamoDB::Table", "AuditTable")}
     (layer,) = function["Layers"]
-    mapping, *key = layer["Fn::FindInMap"]
-    assert key == [{"Ref": "AWS::Region"}, "arn"]
-    assert trail_synth.json["Mappings"][mapping] == {r: {"arn": a} for r, a in PANDAS_LAYERS.items()}
-    for region in WORKMAIL_REGIONS:
-        assert region in PANDAS_LAYERS and "Python313-Arm64" in PANDAS_LAYERS[region]
+    assert layer == {"Ref": ref(trail_synth, "AWS::Lambda::LayerVersion")}
+    version = only(trail_synth, "AWS::Lambda::LayerVersion")
+    assert (version["CompatibleRuntimes"], version["CompatibleArchitectures"]) == (["python3.13"], ["arm64"])
     assert only(trail_synth, "AWS::Events::Rule")["ScheduleExpression"] == "cron(20 0 * * ? *)"
     invoke = only(trail_synth, "AWS::Lambda::EventInvokeConfig")
     queue = ref(trail_synth, "AWS::SQS::Queue")
@@ -298,3 +297,38 @@ def test_turning_the_trail_on_keeps_the_table_and_changes_only_its_class_and_hot
     assert (retention(default_synth), retention(trail_synth)) == ("365", "30")
     outputs = trail_synth.json["Outputs"]
     assert {"TrailBucketName", "TrailWorkGroup", "TrailExportFunctionName"} <= set(outputs)
+
+
+def test_the_layer_serves_the_locked_pyarrow_the_local_export_uses(trail_synth: Synth) -> None:
+    """The same pyarrow as the `trail` extra here: Lambda's objects are a local export's bytes."""
+    import pyarrow
+
+    from cdk.asset import read_lock
+
+    assert trail_synth.stack.trail is not None and trail_synth.stack.trail.layer_dir is not None
+    packages = trail_synth.stack.trail.layer_dir / "python"
+    (pin,) = read_lock(Path(__file__).resolve().parents[2] / TRAIL_LAYER.lock).values()
+    assert (pin.name, pin.version) == ("pyarrow", pyarrow.__version__)
+    assert (packages / f"pyarrow-{pin.version}.dist-info").is_dir()
+    assert list((packages / "pyarrow").glob("lib.cpython-313-aarch64-linux-gnu.so"))
+
+
+def test_the_layer_lock_agrees_with_pyproject() -> None:
+    from cdk.asset import lock_disagreements
+
+    assert lock_disagreements(TRAIL_LAYER) == [], "run `bash scripts/lock.sh`"
+
+
+def test_a_layer_arn_replaces_the_built_layer(asset_dir: Path, tmp_path: Path) -> None:
+    from cdk.app import build_app
+
+    arn = "arn:aws:lambda:eu-west-1:123456789012:layer:my-pyarrow:7"
+    context = {**TRAIL_CONTEXT, "trailPyarrowLayerArn": arn, "trailObjectLockDays": "0"}
+    del context["trailObjectLockMode"]
+    app, stack = build_app(context, outdir=str(tmp_path), asset_dir=asset_dir)
+    functions = [
+        r["Properties"]
+        for r in app.synth().get_stack_by_name(stack.stack_name).template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == HANDLER
+    ]
+    assert [f["Layers"] for f in functions] == [[arn]]
