@@ -17,7 +17,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cdk.asset import BUILD_DIR, LAMBDA_PLATFORM, REPO_ROOT, AssetBuildError, Recipe, build
+from cdk.asset import (
+    BUILD_DIR,
+    LAMBDA_PLATFORM,
+    PLATFORMS,
+    REPO_ROOT,
+    AssetBuildError,
+    Platform,
+    Recipe,
+    build,
+)
 
 TRAIL_LAYER = Recipe(
     name="trail-layer",
@@ -30,16 +39,20 @@ TRAIL_LAYER = Recipe(
 LAYER_DIR = BUILD_DIR / "trail-layer"
 
 
-def build_layer(root: Path = REPO_ROOT) -> Path:
-    """The layer's folder (`python/` -> the cached build); its name is the build's content key."""
-    built = build(root, recipe=TRAIL_LAYER, platform=LAMBDA_PLATFORM).directory
-    folder = LAYER_DIR / built.name
+def build_layer(root: Path = REPO_ROOT, platform: Platform = LAMBDA_PLATFORM) -> Path:
+    """The layer's folder (`python/` -> the cached build); its name is the build's content key.
+    The x86_64 twin (same lock and recipe) is for running the exporter on this machine."""
+    built = build(root, recipe=TRAIL_LAYER, platform=platform).directory
+    home = (
+        LAYER_DIR if platform is LAMBDA_PLATFORM else LAYER_DIR.with_name(f"{LAYER_DIR.name}-{platform.name}")
+    )
+    folder = home / built.name
     link = folder / "python"
     if not link.is_symlink() or link.resolve() != built.resolve():
         folder.mkdir(parents=True, exist_ok=True)
         link.unlink(missing_ok=True)
         link.symlink_to(built, target_is_directory=True)
-    for stale in LAYER_DIR.iterdir():
+    for stale in home.iterdir():
         if stale != folder and stale.is_dir():
             (stale / "python").unlink(missing_ok=True)
             stale.rmdir()
@@ -48,9 +61,16 @@ def build_layer(root: Path = REPO_ROOT) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m cdk.trail_layer`: build (or reuse) the exporter's layer; print its folder."""
-    argparse.ArgumentParser(prog="python -m cdk.trail_layer", description=main.__doc__).parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m cdk.trail_layer", description=main.__doc__)
+    parser.add_argument(
+        "--platform",
+        choices=sorted(PLATFORMS),
+        default=LAMBDA_PLATFORM.name,
+        help="aarch64: what deploys (default); x86_64: the same lock, to run the exporter here",
+    )
+    args = parser.parse_args(argv)
     try:
-        print(build_layer())
+        print(build_layer(platform=PLATFORMS[args.platform]))
     except AssetBuildError as error:
         print(f"cdk.trail_layer: {error}", file=sys.stderr)
         raise SystemExit(1) from None
