@@ -179,6 +179,16 @@ def _converted(kind: str, values: list[Any]) -> list[Any]:
     if kind == "boolean":
         return [None if v is None else bool(v) for v in values]
     if kind.startswith("array<"):
-        return [None if v is None else [str(e) for e in v] for v in values]
+        return [None if v is None else [_utf8(str(e)) for e in v] for v in values]
     # a string attribute stored as something else (a number in an old record) becomes its text
-    return [v if v is None or type(v) is str else str(v) for v in values]
+    return [v if v is None or (type(v) is str and v.isascii()) else _utf8(str(v)) for v in values]
+
+
+def _utf8(text: str) -> str:
+    """The text as Parquet can hold it (UTF-8): a lone surrogate, which a record may carry (an
+    event's JSON can escape one; the stores keep it), is written as its escape, `\\ud800`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

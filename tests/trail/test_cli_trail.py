@@ -104,3 +104,15 @@ def test_without_the_trail_extra_says_which_to_install(
     assert main([a.format(out=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err
     assert f"needs {module}" in err and "workmail-collector[trail]" in err, err
+
+
+def test_every_option_says_what_it_does() -> None:
+    import argparse
+
+    from collector.cli import parser
+
+    commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name in ("export", "sql"):
+        sub = commands.choices[name]
+        undocumented = [a.dest for a in sub._actions if not a.help and "--help" not in a.option_strings]
+        assert undocumented == [], (name, undocumented)

@@ -113,3 +113,27 @@ def test_seeding_twice_adds_no_row(tmp_path: Path) -> None:
     export_to(s.path, tmp_path / "two")
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     assert arrival(0).date() == FIRST
+
+
+def test_a_stored_lone_surrogate_is_exported_as_its_escape(tmp_path: Path) -> None:
+    """The adapters replace lone surrogates in what they read, but a store keeps whatever its
+    records hold (collector.jsonutil writes them as JSON escapes): one must not stop an export,
+    whose strings are UTF-8."""
+    db = tmp_path / "audit.sqlite3"
+
+    async def go() -> None:
+        store = SqliteStore(db)
+        try:
+            item = {"invocationId": "k", "receivedAt": "2026-11-28T10:00:00.000Z", "receivedDay": str(FIRST)}
+            await store.put_once(
+                {**item, "status": "RECORDED", "subject": "caf\udce9", "recipients": ["\ud800"]}
+            )
+            assert (await store.get("k") or {})["subject"] == "caf\udce9"
+        finally:
+            await store.close()
+
+    run(go())
+    export_to(db, tmp_path / "trail", FIRST, FIRST)
+    table = pq.read_table(tmp_path / "trail" / object_key(FIRST))
+    assert table.column("subject").to_pylist() == ["caf\\udce9"]
+    assert table.column("recipients").to_pylist() == [["\\ud800"]]
