@@ -102,6 +102,9 @@ class TrailSettings:
     scan_limit_gb: int = 100  # Athena: BytesScannedCutoffPerQuery of the workgroup
     start_day: str = "2025-01-01"  # partition projection's first day
     export_days: int = 3  # each run re-exports today and the days before it (a lateness margin)
+    # One day is held in memory while it is written (about 9 KB a record at the peak): 3008 MB holds
+    # about 300,000 records a day; 10240 MB, Lambda's most, about a million.
+    export_memory_mb: int = 3008
     pyarrow_layer_arn: str | None = None  # otherwise the stack builds the layer (cdk/trail_layer.py)
 
 
@@ -397,6 +400,7 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
         "trailScanLimitGb",
         "trailStartDay",
         "trailExportDays",
+        "trailExportMemoryMb",
         "trailPyarrowLayerArn",
     )
     if not _bool(get, "trail", defaults.enabled):
@@ -434,6 +438,9 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
     export_days = _int(get, "trailExportDays", defaults.export_days)
     if not 1 <= export_days <= 14:
         raise SettingsError("context value trailExportDays must be between 1 (today only) and 14")
+    memory = _int(get, "trailExportMemoryMb", defaults.export_memory_mb)
+    if not 512 <= memory <= 10240:
+        raise SettingsError("context value trailExportMemoryMb must be between 512 and 10240 (Lambda's most)")
     layer = _text(get, "trailPyarrowLayerArn", "") or None
     if layer is not None and not re.fullmatch(
         r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[\w-]+:\d+", layer
@@ -450,5 +457,6 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
         scan_limit_gb=scan,
         start_day=start,
         export_days=export_days,
+        export_memory_mb=memory,
         pyarrow_layer_arn=layer,
     )

@@ -45,7 +45,6 @@ RESULTS_PREFIX = "athena-results/"
 # (async retries, clock skew) time to land first.
 SCHEDULE = events.Schedule.cron(minute="20", hour="0")
 TIMEOUT = Duration.minutes(15)
-MEMORY_MB = 1024
 RESULTS_KEPT = Duration.days(30)
 # Re-exports replace a day's object; the replaced versions stay this long (without Object Lock).
 NONCURRENT_KEPT = Duration.days(30)
@@ -313,7 +312,7 @@ class Trail(Construct):
             handler=HANDLER,
             code=code,
             layers=[self._layer(settings, runtime)],
-            memory_size=MEMORY_MB,
+            memory_size=settings.export_memory_mb,
             timeout=TIMEOUT,
             role=role,
             logging_format=lambda_.LoggingFormat.JSON,

@@ -34,6 +34,7 @@ TRAIL_CONTEXT = {
     "trailColdStorageClass": "glacier-ir",
     "trailScanLimitGb": "20",
     "trailStartDay": "2024-06-01",
+    "trailExportMemoryMb": "4096",
 }
 
 
@@ -172,6 +173,7 @@ def test_the_exporter_reads_the_index_and_records_and_writes_only_the_trail_pref
 def test_the_exporter_runs_daily_with_retries_a_failure_queue_and_an_alarm(trail_synth: Synth) -> None:
     function = only(trail_synth, "AWS::Lambda::Function")
     assert function["Handler"] == HANDLER and function["Architectures"] == ["arm64"]
+    assert (function["MemorySize"], function["Timeout"]) == (4096, 900)
     env = function["Environment"]["Variables"]
     assert env["COLLECTOR_TRAIL_LOCK_DAYS"] == "2555" and env["COLLECTOR_TRAIL_LOCK_MODE"] == "COMPLIANCE"
     assert env["COLLECTOR_TRAIL_EXPORT_DAYS"] == "3"
@@ -268,6 +270,7 @@ def test_the_trail_is_off_by_default_and_keeps_the_year_in_the_table() -> None:
         ({"trail": "true", "trailScanLimitGb": "0"}, "trailScanLimitGb must be between 1"),
         ({"trail": "true", "trailStartDay": "June 2024"}, "YYYY-MM-DD"),
         ({"trail": "true", "trailExportDays": "15"}, "trailExportDays must be between 1"),
+        ({"trail": "true", "trailExportMemoryMb": "20000"}, "trailExportMemoryMb must be between 512"),
         ({"trail": "true", "retentionDays": "3"}, "must be longer than trailExportDays"),
         ({"trail": "true", "trailPyarrowLayerArn": "pyarrow"}, "Lambda layer version ARN"),
     ],
