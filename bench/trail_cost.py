@@ -35,10 +35,14 @@ from typing import Any
 from bench import prices
 from bench.bill import (
     DASHBOARDS,
+    LOG_INGESTION,
     PITR,
+    PLATFORM_REPORT,
+    PLATFORM_START,
     STORAGE_INDEXES,
     STORAGE_TABLE,
     VCPU_MB,
+    WRITES_INDEXES,
     Bill,
     Design,
     Inputs,
@@ -199,6 +203,20 @@ def without_free_dashboards(bill: Bill) -> float:
     return bill.total - min(free, bill.lines[DASHBOARDS])
 
 
+def without_time_index(bill: Bill) -> float:
+    """What dropping the time index would save: its writes and storage, and the exporter's table
+    reads (a stream's records reach a Lambda consumer free; the records are then written as today).
+    The hot window's listings would then need another path (Athena, or a scan): not priced."""
+    return bill.lines[WRITES_INDEXES] + bill.lines[HOT_STORAGE_INDEXES] + bill.lines[EXPORT_READS]
+
+
+def without_platform_lines(bill: Bill) -> float:
+    """Lambda's platform.start and platform.report lines, a share of the log ingestion line."""
+    per_invocation = len(PLATFORM_START) + len(PLATFORM_REPORT) + 2 * prices.LOG_EVENT_OVERHEAD_BYTES
+    gb = bill.details["invocations"] * per_invocation / prices.GB
+    return min(bill.lines[LOG_INGESTION], gb * prices.LOG_INGESTION.usd)
+
+
 def totals(bills: list[Bill]) -> dict[str, float]:
     return {str(b.organization.messages_per_day): round(without_free_dashboards(b), 2) for b in bills}
 
@@ -250,6 +268,15 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
             f"{d['athena_gb']:,.1f} GB scanned by Athena a month; one day's export "
             f"{d['export_seconds_per_day']:,.0f} s of Lambda "
             f"({'fits' if d['export_seconds_per_day'] < 900 else 'does NOT fit'} in one 15-minute invocation)"
+        )
+    out += ["", "Levers not built (what each would take off the trail deployment's total):", ""]
+    for t in trail:
+        index, logs = without_time_index(t), without_platform_lines(t)
+        total = without_free_dashboards(t)
+        out.append(
+            f"- {t.organization.name}: no time index on the hot path (export from a DynamoDB stream instead, "
+            f"whose reads by Lambda are free) -${index:,.2f}; no Lambda platform lines (system log level "
+            f"WARN) -${logs:,.2f}; both: ${total - index - logs:,.2f}"
         )
     targets = {1_000: 4.0, 100_000: 15.0, 10_000_000: 600.0}
     out.append("")
