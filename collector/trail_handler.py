@@ -2,8 +2,8 @@
 
 Once a day it exports today (UTC) and the days before it, `COLLECTOR_TRAIL_EXPORT_DAYS` in all,
 from the audit table's time index into the trail bucket, one object per day. Each run replaces
-those days' objects (a late record is picked up by the next run, none is written twice) and skips
-the days whose bytes did not change. A failed run raises: Lambda retries it twice, then hands it
+those days' objects (a record written since the last run is picked up, none is written twice; the
+earlier days catch up a missed run) and skips the days whose bytes did not change. A failed run raises: Lambda retries it twice, then hands it
 to the on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
 
 | variable | meaning |
