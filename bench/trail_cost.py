@@ -16,8 +16,9 @@ then:
   queries a month (bench/trail_queries.py's `athena_scan_bytes`: the columns each query names, at
   bytes per record measured on a sample day, 10 MB minimum per query).
 
-Each export run reads today (20 minutes of it at 00:20 UTC), yesterday and the day before:
-`EXPORT_DAYS` days, so each record is read about twice. Glue costs nothing at this size (one
+Each export run reads today (20 minutes of it at 00:20 UTC) and yesterday; the earlier days of its
+window already have objects written after those days ended, which it does not read again, so each
+record is read about once. Glue costs nothing at this size (one
 table, partition projection: no partitions stored; Athena's catalog calls stay in Glue's free
 million a month); the exporter's own log lines (three a day) and the idle failure queue are
 under a cent.
@@ -155,7 +156,9 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
         for k, item in stored.items()
         if item is not None
     )
-    reads_per_day = EXPORT_DAYS - 1 + PARTIAL_SHARE  # days of records each daily run reads
+    # Each daily run reads today's first minutes and yesterday; the days before it have objects
+    # written after they ended (collector.trail_handler.FINAL_AFTER) and are not read again.
+    reads_per_day = 1 + PARTIAL_SHARE
     runs = DAYS_PER_MONTH
     _, read_price, _ = prices.dynamodb(design.facts.table_class)
     read_units = runs * reads_per_day * (record_units + math.ceil(index_bytes / 4096) * 0.5)
@@ -176,7 +179,7 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
     lines[S3_STORED] = kept / prices.GB * S3_STORAGE.usd
 
     puts = runs * (2 + EXPORT_DAYS)  # today's partial and yesterday's whole day, a LIST per day read
-    heads = runs * EXPORT_DAYS
+    heads = runs * 2 * EXPORT_DAYS  # finality, then the ETag of each day it writes
     gets = 0.0
     scanned = 0.0
     groups = max(1, math.ceil(records_per_day / ROW_GROUP_ROWS))
@@ -235,9 +238,10 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
         f"{RETAINED_DAYS} days of Parquet: {writer.bytes_per_record:.0f} bytes a record "
         f"({writer.compression}, measured on {SAMPLE_RECORDS:,} synthetic records); the writer "
         f"{writer.writer_us:.1f} us and the item decoder {writer.decode_us:.1f} us of CPU a record here.",
-        f"- Each daily run (00:20 UTC) exports {EXPORT_DAYS} days: {EXPORT_DAYS - 1 + PARTIAL_SHARE:.2f} "
-        f"days of records read a day, one strongly consistent read unit per record; {ROUND_TRIP_MS:g} ms "
-        f"waited per BatchGetItem of {BATCH_GET_KEYS} and per MB of index; {EXPORTER_MB} MB of memory.",
+        f"- Each daily run (00:20 UTC) covers {EXPORT_DAYS} days and reads {1 + PARTIAL_SHARE:.2f} days "
+        "of records (the earlier ones are final), one strongly consistent read unit per record; "
+        f"{ROUND_TRIP_MS:g} ms waited per BatchGetItem of {BATCH_GET_KEYS} and per MB of index; "
+        f"{EXPORTER_MB} MB of memory.",
         "- Athena, a month: "
         + "; ".join(f"each named query {n} times over {d} days" for d, n in QUERY_RUNS)
         + " (bytes from bench/trail_queries.py).",

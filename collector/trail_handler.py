@@ -3,8 +3,10 @@
 Once a day it exports today (UTC) and the days before it, `COLLECTOR_TRAIL_EXPORT_DAYS` in all,
 from the audit table's time index into the trail bucket, one object per day. Each run replaces
 those days' objects (a record written since the last run is picked up, none is written twice; the
-earlier days catch up a missed run) and skips the days whose bytes did not change. A failed run raises: Lambda retries it twice, then hands it
-to the on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
+earlier days catch up a missed run), does not read again a day whose object was written after the
+day was over (FINAL_AFTER), and does not rewrite a day whose bytes did not change. A failed run
+raises: Lambda retries it twice, then hands it to the on-failure queue, whose alarm is
+TrailExportFailed (docs/deploy.md).
 
 | variable | meaning |
 |---|---|
@@ -25,7 +27,7 @@ import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -39,6 +41,10 @@ from collector.trail.s3 import LOCK_MODES, ObjectLock, S3Sink
 log = logging.getLogger("workmail_collector")
 DEFAULT_EXPORT_DAYS = 3
 MAX_DAYS_PER_RUN = 31
+# A record belongs to the UTC day its write began, and a write ends within the collector's 30 s
+# (a replay is recorded when it runs): a day's object written this long after the day ended holds
+# the whole day, so the schedule does not read that day again. A backfill always does.
+FINAL_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -73,9 +79,13 @@ def _whole(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {text!r}") from None
 
 
+def explicit(event: Any) -> bool:
+    return isinstance(event, dict) and bool(event.get("first_day") or event.get("last_day"))
+
+
 def days_to_export(event: Any, days: int, today: date) -> tuple[date, date]:
     """(first, last) UTC day of this run: the schedule's window ending today, or the event's."""
-    if isinstance(event, dict) and (event.get("first_day") or event.get("last_day")):
+    if explicit(event):
         try:
             first = date.fromisoformat(str(event.get("first_day") or event.get("last_day")))
             last = date.fromisoformat(str(event.get("last_day") or event.get("first_day")))
@@ -98,6 +108,7 @@ class Summary:
     unchanged: int
     deleted: int
     rows: int
+    final: int = 0  # days whose object already held the whole day: not read again
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +118,7 @@ class Summary:
             "unchanged": self.unchanged,
             "deleted": self.deleted,
             "rows": self.rows,
+            "final": self.final,
         }
 
 
@@ -128,21 +140,33 @@ def check_codec(codec: str) -> None:
 
 async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
     from collector.trail import writer  # pyarrow: the layer's, imported on use
-    from collector.trail.export import export
+    from collector.trail.export import export, object_key
 
     settings = Settings.from_env(env)
     trail = ExportSettings.from_env(env)
     first, last = days_to_export(event, trail.days, now.date())
     check_codec(writer.COMPRESSION)
     store = await open_store(settings)
+    rows = final = 0
     try:
         async with contextlib.AsyncExitStack() as stack:
             client = await open_client("s3", stack)
             sink = S3Sink(client, trail.bucket, now, lock=trail.lock)
-            days = await export(store, sink, first, last)
+            day = first
+            while day <= last:
+                written = None if explicit(event) else await sink.last_modified(object_key(day))
+                if written is not None and written >= day_end(day) + FINAL_AFTER:
+                    final += 1
+                else:
+                    rows += sum(d.rows for d in await export(store, sink, day, day))
+                day += timedelta(days=1)
     finally:
         await store.close()
-    return Summary(first, last, sink.written, sink.unchanged, sink.deleted, sum(d.rows for d in days))
+    return Summary(first, last, sink.written, sink.unchanged, sink.deleted, rows, final)
+
+
+def day_end(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -150,11 +174,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
     summary = asyncio.run(run(event, os.environ, utc_now()))
     log.info(
-        "trail export %s..%s: %d written, %d unchanged, %d rows",
+        "trail export %s..%s: %d written, %d unchanged, %d whole days not read again, %d rows",
         summary.first_day,
         summary.last_day,
         summary.written,
         summary.unchanged,
+        summary.final,
         summary.rows,
     )
     sys.stdout.write(orjson.dumps({"trailExport": summary.to_json()}).decode() + "\n")

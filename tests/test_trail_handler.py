@@ -102,8 +102,12 @@ def test_export_writes_every_record_once_and_a_reexport_replaces_or_skips(
     every = [key for keys in exported.values() for key in keys]
     assert len(every) == len(set(every)) and set(every) == expected  # each record once, none missed
 
-    again = run_async(run({}, env, NOW))  # nothing changed: no PUT, no new version
-    assert (again.written, again.unchanged, again.rows) == (0, DAYS, len(expected))
+    # Each object was written after its day ended: the schedule does not read those days again.
+    again = run_async(run({}, env, NOW))
+    assert (again.written, again.unchanged, again.final, again.rows) == (0, 0, DAYS, 0)
+    window = {"first_day": FIRST.isoformat(), "last_day": LAST.isoformat()}
+    forced = run_async(run(window, env, NOW))  # a backfill reads them: same bytes, no PUT
+    assert (forced.written, forced.unchanged, forced.final, forced.rows) == (0, DAYS, 0, len(expected))
     assert rows_in(s3, bucket) == exported
     assert all(versions(s3, bucket, key) == 1 for key in exported)
 
@@ -121,8 +125,8 @@ def test_export_writes_every_record_once_and_a_reexport_replaces_or_skips(
         finally:
             await store.close()
 
-    late_key = run_async(late())
-    third = run_async(run({}, env, NOW))
+    late_key = run_async(late())  # (the collector never writes into a past day; an import could)
+    third = run_async(run(window, env, NOW))
     assert (third.written, third.unchanged, third.rows) == (1, DAYS - 1, len(expected) + 1)
     after = rows_in(s3, bucket)
     day_key = f"{TRAIL_PREFIX}day={late_day}/audit-trail-{late_day}.parquet"
@@ -160,6 +164,7 @@ def test_a_stale_object_in_a_day_is_removed_and_the_handler_takes_a_backfill_ran
         "unchanged": 0,
         "deleted": 1,
         "rows": 3,
+        "final": 0,
     }
     assert list(rows_in(s3, bucket)) == [f"{TRAIL_PREFIX}day={FIRST}/audit-trail-{FIRST}.parquet"]
 
@@ -221,6 +226,28 @@ def test_a_table_holding_many_days_is_backfilled_in_31_day_steps_each_record_onc
     assert len(exported) == 40 and all(len(keys) == 2 for keys in exported.values())
     every = [key for keys in exported.values() for key in keys]
     assert len(set(every)) == 80
+
+
+def test_today_is_read_again_by_every_scheduled_run(deployment: tuple[dict[str, str], Any, Backend]) -> None:
+    env, s3, backend = deployment
+    now = datetime.now(UTC)
+
+    async def one(n: int) -> None:
+        store = await backend.open()
+        try:
+            pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
+            (event,) = iter_events(count=1, direction="INBOUND", recipients=1, seed=200 + n)
+            await pipeline.process(event, Invocation(f"today-{n}", "1", now))
+        finally:
+            await store.close()
+
+    run_async(one(1))
+    first = run_async(run({}, env, now))
+    assert (first.written, first.final, first.rows) == (1, 0, 1)
+    run_async(one(2))  # later the same day
+    second = run_async(run({}, env, now))
+    assert (second.written, second.final, second.rows) == (1, 0, 2)
+    assert [len(keys) for keys in rows_in(s3, env["COLLECTOR_TRAIL_BUCKET"]).values()] == [2]
 
 
 def test_the_window_ends_today_and_a_backfill_is_bounded() -> None:

@@ -86,12 +86,21 @@ class S3Sink:
             if not page.get("IsTruncated") or not token:
                 return sorted(keys)
 
+    async def last_modified(self, key: str) -> datetime | None:
+        """When the object at the prefix + `key` was written; None when there is none."""
+        head = await self._head(self.prefix + key)
+        return None if head is None else head.get("LastModified")
+
     async def _etag(self, key: str) -> str | None:
+        head = await self._head(key)
+        return None if head is None else str(head.get("ETag", "")).strip('"') or None
+
+    async def _head(self, key: str) -> dict[str, Any] | None:
         try:
-            head = await self.client.head_object(Bucket=self.bucket, Key=key)
+            head: dict[str, Any] = await self.client.head_object(Bucket=self.bucket, Key=key)
         except Exception as error:  # botocore's ClientError, without importing botocore here
             status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404:
                 return None
             raise
-        return str(head.get("ETag", "")).strip('"') or None
+        return head
