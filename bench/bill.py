@@ -680,20 +680,32 @@ def measure_all(endpoint: str, variants: tuple[Variant, ...] = VARIANTS) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bill", description=__doc__.split("\n\n")[0])
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON line: the trail deployment's monthly totals"
+    )
+    args = parser.parse_args(argv)
     from bench.dynamodb_local import dynamodb_local
 
     with dynamodb_local() as endpoint:
-        monthly_bill(endpoint)
+        monthly_bill(endpoint, json_totals=args.json)
     return 0  # targets are reported, not enforced: the exit status is for correctness checks
 
 
-def monthly_bill(endpoint: str) -> None:
-    """Measure against the running DynamoDB Local at `endpoint`, then print the bill."""
+def monthly_bill(endpoint: str, json_totals: bool = False) -> None:
+    """Measure against the running DynamoDB Local at `endpoint`, then print the bill (and the trail's,
+    bench/trail_cost.py)."""
+    from bench import trail_cost
     from bench.template import facts, synthesized
 
     inputs = measure_all(endpoint)
-    print_report(build(inputs, designs_for(lambda context: facts(synthesized(context))), Mix()))
+    report = build(inputs, designs_for(lambda context: facts(synthesized(context))), Mix())
+    print_report(report)
+    trail = Design("trail", facts(synthesized({"trail": "true"})), legacy_emf=False)
+    now = [report.bill(DEFAULT, o, report.designs[1]) for o in ORGANIZATIONS]
+    bills, writer = trail_cost.bills(trail, inputs[DEFAULT.name], report.mix)
+    print("\n".join(trail_cost.report(now, bills, writer)))
+    if json_totals:
+        print(json.dumps(trail_cost.as_json(bills)))
 
 
 if __name__ == "__main__":

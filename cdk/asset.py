@@ -59,8 +59,8 @@ TASK_ROOT = "/var/task"
 # partitions.json, _retry.json, sdk-default-configuration.json) is always kept. Add a service here
 # when code in the asset creates a client for it: tests/cdk/test_asset.py checks every
 # `open_client("...")` in collector/ against this list and runs each kept client from the asset.
-# cloudwatch: the reconcile function's client.
-KEPT_SERVICES = ("dynamodb", "sqs", "secretsmanager", "workmailmessageflow", "cloudwatch")
+# cloudwatch: the reconcile function's client; s3: the trail exporter's (about 270 KB of model).
+KEPT_SERVICES = ("dynamodb", "sqs", "secretsmanager", "workmailmessageflow", "cloudwatch", "s3")
 # Never imported: sources of compiled extensions, shipped by some wheels next to the .so files.
 NEVER_LOADED_SUFFIXES = (".pyx", ".pxd", ".pxi", ".c", ".h")
 TEST_PACKAGE_NAMES = ("tests", "test")

@@ -138,6 +138,32 @@ class SesSettings:
         return self.configuration_set is not None
 
 
+OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+COLD_STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR")
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# With the trail on, DynamoDB keeps only a hot window (TTL) and the Standard class: at a short
+# retention writes outweigh storage, and Standard's writes are the cheaper (bench/trail_cost.py).
+TRAIL_HOT_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class TrailSettings:
+    """The long-term trail in S3 with Athena (docs/deploy.md, "The trail in S3"); off unless `trail=true`."""
+
+    enabled: bool = False
+    object_lock_days: int = 0  # 0: no Object Lock; otherwise each exported object is locked this long
+    object_lock_mode: str = "GOVERNANCE"
+    cold_after_days: int = 0  # 0: no lifecycle transition
+    cold_storage_class: str = "STANDARD_IA"
+    scan_limit_gb: int = 100  # Athena: BytesScannedCutoffPerQuery of the workgroup
+    start_day: str = "2025-01-01"  # partition projection's first day
+    export_days: int = 3  # each run re-exports today and the days before it (a lateness margin)
+    # One day is held in memory while it is written (about 9 KB a record at the peak): 3008 MB holds
+    # about 300,000 records a day; 10240 MB, Lambda's most, about a million.
+    export_memory_mb: int = 3008
+    pyarrow_layer_arn: str | None = None  # otherwise the stack builds the layer (cdk/trail_layer.py)
+
+
 @dataclass(frozen=True)
 class StackSettings:
     organization_id: str | None
@@ -164,6 +190,7 @@ class StackSettings:
     reconcile: bool = False
     reconcile_fix: bool = False
     trace_widget: bool = False  # the message trace on the mail-flow dashboard (cdk/trace.py)
+    trail: TrailSettings = TrailSettings()
 
     @property
     def workmail(self) -> bool:
@@ -200,9 +227,16 @@ class StackSettings:
                 f"hyphens (at most 128), got {stack_name!r}"
             )
 
-        retention_days = _int(get, "retentionDays", defaults.retention_days)
+        trail = _trail(get)
+        hot = TRAIL_HOT_WINDOW_DAYS if trail.enabled else defaults.retention_days
+        retention_days = _int(get, "retentionDays", hot)
         if not 0 <= retention_days <= 36500:
             raise SettingsError("context value retentionDays must be between 0 (keep forever) and 36500")
+        if trail.enabled and 0 < retention_days <= trail.export_days:
+            raise SettingsError(
+                f"context value retentionDays ({retention_days}) must be longer than trailExportDays "
+                f"({trail.export_days}): records must reach the trail before the table lets them expire"
+            )
 
         log_retention_days = _int(get, "logRetentionDays", defaults.log_retention_days)
         if log_retention_days not in LOG_RETENTION_DAYS:
@@ -243,7 +277,8 @@ class StackSettings:
             sources=sources,
             ses=_ses(get, stack_name) if Source.SES in sources else SesSettings(),
             legacy_indexes=_legacy_indexes(get),
-            table_class=_table_class(get, defaults.table_class),
+            table_class=_table_class(get, "standard" if trail.enabled else defaults.table_class),
+            trail=trail,
             **_observability(get, defaults),
         )
 
@@ -401,3 +436,76 @@ def _table_class(get: Callable[[str], Any], default: str) -> str:
             f"got {get('tableClass')!r}"
         )
     return value
+
+
+def _trail(get: Callable[[str], Any]) -> TrailSettings:
+    """The trail's settings (docs/deploy.md, "The trail in S3"); the others are refused without trail=true."""
+    defaults = TrailSettings()
+    keys = (
+        "trailObjectLockDays",
+        "trailObjectLockMode",
+        "trailColdAfterDays",
+        "trailColdStorageClass",
+        "trailScanLimitGb",
+        "trailStartDay",
+        "trailExportDays",
+        "trailExportMemoryMb",
+        "trailPyarrowLayerArn",
+    )
+    if not _bool(get, "trail", defaults.enabled):
+        given = [key for key in keys if get(key) is not None]
+        if given:
+            raise SettingsError(f"context value {given[0]} needs trail=true (the trail in S3)")
+        return defaults
+    lock_days = _int(get, "trailObjectLockDays", defaults.object_lock_days)
+    if not 0 <= lock_days <= 36500:
+        raise SettingsError("context value trailObjectLockDays must be between 0 (no Object Lock) and 36500")
+    mode = _text(get, "trailObjectLockMode", defaults.object_lock_mode).upper()
+    if mode not in OBJECT_LOCK_MODES:
+        raise SettingsError(
+            f"context value trailObjectLockMode must be GOVERNANCE or COMPLIANCE, got {mode!r}"
+        )
+    if get("trailObjectLockMode") is not None and lock_days == 0:
+        raise SettingsError("context value trailObjectLockMode needs trailObjectLockDays (the retention)")
+    cold_days = _int(get, "trailColdAfterDays", defaults.cold_after_days)
+    if not 0 <= cold_days <= 36500:
+        raise SettingsError("context value trailColdAfterDays must be between 0 (stay in Standard) and 36500")
+    cold_class = _text(get, "trailColdStorageClass", defaults.cold_storage_class).upper().replace("-", "_")
+    if cold_class not in COLD_STORAGE_CLASSES:
+        raise SettingsError(
+            "context value trailColdStorageClass must be one Athena reads directly: "
+            f"{', '.join(COLD_STORAGE_CLASSES)}; got {cold_class!r}"
+        )
+    scan = _int(get, "trailScanLimitGb", defaults.scan_limit_gb)
+    if not 1 <= scan <= 100_000:
+        raise SettingsError(
+            "context value trailScanLimitGb must be between 1 and 100000 (GB one query may scan)"
+        )
+    start = _text(get, "trailStartDay", defaults.start_day)
+    if not DAY.fullmatch(start):
+        raise SettingsError(f"context value trailStartDay must be a UTC day as YYYY-MM-DD, got {start!r}")
+    export_days = _int(get, "trailExportDays", defaults.export_days)
+    if not 1 <= export_days <= 14:
+        raise SettingsError("context value trailExportDays must be between 1 (today only) and 14")
+    memory = _int(get, "trailExportMemoryMb", defaults.export_memory_mb)
+    if not 512 <= memory <= 10240:
+        raise SettingsError("context value trailExportMemoryMb must be between 512 and 10240 (Lambda's most)")
+    layer = _text(get, "trailPyarrowLayerArn", "") or None
+    if layer is not None and not re.fullmatch(
+        r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[\w-]+:\d+", layer
+    ):
+        raise SettingsError(
+            f"context value trailPyarrowLayerArn must be a Lambda layer version ARN, got {layer!r}"
+        )
+    return TrailSettings(
+        enabled=True,
+        object_lock_days=lock_days,
+        object_lock_mode=mode,
+        cold_after_days=cold_days,
+        cold_storage_class=cold_class,
+        scan_limit_gb=scan,
+        start_day=start,
+        export_days=export_days,
+        export_memory_mb=memory,
+        pyarrow_layer_arn=layer,
+    )

@@ -34,6 +34,7 @@ from cdk.ses import wire_ses
 from cdk.settings import StackSettings
 from cdk.table import audit_table
 from cdk.trace import TraceWidget
+from cdk.trail import Trail
 from collector.metrics import features_for
 from collector.store.schema import AUDIT_TABLE
 from dashboards import CollectorMetrics, CoveragePolicy, Observability, WorkMailMetrics, dashboard_url
@@ -100,7 +101,14 @@ class CollectorStack(Stack):
     """One collector for one WorkMail organization."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: StackSettings, asset_dir: Path, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        asset_dir: Path,
+        trail_layer_dir: Path | None = None,  # built on demand with trail=true (cdk/trail_layer.py)
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
@@ -291,6 +299,31 @@ class CollectorStack(Stack):
                 dashboard=self.observability.mail_flow,
                 log_retention=RETENTION[settings.log_retention_days],
                 runtime=RUNTIME,
+            )
+
+        self.trail: Trail | None = None
+        if settings.trail.enabled:  # the long-term trail in S3 (docs/deploy.md, "The trail in S3")
+            self.trail = Trail(
+                self,
+                "Trail",
+                settings=settings.trail,
+                table=self.table,
+                code=code,
+                runtime=RUNTIME,
+                log_retention=RETENTION[settings.log_retention_days],
+                topic=self.observability.topic,
+                environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},
+                layer_dir=trail_layer_dir,
+            )
+            CfnOutput(
+                self, "TrailBucketName", value=self.trail.bucket.bucket_name, description="The S3 trail"
+            )
+            CfnOutput(self, "TrailWorkGroup", value=self.trail.workgroup.ref, description="Athena workgroup")
+            CfnOutput(
+                self,
+                "TrailExportFunctionName",
+                value=self.trail.function.function_name,
+                description="Invoke with first_day/last_day to export (or backfill) other days",
             )
 
         CfnOutput(

@@ -64,6 +64,7 @@ ENDPOINT_VARIABLES = (
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     "AWS_ENDPOINT_URL_WORKMAILMESSAGEFLOW",
     "AWS_ENDPOINT_URL_CLOUDWATCH",  # the reconcile's
+    "AWS_ENDPOINT_URL_S3",  # the trail exporter's
 )
 # In sync mode the handler keeps these back from the budget (collector/handler.py reads them
 # here): the failure queue's hand-over, then the audit write and EMF line after enrichment. An

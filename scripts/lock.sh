@@ -18,3 +18,10 @@ uv pip compile pyproject.toml "${target[@]}" --custom-compile-command "bash scri
 } >bench/baseline-requirements.in
 uv pip compile bench/baseline-requirements.in "${target[@]}" --constraint cdk/lambda-requirements.txt \
   --custom-compile-command "bash scripts/lock.sh" --output-file bench/baseline-requirements.txt "$@"
+# The trail exporter's layer: pyarrow alone (the collector's asset does not carry it).
+{
+  echo "# Written by scripts/lock.sh from pyproject.toml's trail-exporter extra; edit pyproject.toml instead."
+  python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["trail-exporter"]))'
+} >cdk/trail-layer-requirements.in
+uv pip compile cdk/trail-layer-requirements.in "${target[@]}" --constraint cdk/lambda-requirements.txt \
+  --custom-compile-command "bash scripts/lock.sh" --output-file cdk/trail-layer-requirements.txt "$@"

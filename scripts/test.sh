@@ -11,6 +11,8 @@ command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq
 # build/ and download nothing; its x86_64 twin (same lock and recipe) is what the tests run here.
 python -m cdk.asset
 python -m cdk.asset --platform x86_64
+python -m cdk.trail_layer  # the trail exporter's pyarrow layer (its own lock), and its x86_64 twin
+python -m cdk.trail_layer --platform x86_64
 ruff check .
 ruff format --check collector tests
 mypy

@@ -330,7 +330,8 @@ def test_what_can_never_be_loaded_is_trimmed(asset_dir: Path) -> None:
     assert not [p for p in asset_dir.rglob("*") if p.is_dir() and p.name in ("tests", "test")]
     assert not [p for p in asset_dir.rglob("*") if p.suffix in NEVER_LOADED_SUFFIXES]
     size = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
-    assert size < 1_500_000, f"botocore/data holds {size} bytes"
+    # 1.5 MB before s3's model (about 260 KB) joined for the trail exporter.
+    assert size < 1_800_000, f"botocore/data holds {size} bytes"
 
 
 def _services_in_code(root: Path) -> set[str]:
@@ -551,6 +552,7 @@ def test_every_kept_service_has_a_working_client_in_the_asset(
         "secretsmanager": ("list_secrets", {}),
         "workmailmessageflow": ("get_raw_message_content", {"messageId": "m-1"}),
         "cloudwatch": ("list_metrics", {}),
+        "s3": ("list_buckets", {}),
     }
     assert set(calls) == set(KEPT_SERVICES), "give each kept service one request here"
     spec = {"asset": str(local_asset), "scenario": "clients", "calls": calls}

@@ -1,0 +1,106 @@
+"""The S3 sink of a trail export: each period's object under `trail/` in the deployment's bucket.
+
+It implements collector.trail.export's Sink (put, delete, list) over one bucket and prefix. A
+period's object has one key (`trail/day=YYYY-MM-DD/...`), so exporting it again replaces it and
+never adds rows. An object whose bytes are unchanged (the writer is deterministic) is not written
+again: S3's ETag of a single-part, SSE-S3 object is the MD5 of its bytes, and one HEAD is cheaper
+than a PUT, a new object version and, with Object Lock, a new locked copy kept for years.
+
+With Object Lock (`-c trailObjectLockDays=N`) every written object carries its own retention, so
+the Athena results in the same bucket stay deletable. Content-MD5 goes with every PUT: S3 requires
+an integrity header on writes that set a retention.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+TRAIL_PREFIX = "trail/"
+CONTENT_TYPE = "application/vnd.apache.parquet"
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    mode: str  # GOVERNANCE or COMPLIANCE
+    days: int
+
+    def __post_init__(self) -> None:
+        if self.mode not in LOCK_MODES or self.days < 1:
+            raise ValueError(f"object lock needs GOVERNANCE or COMPLIANCE and days >= 1, got {self}")
+
+
+@dataclass
+class S3Sink:
+    """The exporter's sink; counts what it wrote, found unchanged and deleted."""
+
+    client: Any  # an aioboto3 S3 client
+    bucket: str
+    now: datetime
+    prefix: str = TRAIL_PREFIX
+    lock: ObjectLock | None = None
+    written: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    async def put(self, key: str, data: bytes) -> None:
+        """Write `data` at the prefix + `key` unless the object there already holds these bytes."""
+        full = self.prefix + key
+        digest = hashlib.md5(data, usedforsecurity=False)
+        if await self._etag(full) == digest.hexdigest():
+            self.unchanged += 1
+            return
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": full,
+            "Body": data,
+            "ContentType": CONTENT_TYPE,
+            "ContentMD5": base64.b64encode(digest.digest()).decode(),
+        }
+        if self.lock is not None:
+            request["ObjectLockMode"] = self.lock.mode
+            request["ObjectLockRetainUntilDate"] = self.now + timedelta(days=self.lock.days)
+        await self.client.put_object(**request)
+        self.written += 1
+
+    async def delete(self, key: str) -> None:
+        """A delete marker over the object (versioning keeps it; a locked version stays locked)."""
+        await self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+        self.deleted += 1
+
+    async def list(self, prefix: str) -> list[str]:
+        """Keys (without the trail prefix) that start with `prefix`, sorted."""
+        keys: list[str] = []
+        token: str | None = None
+        while True:
+            request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
+            if token:
+                request["ContinuationToken"] = token
+            page = await self.client.list_objects_v2(**request)
+            keys += [str(item["Key"])[len(self.prefix) :] for item in page.get("Contents", [])]
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return sorted(keys)
+
+    async def last_modified(self, key: str) -> datetime | None:
+        """When the object at the prefix + `key` was written; None when there is none."""
+        head = await self._head(self.prefix + key)
+        return None if head is None else head.get("LastModified")
+
+    async def _etag(self, key: str) -> str | None:
+        head = await self._head(key)
+        return None if head is None else str(head.get("ETag", "")).strip('"') or None
+
+    async def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            head: dict[str, Any] = await self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as error:  # botocore's ClientError, without importing botocore here
+            status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:
+                return None
+            raise
+        return head
