@@ -163,7 +163,7 @@ class StackSettings:
     workmail_metric_dimension: str = DEFAULT_WORKMAIL_DIMENSION
     reconcile: bool = False
     reconcile_fix: bool = False
-    trace_widget: bool = False  # the message trace on the mail-flow dashboard (cdk/trace.py)
+    trace_widget: bool = True  # the message trace on the mail-flow dashboard (cdk/trace.py); -c traceWidget=false: off
 
     @property
     def workmail(self) -> bool:
