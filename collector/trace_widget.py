@@ -51,6 +51,7 @@ log = logging.getLogger("workmail_collector")
 PAGE_SECONDS = 10.0
 DEFAULT_LIMIT = 50
 DEFAULT_RANGE = timedelta(days=1)  # when the event carries no time range (a test invoke)
+SEARCH_FAILED = "The search failed"  # the line's start when anything but the search itself failed
 
 DOCS = """## Message trace
 Finds audit records by **message ID**, **sender** or **recipient** over the dashboard's time
@@ -177,7 +178,7 @@ def _failed(error: BaseException) -> str:
     name = _error_name(error)
     frames = "".join(traceback.format_tb(error.__traceback__)[-3:])
     log.error("trace widget: the search failed (%s)\n%s", name, frames)
-    return _message(f"The search failed ({name}); see the function's log.")
+    return _message(f"{SEARCH_FAILED} ({name}); see the function's log.")
 
 
 async def answer(event: Mapping[str, Any], endpoint: str, env: Mapping[str, str], deadline: float) -> str:
