@@ -169,7 +169,8 @@ def _error_name(error: BaseException) -> str:
     name = type(error).__name__
     response = getattr(error, "response", None)
     code = _dict(_dict(response).get("Error")).get("Code")
-    return f"{name}: {code}" if isinstance(code, str) and code.isidentifier() else name
+    known = isinstance(code, str) and code.isidentifier() and code != name
+    return f"{name}: {code}" if known else name
 
 
 def _failed(error: BaseException) -> str:
