@@ -82,7 +82,7 @@ async def widget_seconds(items: list[dict[str, Any]]) -> dict[str, float]:
 
     from bench.dynamodb_local import dynamodb_local
     from collector.store.dynamodb import DynamoDbStore, create_table, decode_item
-    from collector.trace_widget import answer
+    from collector.trace_widget import SEARCH_FAILED, answer
 
     with dynamodb_local() as endpoint:
         os.environ.update(
@@ -122,10 +122,12 @@ async def widget_seconds(items: list[dict[str, Any]]) -> dict[str, float]:
                 event, "arn:aws:lambda:us-east-1:123456789012:function:t", env, time.monotonic() + 60
             )
             began = time.perf_counter()
-            await answer(
+            shown = await answer(
                 event, "arn:aws:lambda:us-east-1:123456789012:function:t", env, time.monotonic() + 60
             )
             out[key] = time.perf_counter() - began
+            if SEARCH_FAILED in shown:  # the widget answers a failure as a page: never time one
+                raise RuntimeError(f"the {key} search failed: {shown}")
         return out
 
 

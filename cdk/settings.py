@@ -189,7 +189,8 @@ class StackSettings:
     workmail_metric_dimension: str = DEFAULT_WORKMAIL_DIMENSION
     reconcile: bool = False
     reconcile_fix: bool = False
-    trace_widget: bool = False  # the message trace on the mail-flow dashboard (cdk/trace.py)
+    # The message trace on the mail-flow dashboard (cdk/trace.py); -c traceWidget=false leaves it out.
+    trace_widget: bool = True
     trail: TrailSettings = TrailSettings()
 
     @property

@@ -23,6 +23,7 @@ import html
 import logging
 import os
 import time
+import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +32,17 @@ from collector.config import Settings
 from collector.redaction import Redactor
 from collector.runtime import open_store, resolve_secrets
 from collector.store import StoreError
-from collector.trace import KEYS, MAX_LIMIT, Key, TraceError, TraceQuery, render_form, render_html, search
+from collector.trace import (
+    KEYS,
+    MAX_LIMIT,
+    Key,
+    TraceError,
+    TraceQuery,
+    render_form,
+    render_html,
+    search,
+    searched_value,
+)
 
 log = logging.getLogger("workmail_collector")
 
@@ -40,6 +51,7 @@ log = logging.getLogger("workmail_collector")
 PAGE_SECONDS = 10.0
 DEFAULT_LIMIT = 50
 DEFAULT_RANGE = timedelta(days=1)  # when the event carries no time range (a test invoke)
+SEARCH_FAILED = "The search failed"  # the line's start when anything but the search itself failed
 
 DOCS = """## Message trace
 Finds audit records by **message ID**, **sender** or **recipient** over the dashboard's time
@@ -59,72 +71,166 @@ limit: 50
 ```"""
 
 
-def _time_range(widget: Mapping[str, Any], now: datetime) -> tuple[datetime, datetime]:
-    """The dashboard's range (its zoom when the viewer zoomed in), in UTC."""
-    span = widget.get("timeRange") or {}
-    chosen = span.get("zoom") or span
-    try:
-        start = datetime.fromtimestamp(int(chosen["start"]) / 1000, UTC)
-        end = datetime.fromtimestamp(int(chosen["end"]) / 1000, UTC)
-    except (KeyError, TypeError, ValueError, OverflowError, OSError):
-        return now - DEFAULT_RANGE, now
-    return start, end
+class Call:
+    """What one widget call asks, read from an event of any shape: the search, and a line for each
+    parameter the widget could not use as given (it says what it did instead, never silently)."""
+
+    def __init__(self, event: Mapping[str, Any], now: datetime) -> None:
+        self.notes: list[str] = []
+        widget = _dict(event.get("widgetContext"))
+        self.since, self.until = self._time_range(widget.get("timeRange"), now)
+        self.limit = self._limit(_dict(widget.get("params")).get("limit"))
+        key, self.value, self.token = self._search(event, widget)
+        self.key: Key = self._key(key)
+
+    def _time_range(self, span: Any, now: datetime) -> tuple[datetime, datetime]:
+        """The dashboard's range (its zoom when the viewer zoomed in), in UTC."""
+        if span is None:
+            return now - DEFAULT_RANGE, now  # a test invoke: no dashboard
+        chosen = _dict(span).get("zoom") or span
+        try:
+            if not isinstance(chosen, dict):
+                raise TypeError(type(chosen).__name__)
+            return _instant(chosen["start"]), _instant(chosen["end"])
+        except (KeyError, TypeError, ValueError, OverflowError, OSError):
+            self.notes.append("The dashboard's time range could not be read: searching the last day instead.")
+            return now - DEFAULT_RANGE, now
+
+    def _limit(self, value: Any) -> int:
+        if value is None:
+            return DEFAULT_LIMIT
+        try:
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise TypeError(type(value).__name__)
+            number = int(value) if not isinstance(value, float) or value.is_integer() else None
+            if number is None:
+                raise ValueError(value)
+        except (TypeError, ValueError, OverflowError):
+            self.notes.append(
+                f"The limit parameter {_shown(value)} is not a whole number:"
+                f" showing {DEFAULT_LIMIT} records a page."
+            )
+            return DEFAULT_LIMIT
+        if not 1 <= number <= MAX_LIMIT:
+            bounded = max(1, min(MAX_LIMIT, number))
+            self.notes.append(
+                f"The limit parameter {number} is outside 1 to {MAX_LIMIT}: showing {bounded} records a page."
+            )
+            return bounded
+        return number
+
+    def _search(self, event: Mapping[str, Any], widget: Mapping[str, Any]) -> tuple[Any, str, str | None]:
+        """(key, value, token): a paging link's parameters, else the form's inputs."""
+        if event.get("value") is not None:
+            value, token = event.get("value"), event.get("token")
+            if isinstance(value, str) and (token is None or isinstance(token, str)):
+                return event.get("key"), value, token
+            self.notes.append("The call's parameters were not text: showing the form's search instead.")
+        form = _dict(_dict(widget.get("forms")).get("all"))
+        value = form.get("value")
+        if value is not None and not isinstance(value, str):
+            self.notes.append("The form's value was not text: enter it again.")
+            value = None
+        return form.get("key"), value or "", None
+
+    def _key(self, key: Any) -> Key:
+        for known in KEYS:
+            if key == known:
+                return known
+        if key not in (None, ""):
+            self.notes.append(f"There is no search by {_shown(key)}: searching by message ID instead.")
+        return "message_id"
 
 
-def _limit(value: Any) -> int:
-    try:
-        return max(1, min(MAX_LIMIT, int(value)))
-    except (TypeError, ValueError):
-        return DEFAULT_LIMIT
+def _dict(value: Any) -> dict[str, Any]:
+    """An object of the event, or an empty one when the event holds something else there."""
+    return value if isinstance(value, dict) else {}
 
 
-def _search_of(event: Mapping[str, Any]) -> tuple[str, str, str | None]:
-    """(key, value, token): a paging link's parameters, else the form's inputs."""
-    widget = event.get("widgetContext") or {}
-    if event.get("value") is not None:
-        token = event.get("token")
-        return str(event.get("key") or ""), str(event["value"]), None if token is None else str(token)
-    form = (widget.get("forms") or {}).get("all") or {}
-    return str(form.get("key") or "message_id"), str(form.get("value") or ""), None
+def _instant(millis: Any) -> datetime:
+    if isinstance(millis, bool) or not isinstance(millis, int | float | str):
+        raise TypeError(type(millis).__name__)
+    return datetime.fromtimestamp(int(millis) / 1000, UTC)
+
+
+def _shown(value: Any) -> str:
+    """A parameter as the page quotes it: short (it is the viewer's own input, not mail)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _message(text: str) -> str:
     return f"<p>{html.escape(text, quote=True)}</p>"
 
 
+def _error_name(error: BaseException) -> str:
+    """The error's type; for an AWS service error its code too (ThrottlingException,
+    AccessDeniedException), which names the cause without quoting anything."""
+    name = type(error).__name__
+    response = getattr(error, "response", None)
+    code = _dict(_dict(response).get("Error")).get("Code")
+    known = isinstance(code, str) and code.isidentifier() and code != name
+    return f"{name}: {code}" if known else name
+
+
+def _failed(error: BaseException) -> str:
+    """Logged by type and frames, never its message: an error from a search may quote an address
+    (a store's validation error, a key in an exception), which must not reach the log in clear."""
+    name = _error_name(error)
+    frames = "".join(traceback.format_tb(error.__traceback__)[-3:])
+    log.error("trace widget: the search failed (%s)\n%s", name, frames)
+    return _message(f"{SEARCH_FAILED} ({name}); see the function's log.")
+
+
 async def answer(event: Mapping[str, Any], endpoint: str, env: Mapping[str, str], deadline: float) -> str:
-    """The widget's HTML for one call: the form, then the page of records or why there is none."""
-    widget = event.get("widgetContext") or {}
-    key_text, value, token = _search_of(event)
-    key: Key = key_text if key_text in KEYS else "message_id"
-    form = render_form(endpoint, key, value)
-    if not value.strip():
-        return form + _message(
-            "Enter a message ID, sender or recipient and choose Trace: the search covers the "
-            "dashboard's time range."
+    """The widget's HTML for one call: the form, a line for each parameter it could not use, then
+    the page of records or why there is none."""
+    call = Call(event, datetime.now(UTC))
+    notes = "".join(_message(n) for n in call.notes)
+    if not call.value.strip():
+        return (
+            render_form(endpoint, call.key)
+            + notes
+            + _message(
+                "Enter a message ID, sender or recipient and choose Trace: the search covers the "
+                "dashboard's time range."
+            )
         )
-    since, until = _time_range(widget, datetime.now(UTC))
-    params = widget.get("params") or {}
+    # With redaction on, an address is shown back only as its hash (which searches the same).
+    form = render_form(endpoint, call.key, call.value if call.key == "message_id" else "")
     try:
-        query = TraceQuery(key, value, since, until, _limit(params.get("limit")), token)
-    except TraceError as error:
-        return form + _message(str(error))
-    settings = await resolve_secrets(Settings.from_env(env))
-    store = await open_store(settings)
-    try:
-        page = await search(store, query, Redactor(settings.redaction_key), deadline=deadline)
-    except (TraceError, StoreError) as error:
-        log.warning("trace widget: %s", error)
-        return form + _message(str(error))
-    finally:
-        await store.close()
-    return form + render_html(page, endpoint)
+        settings = await resolve_secrets(Settings.from_env(env))
+        redactor = Redactor(settings.redaction_key)
+        if not redactor.enabled:
+            form = render_form(endpoint, call.key, call.value)
+        else:
+            form = render_form(endpoint, call.key, searched_value(call.key, call.value, redactor))
+        query = TraceQuery(call.key, call.value, call.since, call.until, call.limit, call.token)
+        store = await open_store(settings)
+        try:
+            page = await search(store, query, redactor, deadline=deadline)
+        finally:
+            await store.close()
+    except (TraceError, StoreError) as error:  # our own messages, quoting no mail: the viewer's to fix
+        return form + notes + _message(str(error))
+    except MemoryError:
+        raise
+    except Exception as error:
+        return form + notes + _failed(error)
+    return form + notes + render_html(page, endpoint)
 
 
 def handler(event: Any, context: Any) -> str:
-    if not isinstance(event, dict):
-        return _message("not a custom widget call")
-    if event.get("describe"):
-        return DOCS
-    endpoint = str(getattr(context, "invoked_function_arn", ""))
-    return asyncio.run(answer(event, endpoint, os.environ, time.monotonic() + PAGE_SECONDS))
+    """Never raises: whatever the event, the dashboard gets the form and a line saying what went
+    wrong (a Lambda error would show the viewer a stack trace)."""
+    try:
+        if not isinstance(event, dict):
+            return _message("Not a custom widget call.")
+        if event.get("describe"):
+            return DOCS
+        endpoint = str(getattr(context, "invoked_function_arn", ""))
+        return asyncio.run(answer(event, endpoint, os.environ, time.monotonic() + PAGE_SECONDS))
+    except MemoryError:
+        raise
+    except Exception as error:
+        return render_form(str(getattr(context, "invoked_function_arn", ""))) + _failed(error)

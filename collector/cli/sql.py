@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from collector.trail.duck import Result
 
 FORMATS = ("table", "csv", "json")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -48,14 +50,18 @@ def _list() -> int:
 
 
 def _check_days(query: NamedQuery, params: Sequence[str]) -> None:
+    """Exactly YYYY-MM-DD: another form `date.fromisoformat` reads (an ISO week date such as
+    2026-W49-1, a basic date) would match no day partition and print nothing."""
     for name, value in zip(query.parameters, params, strict=True):
         if name.endswith("_day"):
             try:
+                if not _DAY.fullmatch(value):
+                    raise ValueError(value)
                 date.fromisoformat(value)
             except ValueError:
-                raise UserError(f"{query.name}: {name} must be a day, YYYY-MM-DD, got {value!r}") from None
-            if len(value) != 10:
-                raise UserError(f"{query.name}: {name} must be written YYYY-MM-DD, got {value!r}")
+                raise UserError(
+                    f"{query.name}: {name} must be a day written YYYY-MM-DD, got {value!r}"
+                ) from None
 
 
 def _statement(args: argparse.Namespace) -> tuple[str, list[str]]:

@@ -8,7 +8,7 @@ One face for the CLI (`workmail-collector trace`) and the dashboard's custom wid
 from __future__ import annotations
 
 from collector.trace.render import html_document, render_csv, render_form, render_html, render_text
-from collector.trace.search import KEYS, MAX_LIMIT, Key, Page, TraceError, TraceQuery, search
+from collector.trace.search import KEYS, MAX_LIMIT, Key, Page, TraceError, TraceQuery, search, searched_value
 
 __all__ = [
     "KEYS",
@@ -23,4 +23,5 @@ __all__ = [
     "render_html",
     "render_text",
     "search",
+    "searched_value",
 ]

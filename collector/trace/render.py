@@ -290,7 +290,9 @@ def render_html(page: Page, endpoint: str | None = None) -> str:
         if endpoint is None:
             out.append(f"<p>More records: repeat with <code>--page-token {_e(page.next_token)}</code></p>")
         else:
-            params = {"key": page.query.key, "value": page.query.value, "token": page.next_token}
+            # With redaction on, the link carries the hash the search used, never the clear address.
+            value = page.searched if page.redacted else page.query.value
+            params = {"key": page.query.key, "value": value, "token": page.next_token}
             out.append("<p>" + _call("Older records", endpoint, params) + "</p>")
     return "".join(out)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ import orjson
 from collector.clock import iso_millis, parse_iso_millis
 from collector.events.fields import normalize_address
 from collector.model import Item
-from collector.redaction import Redactor
+from collector.redaction import PREFIX, Redactor
 from collector.store import Query
 
 Key = Literal["message_id", "sender", "recipient"]
@@ -36,6 +37,7 @@ MAX_LIMIT = 1000  # a page is held in memory and, in the widget, returned in one
 MAX_VALUE_CHARS = 2048  # longer than any address or message ID an index could hold
 TOKEN_VERSION = 1
 ONE_MS = timedelta(milliseconds=1)
+HASHED = re.compile(re.escape(PREFIX) + "[0-9a-f]{64}")
 
 
 class Records(Protocol):
@@ -88,10 +90,13 @@ class Page:
 
 def searched_value(key: Key, value: str, redactor: Redactor) -> str:
     """The value as the trail stores it: an address normalised as the adapters do, then hashed as
-    `audit query --sender` hashes it; a message ID is kept in clear (never redacted)."""
+    `audit query --sender` hashes it; a message ID is kept in clear (never redacted). With
+    redaction on, a value that is already such a hash is searched as it is."""
     value = value.strip()
     if key == "message_id":
         return value
+    if redactor.enabled and HASHED.fullmatch(value):
+        return value  # already a hash the trail shows (a paging link, a hash copied from a page)
     return redactor.value(normalize_address(value))
 
 

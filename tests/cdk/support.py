@@ -26,6 +26,7 @@ from cdk.stack import CollectorStack
 
 ROOT = Path(__file__).resolve().parents[2]
 ORG_ID = "m-0123456789abcdef0123456789abcdef"
+TRACE_ID = "Trace"  # the trace widget's construct id in cdk/stack.py
 CUSTOM_CONTEXT: dict[str, Any] = {
     # As `cdk deploy -c key=value` passes them: strings.
     "organizationId": "M-FEDCBA9876543210FEDCBA9876543210",
@@ -38,6 +39,7 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "namespace": "Acme/WorkMail",
     "reservedConcurrency": "none",
     "ruleMode": "sync",
+    "traceWidget": "false",  # on by default: this stack checks it can be turned off
 }
 # Both sources side by side (SNS destination, a created receipt rule), and SES alone (EventBridge).
 BOTH: dict[str, Any] = {
@@ -80,6 +82,13 @@ class Synth:
     def only(self, kind: str) -> tuple[str, dict[str, Any]]:
         found = self.resources(kind)
         assert len(found) == 1, f"expected one {kind}, found {sorted(found)}"
+        return next(iter(found.items()))
+
+    def collector(self, kind: str) -> tuple[str, dict[str, Any]]:
+        """The one `kind` that is not the trace widget's (on by default: its function, log group
+        and role have logical IDs under its construct, `Trace`)."""
+        found = {k: v for k, v in self.resources(kind).items() if not k.startswith(TRACE_ID)}
+        assert len(found) == 1, f"expected one {kind} besides the trace widget's, found {sorted(found)}"
         return next(iter(found.items()))
 
     def template_path(self) -> Path:

@@ -7,7 +7,7 @@ from tests.cdk.support import Synth
 
 
 def test_the_bench_uses_the_templates_environment(default_synth: Synth) -> None:
-    _, function = default_synth.only("AWS::Lambda::Function")
+    _, function = default_synth.collector("AWS::Lambda::Function")
     variables = dict(function["Properties"]["Environment"]["Variables"])
     table_id, _ = default_synth.only("AWS::DynamoDB::Table")
     assert variables.pop("COLLECTOR_TABLE_NAME") == {"Ref": table_id}

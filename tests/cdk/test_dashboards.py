@@ -451,7 +451,7 @@ def queries(synth: Synth) -> dict[str, dict[str, Any]]:
 
 
 def test_saved_queries_target_the_function_log_group(any_synth: Synth) -> None:
-    log_group = any_synth.only("AWS::Logs::LogGroup")[0]
+    log_group = any_synth.collector("AWS::Logs::LogGroup")[0]
     found = queries(any_synth)
     assert {"by-message-id", "by-sender", "invalid-events", "conflicting-redeliveries"} <= set(found)
     for name, query in found.items():

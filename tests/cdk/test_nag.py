@@ -27,6 +27,14 @@ ACKNOWLEDGED = {
         f"AwsSolutions::AwsSolutions-IAM5[Resource::{MESSAGES}/{CUSTOM_CONTEXT['organizationId'].lower()}/*]",
     },
     "Observability/AlarmTopic/mail-ops@example.com": {"Serverless::Serverless-SNSRedrivePolicy"},
+    # The trace widget's read-only function (on by default; cdk/trace.py gives the reasons).
+    "Trace/Function": {
+        "AwsSolutions::AwsSolutions-L1",
+        "Serverless::Serverless-LambdaLatestVersion",
+        "Serverless::Serverless-LambdaDLQ",
+        "Serverless::Serverless-LambdaAsyncFailureDestination",
+        "Serverless::Serverless-LambdaTracing",
+    },
 }
 
 
@@ -65,8 +73,12 @@ def test_acknowledgments_are_the_reviewed_ones_with_reasons(any_synth: Synth) ->
             assert len(reason) >= 60, f"{path} {rule}: give a specific reason"
 
 
-def test_the_custom_variant_exercises_every_acknowledgment(custom_synth: Synth) -> None:
-    assert set(acknowledgments(custom_synth)) == set(ACKNOWLEDGED)
+def test_the_custom_and_default_variants_exercise_every_acknowledgment(
+    custom_synth: Synth, default_synth: Synth
+) -> None:
+    """The custom stack has every option but the trace widget (it turns it off); the default has it."""
+    assert set(acknowledgments(custom_synth)) == set(ACKNOWLEDGED) - {"Trace/Function"}
+    assert "Trace/Function" in acknowledgments(default_synth)
 
 
 def test_an_unacknowledged_finding_stops_synthesis(asset_dir: Path, tmp_path: Path) -> None:

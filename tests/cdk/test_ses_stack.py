@@ -75,7 +75,7 @@ def test_the_created_receipt_rule_comes_after_its_permission(both_synth: Synth) 
         for k, v in both_synth.resources("AWS::Lambda::Permission").items()
         if v["Properties"]["Principal"] == "ses.amazonaws.com"
     ]
-    fn = both_synth.only("AWS::Lambda::Function")[0]
+    fn = both_synth.collector("AWS::Lambda::Function")[0]
     assert rule["DependsOn"] == [permission_id]
     assert rule["Properties"] == {
         "RuleSetName": "inbound-rules",  # an existing rule set; no After: first in it

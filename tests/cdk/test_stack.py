@@ -20,7 +20,7 @@ def arn_of(logical_id: str) -> dict[str, Any]:
 
 
 def function(synth: Synth) -> dict[str, Any]:
-    props: dict[str, Any] = synth.only("AWS::Lambda::Function")[1]["Properties"]
+    props: dict[str, Any] = synth.collector("AWS::Lambda::Function")[1]["Properties"]
     return props
 
 
@@ -60,7 +60,7 @@ def grants(synth: Synth) -> set[tuple[str, str]]:
 
 def test_function_runtime_shape(any_synth: Synth) -> None:
     props = function(any_synth)
-    log_group = any_synth.only("AWS::Logs::LogGroup")[0]
+    log_group = any_synth.collector("AWS::Logs::LogGroup")[0]
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "collector.handler.handler"
@@ -70,9 +70,23 @@ def test_function_runtime_shape(any_synth: Synth) -> None:
     assert "TracingConfig" not in props
 
 
-def test_only_one_function_and_no_helper_lambdas(any_synth: Synth) -> None:
-    any_synth.template.resource_count_is("AWS::Lambda::Function", 1)
+def handlers(synth: Synth) -> list[str]:
+    return sorted(f["Properties"]["Handler"] for f in synth.resources("AWS::Lambda::Function").values())
+
+
+def test_the_collector_and_the_read_only_trace_widget_and_no_helper_lambdas(any_synth: Synth) -> None:
+    """The trace widget's function is on by default (`-c traceWidget=false`, as in the custom stack,
+    leaves the collector alone); nothing else runs code, no log-retention helper."""
+    widget = ["collector.trace_widget.handler"] if any_synth.stack.settings.trace_widget else []
+    assert handlers(any_synth) == ["collector.handler.handler", *widget]
     assert not any_synth.resources("Custom::LogRetention")
+
+
+def test_the_trace_widget_is_on_by_default_and_off_on_request(
+    default_synth: Synth, custom_synth: Synth
+) -> None:
+    assert handlers(default_synth) == ["collector.handler.handler", "collector.trace_widget.handler"]
+    assert handlers(custom_synth) == ["collector.handler.handler"]
 
 
 def test_default_settings(default_synth: Synth) -> None:
@@ -187,7 +201,7 @@ def test_enrichment_may_read_this_organizations_messages_only(custom_synth: Synt
 
 
 def test_asynchronous_invocation_config(any_synth: Synth) -> None:
-    fn = any_synth.only("AWS::Lambda::Function")[0]
+    fn = any_synth.collector("AWS::Lambda::Function")[0]
     queue = any_synth.only("AWS::SQS::Queue")[0]
     any_synth.template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
     any_synth.template.has_resource_properties(
@@ -252,7 +266,7 @@ def test_audit_table_is_hardened_and_retained(any_synth: Synth) -> None:
 
 
 def test_workmail_may_invoke_only_for_this_organization(any_synth: Synth) -> None:
-    fn = any_synth.only("AWS::Lambda::Function")[0]
+    fn = any_synth.collector("AWS::Lambda::Function")[0]
     _, permission = any_synth.only("AWS::Lambda::Permission")
     organization = any_synth.stack.settings.organization_id
     assert permission["Properties"] == {
@@ -279,7 +293,7 @@ def test_workmail_may_invoke_only_for_this_organization(any_synth: Synth) -> Non
 
 def test_least_privilege(any_synth: Synth) -> None:
     resources = any_synth.json["Resources"]
-    log_group = any_synth.only("AWS::Logs::LogGroup")[0]
+    log_group = any_synth.collector("AWS::Logs::LogGroup")[0]
     table = any_synth.only("AWS::DynamoDB::Table")[0]
     queue = any_synth.only("AWS::SQS::Queue")[0]
     expected = {
@@ -305,7 +319,7 @@ def test_least_privilege(any_synth: Synth) -> None:
 
 def test_outputs(any_synth: Synth) -> None:
     outputs = any_synth.json["Outputs"]
-    fn = any_synth.only("AWS::Lambda::Function")[0]
+    fn = any_synth.collector("AWS::Lambda::Function")[0]
     table = any_synth.only("AWS::DynamoDB::Table")[0]
     queue = any_synth.only("AWS::SQS::Queue")[0]
     assert outputs["FunctionArn"]["Value"] == arn_of(fn)

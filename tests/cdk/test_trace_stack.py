@@ -1,7 +1,8 @@
-"""The message trace widget in the synthesized stack (`-c traceWidget=true`, on in reconcile_synth
-with redaction): on the mail-flow dashboard, a function of the collector's asset whose role can
-only read the audit trail, nag and cfn-lint clean (tests/cdk/test_reconcile_stack.py checks both
-for the whole of that stack), and the built asset answering a widget call as Lambda runs it."""
+"""The message trace widget in the synthesized stack (on by default, `-c traceWidget=false` in the
+custom stack turns it off; reconcile_synth has it with redaction): on the mail-flow dashboard, a
+function of the collector's asset whose role can only read the audit trail, nag and cfn-lint clean
+(tests/cdk/test_reconcile_stack.py checks both for the whole of that stack), and the built asset
+answering a widget call as Lambda runs it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Any
 import pytest
 
 from cdk.asset import Interpreter
+from cdk.settings import StackSettings
 from collector.config import Settings
 from collector.store.schema import TIME_INDEX
-from tests.cdk.support import Synth
+from tests.cdk.support import ORG_ID, Synth
 from tests.cdk.test_asset import local_asset, python313
 from tests.cdk.test_dashboards import dashboards
 from tests.cdk.test_nag import acknowledgments
@@ -46,8 +48,17 @@ def trace_function(synth: Synth) -> tuple[str, dict[str, Any]]:
     return found
 
 
-def test_off_by_default(default_synth: Synth) -> None:
-    assert not [p for p in functions(default_synth).values() if p["Handler"] == HANDLER]
+@pytest.mark.parametrize(("given", "on"), [(None, True), ("true", True), ("false", False)])
+def test_the_setting_is_on_unless_turned_off(given: str | None, on: bool) -> None:
+    context = {"organizationId": ORG_ID} | ({} if given is None else {"traceWidget": given})
+    assert StackSettings.from_context(context.get).trace_widget is on
+
+
+def test_on_by_default_and_off_with_trace_widget_false(default_synth: Synth, custom_synth: Synth) -> None:
+    assert [p for p in functions(default_synth).values() if p["Handler"] == HANDLER]
+    assert not [p for p in functions(custom_synth).values() if p["Handler"] == HANDLER]
+    assert "TraceFunctionArn" in default_synth.json["Outputs"]
+    assert "TraceFunctionArn" not in custom_synth.json["Outputs"]
 
 
 def test_the_widget_is_on_the_mail_flow_dashboard_and_calls_the_function(reconcile_synth: Synth) -> None:
