@@ -57,6 +57,20 @@ def required_text(value: object, where: str) -> str:
     return found
 
 
+def key_part(value: object, where: str) -> str:
+    """A field a dedupe key is built from (an id): present, a string, and not blank. A blank part
+    would give distinct events one key (later ones then look like conflicting redeliveries) or, as
+    DynamoDB sees it, an empty key it refuses on every retry. Over-long parts stay within DynamoDB's
+    key limit through `bounded_key`."""
+    if value is None:
+        raise Reject(f"{where} is missing")
+    if not isinstance(value, str):
+        raise Reject(f"{where} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise Reject(f"{where} must not be blank")
+    return clean_text(value)
+
+
 def flag(value: object, where: str) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
