@@ -15,6 +15,7 @@ The handler, its checks and the payload strategies are test_fuzz's (one harness)
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import logging
@@ -308,7 +309,55 @@ def test_item_size_follows_dynamodbs_rule() -> None:
     assert item_size({"m": {"ab": "c"}}) == 1 + 3 + (1 + 2 + 1)
     assert item_size({"n": 12345}) == 1 + 3 + 1
     assert item_size({"n": 1200}) == 1 + 1 + 1  # trailing zeros are not significant
+    # Base-100 digits aligned on the decimal point, as DynamoDB Local counts them; a sign costs 1.
+    assert [item_size({"n": n}) - 1 for n in (0, 1.5, 0.05, -1, 120000, 10**37 + 1)] == [1, 3, 2, 3, 2, 20]
     assert item_size({"b": True, "z": None}) == 2  # a None is never written
+
+
+names = st.text(st.sampled_from("abcé会"), min_size=1, max_size=8)
+leaves = (
+    st.text(max_size=20)
+    | st.booleans()
+    | st.integers(min_value=-(10**37), max_value=10**37)
+    | st.floats(min_value=-1e9, max_value=1e9, allow_nan=False).filter(lambda f: f == 0 or abs(f) > 1e-9)
+)
+attribute_values = st.recursive(
+    leaves,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(names, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@pytest.mark.dynamodb
+def test_property_item_size_is_dynamodbs_own_count(audit_table: str) -> None:
+    """At exactly 400 KB by item_size DynamoDB Local takes the item; one byte more, it refuses it."""
+    from collector.store.dynamodb import DynamoDbStore
+
+    keys = itertools.count()
+
+    async def accepted(item: dict[str, Any]) -> bool:
+        from botocore.exceptions import ClientError
+
+        store = await DynamoDbStore.open(audit_table)
+        try:
+            await store.put_once(item)
+            return True
+        except ClientError as error:
+            assert "size" in str(error)
+            return False
+        finally:
+            await store.close()
+
+    @settings(FUZZ, max_examples=8)  # two 400 KB writes each
+    @given(st.dictionaries(names.filter(lambda n: n not in ("pad", "invocationId")), attribute_values))
+    def property_holds(attributes: dict[str, Any]) -> None:
+        for target, fits in ((DYNAMODB_ITEM_LIMIT, True), (DYNAMODB_ITEM_LIMIT + 1, False)):
+            item = {"invocationId": f"k{next(keys):08d}", "pad": "", **attributes}
+            item["pad"] = "x" * (target - item_size(item))
+            assert item_size(item) == target
+            assert asyncio.run(accepted(item)) is fits, (target, attributes)
+
+    property_holds()
 
 
 def test_forty_thousand_recipients_fit_one_item(container: Container) -> None:
