@@ -20,6 +20,7 @@ import copy
 import itertools
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.audit import ITEM_BUDGET_BYTES, item_size
+from collector.audit import ITEM_BUDGET_BYTES, invalid_item, item_size
 from collector.events.detect import parse
-from collector.model import QUARANTINE_KEY_PREFIX, Invalid, MailEvent
+from collector.model import QUARANTINE_KEY_PREFIX, Invalid, Invocation, MailEvent, Status
+from collector.pipeline import Pipeline
+from collector.redaction import Redactor
 from collector.sampling import generate_events
 from collector.sampling_ses import generate_ses_events
+from tests.conftest import Backend, run
+from tests.emf import sum_metric
 from tests.reliability.test_fuzz import (
     BASES,
     FUZZ,
@@ -48,6 +53,7 @@ from tests.reliability.test_fuzz import (
     ses_mutations,
 )
 from tests.reliability.test_fuzz import container as container  # the fixture
+from tests.test_pipeline import with_pipeline
 
 DYNAMODB_ITEM_LIMIT = 400 * 1024
 SES_ENV = {"COLLECTOR_SOURCES": "workmail,ses"}
@@ -138,6 +144,39 @@ def renamed(value: Any, run: int) -> Any:
     elif "envelope" in found or "recipients" in found:
         found["run"] = run  # keyed by its content hash
     return found
+
+
+def legacy_quarantine(broken: dict[str, Any]) -> dict[str, Any]:
+    """The record an older version wrote for `broken`: INVALID, under the key the payload claimed."""
+    quarantined = parse(broken)
+    assert isinstance(quarantined, Invalid) and quarantined.claimed_key is not None
+    record = invalid_item(quarantined, Invocation("old-1", "1", datetime.now(UTC)), 0, Redactor(None))
+    return record | {"invocationId": quarantined.claimed_key}
+
+
+@pytest.mark.parametrize("path", ["process", "replay"])
+def test_an_older_versions_quarantine_under_the_events_key_is_moved_aside(
+    store_backend: Backend, path: str
+) -> None:
+    """Recorded before this version: the event's broken copy, INVALID under the event's key. The
+    event is recorded and counted in its place; the old record moves to the quarantine's keys."""
+    raw = generate_events(seed=42)[0]
+    old = legacy_quarantine({k: v for k, v in raw.items() if k != "envelope"})
+
+    async def body(p: Pipeline, lines: list[str]) -> None:
+        await p.store.put_once(old)
+        deliver = p.process if path == "process" else p.replay
+        outcome = await deliver(raw, Invocation("new-1", "2", datetime.now(UTC)))
+        again = await deliver(copy.deepcopy(raw), Invocation("new-2", "2", datetime.now(UTC)))
+        assert (outcome.status, again.status) == (Status.RECORDED, Status.DUPLICATE)
+        assert sum_metric(lines, "Messages") == 1 and sum_metric(lines, "Conflicts") == 0
+        stored = await p.store.get(raw["invocationId"])
+        assert stored is not None and stored["status"] == "RECORDED"
+        moved = await p.store.get(QUARANTINE_KEY_PREFIX + old["fingerprint"])
+        assert moved is not None and moved["status"] == "INVALID" and moved["raw"] == old["raw"]
+        assert moved["claimedKey"] == raw["invocationId"] and moved["receivedAt"] == old["receivedAt"]
+
+    run(with_pipeline(store_backend, body))
 
 
 def ordered_pairs(draw: st.DrawFn, bases: list[Any], changes: st.SearchStrategy[Any]) -> list[Any]:
