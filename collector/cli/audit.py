@@ -13,6 +13,7 @@ from collector.clock import iso_millis, utc_now
 from collector.config import Settings
 from collector.events.workmail import normalize_address
 from collector.jsonutil import dumps
+from collector.model import QUARANTINE_KEY_PREFIX
 from collector.redaction import Redactor
 from collector.runtime import resolve_secrets
 from collector.store import Query
@@ -23,6 +24,7 @@ from collector.store.dynamodb import MAX_RANGE_DAYS
 MAX_DAYS = MAX_RANGE_DAYS - 1
 MAX_LIMIT = 1_000_000  # `--limit`: all of them are held in memory, and SQLite's LIMIT is 64-bit
 
+KEY_CHARS = 100
 COLUMNS = ("receivedAt", "invocationId", "status", "direction", "sender", "recipientCount", "messageId")
 
 
@@ -41,7 +43,10 @@ def _cell(item: dict[str, Any], column: str) -> str:
     if column == "sender" and not value:
         value = item.get("mailFrom", "")
     text = str(value)
-    return text if len(text) <= 48 else text[:45] + "..."
+    # A key is for copying into `audit get`: a quarantined record's (invalid:sha256:<64 hex>) and
+    # SES keys stay whole; only a key past any the collector builds from real ids is cut.
+    limit = KEY_CHARS if column == "invocationId" else 48
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _when(text: str | None, flag: str) -> datetime | None:
@@ -67,7 +72,11 @@ async def audit(args: argparse.Namespace, settings: Settings) -> int:
         if query is None:
             item = await store.get(args.invocation_id)
             if item is None:
-                raise UserError(f"no audit record with invocationId {args.invocation_id}")
+                raise UserError(
+                    f"no audit record with invocationId {args.invocation_id} (a quarantined payload is"
+                    f" keyed {QUARANTINE_KEY_PREFIX}<hash>, the id it carried kept as claimedKey:"
+                    " `audit list --json` shows both)"
+                )
             _print_items([item], bool(args.json))
             return 0
         if query.sender is not None:
