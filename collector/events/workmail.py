@@ -20,7 +20,7 @@ from collector.events.fields import (
     text,
 )
 from collector.jsonutil import clean_text, content_hash, dumps
-from collector.model import QUARANTINE_KEY_PREFIX, Direction, Invalid, MailEvent, Source, Undecodable
+from collector.model import Direction, Invalid, MailEvent, Source, Undecodable
 
 __all__ = ["KNOWN_FIELDS", "SYNTHETIC_KEY_PREFIX", "normalize_address", "parse"]
 
@@ -77,16 +77,13 @@ def _direction(value: object) -> tuple[Direction, str | None]:
 def _key(event: dict[str, Any]) -> tuple[str, bool]:
     """The invocationId when present, else a stable hash of the content (flagged as synthesized).
 
-    A present invocationId must be usable as a key: a string, not blank, and outside the
-    quarantine's key space (else the payload is invalid). An id too long to be a DynamoDB key is
-    replaced by a hash of the id itself: still stable across redeliveries, so dedupe holds, and
-    flagged as synthesized."""
+    A present invocationId must be usable as a key (a string, not blank, with no ':', so it is
+    never one of the keys the collector builds: else the payload is invalid). An id too long to be
+    a DynamoDB key is replaced by a hash of the id itself: still stable across redeliveries, so
+    dedupe holds, and flagged as synthesized."""
     if "invocationId" not in event or event["invocationId"] is None:
         return SYNTHETIC_KEY_PREFIX + content_hash(event), True
-    invocation_id = key_part(event["invocationId"], "invocationId").strip()
-    if invocation_id.startswith(QUARANTINE_KEY_PREFIX):
-        raise Reject(f"invocationId must not begin with {QUARANTINE_KEY_PREFIX!r}, the quarantine's keys")
-    return bounded_key(invocation_id)
+    return bounded_key(key_part(event["invocationId"], "invocationId").strip())
 
 
 def _claimed_key(event: dict[str, Any]) -> str | None:

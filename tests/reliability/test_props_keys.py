@@ -292,6 +292,18 @@ def test_a_workmail_invocation_id_that_is_blank_quarantines_the_event(blank: str
     assert isinstance(parsed, Invalid) and "invocationId" in parsed.reason
 
 
+@pytest.mark.parametrize("borrowed", ["ses:{ses}", "ses:{ses}:Send", "reconcile:2026-12-01", "a:b"])
+def test_an_id_can_never_be_one_of_the_keys_the_collector_builds(container: Container, borrowed: str) -> None:
+    """A WorkMail invocationId `ses:<id>` took an SES receipt's key; a receipt's messageId
+    `<id>:Send` would take the key of that message's Send; `reconcile:...` a ledger item's."""
+    receipt = SES_SAMPLES[0]
+    key = valid(receipt).dedupe_key
+    forged = dict(generate_events(seed=43)[0], invocationId=borrowed.format(ses=key.removeprefix("ses:")))
+    assert container.invoke(forged) == "QUARANTINED"
+    assert container.invoke(with_message_id(receipt, key.removeprefix("ses:") + ":Send")) == "QUARANTINED"
+    assert container.invoke(receipt) == "RECORDED"
+
+
 def run_blank_keys(started: Container, examples: int) -> None:
     @settings(FUZZ, max_examples=examples)
     @given(st.sampled_from(SES_SAMPLES + generate_events(count=2, seed=40)), blanks)
