@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from collector.audit import ITEM_BUDGET_BYTES, invalid_item, item_size
@@ -426,8 +426,11 @@ def test_property_recipient_lists_fit_dynamodb_local(
     with lambda_container(monkeypatch, on_dynamodb_local(dynamodb_local, monkeypatch)) as started:
         seen = itertools.count()
 
-        @settings(FUZZ, max_examples=12)
+        @settings(FUZZ, max_examples=60)  # about 15 s
         @given(recipient_lists())
+        @example((100_000, 40))  # the extremes, whatever the draw: most recipients, ...
+        @example((40, 100_000))  # ... longest recipients
+        @example((40_000, 30))  # the event
         def property_holds(shape: tuple[int, int]) -> None:
             count, length = shape
             event = dict(with_recipients(count, length), invocationId=f"size-{next(seen)}")
