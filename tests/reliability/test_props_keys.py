@@ -19,7 +19,7 @@ import asyncio
 import copy
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -233,18 +233,27 @@ def test_property_an_invalid_payload_never_stands_in_a_valid_events_way_on_dynam
         property_holds()
 
 
-def test_property_through_replay_the_order_of_lines_does_not_matter(tmp_path: Path) -> None:
-    runs = itertools.count()
+def replay_pairs(store_args: Callable[[], list[str]], examples: int) -> None:
+    """`replay` of a file holding an event and its broken copy, in the drawn order."""
 
-    @settings(FUZZ, max_examples=40)
+    @settings(FUZZ, max_examples=examples)
     @given(event_and_broken_copy())
     def property_holds(pair: list[Any]) -> None:
         lines: list[Line] = [serialized(p, "ascii") for p in pair]
-        data = b"\n".join(line.data for line in lines)
-        documents = replay_file(data, ["--db", str(tmp_path / f"r{next(runs)}.sqlite3")])
+        documents = replay_file(b"\n".join(line.data for line in lines), store_args())
         check_pair([d["status"] for d in documents], pair)
 
     property_holds()
+
+
+def test_property_through_replay_the_order_of_lines_does_not_matter(tmp_path: Path) -> None:
+    runs = itertools.count()
+    replay_pairs(lambda: ["--db", str(tmp_path / f"r{next(runs)}.sqlite3")], 40)
+
+
+@pytest.mark.dynamodb
+def test_property_through_replay_on_dynamodb_local(audit_table: str) -> None:
+    replay_pairs(lambda: ["--store", "dynamodb", "--table", audit_table], 10)  # each draw's ids are new
 
 
 # --- 2. blank key parts -------------------------------------------------------------------------
@@ -426,7 +435,7 @@ def test_property_recipient_lists_fit_dynamodb_local(
     with lambda_container(monkeypatch, on_dynamodb_local(dynamodb_local, monkeypatch)) as started:
         seen = itertools.count()
 
-        @settings(FUZZ, max_examples=60)  # about 15 s
+        @settings(FUZZ, max_examples=60)  # about 20 s
         @given(recipient_lists())
         @example((100_000, 40))  # the extremes, whatever the draw: most recipients, ...
         @example((40, 100_000))  # ... longest recipients
