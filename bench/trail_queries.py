@@ -131,7 +131,7 @@ def synthetic_records(day: date, count: int, seed: int = 0) -> Iterator[Item]:
         invocation = Invocation(f"req-{day.isoformat()}-{n}", "1", at)
         unique = hashlib.sha256(f"{day}/{seed}/{n}".encode()).hexdigest()
         if kind == "invalid":
-            invalid = Invalid(f"sha256:{unique}", unique, "payload is not an email-flow event", {"n": n})
+            invalid = Invalid(unique, "payload is not an email-flow event", {"n": n})
             yield invalid_item(invalid, invocation, RETENTION_DAYS, Redactor(None))
             continue
         item = dict(pool[kind][n % TEMPLATES])

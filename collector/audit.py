@@ -5,6 +5,8 @@ Attribute names are the DynamoDB attribute names and the SQLite JSON keys alike:
 | attribute | meaning |
 |---|---|
 | invocationId | dedupe key: WorkMail's invocationId, an SES key (below), or `sha256:<content hash>` |
+| | INVALID records: always `invalid:sha256:<content hash>`, never the key their payload claims |
+| claimedKey | INVALID records: the key their payload's ids name (invocationId, `ses:<messageId>`) |
 | status | RECORDED or INVALID |
 | source | the mail service the event came from: WorkMail or SES (absent: no adapter recognised it) |
 | messageId | WorkMail message id (for the message-flow API), or SES's `mail.messageId` |
@@ -43,6 +45,7 @@ raw header list and an SNS notification's message content left out (`omitted` co
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from collector.clock import iso_millis
@@ -189,6 +192,8 @@ def invalid_item(invalid: Invalid, invocation: Invocation, retention_days: int, 
     )
     if invalid.source is not None:
         item["source"] = invalid.source.value
+    if invalid.claimed_key is not None:
+        item["claimedKey"] = invalid.claimed_key
     return item
 
 
@@ -198,24 +203,60 @@ def differing_fields(stored: Item, incoming: Item) -> tuple[str, ...]:
 
 
 def item_size(item: Item) -> int:
-    """DynamoDB's own count of an item's size (attribute names plus values, strings as UTF-8),
-    rounded up where it is approximate. Not the JSON text: escapes (a NUL is 6 characters of JSON,
-    1 byte to DynamoDB) would make a payload that fits look 6 times its size."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items() if value is not None)
+    """An item's size by DynamoDB's own rule (AWS, "DynamoDB item sizes and formats"): the UTF-8
+    bytes of each attribute name plus its value's. Not the JSON text: escapes (a NUL is 6
+    characters of JSON, 1 byte to DynamoDB) would make a payload that fits look 6 times its size.
+    Attributes that are None are never written (see the stores)."""
+    return sum(_utf8(name) + _value_size(value) for name, value in item.items() if value is not None)
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _value_size(value: object) -> int:
+    """A string: its UTF-8 bytes; a number: 1 byte per 2 significant digits (leading and trailing
+    zeros trimmed), plus 1; null and Boolean: 1; a list or map: 3, plus 1 per element, plus the
+    elements (a map's element: its name and value)."""
     if isinstance(value, str):
-        return len(value.encode("utf-8", "surrogatepass"))
+        return _utf8(value)
     if isinstance(value, bool) or value is None:
         return 1
     if isinstance(value, int | float):
-        return len(repr(value)) // 2 + 2  # 1 byte per 2 significant digits, plus 1
+        return _number_size(value)
     if isinstance(value, list | tuple):
         return 3 + sum(1 + _value_size(v) for v in value)
     if isinstance(value, dict):
-        return 3 + sum(1 + len(str(k).encode()) + _value_size(v) for k, v in value.items())
+        return 3 + sum(1 + _utf8(str(k)) + _value_size(v) for k, v in value.items())
     return len(dumps(value))
+
+
+def _number_size(value: float) -> int:
+    """DynamoDB keeps a number as base-100 digits (pairs of decimal digits aligned on the decimal
+    point, leading and trailing zero pairs trimmed) and one byte of exponent, plus one byte when
+    it is negative; zero is the exponent byte alone. AWS documents it as "approximately 1 byte per
+    two significant digits, plus 1"; this is the count DynamoDB Local enforces at the 400 KB limit
+    (1.5 is 3 bytes, -1 is 3, 12345 is 4, 120000 is 2)."""
+    number = Decimal(repr(value))  # exact: no context, so no rounding past 28 digits
+    if not number.is_finite() or number.is_zero():
+        return 1 if number.is_zero() else len(repr(value))
+    sign, digits, exponent = number.as_tuple()
+    text = "".join(map(str, digits))
+    assert isinstance(exponent, int)
+    if exponent % 2:
+        text += "0"
+    text = text.zfill(len(text) + len(text) % 2)
+    pairs = [text[i : i + 2] for i in range(0, len(text), 2)]
+    return len(_trimmed(pairs)) + 1 + sign
+
+
+def _trimmed(pairs: list[str]) -> list[str]:
+    start, end = 0, len(pairs)
+    while start < end and pairs[start] == "00":
+        start += 1
+    while end > start and pairs[end - 1] == "00":
+        end -= 1
+    return pairs[start:end]
 
 
 def _cut_utf8(data: bytes, limit: int) -> str:
@@ -240,20 +281,24 @@ def fit(item: Item) -> Item:
     trimmed: list[str] = []
     longest_first = sorted((k for k, v in item.items() if isinstance(v, str)), key=lambda k: -len(item[k]))
     for name in longest_first:
-        if item_size(item) <= ITEM_BUDGET_BYTES or len(item[name]) <= 4096:
+        if item_size(item | {"trimmedFields": trimmed}) <= ITEM_BUDGET_BYTES or len(item[name]) <= 4096:
             break
         item[name] = _cut_utf8(item[name].encode("utf-8", "surrogatepass"), 4096)
         trimmed.append(name)
         if name == "raw":
             item["rawTruncated"] = True
     recipients: list[str] = item.get("recipients") or []
-    overflow = item_size(item) - ITEM_BUDGET_BYTES
-    if overflow > 0 and recipients:
-        keep = len(recipients)
-        while keep and overflow > 0:
-            keep -= 1
-            overflow -= len(recipients[keep].encode("utf-8", "surrogatepass")) + 3
-        item["recipients"] = recipients[:keep]
+    if recipients and item_size(item | {"trimmedFields": trimmed}) > ITEM_BUDGET_BYTES:
         trimmed.append("recipients")
+        # What the item costs without the list's elements (the list's own 3 bytes stay), and then
+        # as many recipients, first first, as fit: each costs 1 byte plus its UTF-8 bytes.
+        room = ITEM_BUDGET_BYTES - item_size(item | {"recipients": [], "trimmedFields": trimmed})
+        keep = 0
+        for recipient in recipients:
+            room -= 1 + _utf8(recipient)
+            if room < 0:
+                break
+            keep += 1
+        item["recipients"] = recipients[:keep]
     item["trimmedFields"] = trimmed
     return item

@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 Item = dict[str, Any]  # one audit record as stored: plain JSON types, DynamoDB attribute names
+# The key space of quarantined (INVALID) records; no valid event's key may begin with it.
+QUARANTINE_KEY_PREFIX = "invalid:sha256:"
 
 
 class Direction(StrEnum):
@@ -105,15 +107,27 @@ class MailEvent:
 
 @dataclass(frozen=True)
 class Invalid:
-    """An event that can never succeed on retry, with the reason and the payload as it arrived."""
+    """An event that can never succeed on retry, with the reason and the payload as it arrived.
 
-    dedupe_key: str
-    fingerprint: str
+    Its key is its own: the quarantine's prefix and the hash of the payload, never the key the
+    payload claims. A broken copy of a valid event (or anything else that carries its id, such as
+    the collector's own EMF line) then never takes that event's key, in whatever order they come;
+    the key it claimed is kept beside it (`claimedKey`) to find it by."""
+
+    fingerprint: str  # the content hash of the payload as it arrived
     reason: str
     raw: object
     direction: Direction = Direction.UNKNOWN
-    key_synthesized: bool = True
     source: Source | None = None  # None: no adapter recognised the payload
+    claimed_key: str | None = None  # the dedupe key the payload's own ids would give it, if usable
+
+    @property
+    def dedupe_key(self) -> str:
+        return QUARANTINE_KEY_PREFIX + self.fingerprint
+
+    @property
+    def key_synthesized(self) -> bool:
+        return True
 
 
 @dataclass(frozen=True)

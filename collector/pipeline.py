@@ -40,6 +40,7 @@ from collector.events import EventSource
 from collector.events.detect import parse as parse_any_source
 from collector.metrics import EmfWriter
 from collector.model import (
+    QUARANTINE_KEY_PREFIX,
     Direction,
     Enrichment,
     Invalid,
@@ -51,7 +52,7 @@ from collector.model import (
     Status,
 )
 from collector.redaction import Redactor
-from collector.store import COUNT_STATE, EMITTED_PREFIX, PENDING, AuditStore, Duplicate, PutResult
+from collector.store import COUNT_STATE, EMITTED_PREFIX, PENDING, AuditStore, Duplicate, Inserted, PutResult
 
 if TYPE_CHECKING:
     from collector.enrichment import EnrichmentResult
@@ -180,7 +181,30 @@ class Pipeline:
         item["attemptId"] = uuid.uuid4().hex
         item.update(extra or {})
         item = fit(item)
-        return parsed, item, await self.store.put_once(item), enrichment
+        result = await self.store.put_once(item)
+        if (
+            isinstance(result, Duplicate)
+            and isinstance(parsed, MailEvent)
+            and _quarantined_before(result.existing)
+        ):
+            result = await self._take_back(item, result.existing)
+        return parsed, item, result, enrichment
+
+    async def _take_back(self, item: Item, old: Item) -> PutResult:
+        """An older version quarantined a broken copy of this event under the event's own key. Move
+        that record where this version keeps it (its content hash in the quarantine's key space,
+        the key it took as claimedKey), then write the event in its place: the event is recorded
+        and counted, and the quarantined payload is still kept. Each step is safe to repeat."""
+        moved = old | {
+            "invocationId": QUARANTINE_KEY_PREFIX + old["fingerprint"],
+            "claimedKey": old["invocationId"],
+        }
+        await self.store.put_once(moved)
+        if await self.store.replace_invalid(item):
+            return Inserted()
+        # Another delivery took it back first (or an SDK retry of this write already applied): the
+        # record now there, as one more conditional write reports it (the Lambda role may only put).
+        return await self.store.put_once(item)
 
     async def close(self) -> None:
         await self.store.close()
@@ -227,6 +251,16 @@ class Pipeline:
                 sender = _clip(shown["sender"] or shown["mailFrom"])
                 detail = f" from={sender} subject={_clip(shown['subject'])!r}"
             log.debug("%s invocationId=%s%s", outcome.status.value, key, detail, extra=context)
+
+
+def _quarantined_before(existing: Item) -> bool:
+    """A record an older version quarantined under the key its payload claimed (this version keys
+    quarantined payloads by their content, in their own key space)."""
+    return (
+        existing.get("status") == "INVALID"
+        and isinstance(existing.get("fingerprint"), str)
+        and not str(existing.get("invocationId", "")).startswith(QUARANTINE_KEY_PREFIX)
+    )
 
 
 def _own_attempt(existing: Item, item: Item) -> bool:

@@ -17,7 +17,9 @@ echo "== the audit trail, newest first (workmail-collector audit list)"
 workmail-collector audit list --limit 12
 echo
 echo "== a quarantined event keeps its reason and payload (workmail-collector audit get ... --json)"
-workmail-collector audit get badbadbadbadbadbadbadbadbadbadba --json | python -m json.tool
+# Its key is the hash of its content, never the invocationId it carried (kept as claimedKey).
+workmail-collector audit get invalid:sha256:f0aeb9efe96453db35ef609a1d7767708d7e5518cce41c54ff992d3e7e028db3 --json \
+  | python -m json.tool
 echo
 echo "Replaying again counts nothing twice; try:"
 echo "  COLLECTOR_SQLITE_PATH=.demo/audit.sqlite3 .venv/bin/workmail-collector replay samples/ --emf-out /dev/null"

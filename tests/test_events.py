@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from collector.events.workmail import SYNTHETIC_KEY_PREFIX, normalize_address, parse
-from collector.model import Direction, Invalid, MailEvent, Undecodable
+from collector.model import QUARANTINE_KEY_PREFIX, Direction, Invalid, MailEvent, Undecodable
 from collector.sampling import generate_events
 
 REAL = {
@@ -189,7 +189,8 @@ def test_undecodable_text_is_invalid() -> None:
 def test_invalid_keeps_invocation_id_and_direction_when_present() -> None:
     parsed = parse(event(truncated="yes"))
     assert isinstance(parsed, Invalid)
-    assert parsed.dedupe_key == REAL["invocationId"]
+    assert parsed.claimed_key == REAL["invocationId"]  # kept beside it, never its key
+    assert parsed.dedupe_key == QUARANTINE_KEY_PREFIX + parsed.fingerprint
     assert parsed.direction is Direction.OUTBOUND
 
 
@@ -204,6 +205,7 @@ def test_top_level_fields_beside_an_envelope_are_kept_not_dropped() -> None:
     assert e.extra == {"mailFrom": {"address": "other@example.com"}, "recipients": []}
 
 
-def test_invalid_event_keeps_the_fact_that_its_key_was_real() -> None:
+def test_invalid_event_keeps_the_key_it_claimed_beside_its_own() -> None:
     parsed = parse(event(invocationId="sha256:looks-synthetic-but-is-not", truncated="x"))
-    assert isinstance(parsed, Invalid) and parsed.key_synthesized is False
+    assert isinstance(parsed, Invalid) and parsed.key_synthesized
+    assert parsed.claimed_key == "sha256:looks-synthetic-but-is-not"

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from collector.config import Settings
+from collector.events.detect import parse
 from collector.metrics import EmfWriter
 from collector.model import Invocation, Status
 from collector.pipeline import Pipeline
@@ -181,13 +182,14 @@ def test_redaction_stores_and_emits_no_clear_text(backend: Backend, caplog: pyte
             await p.process(raw, invocation())
             await p.process(bad, invocation())
         stored = await p.store.get(raw["invocationId"])
-        quarantined = await p.store.get("e" * 32)
+        quarantined = await p.store.get(parse(bad).dedupe_key)
         dumped = orjson.dumps([stored, quarantined]).decode() + "".join(lines) + caplog.text
         for value in [*clear, "secret plan"]:
             assert value not in dumped
         assert stored is not None and stored["redacted"] is True
         assert stored["sender"].startswith("hmac:") and stored["messageId"] == raw["messageId"]
         assert quarantined is not None and orjson.loads(quarantined["raw"])["invocationId"] == "e" * 32
+        assert quarantined["claimedKey"] == "e" * 32
         from collector.store import Query
 
         found = await p.store.query(Query(sender=p.redactor.value(raw["sender"]["address"])))
@@ -335,15 +337,18 @@ def test_values_dynamodb_cannot_store_as_sent_are_still_recorded(
     run(with_pipeline(backend, body))
 
 
-def test_an_invalid_redelivery_under_a_recorded_key_is_a_conflict(sqlite_backend: Backend) -> None:
+def test_an_invalid_copy_under_a_recorded_key_is_quarantined_beside_it(sqlite_backend: Backend) -> None:
+    """An invalid payload never takes (or contests) a valid event's key: it is kept under its own."""
     raw = generate_events(seed=35)[0]
     broken = {k: v for k, v in raw.items() if k != "messageId"}
 
     async def body(p: Pipeline, lines: list[str]) -> None:
         assert (await p.process(raw, invocation())).status is Status.RECORDED
         outcome = await p.process(broken, invocation(2))
-        assert outcome.status is Status.CONFLICT and "status" in outcome.differing_fields
-        assert sum_metric(lines, "Conflicts") == 1 and sum_metric(lines, "InvalidEvents") == 0
+        assert outcome.status is Status.QUARANTINED and outcome.dedupe_key != raw["invocationId"]
+        assert sum_metric(lines, "Conflicts") == 0 and sum_metric(lines, "InvalidEvents") == 1
+        kept = await p.store.get(outcome.dedupe_key)
+        assert kept is not None and kept["claimedKey"] == raw["invocationId"]
 
     run(with_pipeline(sqlite_backend, body))
 

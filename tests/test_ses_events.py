@@ -13,7 +13,15 @@ import pytest
 
 from collector.events.detect import parse, shape_of, source_of
 from collector.events.workmail import normalize_address
-from collector.model import Direction, EventType, Invalid, MailEvent, Source, Undecodable
+from collector.model import (
+    QUARANTINE_KEY_PREFIX,
+    Direction,
+    EventType,
+    Invalid,
+    MailEvent,
+    Source,
+    Undecodable,
+)
 from collector.response import answer, pass_through, ses_continue
 from tests.public_samples import (
     RECEIPT_SAMPLES,
@@ -181,7 +189,8 @@ def test_an_adapter_that_fails_unforeseen_quarantines_the_payload_raw(
     with caplog.at_level(logging.ERROR):
         bad = invalid(raw)
     assert bad.raw == raw and bad.source is Source.SES
-    assert "LookupError in its receipt adapter" in bad.reason and bad.dedupe_key.startswith("sha256:")
+    assert "LookupError in its receipt adapter" in bad.reason
+    assert bad.dedupe_key == QUARANTINE_KEY_PREFIX + bad.fingerprint
     # The message quotes the input: neither the record's reason nor the log repeats it (redaction).
     assert "alice.secret" not in bad.reason and "alice.secret" not in caplog.text
     assert "LookupError" in caplog.text and "broken" in caplog.text  # where it failed, for the fix
@@ -205,13 +214,14 @@ def test_an_adapter_that_fails_unforeseen_quarantines_the_payload_raw(
         (lambda r: r["mail"].update(commonHeaders=[]), "mail.commonHeaders must be an object"),
     ],
 )
-def test_wrong_types_are_quarantined_under_the_messages_key(mutate: Any, reason: str) -> None:
+def test_wrong_types_are_quarantined_under_their_own_key(mutate: Any, reason: str) -> None:
     raw = load(SES / "aws-lambda-go-ses-lambda-event.json")
     mutate(raw["Records"][0]["ses"])
     parsed = invalid(raw)
     assert reason in parsed.reason and parsed.reason.startswith("SES receipt event")
     assert parsed.source is Source.SES and parsed.direction is Direction.INBOUND
-    assert parsed.dedupe_key == "ses:6n4thuhcbhpfiuf25gshf70rss364fuejrvmqko1"
+    assert parsed.dedupe_key == QUARANTINE_KEY_PREFIX + parsed.fingerprint  # never the message's
+    assert parsed.claimed_key == "ses:6n4thuhcbhpfiuf25gshf70rss364fuejrvmqko1"
     assert parsed.raw is raw
 
 
@@ -220,7 +230,8 @@ def test_without_a_message_id_the_key_is_the_content_hash(message_id: object) ->
     raw = load(SES / "aws-lambda-go-ses-lambda-event.json")
     raw["Records"][0]["ses"]["mail"]["messageId"] = message_id
     parsed = invalid(raw)
-    assert parsed.dedupe_key == f"sha256:{parsed.fingerprint}" and parsed.key_synthesized
+    assert parsed.dedupe_key == QUARANTINE_KEY_PREFIX + parsed.fingerprint and parsed.key_synthesized
+    assert parsed.claimed_key is None
     assert "mail.messageId" in parsed.reason
 
 
@@ -387,13 +398,14 @@ def test_eventbridge_detail_without_its_own_type_uses_the_detail_type() -> None:
 
 def test_eventbridge_ses_events_that_are_not_about_mail_are_quarantined_as_ses() -> None:
     parsed = invalid(eventbridge({"status": "DISABLED"}, "Sending Status Disabled"))
-    assert parsed.source is Source.SES and "not an email sending event" in parsed.reason
+    assert parsed.source is Source.SES and "detail-type names no email sending event" in parsed.reason
+    assert "Sending Status Disabled" not in parsed.reason  # the field, never its value
 
 
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
-        (lambda r: r.update(eventType="Teleported"), "unknown SES event type 'Teleported'"),
+        (lambda r: r.update(eventType="Teleported"), "eventType is not an SES event type"),
         (lambda r: r.pop("delivery"), "delivery is missing"),
         (lambda r: r["delivery"].pop("recipients"), "delivery.recipients is missing"),
         (lambda r: r["delivery"].update(recipients=[{"emailAddress": "a@b.c"}]), "must be a string"),
@@ -404,8 +416,9 @@ def test_sending_events_with_wrong_types_are_quarantined(mutate: Any, reason: st
     raw = load(SES / "ses-dg-eventpublishing-sns-delivery.json")
     mutate(raw)
     parsed = invalid(raw)
-    assert reason in parsed.reason and parsed.source is Source.SES
-    assert parsed.dedupe_key.startswith("ses:EXAMPLE7c191be45-")
+    assert reason in parsed.reason and parsed.source is Source.SES and "Teleported" not in parsed.reason
+    assert parsed.dedupe_key == QUARANTINE_KEY_PREFIX + parsed.fingerprint
+    assert str(parsed.claimed_key).startswith("ses:EXAMPLE7c191be45-")
 
 
 def test_bounce_recipients_come_from_the_report() -> None:
@@ -470,7 +483,7 @@ def test_payloads_naming_mail_manager_are_quarantined_as_mail_manager(raw: dict[
     parsed = invalid(raw)
     assert "Mail Manager" in parsed.reason and "does not document" in parsed.reason
     assert parsed.source is Source.SES and parsed.raw is raw
-    assert parsed.dedupe_key == f"sha256:{parsed.fingerprint}"
+    assert parsed.dedupe_key == QUARANTINE_KEY_PREFIX + parsed.fingerprint
 
 
 def test_a_workmail_field_beside_mail_manager_names_is_still_workmail() -> None:

@@ -314,3 +314,17 @@ def test_tally_keeps_facts_about_a_message_apart_from_messages(backend: Backend)
         }
 
     run(with_store(backend, body))
+
+
+def test_replace_invalid_writes_only_over_an_invalid_record(backend: Backend) -> None:
+    async def body(store: AuditStore) -> None:
+        await store.put_once(item("old", status="INVALID", reason="messageId is missing"))
+        await store.put_once(item("kept"))
+        assert await store.replace_invalid(item("old", subject="the event itself")) is True
+        assert await store.get("old") == item("old", subject="the event itself")
+        assert await store.replace_invalid(item("old", subject="again")) is False  # RECORDED now
+        assert await store.replace_invalid(item("kept", subject="other")) is False
+        assert await store.replace_invalid(item("absent")) is False
+        assert await store.get("kept") == item("kept") and await store.get("absent") is None
+
+    run(with_store(backend, body))

@@ -22,7 +22,7 @@ from collector.clock import iso_millis, utc_now
 from collector.config import Settings
 from collector.events.workmail import normalize_address
 from collector.jsonutil import dumps
-from collector.model import EventType, Item, Source
+from collector.model import QUARANTINE_KEY_PREFIX, EventType, Item, Source
 from collector.redaction import Redactor
 from collector.runtime import resolve_secrets
 from collector.store import AuditStore, Query, utc_day_bounds
@@ -149,7 +149,11 @@ async def audit(args: argparse.Namespace, settings: Settings) -> int:
         if query is None:
             item = await store.get(args.invocation_id)
             if item is None:
-                raise UserError(f"no audit record with invocationId {args.invocation_id}")
+                raise UserError(
+                    f"no audit record with invocationId {args.invocation_id} (a quarantined payload is"
+                    f" keyed {QUARANTINE_KEY_PREFIX}<hash>, the id it carried kept as claimedKey:"
+                    " `audit list --json` shows both)"
+                )
             _print_items([item], output)
             return 0
         if query.sender is not None:

@@ -134,8 +134,11 @@ def _eventbridge(raw: dict[str, Any]) -> Shape | None:
     detail_type = raw.get("detail-type")
     declared = ses_sending.DETAIL_TYPES.get(detail_type) if isinstance(detail_type, str) else None
     if not isinstance(detail, dict) or (declared is None and ses_sending.type_name(detail) is None):
-        reason = f"EventBridge SES event {detail_type!r} is not an email sending event"
-        return Shape(Source.SES, "invalid", reason=reason)
+        # Named by field, never by value: detail-type is anyone's text (an address, say).
+        what = "detail must be an object" if not isinstance(detail, dict) else "detail-type"
+        if isinstance(detail, dict):
+            what += " names no email sending event, and detail has no eventType"
+        return Shape(Source.SES, "invalid", reason=f"EventBridge SES event: {what}")
     ids = {k: raw[k] for k in ("id", "detail-type", "time", "account", "region", "resources") if k in raw}
     return Shape(Source.SES, "sending", detail, "event-eventbridge", {"eventbridge": ids}, declared)
 
@@ -207,14 +210,7 @@ def _shape_or_none(raw: object) -> Shape | None:
 
 def _quarantined(raw: object, reason: str, source: Source | None) -> Invalid:
     """A payload no adapter reads, kept raw under the hash of its content."""
-    fingerprint = content_hash(raw)
-    return Invalid(
-        dedupe_key=workmail_events.SYNTHETIC_KEY_PREFIX + fingerprint,
-        fingerprint=fingerprint,
-        reason=reason,
-        raw=raw,
-        source=source,
-    )
+    return Invalid(fingerprint=content_hash(raw), reason=reason, raw=raw, source=source)
 
 
 def _parse(raw: object) -> MailEvent | Invalid:

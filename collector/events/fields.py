@@ -15,6 +15,10 @@ from typing import Any
 from collector.jsonutil import clean_text, content_hash
 
 SYNTHETIC_KEY_PREFIX = "sha256:"  # a key made from content, when the payload carries none usable
+# Every key the collector builds itself (`ses:...`, `sha256:...`, `invalid:sha256:...`, the
+# reconcile ledger's `reconcile:...`) has one; an id from a payload may not, so it can never
+# become one of them (a receipt's messageId "m:Send" would be the key of message m's Send).
+KEY_SEPARATOR = ":"
 MAX_KEY_BYTES = 1024  # DynamoDB allows 2,048 bytes in a partition key; real ids are 32 or 40
 
 
@@ -55,6 +59,22 @@ def required_text(value: object, where: str) -> str:
     if not found:
         raise Reject(f"{where} is missing" if value is None else f"{where} must be a non-empty string")
     return found
+
+
+def key_part(value: object, where: str) -> str:
+    """A field a dedupe key is built from (an id): present, a string, not blank, and without the
+    key separator. A blank part would give distinct events one key (later ones then look like
+    conflicting redeliveries) or, as DynamoDB sees it, an empty key it refuses on every retry.
+    Over-long parts stay within DynamoDB's key limit through `bounded_key`."""
+    if value is None:
+        raise Reject(f"{where} is missing")
+    if not isinstance(value, str):
+        raise Reject(f"{where} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise Reject(f"{where} must not be blank")
+    if KEY_SEPARATOR in value:
+        raise Reject(f"{where} must not contain {KEY_SEPARATOR!r}, which the collector's own keys use")
+    return clean_text(value)
 
 
 def flag(value: object, where: str) -> bool | None:

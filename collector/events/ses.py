@@ -29,14 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.events.fields import (
-    SYNTHETIC_KEY_PREFIX,
     Reject,
     addresses,
     bounded_key,
     flag,
     header_address,
+    key_part,
     obj,
-    required_text,
     text,
     without,
 )
@@ -73,7 +72,7 @@ class Mail:
 def read_mail(value: object, where: str = "mail") -> Mail:
     mail = obj(value, where)
     assert mail is not None
-    message_id = required_text(mail.get("messageId"), f"{where}.messageId")
+    message_id = key_part(mail.get("messageId"), f"{where}.messageId")
     # The envelope MAIL FROM; SES's sending events may give it with a display name.
     source = header_address(mail.get("source"), f"{where}.source")
     common = obj(mail.get("commonHeaders"), f"{where}.commonHeaders", required=False) or {}
@@ -92,10 +91,15 @@ def read_mail(value: object, where: str = "mail") -> Mail:
 
 
 def message_id_of(record: object) -> str | None:
-    """`mail.messageId` when it can be read, for the key of an event that is otherwise invalid."""
+    """`mail.messageId` when it can be read, for the key an otherwise invalid event claims."""
     mail = record.get("mail") if isinstance(record, dict) else None
     value = mail.get("messageId") if isinstance(mail, dict) else None
     return value if isinstance(value, str) and value.strip() else None
+
+
+def claimed_key(message_id: str | None, *parts: str) -> str | None:
+    """The key an invalid SES event's own ids name (kept beside it as `claimedKey`), if any."""
+    return None if message_id is None else bounded_key(":".join((KEY_PREFIX + message_id, *parts)))[0]
 
 
 def _verdicts(receipt: dict[str, Any]) -> dict[str, str]:
@@ -117,8 +121,6 @@ def parse_receipt(
 ) -> MailEvent | Invalid:
     """`record` holds `mail` and `receipt`; `raw` is the payload as it arrived (kept if invalid);
     `context` holds what a wrapper adds (the Lambda record's version, SNS ids) for `extra`."""
-    message_id = message_id_of(record)
-    key, synthesized = bounded_key(KEY_PREFIX + message_id) if message_id else ("", True)
     try:
         mail = read_mail(record.get("mail"))
         receipt = obj(record.get("receipt"), "receipt")
@@ -126,16 +128,15 @@ def parse_receipt(
         recipients = addresses(receipt.get("recipients"), "receipt.recipients")
         verdicts = _verdicts(receipt)
     except Reject as reject:
-        fingerprint = content_hash(raw)
         return Invalid(
-            dedupe_key=key or SYNTHETIC_KEY_PREFIX + fingerprint,
-            fingerprint=fingerprint,
+            fingerprint=content_hash(raw),
             reason=f"SES receipt event: {reject}",
             raw=raw,
             direction=Direction.INBOUND,
-            key_synthesized=synthesized,
             source=Source.SES,
+            claimed_key=claimed_key(message_id_of(record)),
         )
+    key, synthesized = bounded_key(KEY_PREFIX + mail.message_id)
     context = dict(context or {})
     version = context.pop("eventVersion", None)
     extra: dict[str, Any] = {

@@ -25,7 +25,6 @@ from __future__ import annotations
 from typing import Any
 
 from collector.events.fields import (
-    SYNTHETIC_KEY_PREFIX,
     Reject,
     addresses,
     bounded_key,
@@ -33,8 +32,8 @@ from collector.events.fields import (
     obj,
     without,
 )
-from collector.events.ses import KEY_PREFIX, message_id_of, read_mail
-from collector.jsonutil import clean_text, content_hash
+from collector.events.ses import KEY_PREFIX, claimed_key, message_id_of, read_mail
+from collector.jsonutil import content_hash
 from collector.model import Direction, EventType, Invalid, MailEvent, Source
 
 # The name SES gives each type, and the object that holds its report.
@@ -76,11 +75,13 @@ DIGEST_CHARS = 16
 
 def type_name(record: dict[str, Any]) -> str | None:
     """`eventType` (event publishing) or `notificationType` (notifications), as sent."""
-    for name in ("eventType", "notificationType"):
-        value = record.get(name)
-        if isinstance(value, str):
-            return value
-    return None
+    found = _type_field(record)
+    return None if found is None else record[found]
+
+
+def _type_field(record: dict[str, Any]) -> str | None:
+    names = ("eventType", "notificationType")
+    return next((name for name in names if isinstance(record.get(name), str)), None)
 
 
 def _recipients(
@@ -106,28 +107,23 @@ def parse_sending(
     type a wrapper names when the record does not (EventBridge's detail-type)."""
     name = type_name(record) or declared or ""
     kind, report_name = TYPES.get(name, (None, ""))
-    message_id = message_id_of(record)
     try:
         if kind is None:
-            raise Reject(f"unknown SES event type {clean_text(name[:100])!r}")
+            # The field, never its value: a forged type (an address, say) must not reach the
+            # reason, which is logged and stored in clear even with redaction on.
+            field = _type_field(record) or "detail-type"
+            raise Reject(f"{field} is not an SES event type the collector knows")
         mail = read_mail(record.get("mail"))
         report = obj(record.get(report_name), report_name, required=kind not in (EventType.SEND,)) or {}
         recipients = _recipients(kind, report, report_name, mail.destination)
     except Reject as reject:
-        fingerprint = content_hash(raw)
-        key, synthesized = (
-            bounded_key(f"{KEY_PREFIX}{message_id}:{name}:{content_hash(record)[:DIGEST_CHARS]}")
-            if message_id
-            else (SYNTHETIC_KEY_PREFIX + fingerprint, True)
-        )
         return Invalid(
-            dedupe_key=key,
-            fingerprint=fingerprint,
+            fingerprint=content_hash(raw),
             reason=f"SES sending event: {reject}",
             raw=raw,
             direction=Direction.OUTBOUND,
-            key_synthesized=synthesized,
             source=Source.SES,
+            claimed_key=claimed_key(message_id_of(record), *([kind.value] if kind else [])),
         )
     key = f"{KEY_PREFIX}{mail.message_id}:{kind.value}"
     if kind is not EventType.SEND:

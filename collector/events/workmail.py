@@ -15,6 +15,7 @@ from collector.events.fields import (
     SYNTHETIC_KEY_PREFIX,
     Reject,
     bounded_key,
+    key_part,
     normalize_address,
     text,
 )
@@ -73,62 +74,56 @@ def _direction(value: object) -> tuple[Direction, str | None]:
     return Direction.UNKNOWN, None if value is None else dumps(value)[:100].decode("utf-8", "ignore")
 
 
-def _key(event: dict[str, Any] | object) -> tuple[str, bool]:
+def _key(event: dict[str, Any]) -> tuple[str, bool]:
     """The invocationId when present, else a stable hash of the content (flagged as synthesized).
 
-    An id too long to be a DynamoDB key is replaced by a hash of the id itself: still stable
-    across redeliveries, so dedupe holds, and flagged as synthesized."""
-    if isinstance(event, dict):
-        invocation_id = event.get("invocationId")
-        if isinstance(invocation_id, str) and invocation_id.strip():
-            return bounded_key(invocation_id.strip())
-    return SYNTHETIC_KEY_PREFIX + content_hash(event), True
+    A present invocationId must be usable as a key (a string, not blank, with no ':', so it is
+    never one of the keys the collector builds: else the payload is invalid). An id too long to be
+    a DynamoDB key is replaced by a hash of the id itself: still stable across redeliveries, so
+    dedupe holds, and flagged as synthesized."""
+    if "invocationId" not in event or event["invocationId"] is None:
+        return SYNTHETIC_KEY_PREFIX + content_hash(event), True
+    return bounded_key(key_part(event["invocationId"], "invocationId").strip())
+
+
+def _claimed_key(event: dict[str, Any]) -> str | None:
+    """The invocationId an invalid payload carries, kept beside it (`claimedKey`) to find it by."""
+    invocation_id = event.get("invocationId")
+    if not isinstance(invocation_id, str) or not invocation_id.strip():
+        return None
+    return bounded_key(invocation_id.strip())[0]
 
 
 def parse(raw: object) -> MailEvent | Invalid:
     """Validate one payload. Never raises: anything unusable becomes an Invalid with a reason."""
     fingerprint = content_hash(raw if not isinstance(raw, Undecodable) else raw.text)
     if isinstance(raw, Undecodable):
-        return Invalid(
-            dedupe_key=SYNTHETIC_KEY_PREFIX + fingerprint,
-            fingerprint=fingerprint,
-            reason=f"payload is not valid JSON: {raw.error}",
-            raw=raw.text,
-        )
+        reason = f"payload is not valid JSON: {raw.error}"
+        return Invalid(fingerprint=fingerprint, reason=reason, raw=raw.text)
     if not isinstance(raw, dict):
-        return Invalid(
-            dedupe_key=SYNTHETIC_KEY_PREFIX + fingerprint,
-            fingerprint=fingerprint,
-            reason=f"payload must be a JSON object, got {type(raw).__name__}",
-            raw=raw,
-        )
+        reason = f"payload must be a JSON object, got {type(raw).__name__}"
+        return Invalid(fingerprint=fingerprint, reason=reason, raw=raw)
     direction, raw_direction = _direction(raw.get("flowDirection"))
-    key, synthesized = _key(raw)
     try:
-        return _parse_object(raw, key, synthesized, fingerprint, direction, raw_direction)
+        return _parse_object(raw, fingerprint, direction, raw_direction)
     except Reject as reject:
         return Invalid(
-            dedupe_key=key,
             fingerprint=fingerprint,
             reason=str(reject),
             raw=raw,
             direction=direction,
-            key_synthesized=synthesized,
             source=Source.WORKMAIL,
+            claimed_key=_claimed_key(raw),
         )
 
 
 def _parse_object(
     event: dict[str, Any],
-    key: str,
-    synthesized: bool,
     fingerprint: str,
     direction: Direction,
     raw_direction: str | None,
 ) -> MailEvent:
-    invocation_id = event.get("invocationId")
-    if invocation_id is not None and not isinstance(invocation_id, str):
-        raise Reject(f"invocationId must be a string, got {type(invocation_id).__name__}")
+    key, synthesized = _key(event)
     message_id = event.get("messageId")
     if not isinstance(message_id, str) or not message_id:
         raise Reject("messageId is missing" if message_id is None else "messageId must be a non-empty string")

@@ -121,6 +121,11 @@ class AuditStore(Protocol):
         the state is now `new` (this call set it, or an SDK retry of this same call already had);
         False if the record is missing or in another state. One conditional write."""
 
+    async def replace_invalid(self, item: Item) -> bool:
+        """Write `item` over the INVALID record stored under its key; False (nothing written) if
+        the record there is not INVALID. One conditional write. Only for records older versions
+        quarantined under the key their payload claimed (collector.pipeline moves them first)."""
+
     async def get(self, key: str) -> Item | None: ...
 
     async def query(self, query: Query) -> list[Item]: ...

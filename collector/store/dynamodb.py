@@ -120,6 +120,23 @@ class DynamoDbStore:
             raise
         return Inserted()
 
+    async def replace_invalid(self, item: Item) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            await self._client.put_item(
+                TableName=self._table,
+                Item=encode_item(item),
+                ConditionExpression="#s = :invalid",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":invalid": {"S": "INVALID"}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     async def set_count_state(self, key: str, expected: str | None, new: str | None) -> bool:
         """One conditional UpdateItem (replay only; the Lambda's role may not call it). A failed
         condition returns the stored item, so an SDK retry of an applied update is recognised."""

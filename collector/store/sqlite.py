@@ -133,6 +133,23 @@ class SqliteStore:
         assert existing is not None, "a conflicting row cannot vanish within one put"
         return Duplicate(existing)
 
+    async def replace_invalid(self, item: Item) -> bool:
+        body = {k: v for k, v in item.items() if k != COUNT_STATE}
+        cursor = self._db.execute(
+            "UPDATE audit SET message_id = ?, sender = ?, received_at = ?, expires_at = ?, item = ?,"
+            " count_state = ? WHERE invocation_id = ? AND json_extract(item, '$.status') = 'INVALID'",
+            (
+                item.get("messageId"),
+                item.get("sender"),
+                item["receivedAt"],
+                item.get("expiresAt"),
+                dumps(body).decode(),
+                item.get(COUNT_STATE),
+                item["invocationId"],
+            ),
+        )
+        return cursor.rowcount == 1
+
     async def set_count_state(self, key: str, expected: str | None, new: str | None) -> bool:
         cursor = self._db.execute(
             "UPDATE audit SET count_state = ? WHERE invocation_id = ? AND count_state IS ?",

@@ -350,14 +350,13 @@ DYNAMODB_LIMITS: dict[str, Callable[[], Any]] = {
 }
 
 
-def test_an_invalid_payload_under_a_recorded_key_is_a_conflict(container: Container) -> None:
-    """docs/failure-semantics.md: a redelivery with different content counts as a conflict. An
-    invalid one too: else its content is neither stored nor flagged, only counted as a plain
-    duplicate."""
+def test_an_invalid_payload_under_a_recorded_key_is_kept_beside_it(container: Container) -> None:
+    """An invalid payload never contests a valid event's key: it is quarantined under its own (the
+    hash of its content), and counted in InvalidEvents; the key it carried is kept as claimedKey."""
     event = copy.deepcopy(BASES[0])
     assert container.invoke(event) == "RECORDED"
     del event["messageId"]
-    assert container.invoke(event) == "CONFLICT"
+    assert container.invoke(event) == "QUARANTINED"
 
 
 @pytest.mark.parametrize("case", sorted(HEAVY))

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from collector.cli.inputs import Delivery
 from collector.cli.replay import EmfSink, ReplayRun, replay_events
 from collector.config import Settings
+from collector.events.detect import parse
 from collector.metrics import EmfWriter
 from collector.model import Item
 from collector.pipeline import Pipeline
@@ -91,6 +92,10 @@ class FaultyStore:
     async def set_count_state(self, key: str, expected: str | None, new: str | None) -> bool:
         self._call()
         return await self.inner.set_count_state(key, expected, new)
+
+    async def replace_invalid(self, item: Item) -> bool:
+        self._call()
+        return await self.inner.replace_invalid(item)
 
     async def get(self, key: str) -> Item | None:
         self._call()
@@ -196,7 +201,7 @@ def check_interrupted_then_rerun(
 
     payloads = [p for p, _ in deliveries if isinstance(p, dict)]
     valid = {str(p["invocationId"]) for p in payloads if isinstance(p.get("envelope"), dict)}
-    invalid = {str(p["invocationId"]) for p in payloads} - valid
+    invalid = {parse(p).dedupe_key for p in payloads if not isinstance(p.get("envelope"), dict)}
     messages, invalid_events = counted(
         [folder / "first.jsonl", folder / "second.jsonl", folder / "third.jsonl"]
     )
