@@ -1,12 +1,14 @@
 """The scheduled trail export (CDK `-c trail=true`): Lambda glue only; the walk is collector.trail's.
 
-Once a day it exports today (UTC) and the days before it, `COLLECTOR_TRAIL_EXPORT_DAYS` in all,
-from the audit table's time index into the trail bucket, one object per day. Each run replaces
-those days' objects (a record written since the last run is picked up, none is written twice; the
-earlier days catch up a missed run), does not read again a day whose object was written after the
-day was over (FINAL_AFTER), and does not rewrite a day whose bytes did not change. A failed run
-raises: Lambda retries it twice, then hands it to the on-failure queue, whose alarm is
-TrailExportFailed (docs/deploy.md).
+Every hour (at minute 20) it exports the hours that have ended of today (UTC) and the days before
+it, `COLLECTOR_TRAIL_EXPORT_DAYS` days in all, from the audit table's time index into the trail
+bucket, one object per hour in its day's folder. An hour whose object was written FINAL_AFTER or
+more after the hour ended holds the whole hour and is not read again (one LIST per day says when
+each was written), so a run reads the hour that just ended, hours found empty, and what a missed
+or failed run left behind (the lateness margin); it does not rewrite an hour whose bytes did not
+change, and removes the other objects of those days' folders (an hour found empty, the one object
+per day of earlier versions). A failed run raises: Lambda retries it twice, then hands it to the
+on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
 
 | variable | meaning |
 |---|---|
@@ -16,7 +18,7 @@ TrailExportFailed (docs/deploy.md).
 | COLLECTOR_TRAIL_LOCK_DAYS, COLLECTOR_TRAIL_LOCK_MODE | Object Lock retention of each object written |
 
 A manual invocation may pass `{"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"}` to export
-other days (a backfill), at most MAX_DAYS_PER_RUN of them.
+other days (a backfill), at most MAX_DAYS_PER_RUN of them; it reads every ended hour of them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -41,9 +43,9 @@ from collector.trail.s3 import LOCK_MODES, ObjectLock, S3Sink
 log = logging.getLogger("workmail_collector")
 DEFAULT_EXPORT_DAYS = 3
 MAX_DAYS_PER_RUN = 31
-# A record belongs to the UTC day its write began, and a write ends within the collector's 30 s
-# (a replay is recorded when it runs): a day's object written this long after the day ended holds
-# the whole day, so the schedule does not read that day again. A backfill always does.
+# A record belongs to the moment its write began, and a write ends within the collector's 30 s
+# (a replay is recorded when it runs): an hour's object written this long after the hour ended
+# holds the whole hour, so the schedule does not read that hour again. A backfill always does.
 FINAL_AFTER = timedelta(minutes=15)
 
 
@@ -108,7 +110,7 @@ class Summary:
     unchanged: int
     deleted: int
     rows: int
-    final: int = 0  # days whose object already held the whole day: not read again
+    final: int = 0  # hours whose object already held the whole hour: not read again
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,7 +142,7 @@ def check_codec(codec: str) -> None:
 
 async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
     from collector.trail import writer  # pyarrow: the layer's, imported on use
-    from collector.trail.export import export, object_key
+    from collector.trail.export import HOURS, day_prefix, export_day, hour_key, hour_start
 
     settings = Settings.from_env(env)
     trail = ExportSettings.from_env(env)
@@ -154,19 +156,21 @@ async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
             sink = S3Sink(client, trail.bucket, now, lock=trail.lock)
             day = first
             while day <= last:
-                written = None if explicit(event) else await sink.last_modified(object_key(day))
-                if written is not None and written >= day_end(day) + FINAL_AFTER:
-                    final += 1
-                else:
-                    rows += sum(d.rows for d in await export(store, sink, day, day))
+                written = {} if explicit(event) else await sink.written_at(day_prefix(day))
+                settled = set()
+                for hour in HOURS:
+                    end = hour_start(day, hour) + timedelta(hours=1)
+                    at = written.get(hour_key(day, hour))
+                    if end > now:  # not over yet: the next runs export it
+                        settled.add(hour)
+                    elif at is not None and at >= end + FINAL_AFTER:
+                        settled.add(hour)
+                        final += 1
+                rows += (await export_day(store, sink, day, settled)).rows
                 day += timedelta(days=1)
     finally:
         await store.close()
     return Summary(first, last, sink.written, sink.unchanged, sink.deleted, rows, final)
-
-
-def day_end(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -174,7 +178,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
     summary = asyncio.run(run(event, os.environ, utc_now()))
     log.info(
-        "trail export %s..%s: %d written, %d unchanged, %d whole days not read again, %d rows",
+        "trail export %s..%s: %d written, %d unchanged, %d whole hours not read again, %d rows",
         summary.first_day,
         summary.last_day,
         summary.written,
