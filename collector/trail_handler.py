@@ -18,7 +18,9 @@ on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
 | COLLECTOR_TRAIL_LOCK_DAYS, COLLECTOR_TRAIL_LOCK_MODE | Object Lock retention of each object written |
 
 A manual invocation may pass `{"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"}` to export
-other days (a backfill), at most MAX_DAYS_PER_RUN of them; it reads every ended hour of them.
+other days (a backfill), at most MAX_DAYS_PER_RUN of them; it reads every ended hour of them. A
+one-day backfill may add `"first_hour": H, "last_hour": H` (0-23) to read only those hours: a
+busy day in several runs of 15 minutes.
 """
 
 from __future__ import annotations
@@ -85,6 +87,24 @@ def explicit(event: Any) -> bool:
     return isinstance(event, dict) and bool(event.get("first_day") or event.get("last_day"))
 
 
+def hours_to_export(event: Any, first: date, last: date) -> range:
+    """The hours of each day a backfill reads: all 24, or the event's `first_hour`..`last_hour`
+    (0-23, inclusive), which only a one-day backfill may give: at 10 million messages a day a whole
+    day does not fit one 15-minute run, a few hours do (docs/deploy.md)."""
+    if not explicit(event) or ("first_hour" not in event and "last_hour" not in event):
+        return range(24)
+    try:
+        low = int(event.get("first_hour", 0))
+        high = int(event.get("last_hour", 23))
+    except (TypeError, ValueError):
+        raise ConfigError(f"event first_hour and last_hour must be whole hours 0-23, got {event!r}") from None
+    if first != last or not 0 <= low <= high <= 23:
+        raise ConfigError(
+            f"event first_hour..last_hour must be 0-23 in order, for one day (first_day alone), got {event!r}"
+        )
+    return range(low, high + 1)
+
+
 def days_to_export(event: Any, days: int, today: date) -> tuple[date, date]:
     """(first, last) UTC day of this run: the schedule's window ending today, or the event's."""
     if explicit(event):
@@ -147,6 +167,7 @@ async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
     settings = Settings.from_env(env)
     trail = ExportSettings.from_env(env)
     first, last = days_to_export(event, trail.days, now.date())
+    wanted = hours_to_export(event, first, last)
     check_codec(writer.COMPRESSION)
     store = await open_store(settings)
     rows = final = 0
@@ -156,12 +177,14 @@ async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
             sink = S3Sink(client, trail.bucket, now, lock=trail.lock)
             day = first
             while day <= last:
-                written = {} if explicit(event) else await sink.written_at(day_prefix(day))
+                written = await sink.written_at(day_prefix(day))
+                if len(wanted) < len(HOURS):
+                    refuse_other_objects(day, written)
                 settled = set()
                 for hour in HOURS:
                     end = hour_start(day, hour) + timedelta(hours=1)
-                    at = written.get(hour_key(day, hour))
-                    if end > now:  # not over yet: the next runs export it
+                    at = None if explicit(event) else written.get(hour_key(day, hour))
+                    if end > now or hour not in wanted:  # not over yet, or not asked for: kept as is
                         settled.add(hour)
                     elif at is not None and at >= end + FINAL_AFTER:
                         settled.add(hour)
@@ -171,6 +194,20 @@ async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
     finally:
         await store.close()
     return Summary(first, last, sink.written, sink.unchanged, sink.deleted, rows, final)
+
+
+def refuse_other_objects(day: date, written: Mapping[str, datetime]) -> None:
+    """Exporting some hours of a day keeps the others' objects; an object that is no hour's (the
+    one object a day of earlier versions) would then hold rows twice: a whole day's export first."""
+    from collector.trail.export import HOURS, hour_key
+
+    hours = {hour_key(day, h) for h in HOURS}
+    other = sorted(k for k in written if k not in hours)
+    if other:
+        raise ConfigError(
+            f"{day} holds {', '.join(other)}, no hour's object: export the whole day (no first_hour or "
+            "last_hour) so it is replaced, then export hours"
+        )
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

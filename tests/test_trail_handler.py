@@ -21,7 +21,7 @@ from collector.sampling import iter_events
 from collector.store import Query
 from collector.trail.export import hour_key
 from collector.trail.s3 import TRAIL_PREFIX
-from collector.trail_handler import Summary, check_codec, days_to_export, handler, run
+from collector.trail_handler import Summary, check_codec, days_to_export, handler, hours_to_export, run
 from tests.conftest import Backend, make_table
 from tests.conftest import run as run_async
 from tests.trail.seed import DAYS, FIRST_DAY, seed
@@ -174,6 +174,36 @@ def test_a_stale_object_in_a_day_is_removed_and_the_handler_takes_a_backfill_ran
     assert list(rows_in(s3, bucket)) == [TRAIL_PREFIX + hour_key(FIRST, h) for h in range(3)]
 
 
+def test_a_busy_day_is_backfilled_a_few_hours_a_run(
+    deployment: tuple[dict[str, str], Any, Backend],
+) -> None:
+    env, s3, backend = deployment
+    bucket = env["COLLECTOR_TRAIL_BUCKET"]
+
+    async def four() -> None:
+        store = await backend.open()
+        try:
+            pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
+            for n, event in enumerate(iter_events(count=4, direction="OUTBOUND", recipients=1, seed=8)):
+                await pipeline.process(event, Invocation(f"h{n}", "1", FIRST_DAY + timedelta(hours=n)))
+        finally:
+            await store.close()
+
+    run_async(four())
+    day = FIRST.isoformat()
+    first = run_async(run({"first_day": day, "first_hour": 0, "last_hour": 1}, env, NOW))
+    assert (first.written, first.rows) == (2, 2)
+    second = run_async(run({"first_day": day, "first_hour": 2, "last_hour": 23}, env, NOW))
+    assert (second.written, second.deleted, second.rows) == (2, 0, 2)
+    assert sorted(rows_in(s3, bucket)) == [TRAIL_PREFIX + hour_key(FIRST, h) for h in range(4)]
+    daily = f"{TRAIL_PREFIX}day={FIRST}/audit-trail-{FIRST}.parquet"  # one object a day, before hours
+    s3.put_object(Bucket=bucket, Key=daily, Body=b"the whole day")
+    with pytest.raises(ConfigError, match="export the whole day"):
+        run_async(run({"first_day": day, "first_hour": 3}, env, NOW))
+    whole = run_async(run({"first_day": day}, env, NOW))
+    assert (whole.unchanged, whole.deleted, whole.rows) == (4, 1, 4)
+
+
 def test_object_lock_puts_each_written_object_under_retention(
     deployment: tuple[dict[str, str], Any, Backend],
 ) -> None:
@@ -269,6 +299,13 @@ def test_the_window_ends_today_and_a_backfill_is_bounded() -> None:
         days_to_export({"first_day": "2026-01-01", "last_day": "2026-12-01"}, 3, today)
     with pytest.raises(ConfigError, match="YYYY-MM-DD"):
         days_to_export({"first_day": "yesterday"}, 3, today)
+    assert hours_to_export({}, today, today) == range(24)
+    assert hours_to_export({"first_day": "2026-12-01", "last_hour": 5}, today, today) == range(6)
+    for wrong in ({"first_hour": 5, "last_hour": 4}, {"first_hour": 24}, {"first_hour": "noon"}):
+        with pytest.raises(ConfigError, match="first_hour"):
+            hours_to_export({"first_day": "2026-12-01", **wrong}, today, today)
+    with pytest.raises(ConfigError, match="for one day"):
+        hours_to_export({"first_day": "2026-12-01", "first_hour": 1}, today, today + timedelta(days=1))
 
 
 def test_settings_and_codec_mistakes_are_one_clear_error() -> None:
