@@ -8,11 +8,12 @@ then:
 * DynamoDB storage and point-in-time recovery: the hot window (the stack's `retentionDays` with the
   trail, 30 days) instead of the year the main bill keeps;
 * adds the trail: S3 storage of a year of Parquet (bytes per record measured here from the trail
-  writer on bench/trail_queries.py's synthetic records, plus the replaced partial objects kept as
-  noncurrent versions), S3 requests, the exporter's DynamoDB reads (the time index, then each
-  record by BatchGetItem, eventually consistent: half a read unit per record under 4 KB), its Lambda
-  duration (the writer's and the item decoder's CPU measured here, scaled to its memory's share of
-  a vCPU, plus the round trips it waits on), and Athena's scans for a stated number of named
+  writer on bench/trail_queries.py's synthetic records; an hour is written once, when it is over,
+  so no replaced versions are kept), S3 requests, the exporter's DynamoDB reads (the time index,
+  then each record by BatchGetItem, eventually consistent: half a read unit per record under 4 KB),
+  its Lambda duration (the writer's and the item decoder's CPU measured here, scaled to its
+  memory's share of a vCPU, plus the round trips it waits on, plus each hourly run's start), and
+  Athena's scans for a stated number of named
   queries a month (bench/trail_queries.py's `athena_scan_bytes`: the columns each query names, at
   bytes per record measured on a sample day, 10 MB minimum per query).
 
