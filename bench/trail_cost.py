@@ -8,20 +8,22 @@ then:
 * DynamoDB storage and point-in-time recovery: the hot window (the stack's `retentionDays` with the
   trail, 30 days) instead of the year the main bill keeps;
 * adds the trail: S3 storage of a year of Parquet (bytes per record measured here from the trail
-  writer on bench/trail_queries.py's synthetic records, plus the replaced partial objects kept as
-  noncurrent versions), S3 requests, the exporter's DynamoDB reads (the time index, then each
-  record by BatchGetItem, strongly consistent: one read unit per record under 4 KB), its Lambda
-  duration (the writer's and the item decoder's CPU measured here, scaled to its memory's share of
-  a vCPU, plus the round trips it waits on), and Athena's scans for a stated number of named
+  writer on bench/trail_queries.py's synthetic records; an hour is written once, when it is over,
+  so no replaced versions are kept), S3 requests, the exporter's DynamoDB reads (the time index,
+  then each record by BatchGetItem, eventually consistent: half a read unit per record under 4 KB),
+  its Lambda duration (the writer's and the item decoder's CPU measured here, scaled to its
+  memory's share of a vCPU, plus the round trips it waits on, plus each hourly run's start), and
+  Athena's scans for a stated number of named
   queries a month (bench/trail_queries.py's `athena_scan_bytes`: the columns each query names, at
   bytes per record measured on a sample day, 10 MB minimum per query).
 
-Each export run reads today (20 minutes of it at 00:20 UTC) and yesterday; the earlier days of its
-window already have objects written after those days ended, which it does not read again, so each
-record is read about once. Glue costs nothing at this size (one
-table, partition projection: no partitions stored; Athena's catalog calls stay in Glue's free
-million a month); the exporter's own log lines (three a day) and the idle failure queue are
-under a cent.
+The exporter runs every hour (at minute 20) and writes one object per UTC hour: each run reads
+the hour that ended 20 minutes before, whose object is then final and never read again, so each
+record is read once and each hour's object written once (24 PUTs a day, plus a HEAD each for its
+ETag and two LISTs per day of the window a run). Athena then opens up to 24 objects a day instead
+of one: a footer GET each, priced below. Glue costs nothing at this size (one table, partition
+projection: no partitions stored; Athena's catalog calls stay in Glue's free million a month); the
+exporter's own log lines (three a run) and the idle failure queue are under a cent.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from bench.bill import (
     month,
 )
 from bench.cost import item_size
-from bench.traffic import DAYS_PER_MONTH, ORGANIZATIONS, Mix, Organization
+from bench.traffic import DAYS_PER_MONTH, ORGANIZATIONS, Mix, Organization, hours_with_data, peak_hour_share
 from cdk.settings import TRAIL_HOT_WINDOW_DAYS, TrailSettings
 from collector.store.schema import TIME_INDEX
 
@@ -75,13 +77,12 @@ TRAIL_PRICES = (
 RETAINED_DAYS = 365  # "a year of the trail queryable"
 HOT_DAYS = TRAIL_HOT_WINDOW_DAYS
 EXPORT_DAYS = TrailSettings().export_days
-RUN_AT_MINUTES = 20  # the schedule: 00:20 UTC
-PARTIAL_SHARE = RUN_AT_MINUTES / (24 * 60)  # of today, exported by each run
-NONCURRENT_DAYS = 30  # the bucket keeps a replaced object's version this long
+RUNS_PER_DAY = 24  # the schedule: every hour at minute 20
+RUN_OVERHEAD_S = 2.0  # a run's start (pyarrow's import in a cold start) and its LISTs (assumed)
 EXPORTER_MB = TrailSettings().export_memory_mb
 BATCH_GET_KEYS = 100
 ROUND_TRIP_MS = 10.0  # one BatchGetItem of 100 records, or one 1 MB page of the index (assumed)
-ROW_GROUP_ROWS = 128 * 1024
+ROW_GROUP_ROWS = 32 * 1024  # collector.trail.writer's (not imported: pyarrow stays optional here)
 # The auditor's month (assumed): each named query 10 times over the last 30 days and twice over the year.
 QUERY_RUNS = ((30, 10), (365, 2))
 SAMPLE_RECORDS = 20_000
@@ -156,44 +157,48 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
         for k, item in stored.items()
         if item is not None
     )
-    # Each daily run reads today's first minutes and yesterday; the days before it have objects
-    # written after they ended (collector.trail_handler.FINAL_AFTER) and are not read again.
-    reads_per_day = 1 + PARTIAL_SHARE
-    runs = DAYS_PER_MONTH
+    # Each hourly run reads the hour that ended; an hour's object written 15 minutes or more after
+    # it ended is final (collector.trail_handler.FINAL_AFTER) and not read again: each record once.
+    runs = DAYS_PER_MONTH * RUNS_PER_DAY
+    days = DAYS_PER_MONTH
     _, read_price, _ = prices.dynamodb(design.facts.table_class)
-    read_units = runs * reads_per_day * (record_units + math.ceil(index_bytes / 4096) * 0.5)
+    read_units = days * (record_units * 0.5 + math.ceil(index_bytes / 4096) * 0.5)
     lines[EXPORT_READS] = read_units * read_price.usd / 1e6
 
-    records_read = runs * reads_per_day * records_per_day
-    cpu_s = records_read * (writer.writer_us + writer.decode_us) / 1e6 * (VCPU_MB / EXPORTER_MB)
-    waits = (
-        runs * reads_per_day * (records_per_day / BATCH_GET_KEYS + index_bytes / MB) * ROUND_TRIP_MS / 1000
-    )
-    gb_seconds = (cpu_s + waits) * EXPORTER_MB / 1024
+    records_read = days * records_per_day
+    per_record_s = (writer.writer_us + writer.decode_us) / 1e6 * (VCPU_MB / EXPORTER_MB)
+    wait_per_record_s = (1 / BATCH_GET_KEYS + index_bytes / records_per_day / MB) * ROUND_TRIP_MS / 1000
+    seconds = records_read * (per_record_s + wait_per_record_s) + runs * RUN_OVERHEAD_S
+    gb_seconds = seconds * EXPORTER_MB / 1024
     lines[EXPORT_LAMBDA] = (
         gb_seconds * prices.LAMBDA_ARM64_GB_SECOND.usd + runs * prices.LAMBDA_REQUESTS.usd / 1e6
     )
+    peak_hour = records_per_day * 7 * peak_hour_share()
 
     day_bytes = records_per_day * writer.bytes_per_record
-    kept = day_bytes * RETAINED_DAYS + day_bytes * PARTIAL_SHARE * NONCURRENT_DAYS  # + replaced partials
+    kept = day_bytes * RETAINED_DAYS  # each hour written once: no replaced versions to keep
     lines[S3_STORED] = kept / prices.GB * S3_STORAGE.usd
 
-    puts = runs * (2 + EXPORT_DAYS)  # today's partial and yesterday's whole day, a LIST per day read
-    heads = runs * 2 * EXPORT_DAYS  # finality, then the ETag of each day it writes
+    objects = hours_with_data(records_per_day * 7) / DAYS_PER_MONTH  # hours with records, a day
+    puts = days * objects + runs * 2 * EXPORT_DAYS  # each hour's object; two LISTs per day a run
+    heads = days * objects  # the ETag before each PUT
     gets = 0.0
     scanned = 0.0
-    groups = max(1, math.ceil(records_per_day / ROW_GROUP_ROWS))
-    for days, count in QUERY_RUNS:
-        billed = athena_bytes(per_day, days)
+    groups = max(1, math.ceil(records_per_day / objects / ROW_GROUP_ROWS))  # per object
+    for days_read, count in QUERY_RUNS:
+        billed = athena_bytes(per_day, days_read)
         scanned += count * sum(billed.values())
-        gets += count * len(billed) * days * (1 + groups * 4)  # footer, then ~4 column chunks a group
+        # each object: its footer, then ~4 column chunks a row group
+        gets += count * len(billed) * days_read * objects * (1 + groups * 4)
     lines[S3_REQUESTS] = puts / 1000 * S3_WRITES.usd + (heads + gets) / 1000 * S3_READS.usd
     lines[ATHENA] = scanned / TB * ATHENA_SCANS.usd
 
     trail = Bill(design, inputs.variant, organization, lines, dict(bill.details))
     trail.details.update(
         records_per_day=records_per_day,
-        export_seconds_per_day=(cpu_s + waits) / runs / reads_per_day,
+        peak_hour_records=peak_hour,
+        export_seconds_peak_hour=peak_hour * (per_record_s + wait_per_record_s) + RUN_OVERHEAD_S,
+        puts_per_day=puts / days,
         parquet_gb=kept / prices.GB,
         athena_gb=scanned / prices.GB,
     )
@@ -238,9 +243,10 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
         f"{RETAINED_DAYS} days of Parquet: {writer.bytes_per_record:.0f} bytes a record "
         f"({writer.compression}, measured on {SAMPLE_RECORDS:,} synthetic records); the writer "
         f"{writer.writer_us:.1f} us and the item decoder {writer.decode_us:.1f} us of CPU a record here.",
-        f"- Each daily run (00:20 UTC) covers {EXPORT_DAYS} days and reads {1 + PARTIAL_SHARE:.2f} days "
-        "of records (the earlier ones are final), one strongly consistent read unit per record; "
-        f"{ROUND_TRIP_MS:g} ms waited per BatchGetItem of {BATCH_GET_KEYS} and per MB of index; "
+        f"- Each hourly run (minute 20) looks over {EXPORT_DAYS} days and reads the hour that ended "
+        "(the earlier ones are final): each record read once, half a read unit (eventually "
+        f"consistent); one object per hour with records; {ROUND_TRIP_MS:g} ms waited per BatchGetItem "
+        f"of {BATCH_GET_KEYS} and per MB of index; {RUN_OVERHEAD_S:g} s a run to start; "
         f"{EXPORTER_MB} MB of memory.",
         "- Athena, a month: "
         + "; ".join(f"each named query {n} times over {d} days" for d, n in QUERY_RUNS)
@@ -269,9 +275,10 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
         d = t.details
         out.append(
             f"- {t.organization.name}: {d['parquet_gb']:,.1f} GB of Parquet for the year, "
-            f"{d['athena_gb']:,.1f} GB scanned by Athena a month; one day's export "
-            f"{d['export_seconds_per_day']:,.0f} s of Lambda "
-            f"({'fits' if d['export_seconds_per_day'] < 900 else 'does NOT fit'} in one 15-minute invocation)"
+            f"{d['athena_gb']:,.1f} GB scanned by Athena a month; {d['puts_per_day']:,.0f} PUTs and LISTs "
+            f"a day; the busiest hour ({d['peak_hour_records']:,.0f} records) exports in "
+            f"{d['export_seconds_peak_hour']:,.0f} s of Lambda "
+            f"({'fits' if d['export_seconds_peak_hour'] < 900 else 'does NOT fit'} in one 15-minute run)"
         )
     out += ["", "Levers not built (what each would take off the trail deployment's total):", ""]
     for t in trail:

@@ -157,9 +157,9 @@ class TrailSettings:
     cold_storage_class: str = "STANDARD_IA"
     scan_limit_gb: int = 100  # Athena: BytesScannedCutoffPerQuery of the workgroup
     start_day: str = "2025-01-01"  # partition projection's first day
-    export_days: int = 3  # each run re-exports today and the days before it (a lateness margin)
-    # One day is held in memory while it is written (about 9 KB a record at the peak): 3008 MB holds
-    # about 300,000 records a day; 10240 MB, Lambda's most, about a million.
+    export_days: int = 3  # each hourly run looks over today and the days before it (a lateness margin)
+    # Each hour is streamed (about 150 MB at any size, bench/trail_memory.py): memory buys CPU here,
+    # and 3008 MB (1.7 vCPU) exports the busiest hour at 10 million messages a day well inside a run.
     export_memory_mb: int = 3008
     pyarrow_layer_arn: str | None = None  # otherwise the stack builds the layer (cdk/trail_layer.py)
 

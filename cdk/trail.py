@@ -41,12 +41,13 @@ from dashboards.alarms import AlarmSpec, Severity, create_alarm
 
 HANDLER = "collector.trail_handler.handler"
 RESULTS_PREFIX = "athena-results/"
-# Every export run re-exports today and the days before it; 00:20 UTC leaves yesterday's stragglers
-# (async retries, clock skew) time to land first.
-SCHEDULE = events.Schedule.cron(minute="20", hour="0")
+# Every hour at minute 20: the hour that ended 20 minutes ago (its stragglers, async retries and
+# clock skew, have landed) is exported once, and settled for good; the export's days before it are
+# looked over for hours a missed or failed run left behind (collector/trail_handler.py).
+SCHEDULE = events.Schedule.cron(minute="20")
 TIMEOUT = Duration.minutes(15)
 RESULTS_KEPT = Duration.days(30)
-# Re-exports replace a day's object; the replaced versions stay this long (without Object Lock).
+# Re-exports replace an hour's object; the replaced versions stay this long (without Object Lock).
 NONCURRENT_KEPT = Duration.days(30)
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -275,14 +276,14 @@ class Trail(Construct):
             )
         )
         objects = self.bucket.arn_for_objects(f"{TRAIL_PREFIX}*")
-        # GetObject: HEAD, to skip rewriting an unchanged day; DeleteObject: a stale object in a day's
-        # folder (a delete marker; a locked version stays).
+        # GetObject: HEAD, to skip rewriting an unchanged hour; DeleteObject: a stale object in a
+        # day's folder (a delete marker; a locked version stays).
         writes = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
         if settings.object_lock_days:
             writes.append("s3:PutObjectRetention")
         role.add_to_policy(iam.PolicyStatement(sid="WriteTheTrail", actions=writes, resources=[objects]))
-        # A day's folder is listed for stale objects; without ListBucket a HEAD of a day not exported
-        # yet would also answer 403 instead of 404.
+        # A day's folder is listed for when each hour was written and for stale objects; without
+        # ListBucket a HEAD of an hour not exported yet would also answer 403 instead of 404.
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="TellMissingDays", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]
@@ -292,8 +293,8 @@ class Trail(Construct):
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{TRAIL_PREFIX}*]",
-            "One object per UTC day under the trail prefix, named by the day: the prefix is the "
-            "narrowest ARN that admits every day's object and nothing else in the bucket.",
+            "One object per UTC hour under the trail prefix, named by the hour: the prefix is the "
+            "narrowest ARN that admits every hour's object and nothing else in the bucket.",
         )
         env = {
             **environment,
@@ -326,8 +327,8 @@ class Trail(Construct):
         )
         rule = events.Rule(
             self,
-            "Daily",
-            description="Export today and the days before it (UTC) to the S3 trail",
+            "Hourly",
+            description="Export the hours that ended, today and the days before it (UTC), to the S3 trail",
             schedule=SCHEDULE,
             targets=[targets.LambdaFunction(function)],
         )
@@ -374,13 +375,13 @@ class Trail(Construct):
         acknowledge(
             function,
             "Serverless-LambdaTracing",
-            "One daily batch job: its log holds the run's report, and X-Ray would add xray:Put* on "
+            "One hourly batch job: its log holds the run's report, and X-Ray would add xray:Put* on "
             "Resource '*' to a role kept to one table and one bucket prefix.",
         )
         acknowledge(
             rule,
             "Serverless-EventBusDLQ",
-            "The target gets an empty daily tick: a failed run is retried by Lambda and lands in the "
+            "The target gets an empty hourly tick: a failed run is retried by Lambda and lands in the "
             "ExportFailures queue; a missed tick is covered by the next run's lateness margin.",
         )
 

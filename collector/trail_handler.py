@@ -1,12 +1,14 @@
 """The scheduled trail export (CDK `-c trail=true`): Lambda glue only; the walk is collector.trail's.
 
-Once a day it exports today (UTC) and the days before it, `COLLECTOR_TRAIL_EXPORT_DAYS` in all,
-from the audit table's time index into the trail bucket, one object per day. Each run replaces
-those days' objects (a record written since the last run is picked up, none is written twice; the
-earlier days catch up a missed run), does not read again a day whose object was written after the
-day was over (FINAL_AFTER), and does not rewrite a day whose bytes did not change. A failed run
-raises: Lambda retries it twice, then hands it to the on-failure queue, whose alarm is
-TrailExportFailed (docs/deploy.md).
+Every hour (at minute 20) it exports the hours that have ended of today (UTC) and the days before
+it, `COLLECTOR_TRAIL_EXPORT_DAYS` days in all, from the audit table's time index into the trail
+bucket, one object per hour in its day's folder. An hour whose object was written FINAL_AFTER or
+more after the hour ended holds the whole hour and is not read again (one LIST per day says when
+each was written), so a run reads the hour that just ended, hours found empty, and what a missed
+or failed run left behind (the lateness margin); it does not rewrite an hour whose bytes did not
+change, and removes the other objects of those days' folders (an hour found empty, the one object
+per day of earlier versions). A failed run raises: Lambda retries it twice, then hands it to the
+on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
 
 | variable | meaning |
 |---|---|
@@ -16,7 +18,9 @@ TrailExportFailed (docs/deploy.md).
 | COLLECTOR_TRAIL_LOCK_DAYS, COLLECTOR_TRAIL_LOCK_MODE | Object Lock retention of each object written |
 
 A manual invocation may pass `{"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"}` to export
-other days (a backfill), at most MAX_DAYS_PER_RUN of them.
+other days (a backfill), at most MAX_DAYS_PER_RUN of them; it reads every ended hour of them. A
+one-day backfill may add `"first_hour": H, "last_hour": H` (0-23) to read only those hours: a
+busy day in several runs of 15 minutes.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -41,9 +45,9 @@ from collector.trail.s3 import LOCK_MODES, ObjectLock, S3Sink
 log = logging.getLogger("workmail_collector")
 DEFAULT_EXPORT_DAYS = 3
 MAX_DAYS_PER_RUN = 31
-# A record belongs to the UTC day its write began, and a write ends within the collector's 30 s
-# (a replay is recorded when it runs): a day's object written this long after the day ended holds
-# the whole day, so the schedule does not read that day again. A backfill always does.
+# A record belongs to the moment its write began, and a write ends within the collector's 30 s
+# (a replay is recorded when it runs): an hour's object written this long after the hour ended
+# holds the whole hour, so the schedule does not read that hour again. A backfill always does.
 FINAL_AFTER = timedelta(minutes=15)
 
 
@@ -83,6 +87,24 @@ def explicit(event: Any) -> bool:
     return isinstance(event, dict) and bool(event.get("first_day") or event.get("last_day"))
 
 
+def hours_to_export(event: Any, first: date, last: date) -> range:
+    """The hours of each day a backfill reads: all 24, or the event's `first_hour`..`last_hour`
+    (0-23, inclusive), which only a one-day backfill may give: at 10 million messages a day a whole
+    day does not fit one 15-minute run, a few hours do (docs/deploy.md)."""
+    if not explicit(event) or ("first_hour" not in event and "last_hour" not in event):
+        return range(24)
+    try:
+        low = int(event.get("first_hour", 0))
+        high = int(event.get("last_hour", 23))
+    except (TypeError, ValueError):
+        raise ConfigError(f"event first_hour and last_hour must be whole hours 0-23, got {event!r}") from None
+    if first != last or not 0 <= low <= high <= 23:
+        raise ConfigError(
+            f"event first_hour..last_hour must be 0-23 in order, for one day (first_day alone), got {event!r}"
+        )
+    return range(low, high + 1)
+
+
 def days_to_export(event: Any, days: int, today: date) -> tuple[date, date]:
     """(first, last) UTC day of this run: the schedule's window ending today, or the event's."""
     if explicit(event):
@@ -108,7 +130,7 @@ class Summary:
     unchanged: int
     deleted: int
     rows: int
-    final: int = 0  # days whose object already held the whole day: not read again
+    final: int = 0  # hours whose object already held the whole hour: not read again
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,11 +162,12 @@ def check_codec(codec: str) -> None:
 
 async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
     from collector.trail import writer  # pyarrow: the layer's, imported on use
-    from collector.trail.export import export, object_key
+    from collector.trail.export import HOURS, day_prefix, export_day, hour_key, hour_start
 
     settings = Settings.from_env(env)
     trail = ExportSettings.from_env(env)
     first, last = days_to_export(event, trail.days, now.date())
+    wanted = hours_to_export(event, first, last)
     check_codec(writer.COMPRESSION)
     store = await open_store(settings)
     rows = final = 0
@@ -154,19 +177,37 @@ async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
             sink = S3Sink(client, trail.bucket, now, lock=trail.lock)
             day = first
             while day <= last:
-                written = None if explicit(event) else await sink.last_modified(object_key(day))
-                if written is not None and written >= day_end(day) + FINAL_AFTER:
-                    final += 1
-                else:
-                    rows += sum(d.rows for d in await export(store, sink, day, day))
+                written = await sink.written_at(day_prefix(day))
+                if len(wanted) < len(HOURS):
+                    refuse_other_objects(day, written)
+                settled = set()
+                for hour in HOURS:
+                    end = hour_start(day, hour) + timedelta(hours=1)
+                    at = None if explicit(event) else written.get(hour_key(day, hour))
+                    if end > now or hour not in wanted:  # not over yet, or not asked for: kept as is
+                        settled.add(hour)
+                    elif at is not None and at >= end + FINAL_AFTER:
+                        settled.add(hour)
+                        final += 1
+                rows += (await export_day(store, sink, day, settled)).rows
                 day += timedelta(days=1)
     finally:
         await store.close()
     return Summary(first, last, sink.written, sink.unchanged, sink.deleted, rows, final)
 
 
-def day_end(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+def refuse_other_objects(day: date, written: Mapping[str, datetime]) -> None:
+    """Exporting some hours of a day keeps the others' objects; an object that is no hour's (the
+    one object a day of earlier versions) would then hold rows twice: a whole day's export first."""
+    from collector.trail.export import HOURS, hour_key
+
+    hours = {hour_key(day, h) for h in HOURS}
+    other = sorted(k for k in written if k not in hours)
+    if other:
+        raise ConfigError(
+            f"{day} holds {', '.join(other)}, no hour's object: export the whole day (no first_hour or "
+            "last_hour) so it is replaced, then export hours"
+        )
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -174,7 +215,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
     summary = asyncio.run(run(event, os.environ, utc_now()))
     log.info(
-        "trail export %s..%s: %d written, %d unchanged, %d whole days not read again, %d rows",
+        "trail export %s..%s: %d written, %d unchanged, %d whole hours not read again, %d rows",
         summary.first_day,
         summary.last_day,
         summary.written,

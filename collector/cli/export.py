@@ -1,4 +1,5 @@
-"""`export`: the audit trail as Parquet, one object per UTC day, for Athena or `sql` (docs/trail.md)."""
+"""`export`: the audit trail as Parquet, one object per UTC hour in day folders, for Athena or `sql`
+(docs/trail.md)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ DEFAULT_DAYS = 365  # with no --since: the year up to --until
 def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     p = commands.add_parser(
         "export",
-        help="write the audit trail as Parquet, one file per UTC day (day=YYYY-MM-DD/)",
-        description="Write each UTC day's audit records as one Parquet file under DIR/day=YYYY-MM-DD/,"
+        help="write the audit trail as Parquet, one file per UTC hour under day=YYYY-MM-DD/",
+        description="Write each UTC hour's audit records as one Parquet file under DIR/day=YYYY-MM-DD/,"
         " replacing what an earlier export wrote for that day. Query the folder with `sql`.",
     )
     p.add_argument("--out", required=True, help="the folder to write into (created when missing)")
@@ -60,8 +61,8 @@ def _out(text: str) -> Path:
 
 
 def _say(exported: ExportedDay) -> None:
-    if exported.key is not None:
-        print(f"{exported.key}  {exported.rows} records  {exported.size} bytes")
+    for hour in exported.written:
+        print(f"{hour.key}  {hour.rows} records  {hour.size} bytes")
     for key in exported.deleted:
         print(f"{key}  deleted (not a record of the store's {exported.day})")
 
@@ -80,6 +81,6 @@ async def export(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await store.close()
     records = sum(d.rows for d in done)
-    files = sum(1 for d in done if d.key is not None)
-    print(f"exported {records} records of {since} .. {until} as {files} day files in {out}", file=sys.stderr)
+    files = sum(len(d.written) for d in done)
+    print(f"exported {records} records of {since} .. {until} as {files} hour files in {out}", file=sys.stderr)
     return 0

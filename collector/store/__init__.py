@@ -10,6 +10,7 @@ the next run, and nothing twice. The Lambda path never writes it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -132,6 +133,11 @@ class AuditStore(Protocol):
 
     async def tally(self, day: date) -> dict[TallyKey, Tally]:
         """Records received on one UTC day, counted by status, source and direction."""
+
+    def oldest_first(self, since: datetime, until: datetime, page: int) -> AsyncIterator[list[Item]]:
+        """Whole records received in [since, until] (the listing's records: not expired, with a
+        receivedDay), oldest first by (receivedAt, invocationId), at most `page` at a time: the
+        trail export's read, which holds one page, never the period."""
 
     async def close(self) -> None: ...
 

@@ -92,6 +92,10 @@ def decode_item(raw: dict[str, Any]) -> Item:
 class DynamoDbStore:
     """Owns one aioboto3 client for the life of the container; `open` enters it, `close` leaves it."""
 
+    # Items per index Query of `oldest_first`; None: DynamoDB's 1 MB pages. A test sets it small so
+    # records sharing a receivedAt straddle pages.
+    index_page_items: int | None = None
+
     def __init__(self, client: Any, table_name: str, exit_stack: contextlib.AsyncExitStack) -> None:
         self._client = client
         self._table = table_name
@@ -240,6 +244,41 @@ class DynamoDbStore:
                 counts[key] = counts.get(key, Tally()) + Tally(1, int(item.get("recipientCount") or 0))
         return counts
 
+    async def oldest_first(self, since: datetime, until: datetime, page: int) -> AsyncIterator[list[Item]]:
+        """The time index read forward, day by day, its items fetched whole (BatchGetItem, eventually
+        consistent like the index) `page` at a time. receivedAt is the index's only sort key, so
+        items sharing one come in no set order: those ending an index page wait for the next page
+        and are sorted by key once all of them are in."""
+        key = AUDIT_TABLE.partition_key
+        ready: list[Item] = []
+        for day in reversed(_days_newest_first(since, until)):
+            held: list[Item] = []
+            async for items in self._index_pages(
+                day.isoformat(),
+                since,
+                until,
+                projection=(key, "receivedAt"),
+                forward=True,
+                page_items=self.index_page_items,
+            ):
+                if not items:
+                    continue
+                newest = items[-1]["receivedAt"]
+                held = sorted([*held, *items], key=lambda i: (i["receivedAt"], i[key]))
+                cut = next(n for n, i in enumerate(held) if i["receivedAt"] == newest)
+                ready += held[:cut]
+                held = held[cut:]
+                while len(ready) >= page:
+                    records = await self._whole(ready[:page], consistent=False)
+                    ready = ready[page:]
+                    if records:
+                        yield records
+            ready += held
+        for start in range(0, len(ready), page):
+            records = await self._whole(ready[start : start + page], consistent=False)
+            if records:
+                yield records
+
     async def _read_index(
         self,
         day: str,
@@ -268,8 +307,10 @@ class DynamoDbStore:
         limit: int | None = None,
         match: Query | None = None,
         projection: tuple[str, ...] | None = None,
+        forward: bool = False,
+        page_items: int | None = None,
     ) -> AsyncIterator[list[Item]]:
-        """`_read_index` one Query page at a time, so a caller may stop early."""
+        """`_read_index` one Query page at a time, so a caller may stop early; `forward`: oldest first."""
         names = {"#p": TIME_INDEX.partition_key, "#s": TIME_INDEX.sort_key}
         values: dict[str, Any] = {
             ":p": {"S": day},
@@ -280,7 +321,7 @@ class DynamoDbStore:
             "TableName": self._table,
             "IndexName": TIME_INDEX.name,
             "KeyConditionExpression": "#p = :p AND #s BETWEEN :a AND :b",
-            "ScanIndexForward": False,
+            "ScanIndexForward": forward,
         }
         filters = []
         if match is not None and match.message_id is not None:
@@ -303,6 +344,8 @@ class DynamoDbStore:
         while limit is None or read < limit:
             # With a filter, `Limit` caps what is read, not what matches: read in full pages.
             page = {} if limit is None or filters else {"Limit": limit - read}
+            if page_items is not None:
+                page = {"Limit": min(page_items, page.get("Limit", page_items))}
             response = await self._query(request, page)
             items = [decode_item(raw) for raw in response.get("Items", [])]
             read += len(items)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -203,6 +204,23 @@ class SqliteStore:
             key = tally_key(fields)
             counts[key] = counts.get(key, Tally()) + Tally(int(records), int(recipients or 0))
         return counts
+
+    async def oldest_first(self, since: datetime, until: datetime, page: int) -> AsyncIterator[list[Item]]:
+        """Keyset pages over the time index: each page starts after the last (receivedAt, key)."""
+        clauses, params = self._in_trail(since, until)
+        after: tuple[str, str] | None = None
+        while True:
+            where = [*clauses, "(received_at, invocation_id) > (?, ?)"] if after else clauses
+            rows = self._db.execute(
+                f"SELECT item, {self._state}, received_at, invocation_id FROM audit"
+                f" WHERE {' AND '.join(where)} ORDER BY received_at, invocation_id LIMIT ?",
+                (*params, *(after or ()), page),
+            ).fetchall()
+            if rows:
+                yield [_item((r[0], r[1])) for r in rows]
+            if len(rows) < page:
+                return
+            after = (rows[-1][2], rows[-1][3])
 
     def _in_trail(self, since: datetime, until: datetime) -> tuple[list[str], list[str | int]]:
         """The rows a read sees between two moments, as SQL clauses and their parameters: like

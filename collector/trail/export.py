@@ -1,38 +1,42 @@
-"""A store's records, one UTC day at a time, as one Parquet object per day in a sink.
+"""A store's records as one Parquet object per UTC hour, in the hour's day folder of a sink.
 
-The object of day D is `day=D/audit-trail-D.parquet`: a fixed name, so exporting D again (after
-a late record, or just again) replaces it, and an unchanged day is rewritten byte for byte. A
-store holds one record per key, so redeliveries never become rows. Objects other than that one
-under `day=D/` (left by hand, or a day whose records have all expired) are deleted when D is
-exported, so each exported day holds exactly the store's records of that day.
+The object of hour H of day D is `day=D/audit-trail-D-HH.parquet`: a fixed name, so exporting the
+hour again (after a late record, or just again) replaces it, and an unchanged hour is rewritten
+byte for byte. The Glue partition stays the day: Athena and DuckDB read every object of a day's
+folder. A store holds one record per key, so redeliveries never become rows. An hour with no
+records has no object; exporting a day removes every other object of its folder (an hour found
+empty, the one-object-per-day file of earlier versions, anything left by hand), so each exported
+day holds exactly the store's records of that day.
 
-Days are read with the AuditStore protocol's `query` (whole records, one day's window): the same
-call on SQLite and DynamoDB. One day is held in memory at a time.
+Hours are read with the store protocol's `oldest_first` (the same call on SQLite and DynamoDB), a
+page of PAGE_RECORDS at a time, and written as they are read into a file in a scratch folder that
+the sink then takes: memory holds one row group, never the hour (collector.trail.writer).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from collector.store import AuditStore, Query, utc_day_bounds
+from collector.store import AuditStore
 from collector.trail.schema import PARTITION
-from collector.trail.writer import parquet_bytes
+from collector.trail.writer import TrailFile
 
-# A day with more records than this is refused rather than cut (the read holds a day in memory).
-MAX_DAY_RECORDS = 5_000_000
+PAGE_RECORDS = 1000  # records read from the store at a time
+HOURS = range(24)
 
 
 class Sink(Protocol):
     """Where the objects go: a local folder here, S3 in the stack. Keys use `/`."""
 
-    async def put(self, key: str, data: bytes) -> None:
-        """Create or replace the object."""
+    async def put(self, key: str, source: Path) -> None:
+        """Create or replace the object with the bytes of the file `source`."""
 
     async def delete(self, key: str) -> None: ...
 
@@ -40,24 +44,20 @@ class Sink(Protocol):
         """The keys that start with `prefix`, sorted."""
 
 
-class ExportError(RuntimeError):
-    """The export cannot go on (a day too large to hold); what was written so far stays."""
-
-
 class FolderSink:
-    """A local folder; each object is written to a temporary file and renamed over the old one,
+    """A local folder; each object is copied to a temporary file and renamed over the old one,
     so a reader (or a crash) never sees half an object."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    async def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, source: Path) -> None:
         path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        os.close(fd)
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
+            shutil.copyfile(source, temporary)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -79,37 +79,83 @@ class FolderSink:
 
 
 @dataclass(frozen=True)
-class ExportedDay:
-    day: date
-    key: str | None  # None: the day has no records (nothing written)
+class ExportedHour:
+    start: datetime  # UTC
+    key: str  # the hour's object (absent when rows is 0)
     rows: int
     size: int  # bytes of the object
-    deleted: tuple[str, ...] = ()  # stale objects removed from the day's folder
+
+
+@dataclass(frozen=True)
+class ExportedDay:
+    day: date
+    hours: tuple[ExportedHour, ...]  # the hours read, each with records or not
+    deleted: tuple[str, ...] = ()  # objects removed from the day's folder
+
+    @property
+    def rows(self) -> int:
+        return sum(h.rows for h in self.hours)
+
+    @property
+    def written(self) -> tuple[ExportedHour, ...]:
+        return tuple(h for h in self.hours if h.rows)
 
 
 def day_prefix(day: date) -> str:
     return f"{PARTITION}={day.isoformat()}/"
 
 
-def object_key(day: date) -> str:
-    return f"{day_prefix(day)}audit-trail-{day.isoformat()}.parquet"
+def hour_start(day: date, hour: int) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour)
 
 
-async def export_day(store: AuditStore, sink: Sink, day: date) -> ExportedDay:
-    since, until = utc_day_bounds(day)
-    records = await store.query(Query(since=since, until=until, limit=MAX_DAY_RECORDS + 1, full=True))
-    if len(records) > MAX_DAY_RECORDS:
-        raise ExportError(f"{day} has more than {MAX_DAY_RECORDS} records: too many to export as one object")
-    key = object_key(day) if records else None
-    size = 0
-    if key is not None:
-        data = parquet_bytes(records)
-        await sink.put(key, data)
-        size = len(data)
-    stale = tuple(k for k in await sink.list(day_prefix(day)) if k != key)
+def hour_key(day: date, hour: int) -> str:
+    return f"{day_prefix(day)}audit-trail-{day.isoformat()}-{hour:02d}.parquet"
+
+
+async def export_hour(store: AuditStore, sink: Sink, day: date, hour: int, scratch: Path) -> ExportedHour:
+    """Read the hour oldest first and write it as its object (nothing when it has no records)."""
+    since = hour_start(day, hour)
+    until = since + timedelta(hours=1) - timedelta(milliseconds=1)
+    key = hour_key(day, hour)
+    path = scratch / f"{day.isoformat()}-{hour:02d}.parquet"
+    out = TrailFile(path)
+    try:
+        async for page in store.oldest_first(since, until, PAGE_RECORDS):
+            out.add(page)
+        rows = out.close()
+        size = path.stat().st_size if rows else 0
+        if rows:
+            await sink.put(key, path)
+    finally:
+        path.unlink(missing_ok=True)
+    return ExportedHour(since, key, rows, size)
+
+
+async def export_day(
+    store: AuditStore,
+    sink: Sink,
+    day: date,
+    settled: Collection[int] = (),
+    on_hour: Callable[[ExportedHour], None] | None = None,
+) -> ExportedDay:
+    """Export each hour of the day but those `settled` (whose objects the caller knows to hold
+    them whole), then delete every object of the day's folder that is no settled or written hour's."""
+    existing = await sink.list(day_prefix(day))
+    done: list[ExportedHour] = []
+    with tempfile.TemporaryDirectory(prefix="trail-") as scratch:
+        for hour in HOURS:
+            if hour in settled:
+                continue
+            exported = await export_hour(store, sink, day, hour, Path(scratch))
+            done.append(exported)
+            if on_hour is not None:
+                on_hour(exported)
+    keep = {hour_key(day, h) for h in settled} | {h.key for h in done if h.rows}
+    stale = tuple(k for k in existing if k not in keep)
     for old in stale:
         await sink.delete(old)
-    return ExportedDay(day, key, len(records), size, stale)
+    return ExportedDay(day, tuple(done), stale)
 
 
 async def export(
@@ -119,7 +165,7 @@ async def export(
     last: date,
     on_day: Callable[[ExportedDay], None] | None = None,
 ) -> list[ExportedDay]:
-    """Export each day from `first` to `last` (inclusive, UTC), oldest first."""
+    """Export each day from `first` to `last` (inclusive, UTC), oldest first, hour by hour."""
     done: list[ExportedDay] = []
     day = first
     while day <= last:

@@ -1,10 +1,12 @@
 """The S3 sink of a trail export: each period's object under `trail/` in the deployment's bucket.
 
-It implements collector.trail.export's Sink (put, delete, list) over one bucket and prefix. A
-period's object has one key (`trail/day=YYYY-MM-DD/...`), so exporting it again replaces it and
-never adds rows. An object whose bytes are unchanged (the writer is deterministic) is not written
-again: S3's ETag of a single-part, SSE-S3 object is the MD5 of its bytes, and one HEAD is cheaper
-than a PUT, a new object version and, with Object Lock, a new locked copy kept for years.
+It implements collector.trail.export's Sink (put, delete, list) over one bucket and prefix. An
+hour's object has one key (`trail/day=YYYY-MM-DD/audit-trail-YYYY-MM-DD-HH.parquet`), so
+exporting it again replaces it and never adds rows. An object whose bytes are unchanged (the
+writer is deterministic) is not written again: S3's ETag of a single-part, SSE-S3 object is the
+MD5 of its bytes, and one HEAD is cheaper than a PUT, a new object version and, with Object Lock,
+a new locked copy kept for years. An hour's object is sent from the file the writer made (one
+PUT takes up to 5 GB, far above an hour at 10 million messages a day).
 
 With Object Lock (`-c trailObjectLockDays=N`) every written object carries its own retention, so
 the Athena results in the same bucket stay deletable. Content-MD5 goes with every PUT: S3 requires
@@ -17,6 +19,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 TRAIL_PREFIX = "trail/"
@@ -47,24 +50,27 @@ class S3Sink:
     unchanged: int = 0
     deleted: int = 0
 
-    async def put(self, key: str, data: bytes) -> None:
-        """Write `data` at the prefix + `key` unless the object there already holds these bytes."""
+    async def put(self, key: str, source: Path) -> None:
+        """Write the file's bytes at the prefix + `key` unless the object there already holds them."""
         full = self.prefix + key
-        digest = hashlib.md5(data, usedforsecurity=False)
-        if await self._etag(full) == digest.hexdigest():
-            self.unchanged += 1
-            return
-        request: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": full,
-            "Body": data,
-            "ContentType": CONTENT_TYPE,
-            "ContentMD5": base64.b64encode(digest.digest()).decode(),
-        }
-        if self.lock is not None:
-            request["ObjectLockMode"] = self.lock.mode
-            request["ObjectLockRetainUntilDate"] = self.now + timedelta(days=self.lock.days)
-        await self.client.put_object(**request)
+        with source.open("rb") as data:
+            digest = hashlib.file_digest(data, lambda: hashlib.md5(usedforsecurity=False))
+            if await self._etag(full) == digest.hexdigest():
+                self.unchanged += 1
+                return
+            data.seek(0)
+            request: dict[str, Any] = {
+                "Bucket": self.bucket,
+                "Key": full,
+                "Body": data,
+                "ContentLength": source.stat().st_size,
+                "ContentType": CONTENT_TYPE,
+                "ContentMD5": base64.b64encode(digest.digest()).decode(),
+            }
+            if self.lock is not None:
+                request["ObjectLockMode"] = self.lock.mode
+                request["ObjectLockRetainUntilDate"] = self.now + timedelta(days=self.lock.days)
+            await self.client.put_object(**request)
         self.written += 1
 
     async def delete(self, key: str) -> None:
@@ -74,22 +80,23 @@ class S3Sink:
 
     async def list(self, prefix: str) -> list[str]:
         """Keys (without the trail prefix) that start with `prefix`, sorted."""
-        keys: list[str] = []
+        return sorted(await self.written_at(prefix))
+
+    async def written_at(self, prefix: str) -> dict[str, datetime]:
+        """When each object (key without the trail prefix) that starts with `prefix` was written:
+        one LIST for a day's folder instead of a HEAD per hour."""
+        found: dict[str, datetime] = {}
         token: str | None = None
         while True:
             request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
             if token:
                 request["ContinuationToken"] = token
             page = await self.client.list_objects_v2(**request)
-            keys += [str(item["Key"])[len(self.prefix) :] for item in page.get("Contents", [])]
+            for item in page.get("Contents", []):
+                found[str(item["Key"])[len(self.prefix) :]] = item["LastModified"]
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
-                return sorted(keys)
-
-    async def last_modified(self, key: str) -> datetime | None:
-        """When the object at the prefix + `key` was written; None when there is none."""
-        head = await self._head(self.prefix + key)
-        return None if head is None else head.get("LastModified")
+                return found
 
     async def _etag(self, key: str) -> str | None:
         head = await self._head(key)

@@ -170,7 +170,7 @@ def test_the_exporter_reads_the_index_and_records_and_writes_only_the_trail_pref
     }
 
 
-def test_the_exporter_runs_daily_with_retries_a_failure_queue_and_an_alarm(trail_synth: Synth) -> None:
+def test_the_exporter_runs_hourly_with_retries_a_failure_queue_and_an_alarm(trail_synth: Synth) -> None:
     function = only(trail_synth, "AWS::Lambda::Function")
     assert function["Handler"] == HANDLER and function["Architectures"] == ["arm64"]
     assert (function["MemorySize"], function["Timeout"]) == (4096, 900)
@@ -182,7 +182,7 @@ def test_the_exporter_runs_daily_with_retries_a_failure_queue_and_an_alarm(trail
     assert layer == {"Ref": ref(trail_synth, "AWS::Lambda::LayerVersion")}
     version = only(trail_synth, "AWS::Lambda::LayerVersion")
     assert (version["CompatibleRuntimes"], version["CompatibleArchitectures"]) == (["python3.13"], ["arm64"])
-    assert only(trail_synth, "AWS::Events::Rule")["ScheduleExpression"] == "cron(20 0 * * ? *)"
+    assert only(trail_synth, "AWS::Events::Rule")["ScheduleExpression"] == "cron(20 * * * ? *)"
     invoke = only(trail_synth, "AWS::Lambda::EventInvokeConfig")
     queue = ref(trail_synth, "AWS::SQS::Queue")
     assert invoke["MaximumRetryAttempts"] == 2
@@ -233,7 +233,7 @@ def test_nag_and_cfn_lint_are_clean_with_reviewed_acknowledgments(trail_synth: S
             "Serverless::Serverless-LambdaDLQ",
             "Serverless::Serverless-LambdaTracing",
         },
-        "Trail/Daily": {"Serverless::Serverless-EventBusDLQ"},
+        "Trail/Hourly": {"Serverless::Serverless-EventBusDLQ"},
     }
     matches = lint(
         trail_synth.template_path().read_text(),

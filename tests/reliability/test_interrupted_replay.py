@@ -19,9 +19,9 @@ import itertools
 import os
 import signal
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,10 @@ class FaultyStore:
     async def tally(self, day: date) -> dict[TallyKey, Tally]:
         self._call()
         return await self.inner.tally(day)
+
+    def oldest_first(self, since: datetime, until: datetime, page: int) -> AsyncIterator[list[Item]]:
+        self._call()
+        return self.inner.oldest_first(since, until, page)
 
     async def close(self) -> None:
         await self.inner.close()

@@ -1,45 +1,52 @@
-"""Export: one deterministic object per day; again gives the same bytes; a late record replaces
-its day; redeliveries add no row; stale objects in a day's folder go."""
+"""Export: one deterministic object per hour in its day's folder; again gives the same bytes; a
+late record replaces its hour; redeliveries add no row; stale objects in a day's folder go."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from collector.config import Settings
 from collector.model import Invocation
 from collector.store.sqlite import SqliteStore
-from collector.trail.export import object_key
+from collector.trail.export import hour_key
 from collector.trail.schema import COLUMN_NAMES, day_of
 from tests.conftest import run
 from tests.trail.seed import FIRST_DAY, arrival, seed
 from tests.trail.trail import FIRST, LAST, all_records, export_to, seeded
 
 
+def key_of(record: dict[str, object]) -> str:
+    at = datetime.fromisoformat(str(record["receivedAt"]))
+    return hour_key(date.fromisoformat(day_of(record)), at.hour)
+
+
 def _files(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
-def test_one_object_per_day_holding_exactly_the_days_records(tmp_path: Path) -> None:
+def test_one_object_per_hour_holding_exactly_the_hours_records(tmp_path: Path) -> None:
     s = seeded(tmp_path)
     done = export_to(s.path, tmp_path / "trail")
-    days = sorted({day_of(r) for r in s.records})
-    assert [d.key for d in done if d.key] == [object_key(FIRST + timedelta(days=n)) for n in range(len(days))]
-    assert sorted(_files(tmp_path / "trail")) == [object_key(FIRST + timedelta(days=n)) for n in range(4)]
+    expected_keys = sorted({key_of(r) for r in s.records})
+    assert len(expected_keys) == 8  # two hours on each of the four days
+    assert sorted(h.key for d in done for h in d.written) == expected_keys
+    assert sorted(_files(tmp_path / "trail")) == expected_keys
     assert sum(d.rows for d in done) == len(s.records)
     for exported in done:
-        if exported.key is None:
-            continue
-        table = pq.read_table(tmp_path / "trail" / exported.key)
-        assert tuple(table.column_names) == COLUMN_NAMES
-        keys = table.column("invocation_id").to_pylist()
-        expected = [r for r in s.records if day_of(r) == exported.day.isoformat()]
-        assert sorted(keys) == sorted(r["invocationId"] for r in expected)
-        assert len(keys) == len(set(keys))  # redeliveries are no rows
-        times = table.column("received_at").to_pylist()
-        assert list(zip(times, keys, strict=True)) == sorted(zip(times, keys, strict=True))
+        assert len(exported.hours) == 24
+        for hour in exported.written:
+            table = pq.read_table(tmp_path / "trail" / hour.key)
+            assert tuple(table.column_names) == COLUMN_NAMES
+            keys = table.column("invocation_id").to_pylist()
+            expected = [r for r in s.records if key_of(r) == hour.key]
+            assert sorted(keys) == sorted(r["invocationId"] for r in expected)
+            assert len(keys) == len(set(keys)) == hour.rows  # redeliveries are no rows
+            times = table.column("received_at").to_pylist()
+            assert list(zip(times, keys, strict=True)) == sorted(zip(times, keys, strict=True))
 
 
 def test_exporting_again_writes_the_same_bytes(tmp_path: Path) -> None:
@@ -58,7 +65,10 @@ def test_a_late_record_replaces_its_day_and_stale_objects_go(tmp_path: Path) -> 
     before = _files(out)
     stray = out / f"day={FIRST}" / "left-by-hand.parquet"
     stray.write_bytes(b"not ours")
+    old_layout = out / f"day={FIRST}" / f"audit-trail-{FIRST}.parquet"  # one object a day, before hours
+    old_layout.write_bytes(b"the whole day")
     late_day = FIRST_DAY + timedelta(days=2)
+    late_at = late_day + timedelta(hours=23)
 
     async def late() -> int:
         from collector.metrics import EmfWriter
@@ -70,7 +80,7 @@ def test_a_late_record_replaces_its_day_and_stale_objects_go(tmp_path: Path) -> 
         try:
             pipeline = Pipeline(store, EmfWriter("NS", "svc", lambda _line: None), settings)
             (event,) = iter_events(count=1, seed=99)
-            await pipeline.process(event, Invocation("late", "1", late_day + timedelta(hours=23)))
+            await pipeline.process(event, Invocation("late", "1", late_at))
             return len(await all_records(store))
         finally:
             await store.close()
@@ -79,22 +89,51 @@ def test_a_late_record_replaces_its_day_and_stale_objects_go(tmp_path: Path) -> 
     done = export_to(s.path, out)
     after = _files(out)
     changed = {k for k in after if after[k] != before.get(k)}
-    assert changed == {object_key(late_day.date())}
-    assert not stray.exists()
-    assert done[0].deleted == (f"day={FIRST}/left-by-hand.parquet",)
+    assert changed == {hour_key(late_day.date(), 23)}
+    assert not stray.exists() and not old_layout.exists()
+    assert done[0].deleted == (
+        f"day={FIRST}/audit-trail-{FIRST}.parquet",
+        f"day={FIRST}/left-by-hand.parquet",
+    )
     assert sum(pq.read_metadata(out / k).num_rows for k in after) == total == len(s.records) + 1
 
 
-def test_a_day_left_with_no_records_loses_its_object(tmp_path: Path) -> None:
+def test_an_hour_or_a_day_left_with_no_records_loses_its_object(tmp_path: Path) -> None:
     s = seeded(tmp_path)
     out = tmp_path / "trail"
     empty_day = LAST + timedelta(days=3)
     folder = out / f"day={empty_day}"
     folder.mkdir(parents=True)
-    (folder / object_key(empty_day).split("/")[1]).write_bytes(b"old")
+    (out / hour_key(empty_day, 5)).write_bytes(b"old")
+    quiet = out / hour_key(FIRST, 23)  # no record was received in that hour
+    quiet.parent.mkdir(parents=True)
+    quiet.write_bytes(b"old")
     done = export_to(s.path, out, FIRST, empty_day)
-    assert done[-1].key is None and done[-1].rows == 0
-    assert not folder.exists()
+    assert done[-1].written == () and done[-1].rows == 0
+    assert done[-1].deleted == (hour_key(empty_day, 5),)
+    assert not folder.exists() and not quiet.exists()
+    assert hour_key(FIRST, 23) in done[0].deleted
+
+
+def test_pages_and_row_groups_do_not_change_the_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row groups are cut at fixed rows, whatever pages the store returned."""
+    from collector.trail import export as export_module
+    from collector.trail import writer
+
+    s = seeded(tmp_path)
+    monkeypatch.setattr(writer, "ROW_GROUP_ROWS", 3)
+    monkeypatch.setattr(writer.TrailFile.__init__, "__defaults__", (3,))
+    export_to(s.path, tmp_path / "one")
+    monkeypatch.setattr(export_module, "PAGE_RECORDS", 2)
+    export_to(s.path, tmp_path / "two")
+    monkeypatch.setattr(export_module, "PAGE_RECORDS", 1)
+    export_to(s.path, tmp_path / "three")
+    one = _files(tmp_path / "one")
+    assert one == _files(tmp_path / "two") == _files(tmp_path / "three")
+    groups = [pq.read_metadata(tmp_path / "one" / k).num_row_groups for k in one]
+    assert max(groups) > 1
 
 
 def test_seeding_twice_adds_no_row(tmp_path: Path) -> None:
@@ -134,6 +173,6 @@ def test_a_stored_lone_surrogate_is_exported_as_its_escape(tmp_path: Path) -> No
 
     run(go())
     export_to(db, tmp_path / "trail", FIRST, FIRST)
-    table = pq.read_table(tmp_path / "trail" / object_key(FIRST))
+    table = pq.read_table(tmp_path / "trail" / hour_key(FIRST, 10))
     assert table.column("subject").to_pylist() == ["caf\\udce9"]
     assert table.column("recipients").to_pylist() == [["\\ud800"]]
