@@ -87,13 +87,26 @@ class Trail(Construct):
 
     def _bucket(self, settings: TrailSettings) -> s3.Bucket:
         rules = [
+            # The bucket is versioned: expiring a result only adds a delete marker, so the version it
+            # hides must expire too, and the marker left alone afterwards is removed by the next rule.
             s3.LifecycleRule(
-                id="ExpireQueryResults", prefix=RESULTS_PREFIX, expiration=RESULTS_KEPT, enabled=True
+                id="ExpireQueryResults",
+                prefix=RESULTS_PREFIX,
+                expiration=RESULTS_KEPT,
+                noncurrent_version_expiration=Duration.days(1),
+                enabled=True,
+            ),
+            s3.LifecycleRule(
+                id="RemoveQueryResultMarkers",
+                prefix=RESULTS_PREFIX,
+                expired_object_delete_marker=True,
+                enabled=True,
             ),
             s3.LifecycleRule(
                 id="ExpireReplacedExports",
                 prefix=TRAIL_PREFIX,
                 noncurrent_version_expiration=NONCURRENT_KEPT,
+                expired_object_delete_marker=True,  # a stale hour's object, deleted, leaves a marker
                 abort_incomplete_multipart_upload_after=Duration.days(1),
                 enabled=True,
             ),

@@ -70,6 +70,11 @@ def test_the_bucket_is_versioned_encrypted_private_tls_only_retained_and_locked(
     assert rules["ColderStorage"]["Prefix"] == TRAIL_PREFIX
     assert rules["ColderStorage"]["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 90}]
     assert rules["ExpireQueryResults"]["Prefix"] == RESULTS_PREFIX
+    # Versioned: an expired result's hidden version and its delete marker go too, as do the markers
+    # that stale hours' deletions leave under the trail.
+    assert rules["ExpireQueryResults"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert rules["RemoveQueryResultMarkers"]["ExpiredObjectDeleteMarker"] is True
+    assert rules["ExpireReplacedExports"]["ExpiredObjectDeleteMarker"] is True
     statements = only(trail_synth, "AWS::S3::BucketPolicy")["PolicyDocument"]["Statement"]
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
