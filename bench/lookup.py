@@ -1,7 +1,7 @@
 """What a keyed lookup (`audit query --sender` / `--message-id`) reads, costs and takes.
 
-Since the audit table has one index, the time index byReceivedDay (one partition per UTC day), a
-lookup by sender or message ID is a filtered Query of every day in its range: DynamoDB reads every
+Since the audit table has one index, the time index byDayShard (DAY_SHARDS partitions per UTC
+day), a lookup by sender or message ID is a filtered Query of every day in its range: DynamoDB reads every
 index item of those days and bills what it reads, whatever the filter keeps.
 
 Measured here, against DynamoDB Local behind the counting proxy, through the CLI's own code
@@ -84,7 +84,7 @@ def seed(endpoint: str, table: str, now: datetime) -> float:
     from collector.model import Invocation, MailEvent
     from collector.redaction import Redactor
     from collector.sampling import generate_events
-    from collector.store.dynamodb import encode_item
+    from collector.store.dynamodb import encode_item, with_shard
     from collector.store.schema import TIME_INDEX
 
     dynamodb = client(endpoint)
@@ -101,7 +101,9 @@ def seed(endpoint: str, table: str, now: datetime) -> float:
             assert isinstance(parsed, MailEvent)
             received = start + timedelta(seconds=86_399 * n / SEED_PER_DAY)
             item = encode_item(
-                record_item(parsed, Invocation(str(uuid.uuid4()), "$LATEST", received), 365, redactor)
+                with_shard(
+                    record_item(parsed, Invocation(str(uuid.uuid4()), "$LATEST", received), 365, redactor)
+                )
             )
             copy = index_item(item, TIME_INDEX)
             if copy is not None:
@@ -124,32 +126,37 @@ def _write(dynamodb: Any, table: str, batch: list[dict[str, Any]]) -> None:
 def consumed_read_units(endpoint: str, table: str, since: datetime, until: datetime) -> float:
     """Read units DynamoDB Local reports for the lookup's queries (the same filter, day by day)."""
     from collector.clock import iso_millis
-    from collector.store.schema import TIME_INDEX
+    from collector.store.schema import TIME_INDEX, day_shards
 
     dynamodb = client(endpoint)
     total = 0.0
     day = until.date()
     while day >= since.date():
-        request: dict[str, Any] = {
-            "TableName": table,
-            "IndexName": TIME_INDEX.name,
-            "KeyConditionExpression": "#p = :p AND #s BETWEEN :a AND :b",
-            "FilterExpression": "#f = :f",
-            "ExpressionAttributeNames": {"#p": "receivedDay", "#s": "receivedAt", "#f": "sender"},
-            "ExpressionAttributeValues": {
-                ":p": {"S": day.isoformat()},
-                ":a": {"S": iso_millis(since)},
-                ":b": {"S": iso_millis(until)},
-                ":f": {"S": SENDER},
-            },
-            "ReturnConsumedCapacity": "TOTAL",
-        }
-        while True:
-            page = dynamodb.query(**request)
-            total += float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0))
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for partition in day_shards(day.isoformat()):
+            request: dict[str, Any] = {
+                "TableName": table,
+                "IndexName": TIME_INDEX.name,
+                "KeyConditionExpression": "#p = :p AND #s BETWEEN :a AND :b",
+                "FilterExpression": "#f = :f",
+                "ExpressionAttributeNames": {
+                    "#p": TIME_INDEX.partition_key,
+                    "#s": TIME_INDEX.sort_key,
+                    "#f": "sender",
+                },
+                "ExpressionAttributeValues": {
+                    ":p": {"S": partition},
+                    ":a": {"S": iso_millis(since)},
+                    ":b": {"S": iso_millis(until)},
+                    ":f": {"S": SENDER},
+                },
+                "ReturnConsumedCapacity": "TOTAL",
+            }
+            while True:
+                page = dynamodb.query(**request)
+                total += float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0))
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         day -= timedelta(days=1)
     return total
 

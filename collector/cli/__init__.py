@@ -20,7 +20,7 @@ from collector.cli.generate import add_ses_options, generate
 from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
-from collector.cli.table import table
+from collector.cli.table import add_backfill_parser, table
 from collector.config import Settings
 
 log = logging.getLogger("workmail_collector")
@@ -112,6 +112,7 @@ def parser() -> argparse.ArgumentParser:
     table_commands = p.add_subparsers(dest="table_command", required=True)
     t = table_commands.add_parser("create", help="create it with the CDK stack's keys, indexes and TTL")
     store_options(t, sqlite=False)
+    add_backfill_parser(table_commands)
 
     add_reconcile_parser(commands)
     return root
