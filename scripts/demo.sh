@@ -2,7 +2,7 @@
 # Install the collector and run it locally on the embedded SQLite store: replay the bundled
 # WorkMail events through the same pipeline the Lambda runs, then show metrics and audit trail.
 set -euo pipefail
-. "$(dirname "$0")/setup-venv.sh" ""
+. "$(dirname "$0")/setup-venv.sh" "trail"
 mkdir -p .demo
 rm -f .demo/audit.sqlite3* .demo/emf.jsonl
 export COLLECTOR_SQLITE_PATH="$PWD/.demo/audit.sqlite3"

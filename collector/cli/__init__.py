@@ -16,10 +16,14 @@ import sys
 from collector import __version__
 from collector.cli.audit import MAX_DAYS, MAX_LIMIT, audit
 from collector.cli.common import Parser, at_least, explain, quiet_closed_stdout, settings_from, store_options
+from collector.cli.export import add_parser as add_export_parser
+from collector.cli.export import export
 from collector.cli.generate import add_ses_options, generate
 from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
+from collector.cli.sql import add_parser as add_sql_parser
+from collector.cli.sql import sql
 from collector.cli.table import add_backfill_parser, table
 from collector.config import Settings
 
@@ -115,6 +119,8 @@ def parser() -> argparse.ArgumentParser:
     add_backfill_parser(table_commands)
 
     add_reconcile_parser(commands)
+    add_export_parser(commands)
+    add_sql_parser(commands)
     return root
 
 
@@ -125,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "generate-event":
             return generate(args)
+        if args.command == "sql":
+            return sql(args)
         settings = settings_from(args, force_dynamodb=args.command == "table")
         log.setLevel(settings.log_level)
         if args.command == "replay":
@@ -133,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(audit(args, settings))
         if args.command == "reconcile":
             return asyncio.run(reconcile(args, settings))
+        if args.command == "export":
+            return asyncio.run(export(args, settings))
         return asyncio.run(table(args, settings))
     except KeyboardInterrupt:
         return 130

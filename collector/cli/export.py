@@ -1,0 +1,85 @@
+"""`export`: the audit trail as Parquet, one object per UTC day, for Athena or `sql` (docs/trail.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from collector.cli.common import Parser, UserError, open_for_reading, store_options
+from collector.cli.trail_extra import missing_extra
+from collector.clock import utc_now
+from collector.config import Settings
+from collector.store.dynamodb import MAX_RANGE_DAYS
+
+if TYPE_CHECKING:
+    from collector.trail.export import ExportedDay
+
+DEFAULT_DAYS = 365  # with no --since: the year up to --until
+
+
+def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
+    p = commands.add_parser(
+        "export",
+        help="write the audit trail as Parquet, one file per UTC day (day=YYYY-MM-DD/)",
+        description="Write each UTC day's audit records as one Parquet file under DIR/day=YYYY-MM-DD/,"
+        " replacing what an earlier export wrote for that day. Query the folder with `sql`.",
+    )
+    p.add_argument("--out", required=True, help="the folder to write into (created when missing)")
+    p.add_argument(
+        "--since", help=f"first UTC day, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days before --until)"
+    )
+    p.add_argument("--until", help="last UTC day, YYYY-MM-DD (default: today)")
+    store_options(p)
+
+
+def _day(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{flag} must be a day, YYYY-MM-DD, got {text!r}") from None
+
+
+def days_from(args: argparse.Namespace, today: date) -> tuple[date, date]:
+    until = _day(args.until, "--until") if args.until else today
+    since = _day(args.since, "--since") if args.since else until - timedelta(days=DEFAULT_DAYS - 1)
+    if since > until:
+        raise UserError(f"--since {since} is after --until {until}")
+    if (until - since).days >= MAX_RANGE_DAYS:
+        raise UserError(f"at most {MAX_RANGE_DAYS} days at a time: narrow --since or --until")
+    return since, until
+
+
+def _out(text: str) -> Path:
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {text} is a file, not a folder")
+    return out
+
+
+def _say(exported: ExportedDay) -> None:
+    if exported.key is not None:
+        print(f"{exported.key}  {exported.rows} records  {exported.size} bytes")
+    for key in exported.deleted:
+        print(f"{key}  deleted (not a record of the store's {exported.day})")
+
+
+async def export(args: argparse.Namespace, settings: Settings) -> int:
+    since, until = days_from(args, utc_now().date())
+    out = _out(args.out)
+    try:
+        from collector.trail.export import FolderSink
+        from collector.trail.export import export as run_export
+    except ImportError as error:
+        raise missing_extra(error, "export") or error from None
+    store = await open_for_reading(settings)
+    try:
+        done = await run_export(store, FolderSink(out), since, until, on_day=_say)
+    finally:
+        await store.close()
+    records = sum(d.rows for d in done)
+    files = sum(1 for d in done if d.key is not None)
+    print(f"exported {records} records of {since} .. {until} as {files} day files in {out}", file=sys.stderr)
+    return 0

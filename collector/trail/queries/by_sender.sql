@@ -1,0 +1,8 @@
+-- Records whose sender is this address (an HMAC when redaction is on), oldest first
+-- parameters: first_day last_day sender
+SELECT day, received_at, invocation_id, source, event_type, status, direction,
+       message_id, recipient_count, subject
+FROM workmail_collector.audit_trail
+WHERE day BETWEEN ? AND ?
+  AND sender = ?
+ORDER BY received_at, invocation_id
