@@ -19,6 +19,7 @@ from collector.cli.common import Parser, at_least, explain, quiet_closed_stdout,
 from collector.cli.export import add_parser as add_export_parser
 from collector.cli.export import export
 from collector.cli.generate import add_ses_options, generate
+from collector.cli.history import add_trail_options
 from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
@@ -95,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
             continue
         a.add_argument("--since", help="ISO 8601 start (UTC if no offset)")
         a.add_argument("--until", help="ISO 8601 end")
+        add_trail_options(a)
         a.add_argument(
             "--limit",
             type=at_least(1, most=MAX_LIMIT),

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.cli.common import UserError, open_for_reading, print_table
+from collector.cli.history import check_trail, with_trail
 from collector.clock import iso_millis, utc_now
 from collector.config import Settings
 from collector.events.workmail import normalize_address
@@ -61,8 +62,9 @@ def _when(text: str | None, flag: str) -> datetime | None:
 async def audit(args: argparse.Namespace, settings: Settings) -> int:
     # Mistakes first, before any I/O.
     query = None if args.audit_command == "get" else _query(args, settings.store, utc_now())
+    check_trail(args)
     settings = await resolve_secrets(settings)  # --sender is hashed with the deployment's own key
-    store = await open_for_reading(settings)
+    store = with_trail(await open_for_reading(settings), args)
     try:
         if query is None:
             item = await store.get(args.invocation_id)
