@@ -5,7 +5,9 @@ by `export` or the deployed exporter) keeps every day. `audit list` and `audit q
 question of both: the range is split at the first day of the hot window, the store answers for
 that day and after, the trail for the days before, and the two answers are joined newest first
 under the same limit (every store record is newer than every trail record, so joining is
-appending). Offline, the trail is a folder read with DuckDB (`--trail DIR`).
+appending). Offline, the trail is a folder read with DuckDB (`--trail DIR`); deployed, the Glue
+table queried with Athena in the trail's workgroup (`--athena WORKGROUP`), the same SQL with its
+values passed as execution parameters.
 
 A record from the trail has every attribute its columns keep (collector/trail/schema.py) and its
 receivedDay; bookkeeping attributes the trail leaves out (countState, attemptId) are absent.
@@ -14,6 +16,8 @@ receivedDay; bookkeeping attributes the trail leaves out (countState, attemptId)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +25,7 @@ from typing import Any, Protocol
 
 from collector.clock import iso_millis
 from collector.model import Item
-from collector.store import AuditStore, PutResult, Query, Tally, TallyKey
+from collector.store import AuditStore, PutResult, Query, StoreError, Tally, TallyKey
 
 HOT_DAYS = 30  # the days `--trail` leaves to the store unless --hot-days says otherwise
 
@@ -87,27 +91,8 @@ class DuckDbTrail:
 
     def _query(self, query: Query) -> list[Item]:
         from collector.trail.duck import connect
-        from collector.trail.schema import PARTITION, QUALIFIED_TABLE
 
-        since, until = query.window()
-        sql = (
-            f"SELECT * FROM {QUALIFIED_TABLE} WHERE {PARTITION} BETWEEN ? AND ?"
-            " AND received_at BETWEEN ? AND ?"
-        )
-        parameters: list[Any] = [
-            since.date().isoformat(),
-            until.date().isoformat(),
-            _naive(since),
-            _naive(until),
-        ]
-        if query.message_id is not None:
-            sql += " AND message_id = ?"
-            parameters.append(query.message_id)
-        if query.sender is not None:
-            sql += " AND sender = ?"
-            parameters.append(query.sender)
-        sql += " ORDER BY received_at DESC, invocation_id LIMIT ?"
-        parameters.append(query.limit)
+        sql, parameters = trail_sql(query)
         con = connect(self._folder)
         try:
             cursor = con.execute(sql, parameters)
@@ -115,6 +100,116 @@ class DuckDbTrail:
             return [record_of(dict(zip(names, values, strict=True))) for values in cursor.fetchall()]
         finally:
             con.close()
+
+
+def trail_sql(query: Query, select: str = "*") -> tuple[str, list[Any]]:
+    """The trail's answer to `query` as SQL both engines run: `?` parameters (first and last day,
+    so only those partitions are read; the time range; the key filters), newest first."""
+    from collector.trail.schema import PARTITION, QUALIFIED_TABLE
+
+    since, until = query.window()
+    sql = (
+        f"SELECT {select} FROM {QUALIFIED_TABLE}"
+        f" WHERE {PARTITION} BETWEEN ? AND ? AND received_at BETWEEN ? AND ?"
+    )
+    parameters: list[Any] = [since.date().isoformat(), until.date().isoformat(), _naive(since), _naive(until)]
+    if query.message_id is not None:
+        sql += " AND message_id = ?"
+        parameters.append(query.message_id)
+    if query.sender is not None:
+        sql += " AND sender = ?"
+        parameters.append(query.sender)
+    return f"{sql} ORDER BY received_at DESC, invocation_id LIMIT {int(query.limit)}", parameters
+
+
+POLL_SECONDS = (0.1, 0.2, 0.5, 1.0)  # then every second
+
+
+class AthenaTrail:
+    """The deployed trail: Athena in the trail's workgroup (which sets the results location, their
+    encryption and the bytes one query may scan). Each query is one StartQueryExecution with its
+    values as execution parameters, polled until it ends, and its results read page by page."""
+
+    def __init__(self, workgroup: str, session: Any = None) -> None:
+        self._workgroup = workgroup
+        self._session = session
+
+    async def query(self, query: Query) -> list[Item]:
+        from collector.trail.schema import COLUMNS, PARTITION
+
+        # Arrays come back as text; as JSON they parse back exactly.
+        select = ", ".join(
+            f"json_format(CAST({c.name} AS JSON)) AS {c.name}" if c.glue_type.startswith("array<") else c.name
+            for c in COLUMNS
+        )
+        sql, parameters = trail_sql(query, f"{select}, {PARTITION}")
+        async with contextlib.AsyncExitStack() as stack:
+            import aioboto3
+
+            session = self._session or aioboto3.Session()
+            client = await stack.enter_async_context(session.client("athena"))
+            started = await client.start_query_execution(
+                QueryString=sql,
+                WorkGroup=self._workgroup,
+                ExecutionParameters=[athena_literal(p) for p in parameters],
+            )
+            execution_id = started["QueryExecutionId"]
+            await _finished(client, execution_id)
+            rows: list[list[str | None]] = []
+            request: dict[str, Any] = {"QueryExecutionId": execution_id, "MaxResults": 1000}
+            while True:
+                page = await client.get_query_results(**request)
+                rows += [[d.get("VarCharValue") for d in r["Data"]] for r in page["ResultSet"]["Rows"]]
+                if not page.get("NextToken"):
+                    break
+                request["NextToken"] = page["NextToken"]
+        if not rows:
+            return []
+        header, *values = rows
+        names = [str(name) for name in header]
+        return [record_of(athena_row(dict(zip(names, v, strict=True)))) for v in values]
+
+
+async def _finished(client: Any, execution_id: str) -> None:
+    for attempt in range(1_000_000):
+        execution = (await client.get_query_execution(QueryExecutionId=execution_id))["QueryExecution"]
+        status = execution["Status"]
+        if status["State"] == "SUCCEEDED":
+            return
+        if status["State"] in ("FAILED", "CANCELLED"):
+            reason = status.get("StateChangeReason") or status["State"]
+            raise StoreError(f"the trail's Athena query {execution_id} ended {status['State']}: {reason}")
+        await asyncio.sleep(POLL_SECONDS[min(attempt, len(POLL_SECONDS) - 1)])
+
+
+def athena_literal(value: Any) -> str:
+    """An execution parameter: Athena puts it into the statement as written, so it is a literal."""
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ', timespec='milliseconds')}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def athena_row(text: dict[str, str | None]) -> dict[str, Any]:
+    """A result row (every value text, null absent) with the trail's column types."""
+    from collector.trail.schema import COLUMNS
+
+    types = {c.name: c.glue_type for c in COLUMNS}
+    row: dict[str, Any] = {}
+    for name, value in text.items():
+        kind = types.get(name, "string")
+        if value is None:
+            row[name] = None
+        elif kind == "timestamp":
+            row[name] = datetime.fromisoformat(value)
+        elif kind == "bigint":
+            row[name] = int(value)
+        elif kind == "boolean":
+            row[name] = value == "true"
+        elif kind.startswith("array<"):
+            row[name] = json.loads(value)
+        else:
+            row[name] = value
+    return row
 
 
 def record_of(row: dict[str, Any]) -> Item:

@@ -33,7 +33,11 @@ class Split:
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory: pytest.TempPathFactory) -> Split:
-    folder = tmp_path_factory.mktemp("history")
+    return build_split(tmp_path_factory.mktemp("history"))
+
+
+def build_split(folder: Path) -> Split:
+    """The seeded store, its export, and a copy holding only the days from EDGE on."""
     seed = seeded(folder)
     export_to(seed.path, folder / "trail")
     hot = folder / "hot.sqlite3"
