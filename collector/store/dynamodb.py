@@ -49,9 +49,10 @@ from collector.store.schema import (
     day_shards,
 )
 
-# Concurrent Query requests of one read (days of a range, hours of a day). bench/lookup.py: on
-# DynamoDB Local a 2019-to-now range (about 2,900 day queries) took 16 s at 8, 14 s at 16, 19 s at
-# 32; against DynamoDB each wave costs one round trip, so 16 halves a long range's time again.
+# Days of a range read at once, each day's DAY_SHARDS partitions together (at most 64 requests in
+# flight: the client's connection pool, collector/aws.py), and slices of a day's tally at once.
+# bench/lookup.py: on DynamoDB Local a 2019-to-now range (about 2,900 day queries, one partition a
+# day) took 16 s at 8, 14 s at 16, 19 s at 32; against DynamoDB each wave costs one round trip.
 PARALLEL_QUERIES = 16
 MAX_RANGE_DAYS = 3660  # ten years: a longer range is a mistake, not a question
 BATCH_GET_KEYS = 100  # BatchGetItem's own limit
@@ -206,9 +207,8 @@ class DynamoDbStore:
         index = await self.time_index()
         fanout = len(_partitions(index, "day"))
         found: list[Item] = []
-        per_wave = max(1, PARALLEL_QUERIES // fanout)
-        for start in range(0, len(days), per_wave):
-            batch = days[start : start + per_wave]
+        for start in range(0, len(days), PARALLEL_QUERIES):  # the client's pool caps requests in flight
+            batch = days[start : start + PARALLEL_QUERIES]
             pages = await asyncio.gather(
                 *(
                     self._read_index(index, key, since, until, limit=query.limit, match=query)
