@@ -7,6 +7,7 @@ shard."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ OLD_LAYOUT = TableSpec(AUDIT_TABLE.partition_key, AUDIT_TABLE.ttl_attribute, (UN
 
 
 def record(n: int) -> dict[str, Any]:
-    at = START + timedelta(minutes=181 * n)
+    at = START + timedelta(minutes=59 * n)
     return {
         "invocationId": f"{uuid.uuid5(uuid.NAMESPACE_URL, str(n)).hex}",
         "status": "RECORDED",
@@ -53,7 +54,7 @@ OLD = [record(n) for n in range(150)]  # written by the old version: no shard
 NEW = [record(n) for n in range(150, 160)]  # by this version, before the backfill
 PAGE = 25  # items a scan page evaluates: several pages per segment
 LEDGER = {"invocationId": "reconcile:2026-11-20", "receivedAt": "2026-11-21T00:00:00.000Z"}
-WINDOW = Query(since=START, until=START + timedelta(days=22), limit=5000, full=False)
+WINDOW = Query(since=START, until=START + timedelta(days=8), limit=5000, full=False)
 
 
 async def listing(table: str) -> tuple[str, list[str], dict[Any, Any]]:
@@ -105,7 +106,13 @@ async def add_sharded_index(table: str) -> None:
             AttributeDefinitions=AUDIT_TABLE.attribute_definitions(),
             GlobalSecondaryIndexUpdates=[{"Create": create}],
         )
-        await store._client.get_waiter("table_exists").wait(TableName=table)
+        for _ in range(600):  # as the docs say: wait until the new index is ACTIVE
+            described = (await store._client.describe_table(TableName=table))["Table"]
+            status = {i["IndexName"]: i["IndexStatus"] for i in described["GlobalSecondaryIndexes"]}
+            if status[TIME_INDEX.name] == "ACTIVE":
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{TIME_INDEX.name} never became ACTIVE: {status}")
     finally:
         await store.close()
 
