@@ -18,7 +18,7 @@ import pytest
 from bench.dynamodb_local import dynamodb_local as dynamodb_local_server
 from collector.cli import main
 from collector.clock import iso_millis
-from collector.store import Query
+from collector.store import Query, StoreError
 from collector.store.backfill import CHECKPOINT_KEY, backfill_shards
 from collector.store.dynamodb import DynamoDbStore, decode_item, encode_item
 from collector.store.schema import (
@@ -167,3 +167,26 @@ def test_the_documented_order_keeps_every_record_readable_and_unchanged(
     index, sharded, sharded_tally = run(listing(table))
     assert index == TIME_INDEX.name
     assert (sharded, sharded_tally) == (listed, tally)
+    assert run(reader_across_deploy_3(table)) == listed
+
+
+async def reader_across_deploy_3(table: str) -> list[str]:
+    """A reader that chose the old index (a warm process) before deploy 3 removed it: its next read
+    names the missing index, the one after chooses again and reads the sharded index."""
+    store = await DynamoDbStore.open(table)
+    try:
+        store._time_index = UNSHARDED_TIME_INDEX  # as chosen before deploy 2
+        await store._client.update_table(
+            TableName=table,
+            GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": UNSHARDED_TIME_INDEX.name}}],
+        )
+        for _ in range(600):  # until DynamoDB Local has dropped it (it fails queries meanwhile)
+            described = (await store._client.describe_table(TableName=table))["Table"]
+            if len(described["GlobalSecondaryIndexes"]) == 1:
+                break
+            await asyncio.sleep(0.05)
+        with pytest.raises(StoreError, match=f"has no time index {UNSHARDED_TIME_INDEX.name}"):
+            await store.query(WINDOW)
+        return [r["invocationId"] for r in await store.query(WINDOW)]
+    finally:
+        await store.close()

@@ -349,6 +349,7 @@ class DynamoDbStore:
         except ClientError as error:
             problem = time_index_unavailable(error, self._table, request["IndexName"])
             if problem is not None:
+                self._time_index = None  # the table changed (a migration's deploy): choose again next read
                 raise StoreError(problem) from error
             raise
         return response
