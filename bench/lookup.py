@@ -1,7 +1,7 @@
 """What a keyed lookup (`audit query --sender` / `--message-id`) reads, costs and takes.
 
-Since the audit table has one index, the time index byReceivedDay (one partition per UTC day), a
-lookup by sender or message ID is a filtered Query of every day in its range: DynamoDB reads every
+Since the audit table has one index, the time index byDayShard (DAY_SHARDS partitions per UTC
+day), a lookup by sender or message ID is a filtered Query of every day in its range: DynamoDB reads every
 index item of those days and bills what it reads, whatever the filter keeps.
 
 Measured here, against DynamoDB Local behind the counting proxy, through the CLI's own code
@@ -11,11 +11,12 @@ items have their real size); requests counted at the proxy, read units as Dynamo
 them (ReturnConsumedCapacity on the same queries), wall time; and a range back to 2019-01-01
 (about 2,900 days, nearly all empty), at the parallelism the store uses and at others.
 
-Modelled for every size (DynamoDB Local's timings are its own): a day's partition holds
-messages x index item bytes; a Query page reads at most 1 MB, so a day takes ceil(bytes / 1 MB)
-sequential requests; eventually consistent reads cost half a unit per 4 KB; days are read
-PARALLEL_QUERIES at a time; a page takes one round trip from the operator's machine to the region
-plus the time one partition needs to read 1 MB (3,000 read units a second per partition).
+Modelled for every size (DynamoDB Local's timings are its own): a day's DAY_SHARDS partitions
+hold messages x index item bytes between them, evenly; a Query page reads at most 1 MB, so a shard
+takes ceil(bytes / 1 MB) sequential requests; eventually consistent reads cost half a unit per
+4 KB; days are read PARALLEL_QUERIES at a time with all their shards, at most POOL requests in
+flight; a page takes one round trip from the operator's machine to the region plus the time one
+partition needs to read 1 MB (3,000 read units a second per partition).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 
 from bench.cost import item_size, query_read_units
 from bench.emitted import client
+from collector.store.schema import DAY_SHARDS
 
 SEED_PER_DAY = 1_000
 SEED_DAYS = 31
@@ -43,6 +45,7 @@ ROUND_TRIP_S = 0.040  # operator's machine to the region (assumed)
 PARTITION_BYTES_PER_S = 3000 * 2 * 4096  # 3,000 RCU/s per partition, eventually consistent
 LONG_RANGE_SINCE = datetime(2019, 1, 1, tzinfo=UTC)
 PARALLELISMS = (8, 16, 32)
+POOL = 64  # the client's connection pool (collector/aws.py): requests in flight at most
 
 
 @dataclass(frozen=True)
@@ -59,20 +62,28 @@ class LookupCost:
 
 
 def model(
-    messages_per_day: float, days: int, index_item_bytes: float, parallel: int, retention_days: int = 365
+    messages_per_day: float,
+    days: int,
+    index_item_bytes: float,
+    parallel: int,
+    retention_days: int = 365,
+    shards: int = DAY_SHARDS,
 ) -> LookupCost:
-    """A filtered Query of `days` day partitions; those within the retention hold `messages_per_day`
-    index items each, older ones are empty (one request, half a read unit, one round trip)."""
+    """A filtered Query of each of `days` x `shards` partitions; a day within the retention holds
+    `messages_per_day` index items spread evenly over its shards, an older one is empty (a request,
+    half a read unit, a round trip per shard). `parallel` days at once, all their shards together,
+    at most POOL requests in flight (the client's connection pool)."""
     full = min(days, retention_days)
     empty = days - full
-    day_bytes = messages_per_day * index_item_bytes
-    pages = max(1, math.ceil(day_bytes / PAGE_BYTES))
-    page_seconds = ROUND_TRIP_S + min(day_bytes, PAGE_BYTES) / PARTITION_BYTES_PER_S
+    shard_bytes = messages_per_day * index_item_bytes / shards
+    pages = max(1, math.ceil(shard_bytes / PAGE_BYTES))
+    page_seconds = ROUND_TRIP_S + min(shard_bytes, PAGE_BYTES) / PARTITION_BYTES_PER_S
+    in_flight = min(parallel * shards, POOL)
     return LookupCost(
-        requests=full * pages + empty,
-        read_units=full * query_read_units(day_bytes) + empty * query_read_units(0),
-        seconds=math.ceil(full / parallel) * pages * page_seconds
-        + math.ceil(empty / parallel) * ROUND_TRIP_S,
+        requests=shards * (full * pages + empty),
+        read_units=shards * (full * query_read_units(shard_bytes) + empty * query_read_units(0)),
+        seconds=math.ceil(full * shards / in_flight) * pages * page_seconds
+        + math.ceil(empty * shards / in_flight) * ROUND_TRIP_S,
     )
 
 
@@ -84,7 +95,7 @@ def seed(endpoint: str, table: str, now: datetime) -> float:
     from collector.model import Invocation, MailEvent
     from collector.redaction import Redactor
     from collector.sampling import generate_events
-    from collector.store.dynamodb import encode_item
+    from collector.store.dynamodb import encode_item, with_shard
     from collector.store.schema import TIME_INDEX
 
     dynamodb = client(endpoint)
@@ -101,7 +112,9 @@ def seed(endpoint: str, table: str, now: datetime) -> float:
             assert isinstance(parsed, MailEvent)
             received = start + timedelta(seconds=86_399 * n / SEED_PER_DAY)
             item = encode_item(
-                record_item(parsed, Invocation(str(uuid.uuid4()), "$LATEST", received), 365, redactor)
+                with_shard(
+                    record_item(parsed, Invocation(str(uuid.uuid4()), "$LATEST", received), 365, redactor)
+                )
             )
             copy = index_item(item, TIME_INDEX)
             if copy is not None:
@@ -124,32 +137,37 @@ def _write(dynamodb: Any, table: str, batch: list[dict[str, Any]]) -> None:
 def consumed_read_units(endpoint: str, table: str, since: datetime, until: datetime) -> float:
     """Read units DynamoDB Local reports for the lookup's queries (the same filter, day by day)."""
     from collector.clock import iso_millis
-    from collector.store.schema import TIME_INDEX
+    from collector.store.schema import TIME_INDEX, day_shards
 
     dynamodb = client(endpoint)
     total = 0.0
     day = until.date()
     while day >= since.date():
-        request: dict[str, Any] = {
-            "TableName": table,
-            "IndexName": TIME_INDEX.name,
-            "KeyConditionExpression": "#p = :p AND #s BETWEEN :a AND :b",
-            "FilterExpression": "#f = :f",
-            "ExpressionAttributeNames": {"#p": "receivedDay", "#s": "receivedAt", "#f": "sender"},
-            "ExpressionAttributeValues": {
-                ":p": {"S": day.isoformat()},
-                ":a": {"S": iso_millis(since)},
-                ":b": {"S": iso_millis(until)},
-                ":f": {"S": SENDER},
-            },
-            "ReturnConsumedCapacity": "TOTAL",
-        }
-        while True:
-            page = dynamodb.query(**request)
-            total += float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0))
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for partition in day_shards(day.isoformat()):
+            request: dict[str, Any] = {
+                "TableName": table,
+                "IndexName": TIME_INDEX.name,
+                "KeyConditionExpression": "#p = :p AND #s BETWEEN :a AND :b",
+                "FilterExpression": "#f = :f",
+                "ExpressionAttributeNames": {
+                    "#p": TIME_INDEX.partition_key,
+                    "#s": TIME_INDEX.sort_key,
+                    "#f": "sender",
+                },
+                "ExpressionAttributeValues": {
+                    ":p": {"S": partition},
+                    ":a": {"S": iso_millis(since)},
+                    ":b": {"S": iso_millis(until)},
+                    ":f": {"S": SENDER},
+                },
+                "ReturnConsumedCapacity": "TOTAL",
+            }
+            while True:
+                page = dynamodb.query(**request)
+                total += float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0))
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         day -= timedelta(days=1)
     return total
 
@@ -246,7 +264,8 @@ def report(endpoint: str) -> list[str]:
     lines += [
         "",
         f"Modelled ({ROUND_TRIP_S * 1000:.0f} ms round trip to the region, {PARALLEL_QUERIES} days at a "
-        "time, 1 MB pages read at one partition's 3,000 read units a second; Standard-IA read price):",
+        f"time with their {DAY_SHARDS} shards, at most {POOL} requests in flight, 1 MB pages read at one "
+        "partition's 3,000 read units a second; Standard-IA read price):",
         "",
         "| organization | range | Query requests | read units | USD | time |",
         "|---|---|---:|---:|---:|---:|",

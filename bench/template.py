@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.dynamodb_local import ROOT
-from collector.store.schema import LEGACY_INDEXES, IndexSpec
+from collector.store.schema import ORIGINAL_INDEXES, IndexSpec
 
 ORGANIZATION_ID = "m-0123456789abcdef0123456789abcdef"
 HIGH_RESOLUTION_SECONDS = 60
@@ -67,7 +67,7 @@ BEFORE = TemplateFacts(
     memory_mb=256,
     system_log_level="INFO",
     log_retention_days=90,
-    indexes=LEGACY_INDEXES,
+    indexes=ORIGINAL_INDEXES,
     point_in_time_recovery=True,
     alarms=4,
 )

@@ -21,7 +21,7 @@ from constructs import Construct
 from cdk.nag import acknowledge
 from cdk.settings import StackSettings
 from collector.reconcile import LEDGER_PREFIX
-from collector.store.schema import TIME_INDEX
+from collector.store.schema import TIME_INDEX, UNSHARDED_TIME_INDEX
 
 HANDLER = "collector.reconcile_handler.handler"
 TIMEOUT = Duration.minutes(5)
@@ -58,7 +58,13 @@ class ScheduledReconcile(Construct):
             iam.PolicyStatement(
                 sid="TallyTheAuditTrail",
                 actions=["dynamodb:Query"],
-                resources=[f"{table.table_arn}/index/{TIME_INDEX.name}"],
+                # During a migration from the unsharded time index, the reader uses it until the
+                # sharded one is ACTIVE (collector/store/dynamodb.py): both, while the table has both.
+                resources=[
+                    f"{table.table_arn}/index/{index}"
+                    for index in (TIME_INDEX.name, UNSHARDED_TIME_INDEX.name)
+                    if index == TIME_INDEX.name or index in settings.legacy_indexes
+                ],
             )
         )
         self.role.add_to_policy(

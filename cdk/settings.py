@@ -180,6 +180,9 @@ class StackSettings:
     ses: SesSettings = SesSettings()
     # Migration of a table deployed with the three old indexes (docs/deploy.md): the ones it still has.
     legacy_indexes: tuple[str, ...] = ()
+    # False only for the first deploy of the migration to the sharded time index (docs/deploy.md):
+    # the function writes each record's shard before the table gets the index that reads it.
+    sharded_index: bool = True
     # The audit table's class: written once, read rarely, kept a year by default, so storage is most
     # of its bill and Standard-IA's cheaper storage wins (bench/bill.py prices both).
     table_class: str = "infrequent-access"
@@ -264,6 +267,14 @@ class StackSettings:
                 "context value enrichment reads messages through WorkMail's message-flow API: it needs "
                 "workmail in sources (SES sends its own SPF/DKIM/DMARC verdicts)"
             )
+        legacy_indexes = _legacy_indexes(get)
+        sharded_index = _bool(get, "shardedIndex", defaults.sharded_index)
+        if not sharded_index and not legacy_indexes:
+            raise SettingsError(
+                "context value shardedIndex=false is for the first deploy of a migration, with "
+                "legacyIndexes listing the indexes the table still has (docs/deploy.md); without them "
+                "the table would have no time index"
+            )
         return cls(
             organization_id=organization_id,
             stack_name=stack_name,
@@ -277,7 +288,8 @@ class StackSettings:
             rule_mode=rule_mode,
             sources=sources,
             ses=_ses(get, stack_name) if Source.SES in sources else SesSettings(),
-            legacy_indexes=_legacy_indexes(get),
+            legacy_indexes=legacy_indexes,
+            sharded_index=sharded_index,
             table_class=_table_class(get, "standard" if trail.enabled else defaults.table_class),
             trail=trail,
             **_observability(get, defaults),
@@ -420,7 +432,8 @@ def _legacy_indexes(get: Callable[[str], Any]) -> tuple[str, ...]:
         raise SettingsError(
             f"context value legacyIndexes names indexes this table never had: {', '.join(unknown)}; "
             f"list the ones your table still has, from {', '.join(LEGACY_INDEX_NAMES)} "
-            "(see docs/deploy.md, Migrating a table that has the three old indexes)"
+            "(see docs/deploy.md, Migrating a table that has the three old indexes, and Migrating to "
+            "the sharded time index)"
         )
     return tuple(name for name in LEGACY_INDEX_NAMES if name in names)
 

@@ -115,7 +115,10 @@ class CollectorStack(Stack):
         service = self.stack_name  # the `Service` dimension: stable across function replacements
 
         self.table = audit_table(
-            self, "AuditTable", AUDIT_TABLE.with_legacy(settings.legacy_indexes), settings.table_class
+            self,
+            "AuditTable",
+            AUDIT_TABLE.with_legacy(settings.legacy_indexes, current=settings.sharded_index),
+            settings.table_class,
         )
 
         self.failure_queue = sqs.Queue(

@@ -100,7 +100,7 @@ def test_table_create_and_replay_on_dynamodb_local(dynamodb_local: str, tmp_path
     env = {"AWS_ENDPOINT_URL": dynamodb_local}
     created = cli("table", "create", "--table", "cli-audit", env=env)
     assert created.returncode == 0, created.stderr
-    assert "byReceivedDay" in created.stdout
+    assert "byDayShard" in created.stdout
     replayed = cli("replay", "samples/", "--store", "dynamodb", "--table", "cli-audit", env=env)
     assert replayed.returncode == 0, replayed.stderr
     assert "recorded 65" in replayed.stderr

@@ -251,10 +251,10 @@ def test_a_table_with_the_old_indexes_records_and_says_how_to_read_it(
 
     from collector.store import StoreError
     from collector.store.dynamodb import DynamoDbStore
-    from collector.store.schema import LEGACY_INDEXES, TableSpec
+    from collector.store.schema import ORIGINAL_INDEXES, TableSpec
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
-    old = TableSpec("invocationId", "expiresAt", LEGACY_INDEXES)
+    old = TableSpec("invocationId", "expiresAt", ORIGINAL_INDEXES)
     name = f"old-{uuid.uuid4().hex[:10]}"
 
     async def body() -> None:
@@ -263,9 +263,11 @@ def test_a_table_with_the_old_indexes_records_and_says_how_to_read_it(
             await store._client.create_table(**old.create_table_request(name))
             await store._client.get_waiter("table_exists").wait(TableName=name)
             assert isinstance(await store.put_once(item("legacy")), Inserted)
-            with pytest.raises(StoreError, match=r"has no time index byReceivedDay.*docs/deploy\.md"):
+            with pytest.raises(
+                StoreError, match=r"has no time index byDayShard \(nor byReceivedDay\).*docs/deploy\.md"
+            ):
                 await store.query(Query(sender="a@example.com"))
-            with pytest.raises(StoreError, match="has no time index byReceivedDay"):
+            with pytest.raises(StoreError, match="has no time index byDayShard"):
                 await store.tally(datetime(2026, 11, 20, tzinfo=UTC).date())
         finally:
             await store.close()

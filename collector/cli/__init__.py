@@ -21,12 +21,13 @@ from collector.cli.dashboard import dashboard
 from collector.cli.export import add_parser as add_export_parser
 from collector.cli.export import export
 from collector.cli.generate import add_ses_options, generate
+from collector.cli.history import add_trail_options
 from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
 from collector.cli.sql import add_parser as add_sql_parser
 from collector.cli.sql import sql
-from collector.cli.table import table
+from collector.cli.table import add_backfill_parser, table
 from collector.cli.trace import add_parser as add_trace_parser
 from collector.cli.trace import trace
 from collector.config import Settings
@@ -101,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
             continue
         a.add_argument("--since", help="ISO 8601 start (UTC if no offset)")
         a.add_argument("--until", help="ISO 8601 end")
+        add_trail_options(a)
         a.add_argument(
             "--limit",
             type=at_least(1, most=MAX_LIMIT),
@@ -123,6 +125,7 @@ def parser() -> argparse.ArgumentParser:
     table_commands = p.add_subparsers(dest="table_command", required=True)
     t = table_commands.add_parser("create", help="create it with the CDK stack's keys, indexes and TTL")
     store_options(t, sqlite=False)
+    add_backfill_parser(table_commands)
 
     add_reconcile_parser(commands)
     add_dashboard_parser(commands)

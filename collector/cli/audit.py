@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from collector.cli.common import UserError, open_for_reading, print_table
+from collector.cli.history import check_trail, with_trail
 from collector.clock import iso_millis, utc_now
 from collector.config import Settings
 from collector.events.workmail import normalize_address
@@ -143,8 +144,9 @@ async def audit(args: argparse.Namespace, settings: Settings) -> int:
     now = utc_now()
     output = _output(args)
     query = None if args.audit_command == "get" else _query(args, settings.store, now)
+    check_trail(args)
     settings = await resolve_secrets(settings)  # --sender is hashed with the deployment's own key
-    store = await open_for_reading(settings)
+    store = with_trail(await open_for_reading(settings), args)
     try:
         if query is None:
             item = await store.get(args.invocation_id)

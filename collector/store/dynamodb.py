@@ -5,14 +5,18 @@ return the stored item, so a redelivery costs exactly one request and no second 
 faults (throttling, 5xx, timeouts) are retried by the SDK's standard mode and then raised, so
 Lambda's asynchronous retries and the on-failure destination keep the event.
 
-Reads go through the time index (one partition per UTC day, newest first). A lookup by sender or
-message ID is a filtered query of each day in its range: it reads every index item of those days
-(about 230 bytes each; half a read unit per 4 KB), so its cost grows with the mail volume and the
-range, not with the number of matches. A lookup by recipient reads more: the index holds no
-recipients, so it fetches every record of those days whole (BatchGetItem, eventually consistent
-like the index: half a read unit per 4 KB of each record) until it has its limit of matches.
-Days are read several at a time, and a day's hours in parallel for the per-day tally, so a long
-range or a busy day is bounded by round trips, not by a walk one day after another.
+Reads go through the time index (DAY_SHARDS partitions per UTC day, each newest first, merged). A
+lookup by sender or message ID is a filtered query of each day in its range: it reads every index
+item of those days (about 230 bytes each; half a read unit per 4 KB), so its cost grows with the
+mail volume and the range, not with the number of matches. A lookup by recipient reads more: the
+index holds no recipients, so it fetches every record of those days whole (BatchGetItem, eventually
+consistent like the index: half a read unit per 4 KB of each record) until it has its limit of
+matches. A day's shards are read at once, and several days at a time, and for the per-day tally
+each shard in a few time slices, so a long range or a busy day is bounded by round trips, not by a
+walk one day after another.
+
+A table being migrated from the unsharded time index (docs/deploy.md) is read through that index
+until the sharded one is ACTIVE: every record has a receivedDay, so the old index lists them all.
 """
 
 from __future__ import annotations
@@ -38,11 +42,20 @@ from collector.store import (
     tally_key,
     utc_day_bounds,
 )
-from collector.store.schema import AUDIT_TABLE, TIME_INDEX
+from collector.store.schema import (
+    AUDIT_TABLE,
+    SHARD_ATTRIBUTE,
+    TIME_INDEX,
+    UNSHARDED_TIME_INDEX,
+    IndexSpec,
+    day_shard,
+    day_shards,
+)
 
-# Concurrent Query requests of one read (days of a range, hours of a day). bench/lookup.py: on
-# DynamoDB Local a 2019-to-now range (about 2,900 day queries) took 16 s at 8, 14 s at 16, 19 s at
-# 32; against DynamoDB each wave costs one round trip, so 16 halves a long range's time again.
+# Days of a range read at once, each day's DAY_SHARDS partitions together (at most 64 requests in
+# flight: the client's connection pool, collector/aws.py), and slices of a day's tally at once.
+# bench/lookup.py: on DynamoDB Local a 2019-to-now range (about 2,900 day queries, one partition a
+# day) took 16 s at 8, 14 s at 16, 19 s at 32; against DynamoDB each wave costs one round trip.
 PARALLEL_QUERIES = 16
 MAX_RANGE_DAYS = 3660  # ten years: a longer range is a mistake, not a question
 BATCH_GET_KEYS = 100  # BatchGetItem's own limit
@@ -89,6 +102,30 @@ def decode_item(raw: dict[str, Any]) -> Item:
     return {k: from_attribute(v) for k, v in raw.items()}
 
 
+def with_shard(item: Item) -> Item:
+    """The item as the table stores it: a record (it has a receivedDay) gets its time-index shard."""
+    day, key = item.get("receivedDay"), item.get(AUDIT_TABLE.partition_key)
+    if isinstance(day, str) and isinstance(key, str):
+        return {**item, SHARD_ATTRIBUTE: day_shard(day, key)}
+    return item
+
+
+def decode_record(raw: dict[str, Any]) -> Item:
+    """The item as the store's callers know it: the shard is the table's business. An item of the
+    sharded index has no receivedDay of its own; its shard's day is it."""
+    item = decode_item(raw)
+    shard = item.pop(SHARD_ATTRIBUTE, None)
+    if isinstance(shard, str) and "receivedDay" not in item:
+        item["receivedDay"] = shard.split("#", 1)[0]
+    return item
+
+
+def newest_first(items: Iterable[Item]) -> list[Item]:
+    """Items of several partitions in one order: newest first, ties by key (as SQLite orders them)."""
+    by_key = sorted(items, key=lambda item: str(item.get(AUDIT_TABLE.partition_key)))
+    return sorted(by_key, key=lambda item: str(item.get("receivedAt")), reverse=True)
+
+
 class DynamoDbStore:
     """Owns one aioboto3 client for the life of the container; `open` enters it, `close` leaves it."""
 
@@ -100,6 +137,8 @@ class DynamoDbStore:
         self._client = client
         self._table = table_name
         self._exit_stack = exit_stack
+        self._time_index: IndexSpec | None = None  # chosen by the first read (see time_index)
+        self._choosing = asyncio.Lock()
 
     @classmethod
     async def open(cls, table_name: str, session: Any = None) -> DynamoDbStore:
@@ -113,14 +152,14 @@ class DynamoDbStore:
         try:
             await self._client.put_item(
                 TableName=self._table,
-                Item=encode_item(item),
+                Item=encode_item(with_shard(item)),
                 ConditionExpression="attribute_not_exists(#k)",
                 ExpressionAttributeNames={"#k": AUDIT_TABLE.partition_key},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return Duplicate(decode_item(error.response.get("Item") or {}))
+                return Duplicate(decode_record(error.response.get("Item") or {}))
             raise
         return Inserted()
 
@@ -181,7 +220,7 @@ class DynamoDbStore:
             TableName=self._table, Key={AUDIT_TABLE.partition_key: {"S": key}}, ConsistentRead=True
         )
         raw = response.get("Item")
-        return None if raw is None else decode_item(raw)
+        return None if raw is None else decode_record(raw)
 
     async def query(self, query: Query) -> list[Item]:
         since, until = query.window()
@@ -189,31 +228,43 @@ class DynamoDbStore:
         if span > MAX_RANGE_DAYS:  # before listing the days: a range from the year 1 would overflow
             raise StoreError(f"a time range may span at most {MAX_RANGE_DAYS} days, not {span}")
         days = _days_newest_first(since, until)
+        index = await self.time_index()
+        fanout = len(_partitions(index, "day"))
         found: list[Item] = []
-        for start in range(0, len(days), PARALLEL_QUERIES):
+        for start in range(0, len(days), PARALLEL_QUERIES):  # the client's pool caps requests in flight
             batch = days[start : start + PARALLEL_QUERIES]
             pages = await asyncio.gather(
-                *(self._read_day(day.isoformat(), since, until, query) for day in batch)
+                *(
+                    self._read_partition(index, key, since, until, query)
+                    for day in batch
+                    for key in _partitions(index, day.isoformat())
+                )
             )
-            for page in pages:  # days newest first, each newest first
-                found += page
+            for n in range(len(batch)):  # days newest first, each day's shards merged newest first
+                found += newest_first(item for page in pages[n * fanout : (n + 1) * fanout] for item in page)[
+                    : query.limit
+                ]
             if len(found) >= query.limit:
                 break
         found = found[: query.limit]
         return await self._whole(found) if query.full and query.recipient is None else found
 
-    async def _read_day(self, day: str, since: datetime, until: datetime, query: Query) -> list[Item]:
+    async def _read_partition(
+        self, index: IndexSpec, partition: str, since: datetime, until: datetime, query: Query
+    ) -> list[Item]:
         if query.recipient is None:
-            return await self._read_index(day, since, until, limit=query.limit, match=query)
-        return await self._read_recipient(day, since, until, query)
+            return await self._read_index(index, partition, since, until, limit=query.limit, match=query)
+        return await self._read_recipient(index, partition, since, until, query)
 
-    async def _read_recipient(self, day: str, since: datetime, until: datetime, query: Query) -> list[Item]:
-        """Whole records of one day that name `query.recipient`, newest first, at most `query.limit`.
-        The time index holds no recipients: each page of index items (up to 1 MB, some 4,500) has
-        its records fetched (BatchGetItem) and matched here, so the cost is every record of the
-        day read whole until the limit is reached, never the whole day in memory at once."""
+    async def _read_recipient(
+        self, index: IndexSpec, partition: str, since: datetime, until: datetime, query: Query
+    ) -> list[Item]:
+        """Whole records of one partition that name `query.recipient`, newest first, at most
+        `query.limit`. The time index holds no recipients: each page of index items (up to 1 MB,
+        some 4,500) has its records fetched (BatchGetItem) and matched here, so the cost is every
+        record of the day read whole until the limit is reached, never the whole day in memory."""
         found: list[Item] = []
-        async for page in self._index_pages(day, since, until, match=query):
+        async for page in self._index_pages(index, partition, since, until, match=query):
             # The index is eventually consistent already: a strongly consistent read of what it
             # names would double the cost of the dominant read and make nothing surer.
             records = await self._whole(page, consistent=False)
@@ -223,20 +274,31 @@ class DynamoDbStore:
         return found[: query.limit]
 
     async def tally(self, day: date) -> dict[TallyKey, Tally]:
+        """Every partition of the day, each in 24 / partitions time slices: 24 queries in all, the
+        day's records read in parallel whichever the index."""
         start, _ = utc_day_bounds(day)
-        hours = [
-            (start + timedelta(hours=h), start + timedelta(hours=h + 1, milliseconds=-1)) for h in range(24)
+        index = await self.time_index()
+        partitions = _partitions(index, day.isoformat())
+        windows = max(1, 24 // len(partitions))
+        spans = [
+            (
+                start + timedelta(hours=24 * w // windows),
+                start + timedelta(hours=24 * (w + 1) // windows, milliseconds=-1),
+            )
+            for w in range(windows)
         ]
         counts: dict[TallyKey, Tally] = {}
         slices = await _bounded(
             self._read_index(
-                day.isoformat(),
+                index,
+                key,
                 since,
                 until,
                 limit=None,
                 projection=("status", "source", "direction", "eventType", "recipientCount"),
             )
-            for since, until in hours
+            for key in partitions
+            for since, until in spans
         )
         for items in slices:
             for item in items:
@@ -246,42 +308,111 @@ class DynamoDbStore:
 
     async def oldest_first(self, since: datetime, until: datetime, page: int) -> AsyncIterator[list[Item]]:
         """The time index read forward, day by day, its items fetched whole (BatchGetItem, eventually
-        consistent like the index) `page` at a time. receivedAt is the index's only sort key, so
-        items sharing one come in no set order: those ending an index page wait for the next page
-        and are sorted by key once all of them are in."""
+        consistent like the index) `page` at a time, ordered by (receivedAt, key). Each of a day's
+        partitions is read forward in sealed runs (see _sealed) and the runs merged: only what no
+        partition can still precede is passed on, so memory holds about one page per partition."""
         key = AUDIT_TABLE.partition_key
+        index = await self.time_index()
         ready: list[Item] = []
         for day in reversed(_days_newest_first(since, until)):
-            held: list[Item] = []
-            async for items in self._index_pages(
-                day.isoformat(),
-                since,
-                until,
-                projection=(key, "receivedAt"),
-                forward=True,
-                page_items=self.index_page_items,
-            ):
-                if not items:
-                    continue
-                newest = items[-1]["receivedAt"]
-                held = sorted([*held, *items], key=lambda i: (i["receivedAt"], i[key]))
-                cut = next(n for n, i in enumerate(held) if i["receivedAt"] == newest)
-                ready += held[:cut]
-                held = held[cut:]
+            runs = [self._sealed(index, p, since, until) for p in _partitions(index, day.isoformat())]
+            buffers: list[list[Item]] = [[] for _ in runs]
+            frontier: list[str | None] = [None for _ in runs]  # None: that partition is read out
+            live = set(range(len(runs)))
+            while True:
+                for n in list(live):
+                    if buffers[n]:
+                        continue
+                    try:
+                        buffers[n] = await anext(runs[n])
+                        frontier[n] = buffers[n][-1]["receivedAt"]
+                    except StopAsyncIteration:
+                        live.discard(n)
+                        frontier[n] = None
+                if not live and not any(buffers):
+                    break
+                # A live partition's later items come after its frontier: anything up to the lowest
+                # frontier is final. With every partition read out, everything is.
+                bound = min((str(frontier[n]) for n in live), default=None)
+                out: list[Item] = []
+                for n, buffer in enumerate(buffers):
+                    cut = len(buffer) if bound is None else sum(1 for i in buffer if i["receivedAt"] <= bound)
+                    out += buffer[:cut]
+                    buffers[n] = buffer[cut:]
+                ready += sorted(out, key=lambda i: (i["receivedAt"], i[key]))
                 while len(ready) >= page:
                     records = await self._whole(ready[:page], consistent=False)
                     ready = ready[page:]
                     if records:
                         yield records
-            ready += held
         for start in range(0, len(ready), page):
             records = await self._whole(ready[start : start + page], consistent=False)
             if records:
                 yield records
 
+    async def _sealed(
+        self, index: IndexSpec, partition: str, since: datetime, until: datetime
+    ) -> AsyncIterator[list[Item]]:
+        """One partition read forward as runs sorted by (receivedAt, key), each ending before any
+        later item: receivedAt is the index's only sort key, so items sharing the one that ends an
+        index page wait for the next page and are sorted by key once all of them are in."""
+        key = AUDIT_TABLE.partition_key
+        held: list[Item] = []
+        async for items in self._index_pages(
+            index,
+            partition,
+            since,
+            until,
+            projection=(key, "receivedAt"),
+            forward=True,
+            page_items=self.index_page_items,
+        ):
+            if not items:
+                continue
+            newest = items[-1]["receivedAt"]
+            held = sorted([*held, *items], key=lambda i: (i["receivedAt"], i[key]))
+            cut = next(n for n, i in enumerate(held) if i["receivedAt"] == newest)
+            if cut:
+                yield held[:cut]
+            held = held[cut:]
+        if held:
+            yield held
+
+    async def time_index(self) -> IndexSpec:
+        """The index this store reads, chosen once: the sharded time index, or while it is missing
+        or backfilling (a table being migrated) the unsharded one, which lists every record."""
+        async with self._choosing:
+            if self._time_index is None:
+                self._time_index = await self._choose_index()
+            return self._time_index
+
+    async def _choose_index(self) -> IndexSpec:
+        from botocore.exceptions import ClientError
+
+        problems: list[str] = []
+        for index in (TIME_INDEX, UNSHARDED_TIME_INDEX):
+            try:  # one key that never holds a record: an empty answer, half a read unit
+                await self._client.query(
+                    TableName=self._table,
+                    IndexName=index.name,
+                    KeyConditionExpression="#p = :p",
+                    ExpressionAttributeNames={"#p": index.partition_key},
+                    ExpressionAttributeValues={":p": {"S": "-"}},
+                    Limit=1,
+                )
+            except ClientError as error:
+                problem = time_index_unavailable(error, self._table, index.name)
+                if problem is None:
+                    raise
+                problems.append(problem)
+                continue
+            return index
+        raise StoreError(problems[0])  # the sharded index's: the one every migration ends with
+
     async def _read_index(
         self,
-        day: str,
+        index: IndexSpec,
+        partition: str,
         since: datetime,
         until: datetime,
         *,
@@ -289,18 +420,20 @@ class DynamoDbStore:
         match: Query | None = None,
         projection: tuple[str, ...] | None = None,
     ) -> list[Item]:
-        """Index items of one day partition within [since, until], newest first; with `match`, only
-        those its key filters accept (a FilterExpression: DynamoDB still reads the rest)."""
+        """Index items of one partition (a day, or one shard of it) within [since, until], newest
+        first; with `match`, only those its key filters accept (a FilterExpression: DynamoDB still
+        reads the rest)."""
         out: list[Item] = []
         async for page in self._index_pages(
-            day, since, until, limit=limit, match=match, projection=projection
+            index, partition, since, until, limit=limit, match=match, projection=projection
         ):
             out += page
         return out if limit is None else out[:limit]
 
     async def _index_pages(
         self,
-        day: str,
+        index: IndexSpec,
+        partition: str,
         since: datetime,
         until: datetime,
         *,
@@ -311,15 +444,15 @@ class DynamoDbStore:
         page_items: int | None = None,
     ) -> AsyncIterator[list[Item]]:
         """`_read_index` one Query page at a time, so a caller may stop early; `forward`: oldest first."""
-        names = {"#p": TIME_INDEX.partition_key, "#s": TIME_INDEX.sort_key}
+        names = {"#p": index.partition_key, "#s": index.sort_key}
         values: dict[str, Any] = {
-            ":p": {"S": day},
+            ":p": {"S": partition},
             ":a": {"S": iso_millis(since)},
             ":b": {"S": iso_millis(until)},
         }
         request: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": TIME_INDEX.name,
+            "IndexName": index.name,
             "KeyConditionExpression": "#p = :p AND #s BETWEEN :a AND :b",
             "ScanIndexForward": forward,
         }
@@ -347,7 +480,7 @@ class DynamoDbStore:
             if page_items is not None:
                 page = {"Limit": min(page_items, page.get("Limit", page_items))}
             response = await self._query(request, page)
-            items = [decode_item(raw) for raw in response.get("Items", [])]
+            items = [decode_record(raw) for raw in response.get("Items", [])]
             read += len(items)
             yield items
             if "LastEvaluatedKey" not in response:
@@ -360,8 +493,9 @@ class DynamoDbStore:
         try:
             response: dict[str, Any] = await self._client.query(**request, **page)
         except ClientError as error:
-            problem = time_index_unavailable(error, self._table)
+            problem = time_index_unavailable(error, self._table, request["IndexName"])
             if problem is not None:
+                self._time_index = None  # the table changed (a migration's deploy): choose again next read
                 raise StoreError(problem) from error
             raise
         return response
@@ -381,7 +515,7 @@ class DynamoDbStore:
             while pending:
                 response = await self._client.batch_get_item(RequestItems=pending)
                 for raw in response.get("Responses", {}).get(self._table, []):
-                    record = decode_item(raw)
+                    record = decode_record(raw)
                     records[record[key]] = record
                 pending = response.get("UnprocessedKeys") or {}
 
@@ -392,7 +526,7 @@ class DynamoDbStore:
         await self._exit_stack.aclose()
 
 
-def time_index_unavailable(error: Exception, table: str) -> str | None:
+def time_index_unavailable(error: Exception, table: str, name: str = TIME_INDEX.name) -> str | None:
     """What to tell a reader when the time index cannot answer yet: a table made by an older
     version has no such index until its migration adds it, and a new index backfills first."""
     response = getattr(error, "response", {}) or {}
@@ -400,7 +534,6 @@ def time_index_unavailable(error: Exception, table: str) -> str | None:
     if details.get("Code") != "ValidationException":
         return None
     message = str(details.get("Message", ""))
-    name = TIME_INDEX.name
     if "backfilling" in message:
         return (
             f"the time index {name} of table {table} is still being built (it backfills after it is "
@@ -409,10 +542,12 @@ def time_index_unavailable(error: Exception, table: str) -> str | None:
             f"--query \"Table.GlobalSecondaryIndexes[?IndexName=='{name}'].IndexStatus\""
         )
     if "does not have the specified index" in message:
+        fallback = "" if name == UNSHARDED_TIME_INDEX.name else f" (nor {UNSHARDED_TIME_INDEX.name})"
         return (
-            f"table {table} has no time index {name}: it was created by an older version (indexes "
-            "byMessageId, bySender, byDay); add the index as docs/deploy.md says, section "
-            "'Migrating a table that has the three old indexes'"
+            f"table {table} has no time index {name}{fallback}: it was created by an older version "
+            "(indexes byMessageId, bySender, byDay); "
+            "add the index as docs/deploy.md says, section 'Migrating a table that has the three old "
+            "indexes'"
         )
     return None
 
@@ -432,6 +567,11 @@ def _attribute_filters(match: Query, names: dict[str, str], values: dict[str, An
         names["#st"], values[":st"] = "status", {"S": match.status}
         filters.append("#st = :st")
     return filters
+
+
+def _partitions(index: IndexSpec, day: str) -> list[str]:
+    """The time-index partition keys of one UTC day."""
+    return day_shards(day) if index.partition_key == SHARD_ATTRIBUTE else [day]
 
 
 def _days_newest_first(since: datetime, until: datetime) -> list[date]:

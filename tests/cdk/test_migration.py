@@ -1,8 +1,10 @@
-"""The documented migration from the three old indexes to the time index, over synthesized tables.
+"""The documented migrations to the sharded time index, over synthesized tables: from the three old
+indexes, and from the unsharded time index.
 
 CloudFormation adds or deletes at most one global secondary index per stack update and fails an
-update that does more. The walk starts from the table the old version really deployed (synthesized
-at commit 5a284cb, kept in tests/data) and follows the `cdk deploy` lines of docs/deploy.md.
+update that does more. Each walk starts from the table an old version really deployed (synthesized
+at commit 5a284cb or d897ff8, kept in tests/data) and follows the `cdk deploy` lines of
+docs/deploy.md; the shard backfill, which only writes items, sits between deploys 1 and 2.
 """
 
 from __future__ import annotations
@@ -19,26 +21,35 @@ from aws_cdk.assertions import Template
 
 from cdk.settings import SettingsError, StackSettings
 from cdk.table import audit_table
-from collector.store.schema import AUDIT_TABLE, LEGACY_INDEXES, TIME_INDEX, TableSpec
+from collector.store.schema import (
+    AUDIT_TABLE,
+    ORIGINAL_INDEXES,
+    TIME_INDEX,
+    UNSHARDED_TIME_INDEX,
+    TableSpec,
+)
 from tests.cdk.support import ORG_ID, ROOT, Synth, synthesize
 
 DOCS = ROOT / "docs" / "deploy.md"
 SECTION = "## Migrating a table that has the three old indexes"
+SHARDING = "## Migrating to the sharded time index"
 OLD = json.loads((ROOT / "tests" / "data" / "audit-table-5a284cb.json").read_text())
+UNSHARDED = json.loads((ROOT / "tests" / "data" / "audit-table-d897ff8.json").read_text())
+BACKFILL = "workmail-collector table backfill-shards"
 Resource = dict[str, Any]
 
 
-def migration_section() -> str:
+def migration_section(section: str = SECTION) -> str:
     text = DOCS.read_text()
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
+    start = text.index(section)
+    end = text.find("\n## ", start + len(section))
     return text[start : end if end != -1 else len(text)]
 
 
-def documented_deploys() -> list[dict[str, str]]:
+def documented_deploys(section: str = SECTION) -> list[dict[str, str]]:
     """The context (-c key=value) of each `npx cdk deploy` line of the migration, in order."""
     deploys = []
-    for line in migration_section().splitlines():
+    for line in migration_section(section).splitlines():
         if not line.startswith("npx cdk deploy"):
             continue
         words = shlex.split(line.split("#", 1)[0])
@@ -86,39 +97,67 @@ def table_class(resource: Resource) -> str:
 
 def table_for(context: dict[str, str]) -> tuple[str, Resource]:
     settings = StackSettings.from_context(context.get)
-    return table_of(AUDIT_TABLE.with_legacy(settings.legacy_indexes), settings.table_class)
+    spec = AUDIT_TABLE.with_legacy(settings.legacy_indexes, current=settings.sharded_index)
+    return table_of(spec, settings.table_class)
 
 
-def test_the_legacy_indexes_are_the_old_versions_table_exactly() -> None:
-    logical_id, resource = table_of(
-        TableSpec(AUDIT_TABLE.partition_key, AUDIT_TABLE.ttl_attribute, LEGACY_INDEXES), "standard"
-    )
-    assert logical_id == OLD["logicalId"]
-    assert resource == OLD["resource"]
+def test_the_legacy_indexes_are_the_old_versions_tables_exactly() -> None:
+    for indexes, kind, old in (
+        (ORIGINAL_INDEXES, "standard", OLD),
+        ((UNSHARDED_TIME_INDEX,), "infrequent-access", UNSHARDED),
+    ):
+        logical_id, resource = table_of(
+            TableSpec(AUDIT_TABLE.partition_key, AUDIT_TABLE.ttl_attribute, indexes), kind
+        )
+        assert logical_id == old["logicalId"]
+        assert resource == old["resource"]
 
 
-def test_each_documented_deploy_changes_one_thing_on_the_table() -> None:
-    """One index added or removed, or the class changed; no index that stays is touched."""
-    deploys = documented_deploys()
-    assert len(deploys) == 2 + len(LEGACY_INDEXES), deploys
-    previous: Resource = OLD["resource"]
+@pytest.mark.parametrize(("section", "old", "count"), [(SECTION, OLD, 6), (SHARDING, UNSHARDED, 3)])
+def test_each_documented_deploy_changes_one_thing_on_the_table(
+    section: str, old: dict[str, Any], count: int
+) -> None:
+    """Deploy 1 (shardedIndex=false) leaves the table as it was; each later one adds or removes one
+    index, or changes the class; no index that stays is touched."""
+    deploys = documented_deploys(section)
+    assert len(deploys) == count, deploys
+    assert deploys[0].get("shardedIndex") == "false"
+    assert all("shardedIndex" not in context for context in deploys[1:])
+    previous: Resource = old["resource"]
     for step, context in enumerate(deploys, start=1):
         logical_id, resource = table_for(context)
-        assert logical_id == OLD["logicalId"], f"deploy {step} would replace the table"
+        assert logical_id == old["logicalId"], f"deploy {step} would replace the table"
         added, removed, changed = gsi_changes(previous, resource)
         reclassed = table_class(previous) != table_class(resource)
-        assert len(added) + len(removed) + reclassed == 1, f"deploy {step}: +{added} -{removed} {reclassed}"
+        changes = len(added) + len(removed) + reclassed
+        assert changes == (0 if step == 1 else 1), f"deploy {step}: +{added} -{removed} {reclassed}"
         assert changed == [], f"deploy {step} changes {changed}"
-        assert unchanged_part(resource) == unchanged_part(OLD["resource"]), f"deploy {step}"
+        assert unchanged_part(resource) == unchanged_part(old["resource"]), f"deploy {step}"
+        if step == 1:
+            assert resource == old["resource"], "deploy 1 changes the function only"
         previous = resource
     assert deploys[-1] == {"organizationId": ORG_ID}, "the last deploy is a plain one"
     assert previous == table_of(AUDIT_TABLE)[1], "the last deploy ends at the current table"
 
 
-def test_deploying_this_version_straight_onto_the_old_table_is_an_update_cloudformation_fails() -> None:
+@pytest.mark.parametrize("section", [SECTION, SHARDING])
+def test_the_shard_backfill_runs_between_deploy_1_and_the_deploy_that_adds_the_index(section: str) -> None:
+    """The sharded index is complete when it is built only if every record has its shard by then."""
+    lines = [
+        line
+        for line in migration_section(section).splitlines()
+        if line.startswith(("npx cdk deploy", BACKFILL))
+    ]
+    assert lines[1].startswith(BACKFILL), lines
+    assert "-c shardedIndex=false" in lines[0] and "shardedIndex" not in lines[2]
+
+
+def test_deploying_this_version_straight_onto_an_old_table_is_an_update_cloudformation_fails() -> None:
     added, removed, _ = gsi_changes(OLD["resource"], table_of(AUDIT_TABLE)[1])
     assert added == [TIME_INDEX.name]
-    assert len(removed) == len(LEGACY_INDEXES)
+    assert len(removed) == len(ORIGINAL_INDEXES)
+    added, removed, _ = gsi_changes(UNSHARDED["resource"], table_of(AUDIT_TABLE)[1])
+    assert (added, removed) == ([TIME_INDEX.name], [UNSHARDED_TIME_INDEX.name])  # a replacement: refused
 
 
 @pytest.fixture(scope="module")
@@ -135,15 +174,27 @@ def test_the_stack_keeps_the_legacy_indexes_its_setting_lists(
     assert default_synth.only("AWS::DynamoDB::Table") == table_of(AUDIT_TABLE)
 
 
-def test_the_documented_cli_migration_creates_the_index_table_create_would() -> None:
-    """The `aws dynamodb update-table` for tables made by an older `table create`."""
-    created = re.search(r"--global-secondary-index-updates '(\[\{\"Create\".*?\])'", migration_section())
+@pytest.mark.parametrize(
+    ("section", "old"),
+    [(SECTION, ORIGINAL_INDEXES), (SHARDING, (UNSHARDED_TIME_INDEX,))],
+)
+def test_the_documented_cli_migration_creates_the_index_table_create_would(
+    section: str, old: tuple[Any, ...]
+) -> None:
+    """The `aws dynamodb update-table` for tables made by an older `table create`, after the backfill."""
+    text = migration_section(section)
+    created = re.search(r"--global-secondary-index-updates '(\[\{\"Create\".*?\])'", text)
     assert created is not None
+    assert text.rindex(BACKFILL, 0, created.start()) > text.rindex("TABLE=my-audit", 0, created.start())
     (update,) = json.loads(created.group(1))
     (expected,) = AUDIT_TABLE.create_table_request("unused")["GlobalSecondaryIndexes"]
     assert update["Create"] == expected
-    deleted = re.findall(r'"Delete":\{"IndexName":"(\w+)"\}', migration_section())
-    assert set(deleted) == {i.name for i in LEGACY_INDEXES} | {TIME_INDEX.name}  # + the rollback clean-up
+    definitions = re.search(r"--attribute-definitions (.*) \\\n", text[: created.start()])
+    assert definitions is not None
+    named = {part.split(",")[0].removeprefix("AttributeName=") for part in definitions.group(1).split()}
+    assert named == {TIME_INDEX.partition_key, TIME_INDEX.sort_key}
+    deleted = re.findall(r'"Delete":\{"IndexName":"(\w+)"\}', text)
+    assert set(deleted) == {i.name for i in old} | {TIME_INDEX.name}  # + the rollback clean-up
 
 
 @pytest.mark.parametrize(
@@ -185,7 +236,15 @@ def test_legacy_indexes_setting_lists_old_indexes_in_the_old_order(
 
 
 def test_legacy_indexes_setting_refuses_an_index_the_old_table_never_had() -> None:
-    with pytest.raises(
-        SettingsError, match="legacyIndexes names indexes this table never had: byReceivedDay"
-    ):
-        StackSettings.from_context({"organizationId": ORG_ID, "legacyIndexes": "byReceivedDay"}.get)
+    with pytest.raises(SettingsError, match="legacyIndexes names indexes this table never had: byDayShard"):
+        StackSettings.from_context({"organizationId": ORG_ID, "legacyIndexes": "byDayShard"}.get)
+
+
+def test_sharded_index_setting_is_only_for_a_migrations_first_deploy() -> None:
+    assert StackSettings.from_context({"organizationId": ORG_ID}.get).sharded_index
+    with pytest.raises(SettingsError, match="shardedIndex=false is for the first deploy of a migration"):
+        StackSettings.from_context({"organizationId": ORG_ID, "shardedIndex": "false"}.get)
+    first = StackSettings.from_context(
+        {"organizationId": ORG_ID, "shardedIndex": "false", "legacyIndexes": "byReceivedDay"}.get
+    )
+    assert not first.sharded_index and first.legacy_indexes == ("byReceivedDay",)
