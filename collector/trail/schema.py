@@ -77,6 +77,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("expires_at", "bigint", "expiresAt", "epoch seconds of the store's TTL"),
     _c("fingerprint", "string", "fingerprint", "SHA-256 of the canonical payload"),
     _c("key_synthesized", "boolean", "keySynthesized", "the dedupe key was derived, not sent"),
+    _c("claimed_key", "string", "claimedKey", "a quarantined payload's own key, from the ids it carried"),
     _c("redacted", "boolean", "redacted", "addresses and subject are HMACs"),
     _c("reason", "string", "reason", "INVALID: why"),
     _c("raw", "string", "raw", "INVALID: the payload as it arrived (cut at 300 KB)"),
