@@ -20,8 +20,8 @@ from constructs import Construct
 
 from cdk.nag import acknowledge
 from cdk.settings import StackSettings
+from cdk.table import time_index_arns
 from collector.reconcile import LEDGER_PREFIX
-from collector.store.schema import TIME_INDEX, UNSHARDED_TIME_INDEX
 
 HANDLER = "collector.reconcile_handler.handler"
 TIMEOUT = Duration.minutes(5)
@@ -60,11 +60,7 @@ class ScheduledReconcile(Construct):
                 actions=["dynamodb:Query"],
                 # During a migration from the unsharded time index, the reader uses it until the
                 # sharded one is ACTIVE (collector/store/dynamodb.py): both, while the table has both.
-                resources=[
-                    f"{table.table_arn}/index/{index}"
-                    for index in (TIME_INDEX.name, UNSHARDED_TIME_INDEX.name)
-                    if index == TIME_INDEX.name or index in settings.legacy_indexes
-                ],
+                resources=time_index_arns(table, settings.legacy_indexes),
             )
         )
         self.role.add_to_policy(

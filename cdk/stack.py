@@ -302,6 +302,7 @@ class CollectorStack(Stack):
                 dashboard=self.observability.mail_flow,
                 log_retention=RETENTION[settings.log_retention_days],
                 runtime=RUNTIME,
+                legacy_indexes=settings.legacy_indexes,
             )
 
         self.trail: Trail | None = None
@@ -317,6 +318,7 @@ class CollectorStack(Stack):
                 topic=self.observability.topic,
                 environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},
                 layer_dir=trail_layer_dir,
+                legacy_indexes=settings.legacy_indexes,
             )
             CfnOutput(
                 self, "TrailBucketName", value=self.trail.bucket.bucket_name, description="The S3 trail"

@@ -12,7 +12,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from collector.store.schema import TableSpec
+from collector.store.schema import TIME_INDEX, UNSHARDED_TIME_INDEX, TableSpec
 
 KINDS = {
     "S": dynamodb.AttributeType.STRING,
@@ -68,3 +68,14 @@ def audit_table(
             non_key_attributes=None if index.projection is None else list(index.projection),
         )
     return table
+
+
+def time_index_arns(table: dynamodb.ITable, legacy_indexes: tuple[str, ...]) -> list[str]:
+    """What a reader of the trail may Query: the time index, and during a migration from the
+    unsharded one (still in `legacyIndexes`) that one too, which the store reads until the sharded
+    index is ACTIVE (collector/store/dynamodb.py)."""
+    return [
+        f"{table.table_arn}/index/{index}"
+        for index in (TIME_INDEX.name, UNSHARDED_TIME_INDEX.name)
+        if index == TIME_INDEX.name or index in legacy_indexes
+    ]

@@ -20,7 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk.nag import acknowledge
-from collector.store.schema import TIME_INDEX
+from cdk.table import time_index_arns
 from dashboards.trace import trace_widget
 
 HANDLER = "collector.trace_widget.handler"
@@ -42,6 +42,7 @@ class TraceWidget(Construct):
         dashboard: cw.Dashboard,
         log_retention: logs.RetentionDays,
         runtime: lambda_.Runtime,
+        legacy_indexes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -58,7 +59,7 @@ class TraceWidget(Construct):
             iam.PolicyStatement(
                 sid="SearchTheTimeIndex",
                 actions=["dynamodb:Query"],
-                resources=[f"{table.table_arn}/index/{TIME_INDEX.name}"],
+                resources=time_index_arns(table, legacy_indexes),
             )
         )
         self.role.add_to_policy(

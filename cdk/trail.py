@@ -33,7 +33,7 @@ from constructs import Construct
 
 from cdk.nag import acknowledge
 from cdk.settings import TrailSettings
-from collector.store.schema import TIME_INDEX
+from cdk.table import time_index_arns
 from collector.trail.queries import NAMED_QUERIES
 from collector.trail.s3 import TRAIL_PREFIX
 from collector.trail.schema import COLUMNS, DATABASE, PARTITION, TABLE
@@ -68,6 +68,7 @@ class Trail(Construct):
         topic: sns.ITopic,
         environment: dict[str, str],
         layer_dir: Path | None = None,
+        legacy_indexes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
@@ -78,7 +79,9 @@ class Trail(Construct):
         self.workgroup = self._workgroup(settings)
         self.named_queries = self._named_queries()
         self.failures = self._failure_queue()
-        self.function = self._exporter(settings, table, code, runtime, log_retention, environment)
+        self.function = self._exporter(
+            settings, table, code, runtime, log_retention, environment, legacy_indexes
+        )
         self.alarm = create_alarm(
             self, export_failed(self.failures), prefix=Stack.of(self).stack_name, topic=topic
         )
@@ -267,6 +270,7 @@ class Trail(Construct):
         runtime: lambda_.Runtime,
         log_retention: logs.RetentionDays,
         environment: dict[str, str],
+        legacy_indexes: tuple[str, ...],
     ) -> lambda_.Function:
         log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         role = iam.Role(
@@ -280,7 +284,7 @@ class Trail(Construct):
             iam.PolicyStatement(
                 sid="ReadTheTimeIndex",
                 actions=["dynamodb:Query"],
-                resources=[f"{table.table_arn}/index/{TIME_INDEX.name}"],
+                resources=time_index_arns(table, legacy_indexes),
             )
         )
         role.add_to_policy(

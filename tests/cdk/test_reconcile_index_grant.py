@@ -61,3 +61,35 @@ def test_the_reconcile_role_may_query_the_indexes_its_reader_may_use(
     context: dict[str, str], expected: list[str]
 ) -> None:
     assert index_names(query_resources(context)) == expected
+
+
+@pytest.mark.parametrize(
+    ("legacy", "expected"),
+    [((), [TIME_INDEX.name]), (("byReceivedDay",), [TIME_INDEX.name, UNSHARDED_TIME_INDEX.name])],
+)
+def test_the_trace_widget_role_may_query_the_indexes_its_reader_may_use(
+    legacy: tuple[str, ...], expected: list[str]
+) -> None:
+    """The trace widget reads through the same store: during the migration, the unsharded index too."""
+    from aws_cdk import aws_cloudwatch as cw
+
+    from cdk.trace import TraceWidget
+
+    stack = Stack(App(), "TraceGrant")
+    table = audit_table(stack, "AuditTable", AUDIT_TABLE.with_legacy(legacy))
+    TraceWidget(
+        stack,
+        "Trace",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+        table=table,
+        redaction_key=None,
+        dashboard=cw.Dashboard(stack, "Board"),
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        legacy_indexes=legacy,
+    )
+    policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    (query,) = [s for s in statements if s["Action"] == "dynamodb:Query"]
+    resources = query["Resource"]
+    assert index_names(resources if isinstance(resources, list) else [resources]) == expected
