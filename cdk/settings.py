@@ -99,17 +99,21 @@ def _squashed(key: str) -> str:
     return re.sub(r"[-_.\s]", "", key.lower())
 
 
+# The keys the pinned CDK CLI itself keeps in cdk.json and cdk.context.json without a `:` (what
+# `cdk acknowledge` and `cdk cli-telemetry` write); tests/cdk/test_context_keys.py reads the CLI's
+# code for them, so an upgrade that adds one fails there, not at a user's deploy.
+CDK_CLI_KEYS = frozenset({"acknowledged-issue-numbers", "cli-telemetry"})
+
+
 def check_context_keys(context: Iterable[str]) -> None:
     """Refuse a context key the app does not read (`-c retentiondays=30` would deploy the default
     silently), naming the nearest known one. The CDK's own keys are left alone: feature flags
-    (`@aws-cdk/...`), lookups and CLI keys (`aws:cdk:...`, `availability-zones:...`) and its
-    hyphenated ones (`cli-telemetry`); a hyphenated spelling of one of ours is still caught."""
+    (`@aws-cdk/...`), lookups and CLI keys (`aws:cdk:...`, `availability-zones:...`) and the
+    CLI's own (CDK_CLI_KEYS); any other key, hyphenated or not (`retention-dyas`), is checked."""
     known = known_context_keys()
     squashed = {_squashed(k): k for k in known}
     for key in context:
-        if key in known or key.startswith("@") or ":" in key or "/" in key:
-            continue
-        if "-" in key and _squashed(key) not in squashed:
+        if key in known or key in CDK_CLI_KEYS or key.startswith("@") or ":" in key or "/" in key:
             continue
         near = difflib.get_close_matches(_squashed(key), list(squashed), n=1, cutoff=0.6)
         hint = f"did you mean {squashed[near[0]]}?" if near else f"known keys: {', '.join(sorted(known))}"
