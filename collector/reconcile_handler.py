@@ -41,7 +41,7 @@ import orjson
 from aws_embedded_metrics.validator import validate_dimension_set, validate_namespace
 
 from collector.aws import open_client
-from collector.clock import utc_now
+from collector.clock import parse_day, utc_now
 from collector.config import (
     ConfigError,
     Settings,
@@ -159,7 +159,7 @@ async def run(event: Any, env: Mapping[str, str], now: datetime) -> Report:
     window: int | None = (until - since).days + 1
     if isinstance(event, dict) and event.get("day"):
         try:
-            since = until = date.fromisoformat(str(event["day"]))
+            since = until = parse_day(str(event["day"]))
         except ValueError:
             raise ConfigError(f"event day must be YYYY-MM-DD, got {event['day']!r}") from None
         window = None  # a person asked for this day, and reads its report
