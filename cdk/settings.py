@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from collector.clock import parse_day, utc_now
 from collector.config import (
     DEFAULT_NAMESPACE,
     ConfigError,
@@ -144,7 +145,10 @@ class SesSettings:
 
 OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 COLD_STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR")
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# S3 lifecycle: a transition to STANDARD_IA or ONEZONE_IA needs objects at least 30 days old (the
+# PutBucketLifecycleConfiguration is refused at deploy otherwise); INTELLIGENT_TIERING, GLACIER_IR,
+# GLACIER and DEEP_ARCHIVE take any day from 0 (S3 API reference, Transition.Days).
+MIN_TRANSITION_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
 # With the trail on, DynamoDB keeps only a hot window (TTL) and the Standard class: at a short
 # retention writes outweigh storage, and Standard's writes are the cheaper (bench/trail_cost.py).
 TRAIL_HOT_WINDOW_DAYS = 30
@@ -481,14 +485,29 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
             "context value trailColdStorageClass must be one Athena reads directly: "
             f"{', '.join(COLD_STORAGE_CLASSES)}; got {cold_class!r}"
         )
+    least = MIN_TRANSITION_DAYS.get(cold_class, 0)
+    if 0 < cold_days < least:
+        raise SettingsError(
+            f"context value trailColdAfterDays must be at least {least} with trailColdStorageClass "
+            f"{cold_class} (S3 moves objects there only once they are {least} days old), got {cold_days}"
+        )
     scan = _int(get, "trailScanLimitGb", defaults.scan_limit_gb)
     if not 1 <= scan <= 100_000:
         raise SettingsError(
             "context value trailScanLimitGb must be between 1 and 100000 (GB one query may scan)"
         )
     start = _text(get, "trailStartDay", defaults.start_day)
-    if not DAY.fullmatch(start):
-        raise SettingsError(f"context value trailStartDay must be a UTC day as YYYY-MM-DD, got {start!r}")
+    try:
+        first = parse_day(start)
+    except ValueError:
+        raise SettingsError(
+            f"context value trailStartDay must be a UTC day as YYYY-MM-DD, got {start!r}"
+        ) from None
+    if first > utc_now().date():
+        raise SettingsError(
+            f"context value trailStartDay must not be in the future (partition projection starts"
+            f" there and reads up to today), got {start}"
+        )
     export_days = _int(get, "trailExportDays", defaults.export_days)
     if not 1 <= export_days <= 14:
         raise SettingsError("context value trailExportDays must be between 1 (today only) and 14")
