@@ -224,7 +224,7 @@ class Pipeline:
         if await self.store.replace_invalid(item):
             return Inserted()
         # Another delivery took it back first (or an SDK retry of this write already applied): the
-        # record now there, as one more conditional write reports it (the Lambda role may only put).
+        # record now there, as one more conditional write reports it (which returns it in the same call).
         return await self.store.put_once(item)
 
     async def close(self) -> None:
