@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from collector.clock import parse_day, utc_now
 from collector.config import (
     DEFAULT_NAMESPACE,
     ConfigError,
@@ -99,17 +100,21 @@ def _squashed(key: str) -> str:
     return re.sub(r"[-_.\s]", "", key.lower())
 
 
+# The keys the pinned CDK CLI itself keeps in cdk.json and cdk.context.json without a `:` (what
+# `cdk acknowledge` and `cdk cli-telemetry` write); tests/cdk/test_context_keys.py reads the CLI's
+# code for them, so an upgrade that adds one fails there, not at a user's deploy.
+CDK_CLI_KEYS = frozenset({"acknowledged-issue-numbers", "cli-telemetry"})
+
+
 def check_context_keys(context: Iterable[str]) -> None:
     """Refuse a context key the app does not read (`-c retentiondays=30` would deploy the default
     silently), naming the nearest known one. The CDK's own keys are left alone: feature flags
-    (`@aws-cdk/...`), lookups and CLI keys (`aws:cdk:...`, `availability-zones:...`) and its
-    hyphenated ones (`cli-telemetry`); a hyphenated spelling of one of ours is still caught."""
+    (`@aws-cdk/...`), lookups and CLI keys (`aws:cdk:...`, `availability-zones:...`) and the
+    CLI's own (CDK_CLI_KEYS); any other key, hyphenated or not (`retention-dyas`), is checked."""
     known = known_context_keys()
     squashed = {_squashed(k): k for k in known}
     for key in context:
-        if key in known or key.startswith("@") or ":" in key or "/" in key:
-            continue
-        if "-" in key and _squashed(key) not in squashed:
+        if key in known or key in CDK_CLI_KEYS or key.startswith("@") or ":" in key or "/" in key:
             continue
         near = difflib.get_close_matches(_squashed(key), list(squashed), n=1, cutoff=0.6)
         hint = f"did you mean {squashed[near[0]]}?" if near else f"known keys: {', '.join(sorted(known))}"
@@ -140,7 +145,10 @@ class SesSettings:
 
 OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 COLD_STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR")
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# S3 lifecycle: a transition to STANDARD_IA or ONEZONE_IA needs objects at least 30 days old (the
+# PutBucketLifecycleConfiguration is refused at deploy otherwise); INTELLIGENT_TIERING, GLACIER_IR,
+# GLACIER and DEEP_ARCHIVE take any day from 0 (S3 API reference, Transition.Days).
+MIN_TRANSITION_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
 # With the trail on, DynamoDB keeps only a hot window (TTL) and the Standard class: at a short
 # retention writes outweigh storage, and Standard's writes are the cheaper (bench/trail_cost.py).
 TRAIL_HOT_WINDOW_DAYS = 30
@@ -490,14 +498,29 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
             "context value trailColdStorageClass must be one Athena reads directly: "
             f"{', '.join(COLD_STORAGE_CLASSES)}; got {cold_class!r}"
         )
+    least = MIN_TRANSITION_DAYS.get(cold_class, 0)
+    if 0 < cold_days < least:
+        raise SettingsError(
+            f"context value trailColdAfterDays must be at least {least} with trailColdStorageClass "
+            f"{cold_class} (S3 moves objects there only once they are {least} days old), got {cold_days}"
+        )
     scan = _int(get, "trailScanLimitGb", defaults.scan_limit_gb)
     if not 1 <= scan <= 100_000:
         raise SettingsError(
             "context value trailScanLimitGb must be between 1 and 100000 (GB one query may scan)"
         )
     start = _text(get, "trailStartDay", defaults.start_day)
-    if not DAY.fullmatch(start):
-        raise SettingsError(f"context value trailStartDay must be a UTC day as YYYY-MM-DD, got {start!r}")
+    try:
+        first = parse_day(start)
+    except ValueError:
+        raise SettingsError(
+            f"context value trailStartDay must be a UTC day as YYYY-MM-DD, got {start!r}"
+        ) from None
+    if first > utc_now().date():
+        raise SettingsError(
+            f"context value trailStartDay must not be in the future (partition projection starts"
+            f" there and reads up to today), got {start}"
+        )
     export_days = _int(get, "trailExportDays", defaults.export_days)
     if not 1 <= export_days <= 14:
         raise SettingsError("context value trailExportDays must be between 1 (today only) and 14")

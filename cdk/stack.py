@@ -152,13 +152,14 @@ class CollectorStack(Stack):
             self,
             "FunctionRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="WorkMail collector: write logs, PutItem on its table, send failures to its queue",
+            description="WorkMail collector: write logs, Put/GetItem on its table, send failures to a queue",
         )
         self.log_group.grant_write(self.role)
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteAuditRecords",
-                actions=["dynamodb:PutItem"],
+                # GetItem: only for an invalid payload, to find it where older versions kept it.
+                actions=["dynamodb:PutItem", "dynamodb:GetItem"],
                 resources=[self.table.table_arn],
             )
         )

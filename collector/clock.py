@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def utc_now() -> datetime:
@@ -14,6 +17,15 @@ def iso_millis(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_day(text: str) -> date:
+    """A UTC day written exactly YYYY-MM-DD, and a real one; ValueError otherwise. Not
+    `date.fromisoformat` alone: it also reads an ISO week date (`2026-W10-1`) and a basic date
+    (`20260310`), which would match no day partition, ledger key or day a person meant."""
+    if not _DAY.fullmatch(text):
+        raise ValueError(f"not a day written YYYY-MM-DD: {text!r}")
+    return date.fromisoformat(text)
 
 
 def parse_iso_millis(text: str) -> datetime:

@@ -120,6 +120,11 @@ class Invalid:
     direction: Direction = Direction.UNKNOWN
     source: Source | None = None  # None: no adapter recognised the payload
     claimed_key: str | None = None  # the dedupe key the payload's own ids would give it, if usable
+    # Where versions before the quarantine's own key space stored this payload (the key it claimed,
+    # or `sha256:<hash>`), and the fingerprint they gave it when it differs from today's (a line
+    # that is not JSON): a redelivery across an upgrade finds its earlier record there.
+    legacy_keys: tuple[str, ...] = ()
+    legacy_fingerprint: str | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -128,6 +133,11 @@ class Invalid:
     @property
     def key_synthesized(self) -> bool:
         return True
+
+    @property
+    def old_fingerprint(self) -> str:
+        """The fingerprint an older version stored under one of `legacy_keys`."""
+        return self.legacy_fingerprint or self.fingerprint
 
 
 @dataclass(frozen=True)

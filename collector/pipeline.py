@@ -181,6 +181,10 @@ class Pipeline:
         item["attemptId"] = uuid.uuid4().hex
         item.update(extra or {})
         item = fit(item)
+        if isinstance(parsed, Invalid) and (earlier := await self._quarantined_earlier(parsed)) is not None:
+            # Read before writing: a copy under the new key would count the payload a second time.
+            keyed = {"invocationId": earlier["invocationId"], "fingerprint": earlier["fingerprint"]}
+            return parsed, item | keyed, Duplicate(earlier), enrichment
         result = await self.store.put_once(item)
         if (
             isinstance(result, Duplicate)
@@ -189,6 +193,23 @@ class Pipeline:
         ):
             result = await self._take_back(item, result.existing)
         return parsed, item, result, enrichment
+
+    async def _quarantined_earlier(self, invalid: Invalid) -> Item | None:
+        """The record an older version quarantined this same payload as, under the key it kept such
+        payloads by then (the key the payload claimed, or `sha256:<hash>`), if it is still there.
+
+        One GetItem per legacy key, on the invalid path only. Read before the write, so a payload
+        quarantined before an upgrade and redelivered after it (WorkMail or SNS retrying across the
+        deploy, `replay` run again on a file an older version replayed) stays one record, counted
+        once, and nothing is written that could leave a second copy. A record an event has since
+        taken back moved to the quarantine's key space under its own hash, and is found there by
+        the write itself."""
+        for key in invalid.legacy_keys:
+            old = await self.store.get(key)
+            same = old is not None and old.get("fingerprint") == invalid.old_fingerprint
+            if same and old is not None and old.get("status") == "INVALID":
+                return old
+        return None
 
     async def _take_back(self, item: Item, old: Item) -> PutResult:
         """An older version quarantined a broken copy of this event under the event's own key. Move
@@ -203,7 +224,7 @@ class Pipeline:
         if await self.store.replace_invalid(item):
             return Inserted()
         # Another delivery took it back first (or an SDK retry of this write already applied): the
-        # record now there, as one more conditional write reports it (the Lambda role may only put).
+        # record now there, as one more conditional write reports it (which returns it in the same call).
         return await self.store.put_once(item)
 
     async def close(self) -> None:
@@ -328,9 +349,9 @@ def _classify(
                 differing_fields=differing_fields(existing, item),
                 source=parsed.source,
             )
-        return Outcome(
-            status, parsed.dedupe_key, parsed.direction, key_synthesized=synthesized, source=parsed.source
-        )
+        # Where the record is: the quarantine's key, or the key an older version kept it under.
+        key = str(item["invocationId"])
+        return Outcome(status, key, parsed.direction, key_synthesized=synthesized, source=parsed.source)
     differing: tuple[str, ...] = ()
     if existing is None:
         status = Status.RECORDED

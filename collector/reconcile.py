@@ -75,6 +75,8 @@ LEDGER_DAYS = 30  # a ledger item outlives every day it may correct
 RECENT_POINT = timedelta(hours=24)
 RECENT_DELAY = timedelta(hours=2)
 OLD_DELAY = timedelta(hours=48)
+SCHEDULE_PERIOD = timedelta(days=1)  # the scheduled reconcile runs once a day (cdk/reconcile.py)
+SCHEDULE_SLACK = timedelta(hours=1)  # how late a scheduled run may start, and then take
 QUERIES_PER_REQUEST = 500  # GetMetricData's own limit
 DEFAULT_MIN_MESSAGES = 10
 
@@ -127,6 +129,9 @@ class Options:
     min_messages: int = DEFAULT_MIN_MESSAGES  # days with fewer WorkMail messages are not judged
     fix: bool = False
     retention_days: int = 0  # the audit trail's TTL; 0: records never expire
+    # The scheduled run: the days it covers, ending yesterday. It writes a correction only when a
+    # later scheduled run will still cover that day once a lost answer would show (read_back_due).
+    window_days: int | None = None
 
     def days(self) -> list[date]:
         return [self.since + timedelta(days=n) for n in range((self.until - self.since).days + 1)]
@@ -172,6 +177,7 @@ class Outcome(StrEnum):
     DAY_NOT_OVER = "day not over"
     TOO_OLD = "too old"
     EXPIRED = "past retention"
+    NO_READ_BACK = "not written (no read-back)"  # the schedule would never see a lost answer
 
 
 FIXED = frozenset({Outcome.WRITTEN, Outcome.PENDING})
@@ -482,10 +488,21 @@ async def _correct(
             Outcome.TOO_OLD,
             "CloudWatch refuses data points more than two weeks old; the audit trail stays the record",
         )
+    send = read_back_due(row.day, now, options.window_days)
     ledger = Ledger(store, row, now)
-    earlier = await ledger.claim()
+    earlier = await ledger.claim(send)
     if earlier is not None:
         return _earlier(row, value, earlier)
+    if not send:
+        return Correction(
+            row.day,
+            row.series,
+            value,
+            Outcome.NO_READ_BACK,
+            f"no later scheduled run (covering {options.window_days} days) looks at {row.day} once"
+            " CloudWatch would show it, so a lost answer would go unnoticed; correct it with"
+            f" `workmail-collector reconcile --since {row.day} --fix`",
+        )
     datum: dict[str, Any] = {
         "MetricName": row.series.metric,
         "Dimensions": row.series.dimensions(options.service),
@@ -548,6 +565,16 @@ def never_applied(error: BaseException) -> bool:
     return False
 
 
+def read_back_due(day: date, now: datetime, window_days: int | None) -> bool:
+    """True if a correction of `day` sent `now` can be checked: a run on the daily schedule (one
+    period later at most, plus slack for the scheduler's delay) after it would show still covers
+    `day`. Always true outside the schedule (window_days None): a person runs the next check."""
+    if window_days is None:
+        return True
+    read_back = now + visible_after(day, now) + SCHEDULE_PERIOD + SCHEDULE_SLACK
+    return day >= read_back.date() - timedelta(days=window_days)
+
+
 def visible_after(day: date, sent: datetime) -> timedelta:
     """How long after `sent` CloudWatch may take to show a correction of `day` (timestamped at
     `correction_time(day)`): only after that does an unchanged sum prove it never landed."""
@@ -591,16 +618,21 @@ class Ledger:
             "expiresAt": int(expires.timestamp()),
         }
 
-    async def claim(self) -> Earlier | None:
-        """Claim the correction: None if this run must write it, else what an earlier run did."""
+    async def claim(self, send: bool = True) -> Earlier | None:
+        """Claim the correction: None if this run must write it, else what an earlier run did.
+        With `send` False, only look: None then means no earlier run's claim stands (none taken)."""
         generation = 1
         while True:
             self.key = f"{self.base()}#{generation}"
-            result = await self.store.put_once(self.item(self.key, "reconcile-correction"))
-            if not isinstance(result, Duplicate):
+            if send:
+                result = await self.store.put_once(self.item(self.key, "reconcile-correction"))
+                existing = result.existing if isinstance(result, Duplicate) else None
+            else:
+                existing = await self.store.get(self.key)
+            if existing is None:
                 return None
             if await self.store.get(f"{self.key}:released") is None:
-                sent = str(result.existing.get("receivedAt", ""))
+                sent = str(existing.get("receivedAt", ""))
                 if await self.store.get(f"{self.key}:written") is not None:
                     return Earlier(sent, answered=True)
                 visible = parse_iso_millis(sent) + visible_after(self.row.day, parse_iso_millis(sent))

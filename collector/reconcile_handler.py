@@ -2,8 +2,10 @@
 
 It covers `COLLECTOR_RECONCILE_DAYS` days ending yesterday (5 by default), not yesterday alone:
 events that arrive late (Lambda's retries, a failure queue replayed) change a day after its first
-check, and a correction whose answer was lost is read back and written again only once CloudWatch
-would show it (up to two days later, `collector.reconcile.visible_after`).
+check, and a correction whose answer was lost is read back only once CloudWatch would show it (up
+to two days later, `collector.reconcile.visible_after`). So the run sends a correction only for a
+day a later run will still cover by then (`collector.reconcile.read_back_due`: with five days,
+yesterday and the day before); an older day's difference is reported `not written (no read-back)`.
 
 It runs `collector.reconcile` against the deployment's table and metrics, logs the report as one
 JSON line, and reports through EMF (no cloudwatch:PutMetricData needed for that) two metrics under
@@ -39,7 +41,7 @@ import orjson
 from aws_embedded_metrics.validator import validate_dimension_set, validate_namespace
 
 from collector.aws import open_client
-from collector.clock import utc_now
+from collector.clock import parse_day, utc_now
 from collector.config import (
     ConfigError,
     Settings,
@@ -62,7 +64,7 @@ from collector.reconcile import (
 from collector.runtime import open_store
 
 log = logging.getLogger("workmail_collector")
-DEFAULT_DAYS = 5  # a lost correction of the day before yesterday is read back two days later
+DEFAULT_DAYS = 5  # the day before yesterday's correction is read back two days later, inside it
 MAX_SCHEDULED_DAYS = 14  # CloudWatch takes corrections up to two weeks old
 
 
@@ -81,11 +83,16 @@ def scheduled_days(env: Mapping[str, str], yesterday: date) -> tuple[date, date]
 
 
 def options_from_env(
-    env: Mapping[str, str], settings: Settings, since: date, until: date | None = None
+    env: Mapping[str, str],
+    settings: Settings,
+    since: date,
+    until: date | None = None,
+    window_days: int | None = None,
 ) -> Options:
     """The reconcile of `since` to `until` (or `since` alone), configured by the function's
     environment and checked as the CLI checks its flags, so the scheduled run and
-    `workmail-collector reconcile` judge alike."""
+    `workmail-collector reconcile` judge alike. `window_days`: the scheduled window's length (a
+    correction the next scheduled runs could not read back is reported, not written)."""
     coverage = env.get("COLLECTOR_RECONCILE_MIN_COVERAGE", "").strip()
     minimum = env.get("COLLECTOR_RECONCILE_MIN_MESSAGES", "").strip()
     try:
@@ -114,6 +121,7 @@ def options_from_env(
         min_messages=min_messages,
         fix=parse_bool(env.get("COLLECTOR_RECONCILE_FIX"), "COLLECTOR_RECONCILE_FIX"),
         retention_days=settings.retention_days,
+        window_days=window_days,
     )
 
 
@@ -148,12 +156,14 @@ def emf_line(report: Report, now: datetime) -> str:
 async def run(event: Any, env: Mapping[str, str], now: datetime) -> Report:
     settings = Settings.from_env(env)
     since, until = scheduled_days(env, now.date() - timedelta(days=1))
+    window: int | None = (until - since).days + 1
     if isinstance(event, dict) and event.get("day"):
         try:
-            since = until = date.fromisoformat(str(event["day"]))
+            since = until = parse_day(str(event["day"]))
         except ValueError:
             raise ConfigError(f"event day must be YYYY-MM-DD, got {event['day']!r}") from None
-    options = options_from_env(env, settings, since, until)
+        window = None  # a person asked for this day, and reads its report
+    options = options_from_env(env, settings, since, until, window)
     store = await open_store(settings)
     try:
         async with contextlib.AsyncExitStack() as stack:

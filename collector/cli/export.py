@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from collector.cli.common import Parser, UserError, open_for_reading, store_options
 from collector.cli.trail_extra import missing_extra
-from collector.clock import utc_now
+from collector.clock import parse_day, utc_now
 from collector.config import Settings
 from collector.store.dynamodb import MAX_RANGE_DAYS
 
@@ -38,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 def _day(text: str, flag: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
         raise UserError(f"{flag} must be a day, YYYY-MM-DD, got {text!r}") from None
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from collector.aws import open_client
 from collector.cli.common import Parser, UserError, open_for_reading, print_table, store_options
-from collector.clock import utc_now
+from collector.clock import parse_day, utc_now
 from collector.config import (
     Settings,
     check_dimension_name,
@@ -91,7 +91,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 def _day(text: str, flag: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
         raise UserError(f"{flag} must be a day, YYYY-MM-DD, got {text!r}") from None
 

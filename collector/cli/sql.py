@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from collector.cli.common import Parser, UserError, print_table
 from collector.cli.trail_extra import missing_extra
-from collector.clock import iso_millis
+from collector.clock import iso_millis, parse_day
 from collector.jsonutil import dumps
 from collector.trail.queries import NAMED_QUERIES, NamedQuery
 
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from collector.trail.duck import Result
 
 FORMATS = ("table", "csv", "json")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -55,9 +53,7 @@ def _check_days(query: NamedQuery, params: Sequence[str]) -> None:
     for name, value in zip(query.parameters, params, strict=True):
         if name.endswith("_day"):
             try:
-                if not _DAY.fullmatch(value):
-                    raise ValueError(value)
-                date.fromisoformat(value)
+                parse_day(value)
             except ValueError:
                 raise UserError(
                     f"{query.name}: {name} must be a day written YYYY-MM-DD, got {value!r}"

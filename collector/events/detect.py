@@ -210,7 +210,9 @@ def _shape_or_none(raw: object) -> Shape | None:
 
 def _quarantined(raw: object, reason: str, source: Source | None) -> Invalid:
     """A payload no adapter reads, kept raw under the hash of its content."""
-    return Invalid(fingerprint=content_hash(raw), reason=reason, raw=raw, source=source)
+    fingerprint = content_hash(raw)
+    legacy = (workmail_events.SYNTHETIC_KEY_PREFIX + fingerprint,)  # where older versions kept it
+    return Invalid(fingerprint=fingerprint, reason=reason, raw=raw, source=source, legacy_keys=legacy)
 
 
 def _parse(raw: object) -> MailEvent | Invalid:

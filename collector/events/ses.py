@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.events.fields import (
+    SYNTHETIC_KEY_PREFIX,
     Reject,
     addresses,
     bounded_key,
@@ -128,13 +129,15 @@ def parse_receipt(
         recipients = addresses(receipt.get("recipients"), "receipt.recipients")
         verdicts = _verdicts(receipt)
     except Reject as reject:
+        fingerprint, claimed = content_hash(raw), claimed_key(message_id_of(record))
         return Invalid(
-            fingerprint=content_hash(raw),
+            fingerprint=fingerprint,
             reason=f"SES receipt event: {reject}",
             raw=raw,
             direction=Direction.INBOUND,
             source=Source.SES,
-            claimed_key=claimed_key(message_id_of(record)),
+            claimed_key=claimed,
+            legacy_keys=(claimed or SYNTHETIC_KEY_PREFIX + fingerprint,),  # as older versions keyed it
         )
     key, synthesized = bounded_key(KEY_PREFIX + mail.message_id)
     context = dict(context or {})

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.events.fields import (
+    SYNTHETIC_KEY_PREFIX,
     Reject,
     addresses,
     bounded_key,
@@ -117,13 +118,17 @@ def parse_sending(
         report = obj(record.get(report_name), report_name, required=kind not in (EventType.SEND,)) or {}
         recipients = _recipients(kind, report, report_name, mail.destination)
     except Reject as reject:
+        fingerprint, message_id = content_hash(raw), message_id_of(record)
+        # Older versions keyed it by its type as named and a digest of the record, or by its hash.
+        legacy = f"{KEY_PREFIX}{message_id}:{name}:{content_hash(record)[:DIGEST_CHARS]}"
         return Invalid(
-            fingerprint=content_hash(raw),
+            fingerprint=fingerprint,
             reason=f"SES sending event: {reject}",
             raw=raw,
             direction=Direction.OUTBOUND,
             source=Source.SES,
-            claimed_key=claimed_key(message_id_of(record), *([kind.value] if kind else [])),
+            claimed_key=claimed_key(message_id, *([kind.value] if kind else [])),
+            legacy_keys=(bounded_key(legacy)[0] if message_id else SYNTHETIC_KEY_PREFIX + fingerprint,),
         )
     key = f"{KEY_PREFIX}{mail.message_id}:{kind.value}"
     if kind is not EventType.SEND:

@@ -24,6 +24,8 @@ from collector.model import Direction, Invalid, MailEvent, Source, Undecodable
 
 __all__ = ["KNOWN_FIELDS", "SYNTHETIC_KEY_PREFIX", "normalize_address", "parse"]
 
+# The one key of the object an undecodable line is hashed as (see parse).
+UNDECODABLE = "undecodable"
 KNOWN_FIELDS = frozenset(
     {
         "summaryVersion",
@@ -96,24 +98,38 @@ def _claimed_key(event: dict[str, Any]) -> str | None:
 
 def parse(raw: object) -> MailEvent | Invalid:
     """Validate one payload. Never raises: anything unusable becomes an Invalid with a reason."""
-    fingerprint = content_hash(raw if not isinstance(raw, Undecodable) else raw.text)
     if isinstance(raw, Undecodable):
-        reason = f"payload is not valid JSON: {raw.error}"
-        return Invalid(fingerprint=fingerprint, reason=reason, raw=raw.text)
+        # Marked as text that never became JSON, so it never shares a hash with the JSON string
+        # of the same text (`{not json` and `"{not json"` are two payloads). Versions before the
+        # quarantine's key space hashed the bare text, under `sha256:<that hash>`.
+        before = content_hash(raw.text)
+        return Invalid(
+            fingerprint=content_hash({UNDECODABLE: raw.text}),
+            reason=f"payload is not valid JSON: {raw.error}",
+            raw=raw.text,
+            legacy_keys=(SYNTHETIC_KEY_PREFIX + before,),
+            legacy_fingerprint=before,
+        )
+    fingerprint = content_hash(raw)
     if not isinstance(raw, dict):
         reason = f"payload must be a JSON object, got {type(raw).__name__}"
-        return Invalid(fingerprint=fingerprint, reason=reason, raw=raw)
+        return Invalid(
+            fingerprint=fingerprint, reason=reason, raw=raw, legacy_keys=(SYNTHETIC_KEY_PREFIX + fingerprint,)
+        )
     direction, raw_direction = _direction(raw.get("flowDirection"))
     try:
         return _parse_object(raw, fingerprint, direction, raw_direction)
     except Reject as reject:
+        claimed = _claimed_key(raw)
         return Invalid(
             fingerprint=fingerprint,
             reason=str(reject),
             raw=raw,
             direction=direction,
             source=Source.WORKMAIL,
-            claimed_key=_claimed_key(raw),
+            claimed_key=claimed,
+            # Older versions: under the invocationId it carried, else under its content hash.
+            legacy_keys=(claimed or SYNTHETIC_KEY_PREFIX + fingerprint,),
         )
 
 

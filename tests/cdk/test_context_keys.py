@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from cdk.app import build_app
-from cdk.settings import SettingsError, StackSettings, check_context_keys, known_context_keys
+from cdk.settings import CDK_CLI_KEYS, SettingsError, StackSettings, check_context_keys, known_context_keys
 from tests.cdk.support import BOTH, CUSTOM_CONTEXT, ORG_ID, ROOT, SES_ONLY, cdk_json_context
 
 EVERYTHING: dict[str, Any] = {
@@ -57,6 +58,8 @@ def test_every_key_the_settings_read_is_known(context: dict[str, Any]) -> None:
         ("retentiondays", "retentionDays"),
         ("alarmemail", "alarmEmail"),
         ("retention-days", "retentionDays"),
+        ("retention-dyas", "retentionDays"),  # hyphenated and misspelt: not taken for the CDK's own
+        ("alarm-emial", "alarmEmail"),
         ("organizationID", "organizationId"),
         ("reconcileFixes", "reconcileFix"),
         ("sesRuleset", "sesRuleSet"),
@@ -80,8 +83,17 @@ def test_the_cdks_own_keys_are_left_alone() -> None:
             "aws:cdk:bundling-stacks",
             "availability-zones:account=123456789012:region=us-east-1",
             "acknowledged-issue-numbers",
+            "cli-telemetry",
         ]
     )
+
+
+def test_the_cli_keys_left_alone_are_those_the_pinned_cdk_cli_keeps() -> None:
+    """Every `context.get/set('<key>')` without a `:` or `@` in the CDK CLI's code is one of ours
+    to leave alone, and nothing else is."""
+    code = "".join(p.read_text("utf-8") for p in (ROOT / "node_modules/aws-cdk/lib").rglob("*.js"))
+    used = set(re.findall(r"""context\.(?:get|set)\(["']([^"'@:]+)["']""", code))
+    assert used == CDK_CLI_KEYS
 
 
 def test_the_cdk_cli_hands_the_mistake_over_in_one_line() -> None:

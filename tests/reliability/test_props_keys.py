@@ -31,7 +31,9 @@ from hypothesis import strategies as st
 
 from collector.audit import ITEM_BUDGET_BYTES, invalid_item, item_size
 from collector.events.detect import parse
-from collector.model import QUARANTINE_KEY_PREFIX, Invalid, Invocation, MailEvent, Status
+from collector.events.fields import bounded_key
+from collector.jsonutil import content_hash
+from collector.model import QUARANTINE_KEY_PREFIX, Invalid, Invocation, MailEvent, Status, Undecodable
 from collector.pipeline import Pipeline
 from collector.redaction import Redactor
 from collector.sampling import generate_events
@@ -520,3 +522,74 @@ def test_property_forged_types_on_dynamodb_local(
     env = on_dynamodb_local(dynamodb_local, monkeypatch) | SES_ENV | REDACTING
     with lambda_container(monkeypatch, env) as started:
         run_forgeries(started, caplog, 20)
+
+
+# --- 6. across the upgrade to the quarantine's own key space ------------------------------------
+
+
+def not_json(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return True
+    return False
+
+
+@settings(FUZZ, max_examples=300)
+@given(st.text(max_size=40).filter(not_json))
+def test_property_a_line_that_is_not_json_never_shares_a_key_with_its_text_as_a_json_string(
+    text: str,
+) -> None:
+    """`{not json` (a broken line) and `"{not json"` (a JSON string) are two payloads, two keys."""
+    broken, string = parse(Undecodable(text=text, error="x")), parse(text)
+    assert isinstance(broken, Invalid) and isinstance(string, Invalid)
+    assert broken.dedupe_key != string.dedupe_key and broken.fingerprint != string.fingerprint
+
+
+@st.composite
+def quarantined_before(draw: st.DrawFn) -> tuple[Any, str]:
+    """A broken WorkMail event, and the key an older version quarantined it under: the invocationId
+    it carried (stripped), else `sha256:` and its content hash."""
+    broken = mutate(renamed(draw(st.sampled_from(BASES)), next(RUNS)), draw(st.lists(mutations, max_size=3)))
+    invocation_id = broken.get("invocationId")
+    if draw(st.booleans()):
+        broken.pop("messageId", None)  # invalid for sure
+    if isinstance(invocation_id, str) and invocation_id.strip():
+        return broken, bounded_key(invocation_id.strip())[0]
+    return broken, "sha256:" + content_hash(broken)
+
+
+def run_redeliveries_across_the_upgrade(backend: Backend, examples: int) -> None:
+    @settings(FUZZ, max_examples=examples)
+    @given(quarantined_before(), st.sampled_from(["process", "replay"]))
+    def property_holds(drawn: tuple[Any, str], path: str) -> None:
+        broken, old_key = drawn
+        parsed = parse(broken)
+        if not isinstance(parsed, Invalid):
+            return
+
+        async def body(p: Pipeline, lines: list[str]) -> None:
+            record = invalid_item(parsed, Invocation("old-1", "1", datetime.now(UTC)), 0, Redactor(None))
+            await p.store.put_once(record | {"invocationId": old_key})
+            deliver = p.process if path == "process" else p.replay
+            outcome = await deliver(copy.deepcopy(broken), Invocation("new-1", "2", datetime.now(UTC)))
+            assert outcome.status is Status.QUARANTINED_DUPLICATE and outcome.dedupe_key == old_key
+            assert sum_metric(lines, "InvalidEvents") == 0
+            assert await p.store.get(parsed.dedupe_key) is None  # no second copy
+
+        run(with_pipeline(backend, body))
+
+    property_holds()
+
+
+def test_property_a_payload_quarantined_before_the_upgrade_is_counted_once_on_sqlite(
+    sqlite_backend: Backend,
+) -> None:
+    run_redeliveries_across_the_upgrade(sqlite_backend, 60)
+
+
+@pytest.mark.dynamodb
+def test_property_a_payload_quarantined_before_the_upgrade_is_counted_once_on_dynamodb_local(
+    dynamodb_backend: Backend,
+) -> None:
+    run_redeliveries_across_the_upgrade(dynamodb_backend, 20)
