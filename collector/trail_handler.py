@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from collector.aws import open_client
-from collector.clock import utc_now
+from collector.clock import parse_day, utc_now
 from collector.config import ConfigError, Settings
 from collector.runtime import open_store
 from collector.trail.s3 import LOCK_MODES, ObjectLock, S3Sink
@@ -109,8 +109,8 @@ def days_to_export(event: Any, days: int, today: date) -> tuple[date, date]:
     """(first, last) UTC day of this run: the schedule's window ending today, or the event's."""
     if explicit(event):
         try:
-            first = date.fromisoformat(str(event.get("first_day") or event.get("last_day")))
-            last = date.fromisoformat(str(event.get("last_day") or event.get("first_day")))
+            first = parse_day(str(event.get("first_day") or event.get("last_day")))
+            last = parse_day(str(event.get("last_day") or event.get("first_day")))
         except ValueError:
             raise ConfigError(f"event first_day and last_day must be YYYY-MM-DD, got {event!r}") from None
         if first > last or (last - first).days >= MAX_DAYS_PER_RUN:
