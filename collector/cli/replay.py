@@ -1,11 +1,11 @@
 """`replay`: events through the same pipeline the Lambda handler runs, with a summary of what happened.
 
 A replay can stop anywhere: a store fault, a full disk under `--emf-out`, a closed stdout, an input
-file that cannot be read, Ctrl-C. Whatever stops it, the events already taken in finish first (the
-store is never closed under them), and each event is either counted, with its EMF line written out,
-or left for the next replay of the same input to count: the pipeline's `replay` keeps that promise
-with the record's `countState` (see collector.pipeline). The run then says what stopped it and
-exits non-zero.
+file that cannot be read, Ctrl-C, SIGTERM or SIGHUP. Whatever stops it, the events already taken
+in finish first (the store is never closed under them), and each event is either counted, with
+its EMF line written out, or left for the next replay of the same input to count: the pipeline's
+`replay` keeps that promise with the record's `countState` (see collector.pipeline). The run then
+says what stopped it and exits non-zero.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from collector.progress import Progress
 from collector.runtime import build_pipeline
 
 log = logging.getLogger("workmail_collector")
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+# Signals that stop a replay the way Ctrl-C does: Ctrl-C, `kill` and a terminal that closed.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class EmfSink:
@@ -118,7 +119,12 @@ class ReplayRun:
     emitted: Counter[str] = field(default_factory=Counter)
     not_done: int = 0
     stopped_by: str | None = None
-    interrupted: bool = False
+    signal: int | None = None  # the signal that interrupted the run
+
+    @property
+    def interrupted(self) -> bool:
+        return self.signal is not None
+
     user_mistake: str | None = None  # the store refused every event for a reason the user must fix
 
 
@@ -153,8 +159,8 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
     if run.user_mistake:
         log.error("%s; stopped", run.user_mistake)
     _summary(run, settings)
-    if run.interrupted:
-        return EXIT_INTERRUPTED
+    if run.signal is not None:
+        return 128 + run.signal  # as a shell reports a process the signal ended
     return 1 if run.stopped_by else 0
 
 
@@ -173,7 +179,7 @@ async def replay_events(
     run: ReplayRun,
 ) -> None:
     """Replay `events` with `concurrency` in flight; stop taking new ones at the first failure or
-    Ctrl-C, and return only when every event taken in has finished."""
+    stop signal, and return only when every event taken in has finished."""
     features = features_for(settings.enrich, settings.sources)
     run_id = uuid.uuid4().hex[:12]
     stop = asyncio.Event()
@@ -217,19 +223,24 @@ async def replay_events(
             run.by_direction[outcome.direction.value] += 1
         progress.count()
 
-    def interrupt() -> None:
-        if run.interrupted:  # the second Ctrl-C: abandon what is in flight (claims are given back)
+    def interrupt(number: int) -> None:
+        if run.interrupted:  # the second signal: abandon what is in flight (claims are given back)
             for task in pending:
                 task.cancel()
-            _restore_sigint()
+            _restore_signals()
             return
-        run.interrupted = True
-        stopping("interrupted: finishing the events in flight (Ctrl-C again to abandon them)")
+        run.signal = number
+        name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+        again = f"{name} again to abandon them"
+        said = "interrupted" if number == signal.SIGINT else f"interrupted by {name}"
+        stopping(f"{said}: finishing the events in flight ({again})")
 
     loop = asyncio.get_running_loop()
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # e.g. `nohup` or `&` in a script
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on the main thread
-            loop.add_signal_handler(signal.SIGINT, interrupt)
+    for number in STOP_SIGNALS:
+        if signal.getsignal(number) is signal.SIG_IGN:  # e.g. `nohup` or `&` in a script: left ignored
+            continue
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not on the main thread
+            loop.add_signal_handler(number, interrupt, number)
     try:
         while not stop.is_set():
             try:
@@ -251,12 +262,14 @@ async def replay_events(
     finally:
         while pending:  # never leave a task behind: the store closes after this
             await asyncio.wait(set(pending))
-        _restore_sigint()
+        _restore_signals()
 
 
-def _restore_sigint() -> None:
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+def _restore_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for number in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(number)
 
 
 def _summary(run: ReplayRun, settings: Settings) -> None:
