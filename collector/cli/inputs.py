@@ -52,17 +52,71 @@ def unwrap(value: object) -> Iterator[Delivery]:
     yield value, None
 
 
+JSON_SUFFIXES = (".json", ".jsonl")
+# Folders that hold installed software, never events: a checkout's `replay .` read thousands of
+# package.json files from them. Hidden folders (.git, .venv) are skipped by their dot.
+ENVIRONMENT_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages"})
+SNIFF_BYTES = 1 << 20  # a named file with no JSON value in its first MB is no JSON file
+
+
+def _skipped_folder(folder: Path) -> bool:
+    """Hidden, or an environment: node_modules and the like, or a Python virtualenv (any name)."""
+    return (
+        folder.name.startswith(".") or folder.name in ENVIRONMENT_FOLDERS or (folder / "pyvenv.cfg").is_file()
+    )
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The folder's .json and .jsonl files, in order, outside hidden and environment folders."""
+    found: list[Path] = []
+    for root, folders, names in os.walk(folder):
+        here = Path(root)
+        folders[:] = sorted(name for name in folders if not _skipped_folder(here / name))
+        found += (
+            here / name
+            for name in sorted(names)
+            if not name.startswith(".") and Path(name).suffix in JSON_SUFFIXES and (here / name).is_file()
+        )
+    return sorted(found)
+
+
 def _files(paths: list[str]) -> list[Path]:
+    """Folders' JSON files, and every path named (a file, a FIFO, /dev/stdin: anything readable);
+    a named regular file that holds no JSON at all is refused before anything is recorded."""
     found: list[Path] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
-        elif path.is_file():
-            found.append(path)
-        else:
+            found += _folder_files(path)
+            continue
+        if not os.path.exists(name):
             raise UserError(f"no such file or folder: {name}")
+        if not os.access(name, os.R_OK):
+            raise UserError(f"cannot read {name}: permission denied")
+        if path.is_file() and not _holds_json(path):
+            raise UserError(
+                f"{name} is not JSON (no JSON value in its first {SNIFF_BYTES >> 20} MB); nothing was"
+                " replayed. Name JSON or JSON Lines files, or a folder (its *.json and *.jsonl files)"
+            )
+        found.append(path)
     return found
+
+
+def _holds_json(path: Path) -> bool:
+    """Whether the file's first MB holds a JSON value, or starts with a damaged one (an empty file
+    counts: it holds no events, which is said later). Read before anything is recorded, so a
+    mistake records nothing."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(SNIFF_BYTES)
+    except OSError:
+        return True  # the replay says what went wrong when it reads the file
+    if not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        return True
+    values = list(read_values(io.BytesIO(head), str(path), lambda n: None))
+    if values and isinstance(values[0], Undecodable) and values[0].text[:1] in ("{", "[", '"'):
+        return True  # a damaged JSON value (bytes that are not UTF-8, a cut): quarantined, not refused
+    return any(not isinstance(value, Undecodable) for value in values)
 
 
 def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator[Delivery]:
@@ -74,11 +128,21 @@ def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator
             yield from unwrap(value)
         return
     files = _files(paths)
-    progress.start(sum(f.stat().st_size for f in files))
+    sizes = [_regular_size(f) for f in files]
+    progress.start(None if None in sizes else sum(s or 0 for s in sizes))
     for path in files:
         with path.open("rb") as stream:
             for value in read_values(stream, str(path), progress.advance):
                 yield from unwrap(value)
+
+
+def _regular_size(path: Path) -> int | None:
+    """A regular file's size; None for a pipe (`<(cmd)`, a FIFO, /dev/stdin), whose size is unknown."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def _binary(stdin: TextIO) -> BinaryIO:
