@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -119,21 +120,52 @@ def _holds_json(path: Path) -> bool:
     return any(not isinstance(value, Undecodable) for value in values)
 
 
-def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator[Delivery]:
-    """Every event in `paths` (or stdin for `-`), in order, with the request id it first ran under."""
+def own_emf(value: object, namespace: str) -> bool:
+    """An EMF document this collector wrote (collector.metrics: `_aws.CloudWatchMetrics` in our
+    namespace), e.g. `replay ... > out.jsonl` fed back in: no event, never to be quarantined."""
+    if not isinstance(value, dict):
+        return False
+    aws = value.get("_aws")
+    directives = aws.get("CloudWatchMetrics") if isinstance(aws, dict) else None
+    return (
+        isinstance(directives, list)
+        and bool(directives)
+        and all(isinstance(d, dict) and d.get("Namespace") == namespace for d in directives)
+    )
+
+
+def read_events(
+    paths: list[str],
+    progress: Progress,
+    stdin: TextIO,
+    namespace: str | None = None,
+    skipped: Counter[str] | None = None,
+) -> Iterator[Delivery]:
+    """Every event in `paths` (or stdin for `-`), in order, with the request id it first ran under.
+    With a `namespace`, this collector's own EMF documents are left out and counted in `skipped`
+    by where they were found."""
     if paths == ["-"]:
         stream = _binary(stdin)
         progress.start(_size(stream))
-        for value in read_values(stream, "stdin", progress.advance):
-            yield from unwrap(value)
+        yield from _events(stream, "stdin", progress, namespace, skipped)
         return
     files = _files(paths)
     sizes = [_regular_size(f) for f in files]
     progress.start(None if None in sizes else sum(s or 0 for s in sizes))
     for path in files:
         with path.open("rb") as stream:
-            for value in read_values(stream, str(path), progress.advance):
-                yield from unwrap(value)
+            yield from _events(stream, str(path), progress, namespace, skipped)
+
+
+def _events(
+    stream: BinaryIO, origin: str, progress: Progress, namespace: str | None, skipped: Counter[str] | None
+) -> Iterator[Delivery]:
+    for value in read_values(stream, origin, progress.advance):
+        if namespace is not None and own_emf(value, namespace):
+            if skipped is not None:
+                skipped[origin] += 1
+            continue
+        yield from unwrap(value)
 
 
 def _regular_size(path: Path) -> int | None:

@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from collector.cli.common import UserError, explain
@@ -30,7 +31,7 @@ from collector.cli.inputs import Delivery, read_events
 from collector.clock import utc_now
 from collector.config import Settings
 from collector.metrics import catalog_for, features_for, metric_values
-from collector.model import Invocation, Status
+from collector.model import Invocation, Source, Status
 from collector.pipeline import Pipeline
 from collector.progress import Progress
 from collector.runtime import build_pipeline
@@ -44,8 +45,9 @@ class EmfSink:
     """Where EMF documents go: each line written through to the file or stdout before the event
     counts as emitted (no buffer that a full disk or a closed pipe could lose afterwards)."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, chosen_for_terminal: bool = False) -> None:
         self.name = path or "stdout"
+        self.chosen_for_terminal = chosen_for_terminal
         self._raised: list[OSError] = []
         self._own = path is not None
         self._prefix = b""
@@ -126,11 +128,14 @@ class ReplayRun:
         return self.signal is not None
 
     user_mistake: str | None = None  # the store refused every event for a reason the user must fix
+    skipped_emf: Counter[str] = field(default_factory=Counter)  # our own EMF documents, by origin
+    sources: set[Source] = field(default_factory=set)  # the sources of the events replayed
 
 
 async def replay(args: argparse.Namespace, settings: Settings) -> int:
     progress = Progress(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
-    events = read_events(args.paths, progress, sys.stdin)
+    run = ReplayRun()
+    events = read_events(args.paths, progress, sys.stdin, settings.namespace, run.skipped_emf)
     try:
         first = next(events, None)
     except OSError as error:
@@ -140,14 +145,14 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(
             f"no events in {' '.join(args.paths)} (folders are searched for *.json and *.jsonl files)"
         )
-    sink = EmfSink(args.emf_out)
+    terminal_path = None if args.emf_out else _terminal_emf_path(settings)
+    sink = EmfSink(args.emf_out or terminal_path, chosen_for_terminal=terminal_path is not None)
     try:
         pipeline = await build_pipeline(settings, sink.write)
     except BaseException:
         sink.close()
         progress.close()
         raise
-    run = ReplayRun()
     try:
         await replay_events(pipeline, _chain(first, events), args.concurrency, settings, sink, progress, run)
     finally:
@@ -158,10 +163,28 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(run.user_mistake)
     if run.user_mistake:
         log.error("%s; stopped", run.user_mistake)
-    _summary(run, settings)
+    _summary(run, settings, sink)
     if run.signal is not None:
         return 128 + run.signal  # as a shell reports a process the signal ended
     return 1 if run.stopped_by else 0
+
+
+def _terminal_emf_path(settings: Settings) -> str | None:
+    """On a terminal, where EMF documents go instead of the screen: a new file beside the SQLite
+    store (the current folder for DynamoDB), named in the summary. None when stdout is no terminal
+    or no such file can be made (then they go to stdout: never lost)."""
+    if not sys.stdout.isatty():
+        return None
+    folder = Path(settings.sqlite_path).parent if settings.store == "sqlite" else Path.cwd()
+    stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"emf-{stamp}.jsonl"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with path.open("a"):
+            pass
+    except OSError:
+        return None
+    return str(path)
 
 
 def _chain(first: Delivery, rest: Iterator[Delivery]) -> Iterator[Delivery]:
@@ -180,7 +203,9 @@ async def replay_events(
 ) -> None:
     """Replay `events` with `concurrency` in flight; stop taking new ones at the first failure or
     stop signal, and return only when every event taken in has finished."""
-    features = features_for(settings.enrich, settings.sources)
+    # Every source's metrics are summed: the summary shows those of the sources the input held,
+    # whatever COLLECTOR_SOURCES says (it decides what a deployment emits, not what a file holds).
+    features = features_for(settings.enrich, tuple(Source))
     run_id = uuid.uuid4().hex[:12]
     stop = asyncio.Event()
     semaphore = asyncio.Semaphore(concurrency)
@@ -219,6 +244,8 @@ async def replay_events(
                 return
         run.counts[outcome.status.value] += 1
         run.emitted.update(metric_values(outcome, features))
+        if outcome.source is not None:
+            run.sources.add(outcome.source)
         if outcome.status is Status.RECORDED:
             run.by_direction[outcome.direction.value] += 1
         progress.count()
@@ -272,7 +299,7 @@ def _restore_signals() -> None:
             loop.remove_signal_handler(number)
 
 
-def _summary(run: ReplayRun, settings: Settings) -> None:
+def _summary(run: ReplayRun, settings: Settings, sink: EmfSink) -> None:
     counts = run.counts
     duplicates = counts["DUPLICATE"] + counts["CONFLICT"] + counts["QUARANTINED_DUPLICATE"]
     print(
@@ -282,11 +309,22 @@ def _summary(run: ReplayRun, settings: Settings) -> None:
     )
     directions = ", ".join(f"{d} {run.by_direction[d]}" for d in ("INBOUND", "OUTBOUND", "UNKNOWN"))
     print(f"recorded by direction: {directions}", file=sys.stderr)
-    totals = ", ".join(
-        f"{spec.name} {run.emitted[spec.name]}"
-        for spec in catalog_for(features_for(settings.enrich, settings.sources))
-    )
+    shown = features_for(settings.enrich, {*settings.sources, *run.sources})
+    totals = ", ".join(f"{spec.name} {run.emitted[spec.name]}" for spec in catalog_for(shown))
     print(f"EMF metric sums ({settings.namespace}): {totals}", file=sys.stderr)
+    if sink.chosen_for_terminal:
+        print(
+            f"EMF documents: written to {sink.name} (stdout is a terminal; --emf-out to choose)",
+            file=sys.stderr,
+        )
+    if run.skipped_emf:
+        origins = ", ".join(f"{n} in {origin}" for origin, n in run.skipped_emf.items())
+        total = sum(run.skipped_emf.values())
+        print(
+            f"skipped {total} EMF document{'s' if total != 1 else ''} of this collector"
+            f" ({settings.namespace}), not events: {origins}",
+            file=sys.stderr,
+        )
     where = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
     print(f"audit trail: {settings.store} {where}", file=sys.stderr)
     if run.stopped_by:
