@@ -66,6 +66,7 @@ class _Window:
         self.eof = False
         self.line = 1  # the line and column of the first unused character
         self.column = 0
+        self.skipped = ""  # the space the last skip_space used
 
     def more(self, at_least: int = 1) -> bool:
         """Read at least `at_least` more characters (a chunk at minimum); False at the end."""
@@ -122,11 +123,17 @@ class _Window:
         return self.line + newlines, index - self.text.rindex("\n", self.offset, index) - 1
 
     def skip_space(self) -> bool:
-        """Use whitespace and byte-order marks; False at the end of the input."""
+        """Use whitespace and byte-order marks (kept in `skipped`); False at the end of the input."""
+        parts: list[str] = []
         while True:
             found = _SPACE.match(self.text, self.offset)
             assert found is not None  # the pattern matches the empty string
+            parts.append(found.group())
+            self.skipped = "".join(parts)
             self.use(found.end() - self.offset)
+            # A byte-order mark takes no column: a pretty-printed value after one (`cat` of files
+            # saved with one) closes at the column it opened at.
+            self.column -= found.group().rpartition("\n")[2].count(BOM)
             if self.pending:
                 return True
             if not self.more():
@@ -174,27 +181,29 @@ def read_values(stream: BinaryIO, origin: str, advance: Callable[[int], None]) -
         whole = None if in_array else _whole_line(window)
         if whole is None and not in_array and first == "[":
             in_array = True  # a long or pretty-printed array: its items one by one
-            line = window.line
+            opener = "[", window.line
             window.use(1)
-            space = _SPACE.match(window.text, window.offset)
-            opener = "[" + (space.group() if space else ""), line
             continue
+        if opener is not None:
+            opener = opener[0] + window.skipped, opener[1]
         try:
             value, end = whole if whole is not None else _value(window, in_array)
         except _Broken as broken:
             yield from _bad_region(window, origin, in_array, broken, opener)
             in_array, opener = in_array and _after_item(window), None
             continue
-        opener = None
         text = window.slice(end)
         line = window.line
         window.use(end)
         if whole is None and _ESCAPED_BYTE.search(text) is not None:
+            if opener is not None:  # the array's first item keeps its `[`, as a bad region does
+                text, line = opener[0] + text, opener[1]
             yield _undecodable(text, origin, line, None)
         elif not in_array and first == "[" and isinstance(value, list):
             yield from value  # an array on one line, read whole
         else:
             yield value
+        opener = None
         if in_array:
             in_array = _after_item(window)
     if opener is not None:  # `[` and nothing after it: kept, as any text that is not JSON
