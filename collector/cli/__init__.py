@@ -17,6 +17,8 @@ from collector import __version__
 from collector.cli.audit import MAX_DAYS, MAX_LIMIT, audit
 from collector.cli.common import Parser, at_least, explain, quiet_closed_stdout, settings_from, store_options
 from collector.cli.generate import add_ses_options, generate
+from collector.cli.purge import add_parser as add_purge_parser
+from collector.cli.purge import purge_invalid
 from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
@@ -108,6 +110,8 @@ def parser() -> argparse.ArgumentParser:
             a.add_argument("--message-id", help="WorkMail's messageId")
             a.add_argument("--sender", help="an address; hashed first when redaction is on")
 
+    add_purge_parser(audit_commands)
+
     p = commands.add_parser("table", help="manage the DynamoDB audit table")
     table_commands = p.add_subparsers(dest="table_command", required=True)
     t = table_commands.add_parser("create", help="create it with the CDK stack's keys, indexes and TTL")
@@ -128,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         log.setLevel(settings.log_level)
         if args.command == "replay":
             return asyncio.run(replay(args, settings))
+        if args.command == "audit" and args.audit_command == "purge-invalid":
+            return asyncio.run(purge_invalid(args, settings))
         if args.command == "audit":
             return asyncio.run(audit(args, settings))
         if args.command == "reconcile":
