@@ -107,3 +107,26 @@ def test_on_a_terminal_emf_documents_go_to_a_file_the_summary_names(tmp_path: Pa
     path = Path(named.split(" written to ", 1)[1].split(" (", 1)[0])
     assert path.parent == store.parent and path.suffix == ".jsonl"
     assert sum_metric(path.read_text().splitlines(), "Messages") == 65
+
+
+def test_the_summary_warns_when_most_of_the_input_was_invalid(tmp_path: Path) -> None:
+    junk = tmp_path / "package.json"
+    junk.write_bytes(b"".join(orjson.dumps({"name": f"p{n}"}) + b"\n" for n in range(5)) + jsonl(EVENTS[:1]))
+    env = {"COLLECTOR_SQLITE_PATH": str(tmp_path / "audit.sqlite3")}
+    result = cli("replay", str(junk), "--emf-out", str(tmp_path / "emf.jsonl"), env=env)
+    assert result.returncode == 0, result.stderr
+    (warning,) = [x for x in result.stderr.splitlines() if x.startswith("warning:")]
+    assert "5 of 6" in warning and "audit purge-invalid" in warning
+    fine = cli("replay", "samples/", "--emf-out", str(tmp_path / "emf2.jsonl"), env=env)
+    assert "warning:" not in fine.stderr
+
+
+def test_dry_run_says_what_would_be_recorded_and_writes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "store" / "audit.sqlite3"
+    result = cli("replay", "samples/", "--dry-run", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and not db.parent.exists()
+    assert "dry run: 72 events" in result.stderr, result.stderr
+    # 44 + 5 redeliveries inbound: a dry run reads no trail, so it cannot tell a duplicate
+    assert "valid 70 (INBOUND 49, OUTBOUND 21, UNKNOWN 0), invalid 2" in result.stderr, result.stderr
+    assert "nothing was written" in result.stderr

@@ -41,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--emf-out", help="append EMF documents to this file instead of stdout")
     p.add_argument("--concurrency", type=at_least(1), default=1, help="events in flight at once (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true", help="say what would be recorded; write nothing")
     store_options(p)
 
     p = commands.add_parser(

@@ -30,8 +30,9 @@ from collector.cli.common import UserError, explain
 from collector.cli.inputs import Delivery, read_events
 from collector.clock import utc_now
 from collector.config import Settings
+from collector.events.detect import parse
 from collector.metrics import catalog_for, features_for, metric_values
-from collector.model import Invocation, Source, Status
+from collector.model import Invocation, MailEvent, Source, Status
 from collector.pipeline import Pipeline
 from collector.progress import Progress
 from collector.runtime import build_pipeline
@@ -145,6 +146,9 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(
             f"no events in {' '.join(args.paths)} (folders are searched for *.json and *.jsonl files)"
         )
+    if args.dry_run:
+        _dry_run(_chain(first, events), run, settings, progress)
+        return 0
     terminal_path = None if args.emf_out else _terminal_emf_path(settings)
     sink = EmfSink(args.emf_out or terminal_path, chosen_for_terminal=terminal_path is not None)
     try:
@@ -167,6 +171,44 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
     if run.signal is not None:
         return 128 + run.signal  # as a shell reports a process the signal ended
     return 1 if run.stopped_by else 0
+
+
+def _dry_run(events: Iterator[Delivery], run: ReplayRun, settings: Settings, progress: Progress) -> None:
+    """What a replay would record, read through the same adapters, with no store and no EMF: the
+    trail is not read either, so events already in it are counted here as they would be anew."""
+    valid: Counter[str] = Counter()
+    invalid = 0
+    try:
+        for raw, _ in events:
+            run.taken += 1
+            parsed = parse(raw)
+            if isinstance(parsed, MailEvent):
+                valid[parsed.direction.value] += 1
+            else:
+                invalid += 1
+            progress.count()
+    finally:
+        progress.close()
+    directions = ", ".join(f"{d} {valid[d]}" for d in ("INBOUND", "OUTBOUND", "UNKNOWN"))
+    print(
+        f"dry run: {run.taken} events: valid {sum(valid.values())} ({directions}), invalid {invalid}"
+        " (would be quarantined); nothing was written. Redeliveries and events already in the"
+        " audit trail would count as duplicates",
+        file=sys.stderr,
+    )
+    _skipped_line(run, settings)
+    _invalid_warning(invalid, run.taken)
+
+
+def _invalid_warning(invalid: int, processed: int) -> None:
+    """Most of the input invalid: probably not the input meant (a checkout, a README)."""
+    if processed and invalid * 2 > processed:
+        print(
+            f"warning: {invalid} of {processed} events were invalid: was this the input you meant?"
+            " Quarantined records of a time range can be removed with"
+            " `workmail-collector audit purge-invalid --since ... --until ...`",
+            file=sys.stderr,
+        )
 
 
 def _terminal_emf_path(settings: Settings) -> str | None:
@@ -317,14 +359,9 @@ def _summary(run: ReplayRun, settings: Settings, sink: EmfSink) -> None:
             f"EMF documents: written to {sink.name} (stdout is a terminal; --emf-out to choose)",
             file=sys.stderr,
         )
-    if run.skipped_emf:
-        origins = ", ".join(f"{n} in {origin}" for origin, n in run.skipped_emf.items())
-        total = sum(run.skipped_emf.values())
-        print(
-            f"skipped {total} EMF document{'s' if total != 1 else ''} of this collector"
-            f" ({settings.namespace}), not events: {origins}",
-            file=sys.stderr,
-        )
+    _skipped_line(run, settings)
+    invalid = counts["QUARANTINED"] + counts["QUARANTINED_DUPLICATE"]
+    _invalid_warning(invalid, sum(counts.values()))
     where = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
     print(f"audit trail: {settings.store} {where}", file=sys.stderr)
     if run.stopped_by:
@@ -334,5 +371,17 @@ def _summary(run: ReplayRun, settings: Settings, sink: EmfSink) -> None:
             " the same input again: what was"
             " counted is recognised as duplicate, and what was recorded but not yet counted is counted"
             " then, once",
+            file=sys.stderr,
+        )
+
+
+def _skipped_line(run: ReplayRun, settings: Settings) -> None:
+    """Our own EMF documents found in the input: how many, and where (one line)."""
+    if run.skipped_emf:
+        origins = ", ".join(f"{n} in {origin}" for origin, n in run.skipped_emf.items())
+        total = sum(run.skipped_emf.values())
+        print(
+            f"skipped {total} EMF document{'s' if total != 1 else ''} of this collector"
+            f" ({settings.namespace}), not events: {origins}",
             file=sys.stderr,
         )
