@@ -5,15 +5,18 @@ and pretty arrays: what `jq -c`, `jq .`, `cat a.json b.json` write), with byte-o
 files were joined, damaged values among them (a byte that is not UTF-8, a control character, lost
 quotes, a cut line), and the collector's own EMF documents; the stream is read in pieces of any
 size. Every good value comes out once, in order; every damaged one is one Undecodable holding its
-text whole; no byte is reported read twice; EMF documents are skipped and counted by origin.
+text whole; no byte is reported read twice; EMF documents are skipped and counted by origin. And a
+folder holds exactly its .json and .jsonl files outside hidden and environment folders.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -152,3 +155,49 @@ def test_the_collectors_own_emf_documents_are_skipped_and_counted(
     events = [value for value, _ in read_events(["-"], progress, stdin, namespace, skipped)]
     assert events == [e for e, emf in mix if not emf]
     assert skipped == +Counter({"stdin": sum(emf for _, emf in mix)})
+
+
+NAMES = st.sampled_from(["a", "b", "day", "events", "env", "lib", "x.y"])
+ENVIRONMENTS = ("node_modules", "__pycache__", "site-packages")
+SKIPPED = st.sampled_from([".git", ".venv", ".cache", *ENVIRONMENTS])
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> list[tuple[tuple[str, ...], str, bool]]:
+    """Files as (folders, name, replayed?): JSON files anywhere, some under hidden or environment
+    folders (or a virtualenv of any name), some with other suffixes or hidden themselves."""
+    files = []
+    for _ in range(draw(st.integers(1, 8))):
+        folders = tuple(draw(st.lists(st.one_of(NAMES, SKIPPED), max_size=3)))
+        name = draw(NAMES) + draw(st.sampled_from([".json", ".jsonl", ".md", ".txt", ".json.bak"]))
+        if draw(st.integers(0, 4)) == 0:
+            name = "." + name  # a hidden file
+        hidden = any(f.startswith(".") or f in ENVIRONMENTS for f in folders)
+        replayed = not hidden and not name.startswith(".") and Path(name).suffix in (".json", ".jsonl")
+        files.append((folders, name, replayed))
+    return files
+
+
+@settings(FUZZ, max_examples=60)
+@given(trees(), st.booleans())
+def test_a_folder_replays_its_json_files_outside_hidden_and_environment_folders(
+    files: list[tuple[tuple[str, ...], str, bool]], with_venv: bool
+) -> None:
+    from collector.cli.inputs import _files
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "checkout"
+        venv = root / "myenv"
+        expected = set()
+        for folders, name, replayed in files:
+            folder = root.joinpath(*folders)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(orjson.dumps(EVENTS[0]))
+            if replayed:
+                expected.add(folder / name)
+        if with_venv:  # a virtualenv under any name: its pyvenv.cfg says what it is
+            (venv / "lib").mkdir(parents=True, exist_ok=True)
+            (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+            (venv / "lib" / "package.json").write_text("{}")
+        found = _files([str(root)])
+        assert set(found) == expected and found == sorted(found)
