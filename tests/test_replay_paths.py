@@ -97,3 +97,11 @@ def test_a_named_file_that_is_no_json_at_all_is_refused_and_nothing_is_recorded(
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and str(readme) in result.stderr and "not JSON" in result.stderr
     assert recorded(db) == 0 and result.stdout == ""
+
+
+def test_this_repositorys_readme_is_refused(tmp_path: Path) -> None:
+    """Its numbers (`300 MB`) and quoted words are JSON values, but it starts with text: no events."""
+    db = tmp_path / "audit.sqlite3"
+    result = cli("replay", "README.md", "--db", str(db))
+    assert result.returncode == 2 and "README.md is not JSON" in result.stderr, result.stderr
+    assert recorded(db) == 0

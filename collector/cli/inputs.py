@@ -57,7 +57,7 @@ JSON_SUFFIXES = (".json", ".jsonl")
 # Folders that hold installed software, never events: a checkout's `replay .` read thousands of
 # package.json files from them. Hidden folders (.git, .venv) are skipped by their dot.
 ENVIRONMENT_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages"})
-SNIFF_BYTES = 1 << 20  # a named file with no JSON value in its first MB is no JSON file
+SNIFF_BYTES = 1 << 20  # enough for a first value: Lambda payloads stop at 6 MB, most are small
 
 
 def _skipped_folder(folder: Path) -> bool:
@@ -96,7 +96,7 @@ def _files(paths: list[str]) -> list[Path]:
             raise UserError(f"cannot read {name}: permission denied")
         if path.is_file() and not _holds_json(path):
             raise UserError(
-                f"{name} is not JSON (no JSON value in its first {SNIFF_BYTES >> 20} MB); nothing was"
+                f"{name} is not JSON (it does not start with a JSON object or array); nothing was"
                 " replayed. Name JSON or JSON Lines files, or a folder (its *.json and *.jsonl files)"
             )
         found.append(path)
@@ -104,9 +104,10 @@ def _files(paths: list[str]) -> list[Path]:
 
 
 def _holds_json(path: Path) -> bool:
-    """Whether the file's first MB holds a JSON value, or starts with a damaged one (an empty file
-    counts: it holds no events, which is said later). Read before anything is recorded, so a
-    mistake records nothing."""
+    """Whether the file starts with a JSON object or array, whole or damaged (an empty file counts:
+    it holds no events, which is said later). Events are objects, so a file of them starts with
+    `{` or `[`; a README starts with text, and the numbers and strings in it are no events. Read
+    before anything is recorded, so a mistake records nothing."""
     try:
         with path.open("rb") as stream:
             head = stream.read(SNIFF_BYTES)
@@ -114,10 +115,10 @@ def _holds_json(path: Path) -> bool:
         return True  # the replay says what went wrong when it reads the file
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         return True
-    values = list(read_values(io.BytesIO(head), str(path), lambda n: None))
-    if values and isinstance(values[0], Undecodable) and values[0].text[:1] in ("{", "[", '"'):
-        return True  # a damaged JSON value (bytes that are not UTF-8, a cut): quarantined, not refused
-    return any(not isinstance(value, Undecodable) for value in values)
+    first = next(iter(read_values(io.BytesIO(head), str(path), lambda n: None)), None)
+    if isinstance(first, Undecodable):
+        return first.text[:1] in ("{", "[")  # damaged (bytes that are not UTF-8, a cut): quarantined
+    return isinstance(first, dict | list) or first is None
 
 
 def own_emf(value: object, namespace: str) -> bool:
