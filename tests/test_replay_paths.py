@@ -78,6 +78,10 @@ def test_a_folder_replays_json_files_outside_hidden_and_environment_folders(tmp_
         (checkout / junk).mkdir(parents=True)
         (checkout / junk / "package.json").write_text('{"name": "pkg"}')
     (checkout / "env" / "pyvenv.cfg").write_text("home = /usr\n")
+    asset = checkout / "build" / "asset"  # pip install --target: a Lambda asset
+    (asset / "boto3-1.0.dist-info").mkdir(parents=True)
+    (asset / "boto3" / "data").mkdir(parents=True)
+    (asset / "boto3" / "data" / "resources-1.json").write_text('{"service": {}}')
     (checkout / ".hidden.json").write_text('{"name": "hidden"}')
     db = tmp_path / "audit.sqlite3"
     result = cli("replay", str(checkout), "--db", str(db))

@@ -54,9 +54,10 @@ def unwrap(value: object) -> Iterator[Delivery]:
 
 
 JSON_SUFFIXES = (".json", ".jsonl")
-# Folders that hold installed software, never events: a checkout's `replay .` read thousands of
-# package.json files from them. Hidden folders (.git, .venv) are skipped by their dot.
-ENVIRONMENT_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages"})
+# Folders that hold installed software or build output, never events: a checkout's `replay .` read
+# thousands of package.json files from them. Hidden folders (.git, .venv) are skipped by their dot,
+# a virtualenv by its pyvenv.cfg, a folder packages were installed into by its *.dist-info.
+ENVIRONMENT_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages", "cdk.out"})
 SNIFF_BYTES = 1 << 20  # enough for a first value: Lambda payloads stop at 6 MB, most are small
 
 
@@ -72,6 +73,9 @@ def _folder_files(folder: Path) -> list[Path]:
     found: list[Path] = []
     for root, folders, names in os.walk(folder):
         here = Path(root)
+        if any(name.endswith((".dist-info", ".egg-info")) for name in folders):
+            folders[:] = []  # installed packages (pip --target, a Lambda asset): no events
+            continue
         folders[:] = sorted(name for name in folders if not _skipped_folder(here / name))
         found += (
             here / name
