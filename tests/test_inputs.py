@@ -131,10 +131,11 @@ def test_failure_queue_records_and_sqs_output_unwrap_exactly(tmp_path: Path, rea
     assert read == [event]
 
 
-def test_one_line_array_is_a_list_of_events_unless_more_lines_follow() -> None:
+def test_every_top_level_array_is_a_list_of_events_wherever_it_is() -> None:
+    """One rule, whatever the first line looks like: an array's items are the events."""
     assert values(orjson.dumps(EVENTS)) == EVENTS
     payloads = [["", ""], EVENTS[0], 7, "text", None, []]
-    assert values(jsonl(payloads)) == payloads
+    assert values(jsonl(payloads)) == ["", "", EVENTS[0], 7, "text", None]
 
 
 def test_documents_one_after_another_are_each_read() -> None:
@@ -143,16 +144,16 @@ def test_documents_one_after_another_are_each_read() -> None:
     assert values(data.encode()) == [*EVENTS, *EVENTS]
 
 
-def test_a_broken_pretty_printed_array_keeps_the_items_before_and_every_line_after() -> None:
-    good = json.dumps(EVENTS[:2], indent=2)
-    broken = good[: good.rindex("}")] + ',,\n  "tail": 1\n}\n]\n'  # the second item breaks
-    read = values(broken.encode())
-    assert read[0] == EVENTS[0]
-    undecodable = [v for v in read[1:] if isinstance(v, Undecodable)]
-    assert undecodable and "where a document broke" in undecodable[0].error
-    kept = "".join(v.text if isinstance(v, Undecodable) else json.dumps(v) for v in read[1:])
-    second = broken.index("\n  {", broken.index("\n  {") + 1)
-    assert kept.replace(" ", "") == broken[second:].replace(" ", "").replace("\n", "")
+def test_a_broken_pretty_printed_array_quarantines_only_the_broken_item_kept_whole() -> None:
+    good = json.dumps(EVENTS, indent=2)
+    second = good.index("\n  {", good.index("\n  {") + 1) + 3
+    third = good.index("\n  {", second) + 1
+    item = good[second:third].rstrip().removesuffix(",")
+    broken_item = item.replace('"truncated": false', '"truncated": false,,\n    "tail": 1')
+    read = values((good[:second] + broken_item + good[second + len(item) :]).encode())
+    assert read[0] == EVENTS[0] and read[2] == EVENTS[2] and len(read) == 3
+    assert isinstance(read[1], Undecodable) and read[1].text == broken_item
+    assert read[1].error.startswith("input line ") and "Expecting property name" in read[1].error
 
 
 def test_a_truncated_array_keeps_every_whole_item_and_the_cut_one() -> None:
@@ -202,3 +203,56 @@ def test_progress_counts_every_byte_once(shape: str) -> None:
     advanced: list[int] = []
     list(read_values(io.BytesIO(data), "input", advanced.append))
     assert sum(advanced) == len(data) and all(n > 0 for n in advanced)
+
+
+def test_arrays_one_after_another_are_each_read() -> None:
+    """`jq -c . a.json b.json`: two one-line arrays; every item of both is an event."""
+    many = list(generate_events(count=40, seed=84))
+    assert values(orjson.dumps(many[:20]) + b"\n" + orjson.dumps(many[20:]) + b"\n") == many
+
+
+def test_a_compact_event_then_a_pretty_printed_one_are_two_events() -> None:
+    data = orjson.dumps(EVENTS[0]) + b"\n" + json.dumps(EVENTS[1], indent=2).encode() + b"\n"
+    assert values(data) == EVENTS[:2]
+    assert values(data + orjson.dumps(EVENTS[2])) == EVENTS
+
+
+@pytest.mark.parametrize("damage", [b'"H\xe9llo"', b'"Hel\x01lo"', b"Hello"])
+def test_one_bad_byte_in_a_one_line_array_quarantines_only_its_item(damage: bytes) -> None:
+    """A byte that is not UTF-8, a control character, a lost pair of quotes: only that item."""
+    items = [orjson.dumps(e) for e in EVENTS]
+    bad = items[1].replace(b'"Hello"', damage)
+    read = values(b"[" + b",".join([items[0], bad, items[2]]) + b"]\n")
+    assert read[0] == EVENTS[0] and read[2] == EVENTS[2] and len(read) == 3
+    assert isinstance(read[1], Undecodable)
+    assert read[1].text == bad.decode("utf-8", "backslashreplace")
+
+
+def test_a_cut_line_is_one_bad_region_and_the_next_line_is_read() -> None:
+    cut = orjson.dumps(EVENTS[0])[:-40]
+    read = values(cut + b"\n" + jsonl(EVENTS[1:]))
+    assert isinstance(read[0], Undecodable) and read[0].text == cut.decode()
+    assert read[0].error.startswith("input line 1: ") and read[1:] == EVENTS[1:]
+
+
+def test_a_bad_region_is_kept_whole_so_repeated_fragments_stay_apart() -> None:
+    """A broken pretty-printed event is one record, not a record per line (`},` twice was one)."""
+    pretty = json.dumps(EVENTS[0], indent=2)
+    broken = pretty.replace('"subject": "Hello"', '"subject": Hello')
+    read = values(broken.encode() + b"\n" + jsonl(EVENTS[1:]))
+    assert isinstance(read[0], Undecodable) and read[0].text == broken
+    assert read[1:] == EVENTS[1:]
+
+
+@pytest.mark.parametrize("layout", ["jsonl", "pretty", "array"])
+def test_a_byte_order_mark_wherever_a_value_starts_is_accepted(layout: str) -> None:
+    """`cat a.json b.json` of files saved with a BOM puts the second one at the start of a line."""
+    bom = b"\xef\xbb\xbf"
+    one: dict[str, bytes] = {
+        "jsonl": jsonl(EVENTS[:1]),
+        "pretty": json.dumps(EVENTS[0], indent=2).encode() + b"\n",
+        "array": json.dumps(EVENTS[:1], indent=2).encode() + b"\n",
+    }
+    two = one[layout].replace(orjson.dumps(EVENTS[0]), orjson.dumps(EVENTS[1])) if layout == "jsonl" else b""
+    data = bom + one[layout] + bom + (two or json.dumps(EVENTS[1:2], indent=2).encode()) + b"\n"
+    assert values(data) == EVENTS[:2]

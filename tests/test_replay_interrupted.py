@@ -131,7 +131,11 @@ def test_an_input_file_that_cannot_be_read(target: Target, tmp_path: Path) -> No
     rerun_counts_the_rest(target, events, tmp_path, counted_before=messages(emf))
 
 
-def test_sigint_finishes_the_events_in_flight(target: Target, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "code"), [("SIGINT", 130), pytest.param("SIGTERM", 143), pytest.param("SIGHUP", 129)]
+)
+def test_a_signal_finishes_the_events_in_flight(target: Target, tmp_path: Path, name: str, code: int) -> None:
+    """Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP) alike: one line, exit 128 + signal."""
     events = events_file(tmp_path, count=EVENTS)
     big = tmp_path / "big.jsonl"
     # Enough input that Ctrl-C lands mid-way: the same events many times over (duplicates after
@@ -148,10 +152,11 @@ def test_sigint_finishes_the_events_in_flight(target: Target, tmp_path: Path) ->
     deadline = time.monotonic() + 60
     while (not emf.exists() or emf.stat().st_size < 20_000) and time.monotonic() < deadline:
         time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(getattr(signal, name))
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    one_clear_failure(stderr, "interrupted: finishing the events in flight")
+    assert process.returncode == code, stderr
+    one_clear_failure(stderr, "finishing the events in flight")
+    assert name in stderr or name == "SIGINT", stderr
     assert "replay stopped early" in stderr
     rerun_counts_the_rest(target, big, tmp_path, counted_before=messages(emf))
 

@@ -297,9 +297,9 @@ def test_the_window_ends_today_and_a_backfill_is_bounded() -> None:
     assert days_to_export({"last_day": "2026-11-02"}, 3, today) == (date(2026, 11, 2), date(2026, 11, 2))
     with pytest.raises(ConfigError, match="1 to 31 days in order"):
         days_to_export({"first_day": "2026-01-01", "last_day": "2026-12-01"}, 3, today)
-    for wrong in ("yesterday", "2026-W49-1", "20261201", "2026-02-30"):  # week and basic dates too
+    for not_a_day in ("yesterday", "2026-W49-1", "20261201", "2026-02-30"):  # week and basic dates too
         with pytest.raises(ConfigError, match="YYYY-MM-DD"):
-            days_to_export({"first_day": wrong}, 3, today)
+            days_to_export({"first_day": not_a_day}, 3, today)
     assert hours_to_export({}, today, today) == range(24)
     assert hours_to_export({"first_day": "2026-12-01", "last_hour": 5}, today, today) == range(6)
     for wrong in ({"first_hour": 5, "last_hour": 4}, {"first_hour": 24}, {"first_hour": "noon"}):

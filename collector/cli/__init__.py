@@ -22,6 +22,8 @@ from collector.cli.export import add_parser as add_export_parser
 from collector.cli.export import export
 from collector.cli.generate import add_ses_options, generate
 from collector.cli.history import add_trail_options
+from collector.cli.purge import add_parser as add_purge_parser
+from collector.cli.purge import purge_invalid
 from collector.cli.reconcile import add_parser as add_reconcile_parser
 from collector.cli.reconcile import reconcile
 from collector.cli.replay import replay
@@ -49,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--emf-out", help="append EMF documents to this file instead of stdout")
     p.add_argument("--concurrency", type=at_least(1), default=1, help="events in flight at once (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true", help="say what would be recorded; write nothing")
     store_options(p)
 
     p = commands.add_parser(
@@ -121,6 +124,8 @@ def parser() -> argparse.ArgumentParser:
             a.add_argument("--message-id", help="WorkMail's messageId")
             a.add_argument("--sender", help="an address; hashed first when redaction is on")
 
+    add_purge_parser(audit_commands)
+
     p = commands.add_parser("table", help="manage the DynamoDB audit table")
     table_commands = p.add_subparsers(dest="table_command", required=True)
     t = table_commands.add_parser("create", help="create it with the CDK stack's keys, indexes and TTL")
@@ -150,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         log.setLevel(settings.log_level)
         if args.command == "replay":
             return asyncio.run(replay(args, settings))
+        if args.command == "audit" and args.audit_command == "purge-invalid":
+            return asyncio.run(purge_invalid(args, settings))
         if args.command == "audit":
             return asyncio.run(audit(args, settings))
         if args.command == "reconcile":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -52,33 +53,133 @@ def unwrap(value: object) -> Iterator[Delivery]:
     yield value, None
 
 
+JSON_SUFFIXES = (".json", ".jsonl")
+# Folders that hold installed software or build output, never events: a checkout's `replay .` read
+# thousands of package.json files from them. Hidden folders (.git, .venv) are skipped by their dot,
+# a virtualenv by its pyvenv.cfg, a folder packages were installed into by its *.dist-info.
+ENVIRONMENT_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages", "cdk.out"})
+SNIFF_BYTES = 1 << 20  # enough for a first value: Lambda payloads stop at 6 MB, most are small
+
+
+def _skipped_folder(folder: Path) -> bool:
+    """Hidden, or an environment: node_modules and the like, or a Python virtualenv (any name)."""
+    return (
+        folder.name.startswith(".") or folder.name in ENVIRONMENT_FOLDERS or (folder / "pyvenv.cfg").is_file()
+    )
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The folder's .json and .jsonl files, in order, outside hidden and environment folders."""
+    found: list[Path] = []
+    for root, folders, names in os.walk(folder):
+        here = Path(root)
+        if any(name.endswith((".dist-info", ".egg-info")) for name in folders):
+            folders[:] = []  # installed packages (pip --target, a Lambda asset): no events
+            continue
+        folders[:] = sorted(name for name in folders if not _skipped_folder(here / name))
+        found += (
+            here / name
+            for name in sorted(names)
+            if not name.startswith(".") and Path(name).suffix in JSON_SUFFIXES and (here / name).is_file()
+        )
+    return sorted(found)
+
+
 def _files(paths: list[str]) -> list[Path]:
+    """Folders' JSON files, and every path named (a file, a FIFO, /dev/stdin: anything readable);
+    a named regular file that holds no JSON at all is refused before anything is recorded."""
     found: list[Path] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
-        elif path.is_file():
-            found.append(path)
-        else:
+            found += _folder_files(path)
+            continue
+        if not os.path.exists(name):
             raise UserError(f"no such file or folder: {name}")
+        if not os.access(name, os.R_OK):
+            raise UserError(f"cannot read {name}: permission denied")
+        if path.is_file() and not _holds_json(path):
+            raise UserError(
+                f"{name} is not JSON (it does not start with a JSON object or array); nothing was"
+                " replayed. Name JSON or JSON Lines files, or a folder (its *.json and *.jsonl files)"
+            )
+        found.append(path)
     return found
 
 
-def read_events(paths: list[str], progress: Progress, stdin: TextIO) -> Iterator[Delivery]:
-    """Every event in `paths` (or stdin for `-`), in order, with the request id it first ran under."""
+def _holds_json(path: Path) -> bool:
+    """Whether the file starts with a JSON object or array, whole or damaged (an empty file counts:
+    it holds no events, which is said later). Events are objects, so a file of them starts with
+    `{` or `[`; a README starts with text, and the numbers and strings in it are no events. Read
+    before anything is recorded, so a mistake records nothing."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(SNIFF_BYTES)
+    except OSError:
+        return True  # the replay says what went wrong when it reads the file
+    if not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        return True
+    first = next(iter(read_values(io.BytesIO(head), str(path), lambda n: None)), None)
+    if isinstance(first, Undecodable):
+        return first.text[:1] in ("{", "[")  # damaged (bytes that are not UTF-8, a cut): quarantined
+    return isinstance(first, dict | list) or first is None
+
+
+def own_emf(value: object, namespace: str) -> bool:
+    """An EMF document this collector wrote (collector.metrics: `_aws.CloudWatchMetrics` in our
+    namespace), e.g. `replay ... > out.jsonl` fed back in: no event, never to be quarantined."""
+    if not isinstance(value, dict):
+        return False
+    aws = value.get("_aws")
+    directives = aws.get("CloudWatchMetrics") if isinstance(aws, dict) else None
+    return (
+        isinstance(directives, list)
+        and bool(directives)
+        and all(isinstance(d, dict) and d.get("Namespace") == namespace for d in directives)
+    )
+
+
+def read_events(
+    paths: list[str],
+    progress: Progress,
+    stdin: TextIO,
+    namespace: str | None = None,
+    skipped: Counter[str] | None = None,
+) -> Iterator[Delivery]:
+    """Every event in `paths` (or stdin for `-`), in order, with the request id it first ran under.
+    With a `namespace`, this collector's own EMF documents are left out and counted in `skipped`
+    by where they were found."""
     if paths == ["-"]:
         stream = _binary(stdin)
         progress.start(_size(stream))
-        for value in read_values(stream, "stdin", progress.advance):
-            yield from unwrap(value)
+        yield from _events(stream, "stdin", progress, namespace, skipped)
         return
     files = _files(paths)
-    progress.start(sum(f.stat().st_size for f in files))
+    sizes = [_regular_size(f) for f in files]
+    progress.start(None if None in sizes else sum(s or 0 for s in sizes))
     for path in files:
         with path.open("rb") as stream:
-            for value in read_values(stream, str(path), progress.advance):
-                yield from unwrap(value)
+            yield from _events(stream, str(path), progress, namespace, skipped)
+
+
+def _events(
+    stream: BinaryIO, origin: str, progress: Progress, namespace: str | None, skipped: Counter[str] | None
+) -> Iterator[Delivery]:
+    for value in read_values(stream, origin, progress.advance):
+        if namespace is not None and own_emf(value, namespace):
+            if skipped is not None:
+                skipped[origin] += 1
+            continue
+        yield from unwrap(value)
+
+
+def _regular_size(path: Path) -> int | None:
+    """A regular file's size; None for a pipe (`<(cmd)`, a FIFO, /dev/stdin), whose size is unknown."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def _binary(stdin: TextIO) -> BinaryIO:

@@ -1,16 +1,22 @@
-"""JSON values from a byte stream, read forward once in bounded memory: JSON Lines, or documents
-(a pretty-printed event, `aws sqs receive-message` output, an array of events of any size).
+"""JSON values from a byte stream, read forward once in bounded memory, as `jq` reads its input.
 
-Which one: a UTF-8 byte-order mark at the start is skipped; input whose first line is one complete
-JSON value is JSON Lines, unless that line is all there is (then it is one document, and an array's
-items are the events). Input starting with `{` or `[` whose first line is not complete on its own
-is a document, read value by value (an array item by item) with the standard library's decoder, the
-same reading the Lambda runtime does. Anything after a document is detected again the same way.
+The input is a stream of JSON values with any whitespace between them: JSON Lines, one
+pretty-printed document, files joined with `cat`, compact and pretty values mixed. A top-level
+array is an array of events: its items are yielded one by one (a 100 MB array is never held
+whole). A byte-order mark is skipped wherever a value starts (files joined with `cat` carry
+theirs into the middle). The rule is the same wherever the input starts: how the first line looks
+decides nothing.
 
-Nothing is skipped: a JSON Lines line that is not JSON (or not UTF-8) becomes an Undecodable holding
-its text (bytes that are not UTF-8 shown as \\xNN escapes). A document that breaks is read as JSON
-Lines from the value that broke it. Lines split only at \\n (and \\r\\n): U+2028, U+2029 and U+0085
-are legal inside JSON strings and stay there.
+Every value is read as the Lambda runtime reads its payload: the standard library's decoder
+(lone-surrogate escapes, integers of any size; `collector.deepjson` past the recursion limit), with
+orjson's speed through `collector.jsonutil.loads` for a value that is a whole line.
+
+Nothing is skipped. A value holding bytes that are not UTF-8 becomes an Undecodable with its text,
+the bytes shown as \\xNN. Where the input is not JSON, the bad region becomes one Undecodable,
+kept whole, and reading resumes after it: a region ends where its brackets close (an array item,
+a pretty-printed value), at the end of its line at the top level, or at the latest where a line
+starts a value no deeper than the region started (the next JSON Lines line, the next item of a
+pretty-printed array). Lines split only at \\n: U+2028, U+2029 and U+0085 stay inside strings.
 """
 
 from __future__ import annotations
@@ -25,171 +31,130 @@ from collector import deepjson
 from collector.jsonutil import JSONDecodeError, loads
 from collector.model import Undecodable
 
-BOM = codecs.BOM_UTF8
 CHUNK_BYTES = 1 << 16
-# A first line longer than this is no JSON Lines event (Lambda payloads stop at 6 MB): a document.
+# A value that is a whole line shorter than this is read in one go (orjson); longer lines (a
+# one-line array of any size) are read value by value. Lambda payloads stop at 6 MB.
 PROBE_BYTES = 8 << 20
-# A single document value (one event, an SQS output) larger than this is read as lines instead.
+# A value or bad region longer than this is cut: a value becomes bad, a region is kept in pieces.
 MAX_VALUE_CHARS = 32 << 20
-JSON_WHITESPACE = b" \t\r\n"
+BOM = "\ufeff"
 # Bytes that are not UTF-8, decoded with surrogateescape: valid UTF-8 never decodes to these.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_SPACE = re.compile("[ \t\r\n\ufeff]*")  # between values: JSON whitespace and byte-order marks
 _DECODER = json.JSONDecoder()
+_SPACES = frozenset(" \t\r\n\ufeff")
 # How close to the end of the text read so far an error may be and still mean "read more".
 _TAIL_CHARS = 16
 
 Value = object  # a parsed JSON value, or an Undecodable
 
 
-class ByteSource:
-    """A binary stream read forward once, with a pushback buffer; reports bytes consumed (once each)."""
+class _Window:
+    """The input's text read so far and not yet used, decoded incrementally (surrogateescape:
+    bytes that are not UTF-8 survive as lone surrogates, to be shown as \\xNN).
+
+    Positions are relative to the first unused character (`at(0)`): reading more moves the text
+    but never a relative position."""
 
     def __init__(self, stream: BinaryIO, advance: Callable[[int], None]) -> None:
         # read1: what a pipe has now, without waiting for a whole chunk (a slow writer is read as it writes)
         self._read = getattr(stream, "read1", stream.read)
         self._advance = advance
-        self._buffer = bytearray()
-        self._eof = False
-        self._position = 0  # bytes consumed, net of pushback
-        self._reported = 0
-        self.line = 1  # the line the next byte is on
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self.text = ""
+        self.offset = 0  # text before this index is used
+        self.eof = False
+        self.line = 1  # the line and column of the first unused character
+        self.column = 0
+        self.skipped = ""  # the space the last skip_space used
 
-    def _fill(self, size: int = CHUNK_BYTES) -> bool:
-        if self._eof:
+    def more(self, at_least: int = 1) -> bool:
+        """Read at least `at_least` more characters (a chunk at minimum); False at the end."""
+        if self.eof:
             return False
-        chunk = self._read(size)
-        if not chunk:
-            self._eof = True
-            return False
-        self._buffer += chunk
+        parts = [self.text[self.offset :]]
+        self.offset = 0
+        have, wanted = len(parts[0]), len(parts[0]) + at_least
+        while have < wanted:
+            chunk = self._read(CHUNK_BYTES)
+            if not chunk:
+                parts.append(self._decoder.decode(b"", final=True))
+                self.eof = True
+                break
+            self._advance(len(chunk))
+            parts.append(self._decoder.decode(chunk))
+            have += len(parts[-1])
+        self.text = "".join(parts)  # once: appending chunk by chunk would copy a long value each time
         return True
 
-    def _consume(self, size: int) -> bytes:
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        self._position += len(data)
-        self.line += data.count(b"\n")
-        if self._position > self._reported:
-            self._advance(self._position - self._reported)
-            self._reported = self._position
-        return data
+    @property
+    def pending(self) -> int:
+        """Characters read and not yet used."""
+        return len(self.text) - self.offset
 
-    def unread(self, data: bytes) -> None:
-        self._buffer[:0] = data
-        self._position -= len(data)
-        self.line -= data.count(b"\n")
+    def at(self, position: int) -> str:
+        """The character at `position`, reading more as needed; "" past the end of the input."""
+        while position >= self.pending:
+            if not self.more(at_least=self.pending):  # doubles: no copy per chunk of a long region
+                return ""
+        return self.text[self.offset + position]
 
-    def skip_bom(self) -> None:
-        while len(self._buffer) < len(BOM) and self._fill():
-            pass
-        if self._buffer.startswith(BOM):
-            self._consume(len(BOM))
+    def slice(self, end: int) -> str:
+        """The unused text up to `end` (already read)."""
+        return self.text[self.offset : self.offset + end]
 
-    def skip_whitespace(self) -> bool:
-        """Consume JSON whitespace; False at the end of the input."""
+    def use(self, count: int) -> None:
+        """The next `count` characters are read."""
+        index = self.offset + count
+        newlines = self.text.count("\n", self.offset, index)
+        if newlines:
+            self.line += newlines
+            self.column = index - self.text.rindex("\n", self.offset, index) - 1
+        else:
+            self.column += count
+        self.offset = index
+
+    def where(self, position: int) -> tuple[int, int]:
+        """The line and column (from 0) of `position`."""
+        index = self.offset + position
+        newlines = self.text.count("\n", self.offset, index)
+        if not newlines:
+            return self.line, self.column + position
+        return self.line + newlines, index - self.text.rindex("\n", self.offset, index) - 1
+
+    def skip_space(self) -> bool:
+        """Use whitespace and byte-order marks (kept in `skipped`); False at the end of the input."""
+        parts: list[str] = []
         while True:
-            stripped = len(self._buffer) - len(self._buffer.lstrip(JSON_WHITESPACE))
-            if stripped:
-                self._consume(stripped)
-            if self._buffer:
+            found = _SPACE.match(self.text, self.offset)
+            assert found is not None  # the pattern matches the empty string
+            parts.append(found.group())
+            self.skipped = "".join(parts)
+            self.use(found.end() - self.offset)
+            # A byte-order mark takes no column: a pretty-printed value after one (`cat` of files
+            # saved with one) closes at the column it opened at.
+            self.column -= found.group().rpartition("\n")[2].count(BOM)
+            if self.pending:
                 return True
-            if not self._fill():
+            if not self.more():
                 return False
 
-    def peek_byte(self) -> int:
-        return self._buffer[0]
-
-    def peek_line(self, limit: int) -> bytes | None:
-        """The next line (without its \\n) if it ends within `limit` bytes, else None; consumes nothing."""
-        start = 0
+    def line_end(self, limit: int) -> int:
+        """The position of the next \\n if it is within `limit` characters, else -1."""
+        searched = 0
         while True:
-            end = self._buffer.find(b"\n", start, limit + 1)
-            if end >= 0:
-                return bytes(self._buffer[:end])
-            if len(self._buffer) > limit:
-                return None
-            start = len(self._buffer)
-            if not self._fill():
-                return bytes(self._buffer)
-
-    def read_line(self) -> bytes | None:
-        """The next line including its \\n; None at the end of the input."""
-        start = 0
-        while True:
-            end = self._buffer.find(b"\n", start)
-            if end >= 0:
-                return self._consume(end + 1)
-            start = len(self._buffer)
-            if not self._fill():
-                return self._consume(len(self._buffer)) if self._buffer else None
-
-    def read_chunk(self) -> bytes:
-        """Whatever is buffered, or the next chunk; empty at the end of the input."""
-        if not self._buffer:
-            self._fill()
-        return self._consume(len(self._buffer))
-
-
-def read_values(stream: BinaryIO, origin: str, advance: Callable[[int], None]) -> Iterator[Value]:
-    """Every JSON value in `stream`, in order; what cannot be read becomes an Undecodable."""
-    source = ByteSource(stream, advance)
-    source.skip_bom()
-    while source.skip_whitespace():
-        if source.peek_byte() not in b"[{":
-            yield from _lines(source, origin)
-            return
-        line = source.peek_line(PROBE_BYTES)
-        number = source.line
-        first = None if line is None else _line_value(line, origin, number)
-        # Read once: only a line that failed needs the second look (is it the start of a longer
-        # document, or one whole value with bytes that are not UTF-8?).
-        if line is None or (isinstance(first, Undecodable) and not _complete(line)):
-            yield from _document(source, origin)
-            continue
-        source.read_line()
-        if source.skip_whitespace():  # more follows: JSON Lines
-            yield first
-            yield from _lines(source, origin)
-            return
-        yield from first if isinstance(first, list) else [first]
-
-
-def _complete(line: bytes) -> bool:
-    """The line is one whole JSON value (bytes that are not UTF-8 aside: those make it undecodable,
-    not part of a longer document)."""
-    try:
-        loads(line.decode("utf-8", "replace"))
-    except JSONDecodeError:
-        return False
-    return True
-
-
-def _lines(source: ByteSource, origin: str) -> Iterator[Value]:
-    """JSON Lines: each non-blank line is one value, or an Undecodable with the line's text."""
-    while True:
-        number = source.line
-        line = source.read_line()
-        if line is None:
-            return
-        line = line.removesuffix(b"\n").removesuffix(b"\r")
-        if line.strip(JSON_WHITESPACE):
-            yield _line_value(line, origin, number)
-
-
-def _line_value(line: bytes, origin: str, number: int) -> Value:
-    try:
-        return loads(line)
-    except JSONDecodeError as error:
-        text = line.decode("utf-8", "backslashreplace")
-        return Undecodable(text=text, error=f"{origin} line {number}: {error}")
-
-
-class _Incomplete(Exception):
-    """The text read so far ends inside the value: read more and try again."""
+            found = self.text.find("\n", self.offset + searched, self.offset + limit)
+            if found >= 0:
+                return found - self.offset
+            if self.pending >= limit:
+                return -1
+            searched = self.pending
+            if not self.more(at_least=searched):  # doubles: a long line is not copied per chunk
+                return -1
 
 
 class _Broken(Exception):
-    """The document cannot be read on from `position` (an index into the window's text)."""
+    """No value can be read at the window's start: why, and where (a position in the window)."""
 
     def __init__(self, position: int, reason: str) -> None:
         super().__init__(reason)
@@ -197,133 +162,208 @@ class _Broken(Exception):
         self.reason = reason
 
 
-class _Window:
-    """The document's text read so far and not yet used, decoded incrementally from the source."""
+class _Incomplete(Exception):
+    """The text read so far ends inside the value: read more and try again."""
 
-    def __init__(self, source: ByteSource) -> None:
-        self.source = source
-        self.text = ""
-        self.offset = 0  # text before this index is used
-        self.eof = False
-        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
 
-    def more(self, at_least: int = 0) -> bool:
-        """Read at least `at_least` more characters (a chunk at minimum). False when there is
-        nothing more; True on reaching the end too, since decoding again then gives a final answer."""
-        if self.eof:
-            return False
-        self.text = self.text[self.offset :]
-        self.offset = 0
-        wanted = len(self.text) + max(at_least, 1)
-        while len(self.text) < wanted:
-            chunk = self.source.read_chunk()
-            if not chunk:
-                self.text += self._decoder.decode(b"", final=True)
-                self.eof = True
-                break
-            self.text += self._decoder.decode(chunk)
-        return True
-
-    def skip_whitespace(self, index: int) -> int:
-        """The index of the next non-whitespace character, reading more as needed; len(text) at the end."""
-        while True:
-            index = deepjson.skip_whitespace(self.text, index)
-            if index < len(self.text):
-                return index
-            used = index - self.offset
-            if not self.more():
-                return len(self.text)
-            index = self.offset + used
-
-    def value(self, index: int) -> tuple[object, int]:
-        """The value starting at `index` and the index after it, reading more until it is whole."""
-        used = index - self.offset
-        while True:
-            index = self.offset + used
-            try:
-                return self._decode(index)
-            except _Incomplete:
-                pending = len(self.text) - index
-                if pending > MAX_VALUE_CHARS:
-                    raise _Broken(index, f"a value longer than {MAX_VALUE_CHARS} characters") from None
-                self.more(at_least=pending)  # doubles what is read: each retry is worth it
-
-    def _decode(self, index: int) -> tuple[object, int]:
+def read_values(stream: BinaryIO, origin: str, advance: Callable[[int], None]) -> Iterator[Value]:
+    """Every JSON value in `stream` (a top-level array's items one by one), in order; what cannot
+    be read becomes an Undecodable."""
+    window = _Window(stream, advance)
+    in_array = False  # inside a top-level array, where an item or its `]` is next
+    opener: tuple[str, int] | None = None  # an array's `[` and its line, until its first item is read
+    while window.skip_space():
+        first = window.at(0)
+        if in_array and first == "]":
+            in_array, opener = False, None
+            window.use(1)
+            continue
+        whole = None if in_array else _whole_line(window)
+        if whole is None and not in_array and first == "[":
+            in_array = True  # a long or pretty-printed array: its items one by one
+            opener = "[", window.line
+            window.use(1)
+            continue
+        if opener is not None:
+            opener = opener[0] + window.skipped, opener[1]
         try:
-            try:
-                value, end = _DECODER.raw_decode(self.text, index)
-            except RecursionError:  # the same reading, with an explicit stack
-                value, end = deepjson.raw_decode(self.text, index)
-        except JSONDecodeError as error:
-            near_end = error.pos >= len(self.text) - _TAIL_CHARS
-            if not self.eof and (near_end or error.msg.startswith("Unterminated string")):
-                raise _Incomplete from None
-            raise _Broken(index, error.msg) from None
-        except ValueError as error:  # an integer of more digits than Python converts
-            raise _Broken(index, str(error)) from None
-        if end >= len(self.text) and not self.eof:
-            raise _Incomplete  # a number may go on in the next chunk
-        bad = _ESCAPED_BYTE.search(self.text, index, end)
-        if bad is not None:
-            raise _Broken(index, "not UTF-8")
-        return value, end
-
-    def use(self, index: int) -> None:
-        self.offset = index
-
-    def give_back(self, index: int) -> None:
-        """Return the text from `index` on (and bytes not yet decoded) to the source, unread."""
-        pending, _ = self._decoder.getstate()
-        self.source.unread(self.text[index:].encode("utf-8", "surrogateescape") + pending)
-        self.text, self.offset = "", 0
-
-
-def _document(source: ByteSource, origin: str) -> Iterator[Value]:
-    """One document: an object, or an array whose items are yielded one by one. If it breaks,
-    what follows the break goes back to the source and is read as JSON Lines."""
-    window = _Window(source)
-    index = window.skip_whitespace(0)
-    try:
-        if window.text[index] == "{":
-            value, index = window.value(index)
-            yield value
+            value, end = whole if whole is not None else _value(window, in_array)
+        except _Broken as broken:
+            yield from _bad_region(window, origin, in_array, broken, opener)
+            in_array, opener = in_array and _after_item(window), None
+            continue
+        text = window.slice(end)
+        line = window.line
+        window.use(end)
+        if whole is None and _ESCAPED_BYTE.search(text) is not None:
+            if opener is not None:  # the array's first item keeps its `[`, as a bad region does
+                text, line = opener[0] + text, opener[1]
+            yield _undecodable(text, origin, line, None)
+        elif not in_array and first == "[" and isinstance(value, list):
+            yield from value  # an array on one line, read whole
         else:
-            yield from _array_items(window, index + 1)
-            index = window.offset
-    except _Broken as broken:
-        window.give_back(broken.position)
-        yield from _lines_after_break(source, origin, broken.reason)
-        return
-    window.give_back(index)
+            yield value
+        opener = None
+        if in_array:
+            in_array = _after_item(window)
+    if opener is not None:  # `[` and nothing after it: kept, as any text that is not JSON
+        yield _undecodable(opener[0].rstrip(), origin, opener[1], "an array that was never closed")
 
 
-def _array_items(window: _Window, index: int) -> Iterator[Value]:
-    index = window.skip_whitespace(index)
-    if index < len(window.text) and window.text[index] == "]":
-        window.use(index + 1)
-        return
-    while index < len(window.text):
-        value, index = window.value(index)
-        window.use(index)
-        yield value
-        index = window.skip_whitespace(index)
-        if index >= len(window.text):
-            break  # the array never closed: every item in it was read
-        if window.text[index] == "]":
-            window.use(index + 1)
+def _after_item(window: _Window) -> bool:
+    """After an array item: use its `,` and say the array goes on; at its `]` (left for the caller)
+    the array goes on too. Anything else: the array was never closed, read on at the top level."""
+    if not window.skip_space():
+        return False
+    char = window.at(0)
+    if char == ",":
+        window.use(1)
+        return True
+    return char == "]"
+
+
+def _whole_line(window: _Window) -> tuple[object, int] | None:
+    """The value at the start if it is all of the rest of its line and the line is short: read at
+    orjson's speed by jsonutil.loads, exactly as the standard library reads it."""
+    end = window.line_end(PROBE_BYTES)
+    if end < 0:
+        if not window.eof or window.pending > PROBE_BYTES:
+            return None
+        end = window.pending
+    line = window.slice(end)
+    if not line.isascii() and _ESCAPED_BYTE.search(line) is not None:
+        return None  # not UTF-8: read value by value, so only the value holding the bytes is bad
+    try:
+        return loads(line), end
+    except (JSONDecodeError, RecursionError, ValueError):
+        return None
+
+
+def _value(window: _Window, in_array: bool) -> tuple[object, int]:
+    """The value at the start and the position after it, reading more until it is whole."""
+    while True:
+        try:
+            return _decode(window, in_array)
+        except _Incomplete:
+            if window.pending > MAX_VALUE_CHARS:
+                raise _Broken(window.pending, f"a value longer than {MAX_VALUE_CHARS} characters") from None
+            window.more(at_least=window.pending)  # doubles what is read: each retry is worth it
+
+
+def _decode(window: _Window, in_array: bool) -> tuple[object, int]:
+    text, start = window.text, window.offset
+    try:
+        try:
+            value, end = _DECODER.raw_decode(text, start)
+        except RecursionError:  # the same reading, with an explicit stack
+            value, end = deepjson.raw_decode(text, start)
+    except JSONDecodeError as error:
+        near_end = error.pos >= len(text) - _TAIL_CHARS
+        if not window.eof and (near_end or error.msg.startswith("Unterminated string")):
+            raise _Incomplete from None
+        raise _Broken(error.pos - start, error.msg) from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise _Broken(0, str(error)) from None
+    if end >= len(text) and not window.eof:
+        raise _Incomplete  # a number may go on in the next chunk
+    if end < len(text) and not _ends_value(text[end], value, in_array):
+        raise _Broken(end - start, "other text right after a value")  # `0x`, `{}x`, `truex`
+    return value, end - start
+
+
+def _ends_value(char: str, value: object, in_array: bool) -> bool:
+    """Whether `char` may follow `value`: space, an array's `,` or `]`; at the top level the next
+    value may start right after an object, array or string (`{...}{...}`, as jq reads it)."""
+    if char in _SPACES:
+        return True
+    if in_array:
+        return char in ",]"
+    return char in '{["' and isinstance(value, dict | list | str)
+
+
+def _bad_region(
+    window: _Window, origin: str, in_array: bool, broken: _Broken, opener: tuple[str, int] | None
+) -> Iterator[Undecodable]:
+    """The region at the window's start that could not be read, as one Undecodable (pieces of at
+    most MAX_VALUE_CHARS for a longer one); the window moves past it. An array's first item keeps
+    the array's `[` (`opener`) with it: nothing of the input is dropped."""
+    line, column = window.line, window.column
+    prefix = ""
+    if opener is not None:
+        prefix, line = opener
+    error_line, error_column = window.where(min(broken.position, window.pending))
+    reason = f"{broken.reason} (line {error_line} column {error_column + 1})"
+    resumed = False
+    while True:
+        end = _region_end(window, in_array, column, resumed)
+        text = prefix + window.slice(end).removesuffix("\r")  # a line ending is no part of it
+        window.use(end)
+        yield _undecodable(text, origin, line, reason)
+        prefix = ""
+        if end < MAX_VALUE_CHARS:
             return
-        if window.text[index] != ",":
-            raise _Broken(index, "expected ',' or ']' after an array item")
-        index = window.skip_whitespace(index + 1)
-    window.use(index)
+        line, resumed = window.line, True
 
 
-def _lines_after_break(source: ByteSource, origin: str, reason: str) -> Iterator[Value]:
-    """The rest of a broken document, as JSON Lines; a first line that is not JSON says why."""
-    values = _lines(source, origin)
-    for first in values:
-        if isinstance(first, Undecodable):
-            first = Undecodable(text=first.text, error=f"{first.error} (where a document broke: {reason})")
-        yield first
-        break
-    yield from values
+def _region_end(window: _Window, in_array: bool, column: int, resumed: bool) -> int:
+    """Where a bad region starting at the window's start ends.
+
+    Scanned leniently: strings (ended by a quote or a line end) and bracket depth. In an array it
+    ends after the bracket that closes its first one, or at depth 0 at a `,` or `]`; at the top
+    level at a line end at depth 0; at the latest before a line that is not indented further than `column`
+    (unless it closes a bracket at that column, as a pretty-printed value's last line does): the
+    next JSON Lines line, the next item of a pretty-printed array; or after MAX_VALUE_CHARS (then
+    the rest is the region's next piece), or at the end of the input."""
+    position = 0
+    depth = 0
+    opened = resumed
+    in_string = False
+    while position < MAX_VALUE_CHARS:
+        char = window.at(position)
+        if not char:
+            return position
+        if char == "\n":
+            in_string = False
+            if not in_array and depth == 0:
+                return position
+            indent = 1
+            while window.at(position + indent) in (" ", "\t", "\r", "\n"):
+                indent += 1
+            next_char = window.at(position + indent)
+            line_start = window.text.rfind("\n", 0, window.offset + position + indent) - window.offset
+            indent = position + indent - line_start - 1
+            if not next_char or indent < column or (indent == column and next_char not in "}]"):
+                return position  # the next line is no part of this value: it starts another
+            position += 1
+            continue
+        if in_string:
+            if char == "\\":
+                position += 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+            opened = True
+        elif char in "}]":
+            if depth == 0 and in_array and position:
+                return position  # the array's own `]`
+            depth = max(depth - 1, 0)
+            if depth == 0 and opened and in_array:
+                return position + 1
+        elif char == "," and depth == 0 and in_array and position:
+            return position
+        position += 1
+    return position
+
+
+def _undecodable(text: str, origin: str, line: int, reason: str | None) -> Undecodable:
+    """`text` kept as it was, bytes that are not UTF-8 shown as \\xNN."""
+    data = text.encode("utf-8", "surrogateescape")
+    if reason is None or _ESCAPED_BYTE.search(text):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            reason = f"not UTF-8 ({error.reason} at byte {error.start})"
+    return Undecodable(text=data.decode("utf-8", "backslashreplace"), error=f"{origin} line {line}: {reason}")

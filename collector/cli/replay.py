@@ -1,11 +1,11 @@
 """`replay`: events through the same pipeline the Lambda handler runs, with a summary of what happened.
 
 A replay can stop anywhere: a store fault, a full disk under `--emf-out`, a closed stdout, an input
-file that cannot be read, Ctrl-C. Whatever stops it, the events already taken in finish first (the
-store is never closed under them), and each event is either counted, with its EMF line written out,
-or left for the next replay of the same input to count: the pipeline's `replay` keeps that promise
-with the record's `countState` (see collector.pipeline). The run then says what stopped it and
-exits non-zero.
+file that cannot be read, Ctrl-C, SIGTERM or SIGHUP. Whatever stops it, the events already taken
+in finish first (the store is never closed under them), and each event is either counted, with
+its EMF line written out, or left for the next replay of the same input to count: the pipeline's
+`replay` keeps that promise with the record's `countState` (see collector.pipeline). The run then
+says what stopped it and exits non-zero.
 """
 
 from __future__ import annotations
@@ -23,28 +23,32 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from collector.cli.common import UserError, explain
 from collector.cli.inputs import Delivery, read_events
 from collector.clock import utc_now
 from collector.config import Settings
+from collector.events.detect import parse
 from collector.metrics import catalog_for, features_for, metric_values
-from collector.model import Invocation, Status
+from collector.model import Invocation, MailEvent, Source, Status
 from collector.pipeline import Pipeline
 from collector.progress import Progress
 from collector.runtime import build_pipeline
 
 log = logging.getLogger("workmail_collector")
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+# Signals that stop a replay the way Ctrl-C does: Ctrl-C, `kill` and a terminal that closed.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class EmfSink:
     """Where EMF documents go: each line written through to the file or stdout before the event
     counts as emitted (no buffer that a full disk or a closed pipe could lose afterwards)."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, chosen_for_terminal: bool = False) -> None:
         self.name = path or "stdout"
+        self.chosen_for_terminal = chosen_for_terminal
         self._raised: list[OSError] = []
         self._own = path is not None
         self._prefix = b""
@@ -118,13 +122,21 @@ class ReplayRun:
     emitted: Counter[str] = field(default_factory=Counter)
     not_done: int = 0
     stopped_by: str | None = None
-    interrupted: bool = False
+    signal: int | None = None  # the signal that interrupted the run
+
+    @property
+    def interrupted(self) -> bool:
+        return self.signal is not None
+
     user_mistake: str | None = None  # the store refused every event for a reason the user must fix
+    skipped_emf: Counter[str] = field(default_factory=Counter)  # our own EMF documents, by origin
+    sources: set[Source] = field(default_factory=set)  # the sources of the events replayed
 
 
 async def replay(args: argparse.Namespace, settings: Settings) -> int:
     progress = Progress(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
-    events = read_events(args.paths, progress, sys.stdin)
+    run = ReplayRun()
+    events = read_events(args.paths, progress, sys.stdin, settings.namespace, run.skipped_emf)
     try:
         first = next(events, None)
     except OSError as error:
@@ -134,14 +146,17 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(
             f"no events in {' '.join(args.paths)} (folders are searched for *.json and *.jsonl files)"
         )
-    sink = EmfSink(args.emf_out)
+    if args.dry_run:
+        _dry_run(_chain(first, events), run, settings, progress)
+        return 0
+    terminal_path = None if args.emf_out else _terminal_emf_path(settings)
+    sink = EmfSink(args.emf_out or terminal_path, chosen_for_terminal=terminal_path is not None)
     try:
         pipeline = await build_pipeline(settings, sink.write)
     except BaseException:
         sink.close()
         progress.close()
         raise
-    run = ReplayRun()
     try:
         await replay_events(pipeline, _chain(first, events), args.concurrency, settings, sink, progress, run)
     finally:
@@ -152,10 +167,66 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(run.user_mistake)
     if run.user_mistake:
         log.error("%s; stopped", run.user_mistake)
-    _summary(run, settings)
-    if run.interrupted:
-        return EXIT_INTERRUPTED
+    _summary(run, settings, sink)
+    if run.signal is not None:
+        return 128 + run.signal  # as a shell reports a process the signal ended
     return 1 if run.stopped_by else 0
+
+
+def _dry_run(events: Iterator[Delivery], run: ReplayRun, settings: Settings, progress: Progress) -> None:
+    """What a replay would record, read through the same adapters, with no store and no EMF: the
+    trail is not read either, so events already in it are counted here as they would be anew."""
+    valid: Counter[str] = Counter()
+    invalid = 0
+    try:
+        for raw, _ in events:
+            run.taken += 1
+            parsed = parse(raw)
+            if isinstance(parsed, MailEvent):
+                valid[parsed.direction.value] += 1
+            else:
+                invalid += 1
+            progress.count()
+    finally:
+        progress.close()
+    directions = ", ".join(f"{d} {valid[d]}" for d in ("INBOUND", "OUTBOUND", "UNKNOWN"))
+    print(
+        f"dry run: {run.taken} events: valid {sum(valid.values())} ({directions}), invalid {invalid}"
+        " (would be quarantined); nothing was written. Redeliveries and events already in the"
+        " audit trail would count as duplicates",
+        file=sys.stderr,
+    )
+    _skipped_line(run, settings)
+    _invalid_warning(invalid, run.taken)
+
+
+def _invalid_warning(invalid: int, processed: int) -> None:
+    """Most of the input invalid: probably not the input meant (a checkout, a README)."""
+    if processed and invalid * 2 > processed:
+        print(
+            f"warning: {invalid} of {processed} events were invalid: was this the input you meant?"
+            " Quarantined records of a time range can be removed with"
+            " `workmail-collector audit purge-invalid --since ... --until ...`",
+            file=sys.stderr,
+        )
+
+
+def _terminal_emf_path(settings: Settings) -> str | None:
+    """On a terminal, where EMF documents go instead of the screen: a new file beside the SQLite
+    store (the current folder for DynamoDB), named in the summary. None when stdout is no terminal
+    or no such file can be made (then they go to stdout: never lost)."""
+    if not sys.stdout.isatty():
+        return None
+    folder = Path(settings.sqlite_path).parent if settings.store == "sqlite" else Path.cwd()
+    stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"emf-{stamp}.jsonl"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with path.open("a"):
+            pass
+    except OSError:
+        return None
+    return str(path)
 
 
 def _chain(first: Delivery, rest: Iterator[Delivery]) -> Iterator[Delivery]:
@@ -173,8 +244,10 @@ async def replay_events(
     run: ReplayRun,
 ) -> None:
     """Replay `events` with `concurrency` in flight; stop taking new ones at the first failure or
-    Ctrl-C, and return only when every event taken in has finished."""
-    features = features_for(settings.enrich, settings.sources)
+    stop signal, and return only when every event taken in has finished."""
+    # Every source's metrics are summed: the summary shows those of the sources the input held,
+    # whatever COLLECTOR_SOURCES says (it decides what a deployment emits, not what a file holds).
+    features = features_for(settings.enrich, tuple(Source))
     run_id = uuid.uuid4().hex[:12]
     stop = asyncio.Event()
     semaphore = asyncio.Semaphore(concurrency)
@@ -213,23 +286,30 @@ async def replay_events(
                 return
         run.counts[outcome.status.value] += 1
         run.emitted.update(metric_values(outcome, features))
+        if outcome.source is not None:
+            run.sources.add(outcome.source)
         if outcome.status is Status.RECORDED:
             run.by_direction[outcome.direction.value] += 1
         progress.count()
 
-    def interrupt() -> None:
-        if run.interrupted:  # the second Ctrl-C: abandon what is in flight (claims are given back)
+    def interrupt(number: int) -> None:
+        if run.interrupted:  # the second signal: abandon what is in flight (claims are given back)
             for task in pending:
                 task.cancel()
-            _restore_sigint()
+            _restore_signals()
             return
-        run.interrupted = True
-        stopping("interrupted: finishing the events in flight (Ctrl-C again to abandon them)")
+        run.signal = number
+        name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+        again = f"{name} again to abandon them"
+        said = "interrupted" if number == signal.SIGINT else f"interrupted by {name}"
+        stopping(f"{said}: finishing the events in flight ({again})")
 
     loop = asyncio.get_running_loop()
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # e.g. `nohup` or `&` in a script
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on the main thread
-            loop.add_signal_handler(signal.SIGINT, interrupt)
+    for number in STOP_SIGNALS:
+        if signal.getsignal(number) is signal.SIG_IGN:  # e.g. `nohup` or `&` in a script: left ignored
+            continue
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not on the main thread
+            loop.add_signal_handler(number, interrupt, number)
     try:
         while not stop.is_set():
             try:
@@ -251,15 +331,17 @@ async def replay_events(
     finally:
         while pending:  # never leave a task behind: the store closes after this
             await asyncio.wait(set(pending))
-        _restore_sigint()
+        _restore_signals()
 
 
-def _restore_sigint() -> None:
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+def _restore_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for number in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(number)
 
 
-def _summary(run: ReplayRun, settings: Settings) -> None:
+def _summary(run: ReplayRun, settings: Settings, sink: EmfSink) -> None:
     counts = run.counts
     duplicates = counts["DUPLICATE"] + counts["CONFLICT"] + counts["QUARANTINED_DUPLICATE"]
     print(
@@ -269,11 +351,17 @@ def _summary(run: ReplayRun, settings: Settings) -> None:
     )
     directions = ", ".join(f"{d} {run.by_direction[d]}" for d in ("INBOUND", "OUTBOUND", "UNKNOWN"))
     print(f"recorded by direction: {directions}", file=sys.stderr)
-    totals = ", ".join(
-        f"{spec.name} {run.emitted[spec.name]}"
-        for spec in catalog_for(features_for(settings.enrich, settings.sources))
-    )
+    shown = features_for(settings.enrich, {*settings.sources, *run.sources})
+    totals = ", ".join(f"{spec.name} {run.emitted[spec.name]}" for spec in catalog_for(shown))
     print(f"EMF metric sums ({settings.namespace}): {totals}", file=sys.stderr)
+    if sink.chosen_for_terminal:
+        print(
+            f"EMF documents: written to {sink.name} (stdout is a terminal; --emf-out to choose)",
+            file=sys.stderr,
+        )
+    _skipped_line(run, settings)
+    invalid = counts["QUARANTINED"] + counts["QUARANTINED_DUPLICATE"]
+    _invalid_warning(invalid, sum(counts.values()))
     where = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
     print(f"audit trail: {settings.store} {where}", file=sys.stderr)
     if run.stopped_by:
@@ -283,5 +371,17 @@ def _summary(run: ReplayRun, settings: Settings) -> None:
             " the same input again: what was"
             " counted is recognised as duplicate, and what was recorded but not yet counted is counted"
             " then, once",
+            file=sys.stderr,
+        )
+
+
+def _skipped_line(run: ReplayRun, settings: Settings) -> None:
+    """Our own EMF documents found in the input: how many, and where (one line)."""
+    if run.skipped_emf:
+        origins = ", ".join(f"{n} in {origin}" for origin, n in run.skipped_emf.items())
+        total = sum(run.skipped_emf.values())
+        print(
+            f"skipped {total} EMF document{'s' if total != 1 else ''} of this collector"
+            f" ({settings.namespace}), not events: {origins}",
             file=sys.stderr,
         )

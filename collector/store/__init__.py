@@ -142,6 +142,15 @@ class AuditStore(Protocol):
     async def close(self) -> None: ...
 
 
+class PurgesInvalid(Protocol):
+    """Removal of quarantined records (status INVALID) received in a time range, for the junk a
+    mistaken replay stored; a record of a real message is never touched (each delete is
+    conditional on the status). Its own protocol: only `audit purge-invalid` needs it."""
+
+    async def purge_invalid(self, since: datetime, until: datetime, *, apply: bool) -> int:
+        """How many such records there are (`apply=False`), or were removed (`apply=True`)."""
+
+
 class StoreError(RuntimeError):
     """The store could not be reached or refused the request; retrying may help."""
 

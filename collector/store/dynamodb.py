@@ -409,6 +409,45 @@ class DynamoDbStore:
             return index
         raise StoreError(problems[0])  # the sharded index's: the one every migration ends with
 
+    async def purge_invalid(self, since: datetime, until: datetime, *, apply: bool) -> int:
+        """Quarantined records (status INVALID) received in [since, until], found through the time
+        index: counted, or deleted one by one, each delete conditional on the status still INVALID."""
+        from botocore.exceptions import ClientError
+
+        span = (until.date() - since.date()).days + 1
+        if span > MAX_RANGE_DAYS:
+            raise StoreError(f"a time range may span at most {MAX_RANGE_DAYS} days, not {span}")
+        keys: list[str] = []
+        index = await self.time_index()
+        for day in _days_newest_first(since, until):
+            for partition in _partitions(index, day.isoformat()):
+                items = await self._read_index(
+                    index,
+                    partition,
+                    since,
+                    until,
+                    limit=None,
+                    projection=(AUDIT_TABLE.partition_key, "status"),
+                )
+                keys += [str(i[AUDIT_TABLE.partition_key]) for i in items if i.get("status") == "INVALID"]
+        if not apply:
+            return len(keys)
+        removed = 0
+        for key in keys:
+            try:
+                await self._client.delete_item(
+                    TableName=self._table,
+                    Key={AUDIT_TABLE.partition_key: {"S": key}},
+                    ConditionExpression="#s = :invalid",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":invalid": {"S": "INVALID"}},
+                )
+                removed += 1
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+        return removed
+
     async def _read_index(
         self,
         index: IndexSpec,

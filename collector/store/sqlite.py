@@ -222,6 +222,16 @@ class SqliteStore:
                 return
             after = (rows[-1][2], rows[-1][3])
 
+    async def purge_invalid(self, since: datetime, until: datetime, *, apply: bool) -> int:
+        """Quarantined records (status INVALID) received in [since, until]: counted, or deleted."""
+        clauses, params = self._in_trail(since, until)
+        where = " AND ".join([*clauses, "json_extract(item, '$.status') = 'INVALID'"])
+        if not apply:
+            (count,) = self._db.execute(f"SELECT count(*) FROM audit WHERE {where}", params).fetchone()
+            return int(count)
+        with self._db:
+            return self._db.execute(f"DELETE FROM audit WHERE {where}", params).rowcount
+
     def _in_trail(self, since: datetime, until: datetime) -> tuple[list[str], list[str | int]]:
         """The rows a read sees between two moments, as SQL clauses and their parameters: like
         DynamoDB's time index, only items with a receivedDay (records, not bookkeeping items), and

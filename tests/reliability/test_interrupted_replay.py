@@ -3,7 +3,8 @@
 Hypothesis picks the input (unique events, redeliveries inside it, invalid payloads), the order,
 the concurrency, and one fault at a random point of the first run: the EMF destination filling up,
 the store refusing every call from some call on, the store dying right after it applied a write,
-an input read error, or Ctrl-C (once: finish what is in flight; twice: abandon it). Then a clean
+an input read error, or Ctrl-C, SIGTERM or SIGHUP (once: finish what is in flight; twice: abandon
+it). Then a clean
 rerun and a third run. Over the EMF documents written by all runs, every unique event has
 Messages 1 and every unique invalid payload InvalidEvents 1: never zero, never twice.
 
@@ -43,7 +44,15 @@ from collector.store import AuditStore, PutResult, Query, StoreError, Tally, Tal
 from tests.conftest import make_table, run
 from tests.emf import validate_document
 
-KINDS = ("emf-full", "store-down", "store-dies-after-write", "read-error", "sigint", "double-sigint")
+SIGNALS = {"sigint": signal.SIGINT, "sigterm": signal.SIGTERM, "sighup": signal.SIGHUP}
+KINDS = (
+    "emf-full",
+    "store-down",
+    "store-dies-after-write",
+    "read-error",
+    *SIGNALS,
+    *(f"double-{name}" for name in SIGNALS),
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,9 @@ class Fault:
 
 class FaultyStore:
     """A real store that, from the `at`-th call on, refuses every call (`store-down`), or applies
-    the `at`-th write and then refuses everything (`store-dies-after-write`); for `sigint`, it
-    sends this process SIGINT on that call (and on the second call after, for `double-sigint`)."""
+    the `at`-th write and then refuses everything (`store-dies-after-write`); for `sigint`,
+    `sigterm` or `sighup`, it sends this process that signal on that call (and on the second call
+    after, for `double-...`)."""
 
     def __init__(self, inner: AuditStore, fault: Fault | None) -> None:
         self.inner = inner
@@ -74,10 +84,9 @@ class FaultyStore:
         if kind == "store-down" and self.calls == at:
             self.dead = True
             raise StoreError("the store went down")
-        if kind in ("sigint", "double-sigint") and (
-            self.calls == at or (kind == "double-sigint" and self.calls == at + 2)
-        ):
-            os.kill(os.getpid(), signal.SIGINT)
+        name = kind.removeprefix("double-")
+        if name in SIGNALS and (self.calls == at or (kind.startswith("double-") and self.calls == at + 2)):
+            os.kill(os.getpid(), SIGNALS[name])
 
     async def put_once(self, item: Item) -> PutResult:
         self._call()
