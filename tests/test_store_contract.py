@@ -328,5 +328,13 @@ def test_replace_invalid_writes_only_over_an_invalid_record(backend: Backend) ->
         assert await store.replace_invalid(item("kept", subject="other")) is False
         assert await store.replace_invalid(item("absent")) is False
         assert await store.get("kept") == item("kept") and await store.get("absent") is None
+        # The event that took the quarantine's place is read like any record: listed, tallied, exported.
+        since, until = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
+        listed = await store.query(Query(since=since, until=until))
+        assert sorted(r["invocationId"] for r in listed) == ["kept", "old"]
+        counts = await store.tally(since.date())
+        assert sum(t.records for t in counts.values()) == 2
+        exported = [r["invocationId"] async for page in store.oldest_first(since, until, 10) for r in page]
+        assert sorted(exported) == ["kept", "old"]
 
     run(with_store(backend, body))

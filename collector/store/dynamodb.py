@@ -169,7 +169,7 @@ class DynamoDbStore:
         try:
             await self._client.put_item(
                 TableName=self._table,
-                Item=encode_item(item),
+                Item=encode_item(with_shard(item)),  # its place in the time index, as put_once gives it
                 ConditionExpression="#s = :invalid",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":invalid": {"S": "INVALID"}},
