@@ -89,7 +89,7 @@ def model(
 
 def seed(endpoint: str, table: str, now: datetime) -> float:
     """SEED_DAYS days of SEED_PER_DAY real audit items; returns their mean time-index item size."""
-    from bench.bill import index_item
+    from bench.billing import index_item
     from collector.audit import record_item
     from collector.events.workmail import parse
     from collector.model import Invocation, MailEvent

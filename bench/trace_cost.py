@@ -27,7 +27,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.bill import index_item
+from bench.billing import index_item
 from bench.cost import item_size, query_read_units
 from bench.prices import DYNAMODB_IA_READ_UNITS, LAMBDA_ARM64_GB_SECOND, LAMBDA_REQUESTS
 

@@ -36,7 +36,7 @@ from functools import cache
 from typing import Any
 
 from bench import prices
-from bench.bill import (
+from bench.billing import (
     DASHBOARDS,
     LOG_INGESTION,
     PITR,

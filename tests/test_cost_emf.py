@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from bench.bill import legacy_document
+from bench.billing import legacy_document
 from bench.traffic import PROFILE, Mix, hours_with_data
 from collector.config import Settings
 from collector.metrics import EmfWriter, features_for

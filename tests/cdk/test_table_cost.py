@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bench.bill import stored_bytes, write_units
+from bench.billing import stored_bytes, write_units
 from bench.emitted import DEFAULT, ENRICHMENT, Measurement, client, create_table, measure
 from bench.template import facts
 from collector.metrics import DIRECTIONS, PER_FLOW, catalog_for, custom_metrics, features_for
