@@ -3,10 +3,11 @@
 Hypothesis joins real events in every layout a writer uses (JSON Lines, pretty-printed, one-line
 and pretty arrays: what `jq -c`, `jq .`, `cat a.json b.json` write), with byte-order marks where
 files were joined, damaged values among them (a byte that is not UTF-8, a control character, lost
-quotes, a cut line), and the collector's own EMF documents; the stream is read in pieces of any
-size. Every good value comes out once, in order; every damaged one is one Undecodable holding its
-text whole; no byte is reported read twice; EMF documents are skipped and counted by origin. And a
-folder holds exactly its .json and .jsonl files outside hidden and environment folders.
+quotes, a cut line, an array item whose closing bracket was lost), and the collector's own EMF
+documents; the stream is read in pieces of any size. Every good value comes out once, in order;
+every damaged one is one Undecodable holding its text whole; no byte is reported read twice; EMF
+documents are skipped and counted by origin. And a folder holds exactly its .json and .jsonl files
+outside hidden and environment folders.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def good(draw: st.DrawFn) -> Segment:
 def damaged(draw: st.DrawFn) -> Segment:
     """One damaged event, alone (compact or pretty) or as an item of an array among good ones."""
     event = draw(st.sampled_from(EVENTS))
-    how = draw(st.sampled_from(["line", "pretty", "array", "pretty-array", "cut"]))
+    how = draw(st.sampled_from(["line", "pretty", "array", "pretty-array", "cut", "unclosed"]))
+    if how == "unclosed":  # a pretty-printed array item whose closing `}` line was lost
+        return unclosed_item(draw, event)
     if how == "cut":  # a line a crashed writer left: any prefix of an event is no JSON
         whole = orjson.dumps(event)
         cut = whole[: draw(st.integers(1, len(whole) - 1))]
@@ -91,6 +94,19 @@ def damaged(draw: st.DrawFn) -> Segment:
     # A first item that is bad keeps the array's `[` with it: nothing of the input is dropped.
     region = text[: text.index(bad_item) + len(bad_item)] if not before else bad_item
     return Segment(text, (*before, shown(region.strip()), *after))
+
+
+def unclosed_item(draw: st.DrawFn, event: dict[str, Any]) -> Segment:
+    """Its brackets never close, so its region ends where the next item (or the `]`) starts: the
+    items after it are still items, and the `]` still closes the array."""
+    before = draw(st.lists(st.sampled_from(EVENTS), max_size=2))
+    after = draw(st.lists(st.sampled_from(EVENTS), max_size=2))
+    lines = json.dumps([*before, event, *after], indent=2).encode().split(b"\n")
+    item_ends = [n for n, line in enumerate(lines) if line in (b"  },", b"  }")]
+    lost = item_ends[len(before)]
+    start = item_ends[len(before) - 1] + 1 if before else 0  # a first item keeps the `[`
+    region = b"\n".join(lines[start:lost]).strip()
+    return Segment(b"\n".join(lines[:lost] + lines[lost + 1 :]), (*before, shown(region), *after))
 
 
 separators = st.sampled_from([b"\n", b"\r\n", b"\n\n", b"\n \n", b"\n" + BOM, b"\r\n" + BOM])
