@@ -279,3 +279,28 @@ def test_a_document_after_a_cut_array_is_read_at_the_top_level() -> None:
     """`cat` of a cut array and a whole one: the second array's items are events, not one item."""
     read = values(b'[\n  {"a": 1,\n[\n  {"b": 2}\n]\n{"c": 3}{"d": 4}\n')
     assert isinstance(read[0], Undecodable) and read[1:] == [{"b": 2}, {"c": 3}, {"d": 4}]
+
+
+@pytest.mark.parametrize(
+    ("text", "json_like"),
+    [
+        ("[![CI](https://x/badge.svg)](https://x)\n# title\n", False),
+        ("{{ template }}\n", True),  # `{` then `{`: may be JSON, kept in quarantine
+        ("{ hello: 1 }\n", False),
+        ('[\n  {"subject": Hello}\n]\n', True),
+        ('{"subject": Hello}\n', True),
+        ('[\n  {"a": 1,\n', True),
+        ("[\n", True),
+        ('[\n  {"a": -1,, "b": 2}\n]\n', True),
+        ("[ null, }\n", True),
+    ],
+)
+def test_a_named_file_is_json_when_its_first_value_starts_as_json(
+    tmp_path: Path, text: str, json_like: bool
+) -> None:
+    """A damaged first value is quarantined only if it starts as JSON does after its `{` or `[`."""
+    from collector.cli.inputs import _holds_json
+
+    path = tmp_path / "input"
+    path.write_text(text)
+    assert _holds_json(path) is json_like

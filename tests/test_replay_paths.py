@@ -109,3 +109,13 @@ def test_this_repositorys_readme_is_refused(tmp_path: Path) -> None:
     result = cli("replay", "README.md", "--db", str(db))
     assert result.returncode == 2 and "README.md is not JSON" in result.stderr, result.stderr
     assert recorded(db) == 0
+
+
+def test_a_readme_opening_with_a_badge_is_refused(tmp_path: Path) -> None:
+    """`[![CI](...)](...)` starts with `[`: it was taken for a damaged array and quarantined."""
+    readme = tmp_path / "README.md"
+    readme.write_text("[![CI](https://x/badge.svg)](https://x)\n\n# workmail-collector\n\nText.\n")
+    db = tmp_path / "audit.sqlite3"
+    result = cli("replay", str(readme), "--db", str(db))
+    assert result.returncode == 2 and "README.md is not JSON" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and recorded(db) == 0 and result.stdout == ""

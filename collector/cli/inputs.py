@@ -120,9 +120,23 @@ def _holds_json(path: Path) -> bool:
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         return True
     first = next(iter(read_values(io.BytesIO(head), str(path), lambda n: None)), None)
-    if isinstance(first, Undecodable):
-        return first.text[:1] in ("{", "[")  # damaged (bytes that are not UTF-8, a cut): quarantined
+    if isinstance(first, Undecodable):  # damaged (bytes that are not UTF-8, a cut): quarantined
+        return _starts_like_json(first.text)
     return isinstance(first, dict | list) or first is None
+
+
+# What may follow a JSON text's opening `{` or `[` (and whitespace): a key, a value, or the close.
+_AFTER_OPENER = frozenset('{["]}-0123456789tfn')
+
+
+def _starts_like_json(text: str) -> bool:
+    """Whether a damaged first value still starts as JSON does: `{` or `[` and then what JSON
+    allows there. A Markdown README opening with a badge (`[![CI](...)](...)`) starts with `[` too,
+    and was quarantined line by line."""
+    if text[:1] not in ("{", "["):
+        return False
+    rest = text[1:].lstrip(" \t\r\n\ufeff")
+    return not rest or rest[0] in _AFTER_OPENER
 
 
 def own_emf(value: object, namespace: str) -> bool:

@@ -217,3 +217,25 @@ def test_a_folder_replays_its_json_files_outside_hidden_and_environment_folders(
             (venv / "lib" / "package.json").write_text("{}")
         found = _files([str(root)])
         assert set(found) == expected and found == sorted(found)
+
+
+MARKDOWN_STARTS = st.sampled_from(
+    ["[![CI](https://x/badge.svg)](https://x)", "[link](x)", "[ ] todo", "[TOC]", "{% raw %}"]
+)
+
+
+@settings(FUZZ, max_examples=60)
+@given(streams(), MARKDOWN_STARTS, st.text(max_size=200))
+def test_a_named_file_is_taken_when_it_is_json_and_refused_when_it_is_markdown(
+    stream: tuple[bytes, list[Any]], markdown: str, rest: str
+) -> None:
+    """Any stream of values, damaged first or not, is taken; Markdown opening with `[` or `{` (a
+    badge, a link, a task, a Jekyll tag) is refused before anything is recorded."""
+    from collector.cli.inputs import _holds_json
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "input"
+        path.write_bytes(stream[0])
+        assert _holds_json(path)
+        path.write_text(markdown + rest, encoding="utf-8", errors="surrogateescape")
+        assert not _holds_json(path)
