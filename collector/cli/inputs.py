@@ -56,24 +56,42 @@ def unwrap(value: object) -> Iterator[Delivery]:
 JSON_SUFFIXES = (".json", ".jsonl")
 # Folders that hold installed software or build output, never events: a checkout's `replay .` read
 # thousands of package.json files from them. Hidden folders (.git, .venv) are skipped by their dot,
-# a virtualenv by its pyvenv.cfg, a folder packages were installed into by its *.dist-info.
+# a virtualenv by its pyvenv.cfg, a folder packages were installed into (pip --target, a Lambda
+# asset) by a *.dist-info beside the package it describes.
 ENVIRONMENT_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages", "cdk.out"})
+PACKAGE_METADATA = (".dist-info", ".egg-info")  # a package's metadata, never events
 SNIFF_BYTES = 1 << 20  # enough for a first value: Lambda payloads stop at 6 MB, most are small
 
 
 def _skipped_folder(folder: Path) -> bool:
     """Hidden, or an environment: node_modules and the like, or a Python virtualenv (any name)."""
     return (
-        folder.name.startswith(".") or folder.name in ENVIRONMENT_FOLDERS or (folder / "pyvenv.cfg").is_file()
+        folder.name.startswith(".")
+        or folder.name in ENVIRONMENT_FOLDERS
+        or folder.name.endswith(PACKAGE_METADATA)
+        or (folder / "pyvenv.cfg").is_file()
     )
 
 
+def _installed_packages(folder: Path, names: list[str]) -> bool:
+    """Whether `folder` (with these subfolders) is one packages were installed into: a *.dist-info
+    beside the package it describes (`boto3-1.0.dist-info` and `boto3/`) or beside a package with
+    an __init__.py. An *.egg-info alone is what `pip install -e .` leaves in a checkout, beside
+    the user's own folders of events: it says nothing about them."""
+    projects = {n.removesuffix(".dist-info").split("-")[0].lower() for n in names if n.endswith(".dist-info")}
+    if not projects:
+        return False
+    packages = [n for n in names if not n.endswith(PACKAGE_METADATA)]
+    return any(n.lower() in projects or (folder / n / "__init__.py").is_file() for n in packages)
+
+
 def _folder_files(folder: Path) -> list[Path]:
-    """The folder's .json and .jsonl files, in order, outside hidden and environment folders."""
+    """The folder's .json and .jsonl files, in order, outside hidden and environment folders (the
+    folder named is read whatever it is: it was asked for)."""
     found: list[Path] = []
     for root, folders, names in os.walk(folder):
         here = Path(root)
-        if any(name.endswith((".dist-info", ".egg-info")) for name in folders):
+        if here != folder and _installed_packages(here, folders):
             folders[:] = []  # installed packages (pip --target, a Lambda asset): no events
             continue
         folders[:] = sorted(name for name in folders if not _skipped_folder(here / name))

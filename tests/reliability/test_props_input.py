@@ -7,7 +7,8 @@ quotes, a cut line, an array item whose closing bracket was lost), and the colle
 documents; the stream is read in pieces of any size. Every good value comes out once, in order;
 every damaged one is one Undecodable holding its text whole; no byte is reported read twice; EMF
 documents are skipped and counted by origin. And a folder holds exactly its .json and .jsonl files
-outside hidden and environment folders.
+outside hidden, environment and package metadata folders and folders packages were installed
+into; a named file is taken when it holds JSON and refused when it is Markdown.
 """
 
 from __future__ import annotations
@@ -175,7 +176,8 @@ def test_the_collectors_own_emf_documents_are_skipped_and_counted(
 
 NAMES = st.sampled_from(["a", "b", "day", "events", "env", "lib", "x.y"])
 ENVIRONMENTS = ("node_modules", "__pycache__", "site-packages")
-SKIPPED = st.sampled_from([".git", ".venv", ".cache", *ENVIRONMENTS])
+METADATA = ("x.egg-info", "y-1.0.dist-info")  # skipped themselves, never the folders beside them
+SKIPPED = st.sampled_from([".git", ".venv", ".cache", *ENVIRONMENTS, *METADATA])
 
 
 @st.composite
@@ -188,16 +190,16 @@ def trees(draw: st.DrawFn) -> list[tuple[tuple[str, ...], str, bool]]:
         name = draw(NAMES) + draw(st.sampled_from([".json", ".jsonl", ".md", ".txt", ".json.bak"]))
         if draw(st.integers(0, 4)) == 0:
             name = "." + name  # a hidden file
-        hidden = any(f.startswith(".") or f in ENVIRONMENTS for f in folders)
+        hidden = any(f.startswith(".") or f in ENVIRONMENTS or f in METADATA for f in folders)
         replayed = not hidden and not name.startswith(".") and Path(name).suffix in (".json", ".jsonl")
         files.append((folders, name, replayed))
     return files
 
 
 @settings(FUZZ, max_examples=60)
-@given(trees(), st.booleans())
+@given(trees(), st.booleans(), st.booleans())
 def test_a_folder_replays_its_json_files_outside_hidden_and_environment_folders(
-    files: list[tuple[tuple[str, ...], str, bool]], with_venv: bool
+    files: list[tuple[tuple[str, ...], str, bool]], with_venv: bool, with_asset: bool
 ) -> None:
     from collector.cli.inputs import _files
 
@@ -215,6 +217,12 @@ def test_a_folder_replays_its_json_files_outside_hidden_and_environment_folders(
             (venv / "lib").mkdir(parents=True, exist_ok=True)
             (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
             (venv / "lib" / "package.json").write_text("{}")
+        if with_asset:  # pip install --target: a *.dist-info beside its package
+            asset = root / "build" / "asset"
+            (asset / "pkg-1.0.dist-info").mkdir(parents=True)
+            (asset / "pkg").mkdir()
+            (asset / "pkg" / "__init__.py").write_text("")
+            (asset / "pkg" / "data.json").write_text("{}")
         found = _files([str(root)])
         assert set(found) == expected and found == sorted(found)
 
