@@ -118,7 +118,7 @@ def _files(paths: list[str]) -> list[Path]:
             raise UserError(f"cannot read {name}: permission denied")
         if path.is_file() and not _holds_json(path):
             raise UserError(
-                f"{name} is not JSON (it does not start with a JSON object or array); nothing was"
+                f"{name} is not JSON (it does not start as a JSON object or array does); nothing was"
                 " replayed. Name JSON or JSON Lines files, or a folder (its *.json and *.jsonl files)"
             )
         found.append(path)
