@@ -256,3 +256,51 @@ def test_a_byte_order_mark_wherever_a_value_starts_is_accepted(layout: str) -> N
     two = one[layout].replace(orjson.dumps(EVENTS[0]), orjson.dumps(EVENTS[1])) if layout == "jsonl" else b""
     data = bom + one[layout] + bom + (two or json.dumps(EVENTS[1:2], indent=2).encode()) + b"\n"
     assert values(data) == EVENTS[:2]
+
+
+def test_an_item_whose_brackets_never_close_leaves_the_array_items_after_it_read() -> None:
+    """A pretty-printed array with one item's closing `}` lost: only that item is quarantined, the
+    items after it are events and the `]` closes the array (it was read at the top level: every
+    later item and the `]` were quarantined)."""
+    events = [dict(e, subject=f"Hello {n}") for n, e in enumerate(generate_events(count=6, seed=82))]
+    lines = json.dumps(events, indent=2).split("\n")
+    item_ends = [n for n, line in enumerate(lines) if line == "  },"]
+    read = values("\n".join(lines[: item_ends[1]] + lines[item_ends[1] + 1 :]).encode())
+    assert [v for v in read if not isinstance(v, Undecodable)] == events[:1] + events[2:]
+    assert [type(v) for v in read].count(Undecodable) == 1 and isinstance(read[1], Undecodable)
+    assert read[1].text == "\n".join(lines[item_ends[0] + 1 : item_ends[1]]).strip()
+
+    small = values(b'[\n  {"a": 1,\n  {"b": 2},\n  {"c": 3}\n]\n{"d": 4}\n')
+    assert isinstance(small[0], Undecodable) and small[0].text == '[\n  {"a": 1,'
+    assert small[1:] == [{"b": 2}, {"c": 3}, {"d": 4}]
+
+
+def test_a_document_after_a_cut_array_is_read_at_the_top_level() -> None:
+    """`cat` of a cut array and a whole one: the second array's items are events, not one item."""
+    read = values(b'[\n  {"a": 1,\n[\n  {"b": 2}\n]\n{"c": 3}{"d": 4}\n')
+    assert isinstance(read[0], Undecodable) and read[1:] == [{"b": 2}, {"c": 3}, {"d": 4}]
+
+
+@pytest.mark.parametrize(
+    ("text", "json_like"),
+    [
+        ("[![CI](https://x/badge.svg)](https://x)\n# title\n", False),
+        ("{{ template }}\n", True),  # `{` then `{`: may be JSON, kept in quarantine
+        ("{ hello: 1 }\n", False),
+        ('[\n  {"subject": Hello}\n]\n', True),
+        ('{"subject": Hello}\n', True),
+        ('[\n  {"a": 1,\n', True),
+        ("[\n", True),
+        ('[\n  {"a": -1,, "b": 2}\n]\n', True),
+        ("[ null, }\n", True),
+    ],
+)
+def test_a_named_file_is_json_when_its_first_value_starts_as_json(
+    tmp_path: Path, text: str, json_like: bool
+) -> None:
+    """A damaged first value is quarantined only if it starts as JSON does after its `{` or `[`."""
+    from collector.cli.inputs import _holds_json
+
+    path = tmp_path / "input"
+    path.write_text(text)
+    assert _holds_json(path) is json_like

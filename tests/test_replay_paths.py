@@ -109,3 +109,47 @@ def test_this_repositorys_readme_is_refused(tmp_path: Path) -> None:
     result = cli("replay", "README.md", "--db", str(db))
     assert result.returncode == 2 and "README.md is not JSON" in result.stderr, result.stderr
     assert recorded(db) == 0
+
+
+def test_a_readme_opening_with_a_badge_is_refused(tmp_path: Path) -> None:
+    """`[![CI](...)](...)` starts with `[`: it was taken for a damaged array and quarantined."""
+    readme = tmp_path / "README.md"
+    readme.write_text("[![CI](https://x/badge.svg)](https://x)\n\n# workmail-collector\n\nText.\n")
+    db = tmp_path / "audit.sqlite3"
+    result = cli("replay", str(readme), "--db", str(db))
+    assert result.returncode == 2 and "README.md is not JSON" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and recorded(db) == 0 and result.stdout == ""
+
+
+def test_a_checkout_after_pip_install_e_replays_its_events(tmp_path: Path) -> None:
+    """`pip install -e .` leaves x.egg-info/ beside the user's folders: `replay .` found nothing."""
+    checkout = tmp_path / "checkout"
+    (checkout / "mypkg.egg-info").mkdir(parents=True)
+    (checkout / "mypkg.egg-info" / "PKG-INFO").write_text("Name: mypkg\n")
+    (checkout / "mypkg").mkdir()
+    (checkout / "mypkg" / "__init__.py").write_text("")
+    (checkout / "events").mkdir()
+    (checkout / "events" / "day.jsonl").write_bytes(jsonl(EVENTS))
+    db = tmp_path / "audit.sqlite3"
+    result = cli("replay", str(checkout), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert f"processed {len(EVENTS)}: recorded {len(EVENTS)}" in result.stderr and recorded(db) == len(EVENTS)
+
+
+def test_metadata_folders_are_skipped_and_an_install_target_only_when_not_named(tmp_path: Path) -> None:
+    """*.dist-info and *.egg-info hold no events; a folder packages were installed into (a
+    *.dist-info beside its package) is skipped, unless it is the folder the user named."""
+    from collector.cli.inputs import _files
+
+    checkout = tmp_path / "checkout"
+    for metadata in ("x.egg-info", "y-1.0.dist-info"):
+        (checkout / metadata).mkdir(parents=True)
+        (checkout / metadata / "meta.json").write_text("{}")
+    (checkout / "events.json").write_bytes(orjson.dumps(EVENTS[0]))
+    asset = checkout / "build" / "asset"
+    (asset / "boto3-1.0.dist-info").mkdir(parents=True)
+    (asset / "botocore" / "data").mkdir(parents=True)
+    (asset / "botocore" / "__init__.py").write_text("")
+    (asset / "botocore" / "data" / "endpoints.json").write_text("{}")
+    assert _files([str(checkout)]) == [checkout / "events.json"]
+    assert _files([str(asset)]) == [asset / "botocore" / "data" / "endpoints.json"]

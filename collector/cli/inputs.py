@@ -56,24 +56,42 @@ def unwrap(value: object) -> Iterator[Delivery]:
 JSON_SUFFIXES = (".json", ".jsonl")
 # Folders that hold installed software or build output, never events: a checkout's `replay .` read
 # thousands of package.json files from them. Hidden folders (.git, .venv) are skipped by their dot,
-# a virtualenv by its pyvenv.cfg, a folder packages were installed into by its *.dist-info.
+# a virtualenv by its pyvenv.cfg, a folder packages were installed into (pip --target, a Lambda
+# asset) by a *.dist-info beside the package it describes.
 ENVIRONMENT_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages", "cdk.out"})
+PACKAGE_METADATA = (".dist-info", ".egg-info")  # a package's metadata, never events
 SNIFF_BYTES = 1 << 20  # enough for a first value: Lambda payloads stop at 6 MB, most are small
 
 
 def _skipped_folder(folder: Path) -> bool:
     """Hidden, or an environment: node_modules and the like, or a Python virtualenv (any name)."""
     return (
-        folder.name.startswith(".") or folder.name in ENVIRONMENT_FOLDERS or (folder / "pyvenv.cfg").is_file()
+        folder.name.startswith(".")
+        or folder.name in ENVIRONMENT_FOLDERS
+        or folder.name.endswith(PACKAGE_METADATA)
+        or (folder / "pyvenv.cfg").is_file()
     )
 
 
+def _installed_packages(folder: Path, names: list[str]) -> bool:
+    """Whether `folder` (with these subfolders) is one packages were installed into: a *.dist-info
+    beside the package it describes (`boto3-1.0.dist-info` and `boto3/`) or beside a package with
+    an __init__.py. An *.egg-info alone is what `pip install -e .` leaves in a checkout, beside
+    the user's own folders of events: it says nothing about them."""
+    projects = {n.removesuffix(".dist-info").split("-")[0].lower() for n in names if n.endswith(".dist-info")}
+    if not projects:
+        return False
+    packages = [n for n in names if not n.endswith(PACKAGE_METADATA)]
+    return any(n.lower() in projects or (folder / n / "__init__.py").is_file() for n in packages)
+
+
 def _folder_files(folder: Path) -> list[Path]:
-    """The folder's .json and .jsonl files, in order, outside hidden and environment folders."""
+    """The folder's .json and .jsonl files, in order, outside hidden and environment folders (the
+    folder named is read whatever it is: it was asked for)."""
     found: list[Path] = []
     for root, folders, names in os.walk(folder):
         here = Path(root)
-        if any(name.endswith((".dist-info", ".egg-info")) for name in folders):
+        if here != folder and _installed_packages(here, folders):
             folders[:] = []  # installed packages (pip --target, a Lambda asset): no events
             continue
         folders[:] = sorted(name for name in folders if not _skipped_folder(here / name))
@@ -100,7 +118,7 @@ def _files(paths: list[str]) -> list[Path]:
             raise UserError(f"cannot read {name}: permission denied")
         if path.is_file() and not _holds_json(path):
             raise UserError(
-                f"{name} is not JSON (it does not start with a JSON object or array); nothing was"
+                f"{name} is not JSON (it does not start as a JSON object or array does); nothing was"
                 " replayed. Name JSON or JSON Lines files, or a folder (its *.json and *.jsonl files)"
             )
         found.append(path)
@@ -120,9 +138,23 @@ def _holds_json(path: Path) -> bool:
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         return True
     first = next(iter(read_values(io.BytesIO(head), str(path), lambda n: None)), None)
-    if isinstance(first, Undecodable):
-        return first.text[:1] in ("{", "[")  # damaged (bytes that are not UTF-8, a cut): quarantined
+    if isinstance(first, Undecodable):  # damaged (bytes that are not UTF-8, a cut): quarantined
+        return _starts_like_json(first.text)
     return isinstance(first, dict | list) or first is None
+
+
+# What may follow a JSON text's opening `{` or `[` (and whitespace): a key, a value, or the close.
+_AFTER_OPENER = frozenset('{["]}-0123456789tfn')
+
+
+def _starts_like_json(text: str) -> bool:
+    """Whether a damaged first value still starts as JSON does: `{` or `[` and then what JSON
+    allows there. A Markdown README opening with a badge (`[![CI](...)](...)`) starts with `[` too,
+    and was quarantined line by line."""
+    if text[:1] not in ("{", "["):
+        return False
+    rest = text[1:].lstrip(" \t\r\n\ufeff")
+    return not rest or rest[0] in _AFTER_OPENER
 
 
 def own_emf(value: object, namespace: str) -> bool:

@@ -16,7 +16,9 @@ the bytes shown as \\xNN. Where the input is not JSON, the bad region becomes on
 kept whole, and reading resumes after it: a region ends where its brackets close (an array item,
 a pretty-printed value), at the end of its line at the top level, or at the latest where a line
 starts a value no deeper than the region started (the next JSON Lines line, the next item of a
-pretty-printed array). Lines split only at \\n: U+2028, U+2029 and U+0085 stay inside strings.
+pretty-printed array). An array item whose brackets never close loses only itself: the array goes
+on at the next item, its `,` lost with the damage. Lines split only at \\n: U+2028, U+2029 and
+U+0085 stay inside strings.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _SPACE = re.compile("[ \t\r\n\ufeff]*")  # between values: JSON whitespace and byte-order marks
 _DECODER = json.JSONDecoder()
 _SPACES = frozenset(" \t\r\n\ufeff")
+_VALUE_STARTS = frozenset('{["-0123456789tfn')
 # How close to the end of the text read so far an error may be and still mean "read more".
 _TAIL_CHARS = 16
 
@@ -189,8 +192,9 @@ def read_values(stream: BinaryIO, origin: str, advance: Callable[[int], None]) -
         try:
             value, end = whole if whole is not None else _value(window, in_array)
         except _Broken as broken:
+            column = window.column
             yield from _bad_region(window, origin, in_array, broken, opener)
-            in_array, opener = in_array and _after_item(window), None
+            in_array, opener = in_array and _after_item(window, damaged_at=column), None
             continue
         text = window.slice(end)
         line = window.line
@@ -210,16 +214,32 @@ def read_values(stream: BinaryIO, origin: str, advance: Callable[[int], None]) -
         yield _undecodable(opener[0].rstrip(), origin, opener[1], "an array that was never closed")
 
 
-def _after_item(window: _Window) -> bool:
+def _after_item(window: _Window, damaged_at: int | None = None) -> bool:
     """After an array item: use its `,` and say the array goes on; at its `]` (left for the caller)
-    the array goes on too. Anything else: the array was never closed, read on at the top level."""
+    the array goes on too. After a damaged item (`damaged_at`: the column it started at) whose
+    brackets never closed, its `,` may be lost with it: a value starting a line as the array's
+    items do is its next item. Anything else: the array was never closed, read on at the top level."""
     if not window.skip_space():
         return False
     char = window.at(0)
     if char == ",":
         window.use(1)
         return True
-    return char == "]"
+    if char == "]":
+        return True
+    return damaged_at is not None and _next_item(window, char, damaged_at)
+
+
+def _next_item(window: _Window, char: str, damaged_at: int) -> bool:
+    """Whether `char`, after a damaged item, starts the array's next item: a value at the start of
+    its line, indented as pretty-printed items are (or at column 0 when the items were), and not an
+    array at column 0 (a new document joined after a cut one, as `cat` leaves it)."""
+    column = window.column
+    if "\n" not in window.skipped or char not in _VALUE_STARTS:
+        return False
+    if column == 0:
+        return damaged_at == 0 and char != "["
+    return True
 
 
 def _whole_line(window: _Window) -> tuple[object, int] | None:

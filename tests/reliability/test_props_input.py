@@ -3,10 +3,12 @@
 Hypothesis joins real events in every layout a writer uses (JSON Lines, pretty-printed, one-line
 and pretty arrays: what `jq -c`, `jq .`, `cat a.json b.json` write), with byte-order marks where
 files were joined, damaged values among them (a byte that is not UTF-8, a control character, lost
-quotes, a cut line), and the collector's own EMF documents; the stream is read in pieces of any
-size. Every good value comes out once, in order; every damaged one is one Undecodable holding its
-text whole; no byte is reported read twice; EMF documents are skipped and counted by origin. And a
-folder holds exactly its .json and .jsonl files outside hidden and environment folders.
+quotes, a cut line, an array item whose closing bracket was lost), and the collector's own EMF
+documents; the stream is read in pieces of any size. Every good value comes out once, in order;
+every damaged one is one Undecodable holding its text whole; no byte is reported read twice; EMF
+documents are skipped and counted by origin. And a folder holds exactly its .json and .jsonl files
+outside hidden, environment and package metadata folders and folders packages were installed
+into; a named file is taken when it holds JSON and refused when it is Markdown.
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ def good(draw: st.DrawFn) -> Segment:
 def damaged(draw: st.DrawFn) -> Segment:
     """One damaged event, alone (compact or pretty) or as an item of an array among good ones."""
     event = draw(st.sampled_from(EVENTS))
-    how = draw(st.sampled_from(["line", "pretty", "array", "pretty-array", "cut"]))
+    how = draw(st.sampled_from(["line", "pretty", "array", "pretty-array", "cut", "unclosed"]))
+    if how == "unclosed":  # a pretty-printed array item whose closing `}` line was lost
+        return unclosed_item(draw, event)
     if how == "cut":  # a line a crashed writer left: any prefix of an event is no JSON
         whole = orjson.dumps(event)
         cut = whole[: draw(st.integers(1, len(whole) - 1))]
@@ -91,6 +95,19 @@ def damaged(draw: st.DrawFn) -> Segment:
     # A first item that is bad keeps the array's `[` with it: nothing of the input is dropped.
     region = text[: text.index(bad_item) + len(bad_item)] if not before else bad_item
     return Segment(text, (*before, shown(region.strip()), *after))
+
+
+def unclosed_item(draw: st.DrawFn, event: dict[str, Any]) -> Segment:
+    """Its brackets never close, so its region ends where the next item (or the `]`) starts: the
+    items after it are still items, and the `]` still closes the array."""
+    before = draw(st.lists(st.sampled_from(EVENTS), max_size=2))
+    after = draw(st.lists(st.sampled_from(EVENTS), max_size=2))
+    lines = json.dumps([*before, event, *after], indent=2).encode().split(b"\n")
+    item_ends = [n for n, line in enumerate(lines) if line in (b"  },", b"  }")]
+    lost = item_ends[len(before)]
+    start = item_ends[len(before) - 1] + 1 if before else 0  # a first item keeps the `[`
+    region = b"\n".join(lines[start:lost]).strip()
+    return Segment(b"\n".join(lines[:lost] + lines[lost + 1 :]), (*before, shown(region), *after))
 
 
 separators = st.sampled_from([b"\n", b"\r\n", b"\n\n", b"\n \n", b"\n" + BOM, b"\r\n" + BOM])
@@ -159,7 +176,8 @@ def test_the_collectors_own_emf_documents_are_skipped_and_counted(
 
 NAMES = st.sampled_from(["a", "b", "day", "events", "env", "lib", "x.y"])
 ENVIRONMENTS = ("node_modules", "__pycache__", "site-packages")
-SKIPPED = st.sampled_from([".git", ".venv", ".cache", *ENVIRONMENTS])
+METADATA = ("x.egg-info", "y-1.0.dist-info")  # skipped themselves, never the folders beside them
+SKIPPED = st.sampled_from([".git", ".venv", ".cache", *ENVIRONMENTS, *METADATA])
 
 
 @st.composite
@@ -172,16 +190,16 @@ def trees(draw: st.DrawFn) -> list[tuple[tuple[str, ...], str, bool]]:
         name = draw(NAMES) + draw(st.sampled_from([".json", ".jsonl", ".md", ".txt", ".json.bak"]))
         if draw(st.integers(0, 4)) == 0:
             name = "." + name  # a hidden file
-        hidden = any(f.startswith(".") or f in ENVIRONMENTS for f in folders)
+        hidden = any(f.startswith(".") or f in ENVIRONMENTS or f in METADATA for f in folders)
         replayed = not hidden and not name.startswith(".") and Path(name).suffix in (".json", ".jsonl")
         files.append((folders, name, replayed))
     return files
 
 
 @settings(FUZZ, max_examples=60)
-@given(trees(), st.booleans())
+@given(trees(), st.booleans(), st.booleans())
 def test_a_folder_replays_its_json_files_outside_hidden_and_environment_folders(
-    files: list[tuple[tuple[str, ...], str, bool]], with_venv: bool
+    files: list[tuple[tuple[str, ...], str, bool]], with_venv: bool, with_asset: bool
 ) -> None:
     from collector.cli.inputs import _files
 
@@ -199,5 +217,33 @@ def test_a_folder_replays_its_json_files_outside_hidden_and_environment_folders(
             (venv / "lib").mkdir(parents=True, exist_ok=True)
             (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
             (venv / "lib" / "package.json").write_text("{}")
+        if with_asset:  # pip install --target: a *.dist-info beside its package
+            asset = root / "build" / "asset"
+            (asset / "pkg-1.0.dist-info").mkdir(parents=True)
+            (asset / "pkg").mkdir()
+            (asset / "pkg" / "__init__.py").write_text("")
+            (asset / "pkg" / "data.json").write_text("{}")
         found = _files([str(root)])
         assert set(found) == expected and found == sorted(found)
+
+
+MARKDOWN_STARTS = st.sampled_from(
+    ["[![CI](https://x/badge.svg)](https://x)", "[link](x)", "[ ] todo", "[TOC]", "{% raw %}"]
+)
+
+
+@settings(FUZZ, max_examples=60)
+@given(streams(), MARKDOWN_STARTS, st.text(max_size=200))
+def test_a_named_file_is_taken_when_it_is_json_and_refused_when_it_is_markdown(
+    stream: tuple[bytes, list[Any]], markdown: str, rest: str
+) -> None:
+    """Any stream of values, damaged first or not, is taken; Markdown opening with `[` or `{` (a
+    badge, a link, a task, a Jekyll tag) is refused before anything is recorded."""
+    from collector.cli.inputs import _holds_json
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "input"
+        path.write_bytes(stream[0])
+        assert _holds_json(path)
+        path.write_text(markdown + rest, encoding="utf-8", errors="surrogateescape")
+        assert not _holds_json(path)
