@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from collector.cli import main
+from tests.cli_support import cli, restore_environ  # noqa: F401  (the fixture)
 
-
-def cli(*args: str) -> int:
-    try:
-        return main(list(args))
-    except SystemExit as done:
-        return int(done.code or 0)
-
-
-@pytest.fixture(autouse=True)
-def _environ() -> Iterator[None]:
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
+pytestmark = pytest.mark.usefixtures("restore_environ")
 
 
 @pytest.fixture

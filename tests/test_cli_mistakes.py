@@ -3,36 +3,20 @@ database, an endpoint, a path) end as one line on stderr and exit code 2, never 
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from collector.cli import main
 from collector.store.sqlite import SqliteStore
+from tests.cli_support import cli, restore_environ  # noqa: F401  (the fixture)
 from tests.conftest import run
 
 EXCEPTION_NAME = re.compile(r"\b[A-Z]\w*(Error|Exception)\b")
 
 
-def cli(*args: str) -> int:
-    """`workmail-collector ARGS` in-process: the exit code, argparse's own exit included."""
-    try:
-        return main(list(args))
-    except SystemExit as done:
-        return int(done.code or 0)
-
-
-@pytest.fixture(autouse=True)
-def _environ() -> Iterator[None]:
-    """Commands set endpoint variables for the SDK (as a shell's one run would): undo them."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
+pytestmark = pytest.mark.usefixtures("restore_environ")
 
 
 @pytest.fixture
