@@ -281,3 +281,35 @@ def test_a_day_whose_records_end_early_has_no_object_for_its_empty_tail(
     continues, written, _ = export_hours(db, tmp_path / "trail")
     assert (continues, written) == (None, [(0, 1, 6)])
     assert sorted(_files(tmp_path / "trail")) == [part_key(FIRST, 0, 1)]
+
+
+def test_duckdb_reads_hourly_objects_of_an_earlier_version_and_parts_alike_each_record_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day an earlier version began (hours 0-2, one object each) and this one went on with
+    (parts from hour 3): the view reads every record once, whatever the objects' names."""
+    from collector.trail import duck
+    from collector.trail.writer import parquet_bytes
+
+    monkeypatch.setattr(layout, "PART_ROWS", 5)
+    db = hours_db(tmp_path)
+    out = tmp_path / "trail"
+
+    async def hour(h: int) -> list[dict[str, object]]:
+        store = SqliteStore(db, read_only=True)
+        try:
+            return [r for r in await all_records(store) if str(r["receivedAt"])[11:13] == f"{h:02d}"]
+        finally:
+            await store.close()
+
+    for h in (0, 2):  # hour 1 had no record: no object
+        (out / f"day={FIRST}").mkdir(parents=True, exist_ok=True)
+        (out / f"day={FIRST}" / f"audit-trail-{FIRST}-{h:02d}.parquet").write_bytes(
+            parquet_bytes(run(hour(h)))
+        )
+    continues, written, deleted = export_hours(db, out, start=3)
+    assert (continues, written, deleted) == (None, [(3, 6, 7), (7, 11, 7), (12, 23, 4)], ())
+    con = duck.connect(out)
+    found = duck.run(con, "SELECT invocation_id, day FROM workmail_collector.audit_trail").rows
+    assert sorted(k for k, _ in found) == sorted(f"h{h:02d}-{n}" for h in range(24) for n in range(HOURLY[h]))
+    assert {d for _, d in found} == {str(FIRST)}

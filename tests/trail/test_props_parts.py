@@ -1,16 +1,23 @@
 """Properties of the parts rule over any day: random records per hour and any PART_ROWS give
 contiguous parts covering hours 0-23 once each, each closing at the first hour it reaches
 PART_ROWS (or at the day's end); going on from any part boundary gives the same parts, and the
-folder of the parts written so far says where to go on from."""
+folder of the parts written so far says where to go on from. And the streamed export (SQLite)
+writes exactly the rule's parts, stopped or not."""
 
 from __future__ import annotations
 
 import itertools
+import tempfile
 from datetime import date
+from pathlib import Path
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collector.store.sqlite import SqliteStore
+from collector.trail import layout
+from collector.trail.export import ExportedDay, FolderSink, export_day
 from collector.trail.layout import (
     HOURS,
     boundary_error,
@@ -20,6 +27,7 @@ from collector.trail.layout import (
     part_key,
     parts,
 )
+from tests.conftest import run
 
 DAY = date(2026, 3, 1)
 counts = st.lists(st.integers(0, 40), min_size=24, max_size=24)
@@ -77,3 +85,75 @@ def test_names_say_their_hours_and_old_hourly_names_cover_their_hour(a: int, b: 
         "day=2026-03-01/left-by-hand.parquet",
     ):
         assert hours_of(DAY, other) is None
+
+
+def _store_with(db: Path, hourly: list[int]) -> None:
+    async def go() -> None:
+        store = SqliteStore(db)
+        try:
+            for hour, count in enumerate(hourly):
+                for n in range(count):
+                    at = f"{DAY}T{hour:02d}:{n:02d}:00.000Z"
+                    await store.put_once(
+                        {
+                            "invocationId": f"{hour}-{n}",
+                            "receivedAt": at,
+                            "receivedDay": str(DAY),
+                            "status": "RECORDED",
+                        }
+                    )
+        finally:
+            await store.close()
+
+    run(go())
+
+
+def _export(db: Path, out: Path, start: int, allowed: int | None) -> ExportedDay:
+    asked = [0]
+
+    def may_start() -> bool:
+        asked[0] += 1
+        return allowed is None or asked[0] <= allowed
+
+    async def go() -> ExportedDay:
+        store = SqliteStore(db, read_only=True)
+        try:
+            return await export_day(store, FolderSink(out), DAY, start, may_start=may_start)
+        finally:
+            await store.close()
+
+    return run(go())
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.sampled_from([0, 0, 0, 1, 2, 3]), min_size=24, max_size=24),
+    st.integers(1, 8),
+    st.integers(1, 6),  # parts a run may start (at least one: each run goes on)
+)
+def test_the_export_writes_the_rules_parts_and_a_stopped_export_goes_on_to_the_same_bytes(
+    hourly: list[int], rows: int, allowed: int
+) -> None:
+    """The streamed export against the rule: the parts it writes are `parts` with records, and an
+    export stopped after `allowed` parts, then continued from where it said, writes the same
+    objects and bytes as one that did not stop."""
+    with tempfile.TemporaryDirectory() as folder, patch.object(layout, "PART_ROWS", rows):
+        db = Path(folder) / "audit.sqlite3"
+        _store_with(db, hourly)
+        whole = _export(db, Path(folder) / "whole", 0, None)
+        assert [(p.first, p.last, p.rows) for p in whole.parts] == [
+            (p.first, p.last, p.rows) for p in parts(hourly) if p.rows
+        ]
+        out = Path(folder) / "stopped"
+        done = _export(db, out, 0, allowed)
+        for _ in HOURS:  # each run writes a part at least: the day ends within 24 runs
+            if done.continues is None:
+                break
+            assert first_uncovered(DAY, _files(out)) == done.continues  # what the schedule's LIST says
+            done = _export(db, out, done.continues, allowed)
+        assert done.continues is None
+        assert _files(out) == _files(Path(folder) / "whole")
