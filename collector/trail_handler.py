@@ -174,8 +174,8 @@ class Summary:
 
 
 def check_codec(codec: str) -> None:
-    """Fail the run at once, saying why, when the layer's pyarrow cannot write the writer's codec
-    (a layer given with trailPyarrowLayerArn may be built without it), not on the first day."""
+    """Fail the run before its first object, saying why, when the layer's pyarrow cannot write the
+    writer's codec (a layer given with trailPyarrowLayerArn may be built without it)."""
     import pyarrow
 
     try:
@@ -221,14 +221,15 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
         day = first
         while day <= last:
             listed = await sink.list(day_prefix(day))
-            hour: int | None = start if backfill and day == first else 0
-            if backfill:
-                why = boundary_error(day, listed, start) if day == first else None
+            hour: int | None
+            if backfill:  # read again from hour 0, or from the first day's first_hour
+                hour = start if day == first else 0
+                why = boundary_error(day, listed, hour)
                 if why is not None:
                     raise ConfigError(
-                        f"event first_hour {start}: {why}: pass the first_hour an answer named, or none"
+                        f"event first_hour {hour}: {why}: pass the first_hour an answer named, or none"
                     )
-            else:
+            else:  # from the first hour the day's objects do not cover; None: the day is whole
                 hour = first_uncovered(day, listed)
             if hour is None:
                 whole += 1

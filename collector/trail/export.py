@@ -203,7 +203,6 @@ async def export_day(
     existing: Sequence[str] | None = None,
     may_start: Callable[[], bool] | None = None,
     prepare: Callable[[], None] | None = None,
-    on_part: Callable[[ExportedPart], None] | None = None,
 ) -> ExportedDay:
     """Export the day's parts from hour `start` (0, or where an earlier part ended: the objects
     that end before it are kept), asking `may_start` before each part (False: stop there, the
@@ -222,8 +221,6 @@ async def export_day(
             part = await export_part(store, sink, day, hour, Path(scratch), prepare)
             if part.rows:
                 done.append(part)
-                if on_part is not None:
-                    on_part(part)
             hour = part.last + 1
     continues = hour if hour <= LAST_HOUR else None
     stale = tuple(k for k in listed if _replaced(day, k, {p.key for p in done} | before, start, continues))
