@@ -1,5 +1,5 @@
-"""Peak memory of exporting one hour of N records: the streamed export against the whole-period
-path it replaced, in fresh processes of the same run.
+"""Peak memory of exporting one part of N records (all in one hour): the streamed export against
+the whole-period path it replaced, in fresh processes of the same run.
 
 Seeds a SQLite store with N synthetic records in one UTC hour (bench/trail_queries.py's mix),
 then, each in a fresh child, prints its peak RSS (VmHWM in /proc/self/status: interpreter,
@@ -7,7 +7,7 @@ pyarrow and the store included):
   idle     opens the store and imports the writer, reads nothing (the floor);
   whole    the old path: every record of the hour read with one `query`, then written at once
            (the records, sorted, in memory, then one Arrow table of them);
-  streamed `export_hour`: the store's `oldest_first` pages into row groups written as they fill.
+  streamed `export_part`: the store's `oldest_first` pages into row groups written as they fill.
 Both write the same bytes (checked). Also prints the object's bytes per record (what /tmp holds)
 and the streamed export's records per second.
 
@@ -56,7 +56,8 @@ def seed(db: Path, count: int) -> None:
 def child(mode: str, db: Path, out: Path) -> None:
     from collector.store import Query
     from collector.store.sqlite import SqliteStore
-    from collector.trail.export import FolderSink, export_hour, hour_start
+    from collector.trail.export import FolderSink, export_part
+    from collector.trail.layout import hour_start
     from collector.trail.writer import parquet_bytes
 
     async def go() -> float:
@@ -70,7 +71,7 @@ def child(mode: str, db: Path, out: Path) -> None:
                 out.write_bytes(parquet_bytes(records))
             elif mode == "streamed":
                 with tempfile.TemporaryDirectory() as scratch:
-                    done = await export_hour(store, FolderSink(out.parent), DAY, HOUR, Path(scratch))
+                    done = await export_part(store, FolderSink(out.parent), DAY, HOUR, Path(scratch))
                 (out.parent / done.key).rename(out)
         finally:
             await store.close()
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     above = "KB a record above idle"
     print(f"  idle (imports, store open)  {idle:8.0f} MB")
     print(f"  whole (old path)            {whole:8.0f} MB  {(whole - idle) * 1024 / n:6.2f} {above}")
-    print(f"  streamed (export_hour)      {streamed:8.0f} MB  {(streamed - idle) * 1024 / n:6.2f} {above}")
+    print(f"  streamed (export_part)      {streamed:8.0f} MB  {(streamed - idle) * 1024 / n:6.2f} {above}")
     print(f"  streamed / whole            {streamed / whole:8.2f}")
     print(f"  object: {size / n:.0f} bytes a record; streamed export {n / runs['streamed'][1]:.0f} records/s")
     same = digests["whole"] == digests["streamed"]

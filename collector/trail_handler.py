@@ -1,26 +1,32 @@
 """The scheduled trail export (CDK `-c trail=true`): Lambda glue only; the walk is collector.trail's.
 
-Every hour (at minute 20) it exports the hours that have ended of today (UTC) and the days before
-it, `COLLECTOR_TRAIL_EXPORT_DAYS` days in all, from the audit table's time index into the trail
-bucket, one object per hour in its day's folder. An hour whose object was written FINAL_AFTER or
-more after the hour ended holds the whole hour and is not read again (one LIST per day says when
-each was written), so a run reads the hour that just ended, hours found empty, and what a missed
-or failed run left behind (the lateness margin); it does not rewrite an hour whose bytes did not
-change, and removes the other objects of those days' folders (an hour found empty, the one object
-per day of earlier versions). A failed run raises: Lambda retries it twice, then hands it to the
-on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
+Every hour (at minute 20) it looks at the days of its window, `COLLECTOR_TRAIL_EXPORT_DAYS` days
+counting today (today minus N-1 .. yesterday; yesterday at least), and exports only the days that
+are over, by FINAL_AFTER or more: never today's partial day. For each, one LIST of its folder says
+which hours its objects cover (parts `D-HH-HH`, and the hourly objects `D-HH` of earlier versions,
+kept as they are): a day whose hours 0-23 are covered is whole and not read again; otherwise the
+export goes on from the first hour not covered, part by part (collector.trail.layout's rule), and
+removes the folder's objects the new parts replace. A run with nothing to do makes those LISTs
+and nothing else: no store opened, no pyarrow imported (23 runs of 24 a day). Before each part it
+asks Lambda for the time left; under BUDGET_MARGIN it stops cleanly and its answer names the day
+and hour the next run goes on from. Unchanged bytes are not rewritten (collector.trail.s3). A
+failed run raises: Lambda retries it twice, then hands it to the on-failure queue, whose alarm is
+TrailExportFailed (docs/deploy.md).
 
 | variable | meaning |
 |---|---|
 | COLLECTOR_STORE, COLLECTOR_TABLE_NAME | the audit table, as for the collector |
 | COLLECTOR_TRAIL_BUCKET | the trail bucket; objects go under `trail/` |
-| COLLECTOR_TRAIL_EXPORT_DAYS | days per run, today included (default 3) |
+| COLLECTOR_TRAIL_EXPORT_DAYS | days of the window, today included (default 3: the two days before) |
 | COLLECTOR_TRAIL_LOCK_DAYS, COLLECTOR_TRAIL_LOCK_MODE | Object Lock retention of each object written |
 
 A manual invocation may pass `{"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"}` to export
-other days (a backfill), at most MAX_DAYS_PER_RUN of them; it reads every ended hour of them. A
-one-day backfill may add `"first_hour": H, "last_hour": H` (0-23) to read only those hours: a
-busy day in several runs of 15 minutes.
+other days (a backfill), at most MAX_DAYS_PER_RUN of them, days over only (a later last_day is
+taken as the last day that is over): each is read again from the table from hour 0 and its
+folder's other objects are removed once its new parts are written. When the time runs out the
+answer names `continue_day` and `first_hour`: pass `{"first_day": continue_day, "first_hour": H}`
+(a one-day event; H must be where a part of that day ends), then the days after it. `last_hour`
+is no longer taken: parts end where the rule says.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -40,15 +46,20 @@ from collector.aws import open_client
 from collector.clock import parse_day, utc_now
 from collector.config import ConfigError, Settings
 from collector.runtime import open_store
+from collector.trail.layout import boundary_error, day_prefix, first_uncovered
 from collector.trail.s3 import LOCK_MODES, ObjectLock, S3Sink
 
 log = logging.getLogger("workmail_collector")
 DEFAULT_EXPORT_DAYS = 3
 MAX_DAYS_PER_RUN = 31
 # A record belongs to the moment its write began, and a write ends within the collector's 30 s
-# (a replay is recorded when it runs): an hour's object written this long after the hour ended
-# holds the whole hour, so the schedule does not read that hour again. A backfill always does.
+# (a replay is recorded when it runs): this long after a day ended, the table holds the whole
+# day, so the schedule exports it then (its run at 00:20) and never before.
 FINAL_AFTER = timedelta(minutes=15)
+# No part is started with less than this left of the run (Lambda's 15 minutes): the longest part,
+# PART_ROWS plus the busiest hour that closes it (about 3.1 million records), takes about 6
+# minutes at the bench's rate (collector/trail/layout.py), and a minute more is kept to spare.
+BUDGET_MARGIN = timedelta(minutes=7)
 
 
 @dataclass(frozen=True)
@@ -87,39 +98,53 @@ def explicit(event: Any) -> bool:
     return isinstance(event, dict) and bool(event.get("first_day") or event.get("last_day"))
 
 
-def hours_to_export(event: Any, first: date, last: date) -> range:
-    """The hours of each day a backfill reads: all 24, or the event's `first_hour`..`last_hour`
-    (0-23, inclusive), which only a one-day backfill may give: at 10 million messages a day a whole
-    day does not fit one 15-minute run, a few hours do (docs/deploy.md)."""
-    if not explicit(event) or ("first_hour" not in event and "last_hour" not in event):
-        return range(24)
-    try:
-        low = int(event.get("first_hour", 0))
-        high = int(event.get("last_hour", 23))
-    except (TypeError, ValueError):
-        raise ConfigError(f"event first_hour and last_hour must be whole hours 0-23, got {event!r}") from None
-    if first != last or not 0 <= low <= high <= 23:
+def last_over(now: datetime) -> date:
+    """The last day that is over by FINAL_AFTER at `now`: yesterday, after 00:15 UTC."""
+    return (now - FINAL_AFTER).date() - timedelta(days=1)
+
+
+def start_hour(event: Any, first: date, last: date) -> int:
+    """The hour a backfill's first day is read from: 0, or the event's `first_hour` (0-23), which
+    only a one-day backfill may give: where the answer of a run that ran out of time said that
+    day goes on (docs/deploy.md)."""
+    if not explicit(event):
+        return 0
+    if "last_hour" in event:
         raise ConfigError(
-            f"event first_hour..last_hour must be 0-23 in order, for one day (first_day alone), got {event!r}"
+            "event last_hour is no longer taken: a day's parts end where the export's rule says; pass "
+            f"first_hour alone, the hour an earlier answer named, got {event!r}"
         )
-    return range(low, high + 1)
+    if "first_hour" not in event:
+        return 0
+    hour = event["first_hour"]
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise ConfigError(f"event first_hour must be a whole hour 0-23, got {event!r}")
+    if first != last:
+        raise ConfigError(f"event first_hour is for one day (first_day alone), got {event!r}")
+    return hour
 
 
-def days_to_export(event: Any, days: int, today: date) -> tuple[date, date]:
-    """(first, last) UTC day of this run: the schedule's window ending today, or the event's."""
-    if explicit(event):
-        try:
-            first = parse_day(str(event.get("first_day") or event.get("last_day")))
-            last = parse_day(str(event.get("last_day") or event.get("first_day")))
-        except ValueError:
-            raise ConfigError(f"event first_day and last_day must be YYYY-MM-DD, got {event!r}") from None
-        if first > last or (last - first).days >= MAX_DAYS_PER_RUN:
-            raise ConfigError(
-                f"event first_day..last_day must be 1 to {MAX_DAYS_PER_RUN} days in order, "
-                f"got {first}..{last}"
-            )
-        return first, last
-    return today - timedelta(days=days - 1), today
+def days_to_export(event: Any, days: int, now: datetime) -> tuple[date, date]:
+    """(first, last) UTC day of this run: the schedule's window (today minus days-1, at least
+    yesterday, to the last day that is over), or the event's, its last day no later than that."""
+    over = last_over(now)
+    if not explicit(event):
+        return now.date() - timedelta(days=max(days - 1, 1)), over
+    try:
+        first = parse_day(str(event.get("first_day") or event.get("last_day")))
+        last = parse_day(str(event.get("last_day") or event.get("first_day")))
+    except ValueError:
+        raise ConfigError(f"event first_day and last_day must be YYYY-MM-DD, got {event!r}") from None
+    if first > last or (last - first).days >= MAX_DAYS_PER_RUN:
+        raise ConfigError(
+            f"event first_day..last_day must be 1 to {MAX_DAYS_PER_RUN} days in order, got {first}..{last}"
+        )
+    if first > over:
+        raise ConfigError(
+            f"event first_day {first} is not over yet: a day is exported {FINAL_AFTER.seconds // 60} "
+            f"minutes after it ends (UTC); the last day over is {over}"
+        )
+    return first, min(last, over)
 
 
 @dataclass(frozen=True)
@@ -130,7 +155,9 @@ class Summary:
     unchanged: int
     deleted: int
     rows: int
-    final: int = 0  # hours whose object already held the whole hour: not read again
+    whole_days: int = 0  # days already whole in the trail: not read again
+    continue_day: date | None = None  # the time ran out: this day goes on ...
+    first_hour: int | None = None  # ... from this hour (a part boundary), at the next run
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,13 +167,15 @@ class Summary:
             "unchanged": self.unchanged,
             "deleted": self.deleted,
             "rows": self.rows,
-            "final": self.final,
+            "whole_days": self.whole_days,
+            "continue_day": None if self.continue_day is None else self.continue_day.isoformat(),
+            "first_hour": self.first_hour,
         }
 
 
 def check_codec(codec: str) -> None:
-    """Fail the run at once, saying why, when the layer's pyarrow cannot write the writer's codec
-    (a layer given with trailPyarrowLayerArn may be built without it), not on the first day."""
+    """Fail the run before its first object, saying why, when the layer's pyarrow cannot write the
+    writer's codec (a layer given with trailPyarrowLayerArn may be built without it)."""
     import pyarrow
 
     try:
@@ -160,68 +189,106 @@ def check_codec(codec: str) -> None:
         )
 
 
-async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
-    from collector.trail import writer  # pyarrow: the layer's, imported on use
-    from collector.trail.export import HOURS, day_prefix, export_day, hour_key, hour_start
+def budget(context: Any) -> Callable[[], bool] | None:
+    """Whether a part may start: while Lambda's context says BUDGET_MARGIN or more is left. No
+    context (a test, a local call): no budget."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    margin = BUDGET_MARGIN.total_seconds() * 1000
+    return lambda: bool(remaining() >= margin)
 
+
+def prepare() -> None:
+    """Before the run's first Parquet file: the layer's pyarrow, and its codec."""
+    from collector.trail import writer  # pyarrow: the layer's, imported only to write
+
+    check_codec(writer.COMPRESSION)
+
+
+async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = None) -> Summary:
     settings = Settings.from_env(env)
     trail = ExportSettings.from_env(env)
-    first, last = days_to_export(event, trail.days, now.date())
-    wanted = hours_to_export(event, first, last)
-    check_codec(writer.COMPRESSION)
+    first, last = days_to_export(event, trail.days, now)
+    start = start_hour(event, first, last)
+    backfill = explicit(event)
+    rows = whole = 0
+    stopped: tuple[date, int] | None = None
+    async with contextlib.AsyncExitStack() as stack:
+        client = await open_client("s3", stack)
+        sink = S3Sink(client, trail.bucket, now, lock=trail.lock)
+        todo: list[tuple[date, int, list[str]]] = []  # from one LIST per day, before any read
+        day = first
+        while day <= last:
+            listed = await sink.list(day_prefix(day))
+            hour: int | None
+            if backfill:  # read again from hour 0, or from the first day's first_hour
+                hour = start if day == first else 0
+                why = boundary_error(day, listed, hour)
+                if why is not None:
+                    raise ConfigError(
+                        f"event first_hour {hour}: {why}: pass the first_hour an answer named, or none"
+                    )
+            else:  # from the first hour the day's objects do not cover; None: the day is whole
+                hour = first_uncovered(day, listed)
+            if hour is None:
+                whole += 1
+            else:
+                todo.append((day, hour, listed))
+            day += timedelta(days=1)
+        if todo:
+            stopped, rows = await _export(settings, sink, todo, budget(context))
+    return Summary(
+        first,
+        last,
+        sink.written,
+        sink.unchanged,
+        sink.deleted,
+        rows,
+        whole,
+        *(stopped or (None, None)),
+    )
+
+
+async def _export(
+    settings: Settings,
+    sink: S3Sink,
+    todo: list[tuple[date, int, list[str]]],
+    may_start: Callable[[], bool] | None,
+) -> tuple[tuple[date, int] | None, int]:
+    """Export the planned days, in order, until the budget ends: (where it stopped, rows)."""
+    from collector.trail.export import export_day
+
     store = await open_store(settings)
-    rows = final = 0
+    rows = 0
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            client = await open_client("s3", stack)
-            sink = S3Sink(client, trail.bucket, now, lock=trail.lock)
-            day = first
-            while day <= last:
-                written = await sink.written_at(day_prefix(day))
-                if len(wanted) < len(HOURS):
-                    refuse_other_objects(day, written)
-                settled = set()
-                for hour in HOURS:
-                    end = hour_start(day, hour) + timedelta(hours=1)
-                    at = None if explicit(event) else written.get(hour_key(day, hour))
-                    if end > now or hour not in wanted:  # not over yet, or not asked for: kept as is
-                        settled.add(hour)
-                    elif at is not None and at >= end + FINAL_AFTER:
-                        settled.add(hour)
-                        final += 1
-                rows += (await export_day(store, sink, day, settled)).rows
-                day += timedelta(days=1)
+        for day, hour, listed in todo:
+            done = await export_day(
+                store, sink, day, hour, existing=listed, may_start=may_start, prepare=prepare
+            )
+            rows += done.rows
+            if done.continues is not None:
+                return (day, done.continues), rows
     finally:
         await store.close()
-    return Summary(first, last, sink.written, sink.unchanged, sink.deleted, rows, final)
-
-
-def refuse_other_objects(day: date, written: Mapping[str, datetime]) -> None:
-    """Exporting some hours of a day keeps the others' objects; an object that is no hour's (the
-    one object a day of earlier versions) would then hold rows twice: a whole day's export first."""
-    from collector.trail.export import HOURS, hour_key
-
-    hours = {hour_key(day, h) for h in HOURS}
-    other = sorted(k for k in written if k not in hours)
-    if other:
-        raise ConfigError(
-            f"{day} holds {', '.join(other)}, no hour's object: export the whole day (no first_hour or "
-            "last_hour) so it is replaced, then export hours"
-        )
+    return None, rows
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     import os
 
-    summary = asyncio.run(run(event, os.environ, utc_now()))
+    summary = asyncio.run(run(event, os.environ, utc_now(), context))
     log.info(
-        "trail export %s..%s: %d written, %d unchanged, %d whole hours not read again, %d rows",
+        "trail export %s..%s: %d written, %d unchanged, %d days whole (not read again), %d rows%s",
         summary.first_day,
         summary.last_day,
         summary.written,
         summary.unchanged,
-        summary.final,
+        summary.whole_days,
         summary.rows,
+        f"; out of time, {summary.continue_day} goes on from hour {summary.first_hour}"
+        if summary.continue_day
+        else "",
     )
     sys.stdout.write(orjson.dumps({"trailExport": summary.to_json()}).decode() + "\n")
     sys.stdout.flush()

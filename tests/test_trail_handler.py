@@ -1,9 +1,14 @@
 """The scheduled trail export, for real: records written by the pipeline into DynamoDB Local,
-exported by the Lambda handler into S3 on moto's server (over HTTP), and read back as Parquet."""
+exported by the Lambda handler into S3 on moto's server (over HTTP), and read back as Parquet:
+days that are over, as parts, each record once; a run out of time goes on where it stopped."""
 
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -19,10 +24,20 @@ from collector.model import Invocation
 from collector.pipeline import Pipeline
 from collector.sampling import iter_events
 from collector.store import Query
-from collector.trail.export import hour_key
+from collector.trail import layout
+from collector.trail.layout import part_key
 from collector.trail.s3 import TRAIL_PREFIX
-from collector.trail_handler import Summary, check_codec, days_to_export, handler, hours_to_export, run
-from tests.conftest import Backend, make_table
+from collector.trail.writer import parquet_bytes
+from collector.trail_handler import (
+    BUDGET_MARGIN,
+    Summary,
+    check_codec,
+    days_to_export,
+    handler,
+    run,
+    start_hour,
+)
+from tests.conftest import ROOT, Backend, make_table
 from tests.conftest import run as run_async
 from tests.trail.seed import DAYS, FIRST_DAY, seed
 
@@ -30,8 +45,7 @@ pytestmark = pytest.mark.dynamodb
 
 FIRST = FIRST_DAY.date()
 LAST = FIRST + timedelta(days=DAYS - 1)
-NOW = datetime(LAST.year, LAST.month, LAST.day, 23, 50, tzinfo=UTC)  # the run of the last seeded day
-HOURS = 2  # the seed's records arrive in hours 0 and 1 of each day
+NOW = datetime(LAST.year, LAST.month, LAST.day, 23, 50, tzinfo=UTC) + timedelta(minutes=30)  # 00:20
 
 
 @pytest.fixture
@@ -49,7 +63,7 @@ def deployment(
         "COLLECTOR_STORE": "dynamodb",
         "COLLECTOR_TABLE_NAME": table,
         "COLLECTOR_TRAIL_BUCKET": bucket,
-        "COLLECTOR_TRAIL_EXPORT_DAYS": str(DAYS),
+        "COLLECTOR_TRAIL_EXPORT_DAYS": str(DAYS + 1),  # the seeded days, and today
     }
     yield env, s3, Backend("dynamodb-local", Settings(store="dynamodb", table_name=table), dynamodb_local)
 
@@ -63,8 +77,45 @@ def rows_in(s3: Any, bucket: str) -> dict[str, list[str]]:
     return out
 
 
+def listed(s3: Any, bucket: str) -> list[str]:
+    return sorted(
+        item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=TRAIL_PREFIX).get("Contents", [])
+    )
+
+
 def versions(s3: Any, bucket: str, key: str) -> int:
     return len(s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", []))
+
+
+def key(day: date, first: int = 0, last: int = 23) -> str:
+    return TRAIL_PREFIX + part_key(day, first, last)
+
+
+class Context:
+    """Lambda's context as the exporter reads it: the time left, which runs out after `parts`
+    parts were started (each start asks once)."""
+
+    def __init__(self, parts: int) -> None:
+        self.left = parts
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.left -= 1
+        return 15 * 60_000 if self.left >= 0 else int(BUDGET_MARGIN.total_seconds() * 1000) - 1
+
+
+async def process(backend: Backend, moments: list[datetime], seed_: int = 8) -> list[str]:
+    """One generated event recorded at each moment, through the pipeline; their keys."""
+    store = await backend.open()
+    try:
+        pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
+        events = iter_events(count=len(moments), direction="OUTBOUND", recipients=1, seed=seed_)
+        keys = []
+        for n, (event, at) in enumerate(zip(events, moments, strict=True)):
+            await pipeline.process(event, Invocation(f"p{seed_}-{n}", "1", at))
+            keys.append(str(event["invocationId"]))
+        return keys
+    finally:
+        await store.close()
 
 
 async def stored_keys(backend: Backend) -> set[str]:
@@ -96,45 +147,30 @@ def test_export_writes_every_record_once_and_a_reexport_replaces_or_skips(
 
     first = run_async(run({}, env, NOW))
     assert (first.first_day, first.last_day) == (FIRST, LAST)
-    assert (first.written, first.unchanged, first.rows) == (DAYS * HOURS, 0, len(expected))
+    assert (first.written, first.unchanged, first.rows, first.whole_days) == (DAYS, 0, len(expected), 0)
     exported = rows_in(s3, bucket)
-    assert sorted(exported) == [
-        TRAIL_PREFIX + hour_key(FIRST + timedelta(n), h) for n in range(DAYS) for h in range(HOURS)
-    ]
+    assert sorted(exported) == [key(FIRST + timedelta(n)) for n in range(DAYS)]  # one object a day
     every = [key for keys in exported.values() for key in keys]
     assert len(every) == len(set(every)) and set(every) == expected  # each record once, none missed
 
-    # Each object was written after its hour ended: the schedule does not read those hours again.
-    again = run_async(run({}, env, NOW))
-    assert (again.written, again.unchanged, again.final, again.rows) == (0, 0, DAYS * HOURS, 0)
+    # Each day's hours 0-23 are covered: the schedule does not read those days again.
+    again = run_async(run({}, env, NOW + timedelta(hours=1)))
+    assert (again.written, again.unchanged, again.whole_days, again.rows) == (0, 0, DAYS, 0)
     window = {"first_day": FIRST.isoformat(), "last_day": LAST.isoformat()}
     forced = run_async(run(window, env, NOW))  # a backfill reads them: same bytes, no PUT
-    assert (forced.written, forced.unchanged, forced.final) == (0, DAYS * HOURS, 0)
+    assert (forced.written, forced.unchanged, forced.whole_days) == (0, DAYS, 0)
     assert forced.rows == len(expected)
     assert rows_in(s3, bucket) == exported
     assert all(versions(s3, bucket, key) == 1 for key in exported)
 
     late_day = FIRST + timedelta(days=1)  # a replayed event recorded late, in the day it first arrived
-
-    async def late() -> str:
-        store = await backend.open()
-        try:
-            writer = EmfWriter(backend.settings.namespace, "trail-test", lambda _line: None)
-            pipeline = Pipeline(store, writer, backend.settings)
-            (event,) = iter_events(count=1, direction="INBOUND", recipients=1, seed=99)
-            moment = datetime(late_day.year, late_day.month, late_day.day, 0, 30, tzinfo=UTC)
-            await pipeline.process(event, Invocation("late", "1", moment))
-            return str(event["invocationId"])
-        finally:
-            await store.close()
-
-    late_key = run_async(late())  # (the collector never writes into a past day; an import could)
+    at = datetime(late_day.year, late_day.month, late_day.day, 0, 30, tzinfo=UTC)
+    (late_key,) = run_async(process(backend, [at], seed_=99))  # (the collector never writes into a past day)
     third = run_async(run(window, env, NOW))
-    assert (third.written, third.unchanged, third.rows) == (1, DAYS * HOURS - 1, len(expected) + 1)
+    assert (third.written, third.unchanged, third.rows) == (1, DAYS - 1, len(expected) + 1)
     after = rows_in(s3, bucket)
-    day_key = TRAIL_PREFIX + hour_key(late_day, 0)
-    assert sorted(after[day_key]) == sorted([*exported[day_key], late_key])
-    assert versions(s3, bucket, day_key) == 2  # the replaced object is kept as a noncurrent version
+    assert sorted(after[key(late_day)]) == sorted([*exported[key(late_day)], late_key])
+    assert versions(s3, bucket, key(late_day)) == 2  # the replaced object is kept as a noncurrent version
     every = [key for keys in after.values() for key in keys]
     assert len(every) == len(set(every)) == len(expected) + 1
 
@@ -144,86 +180,123 @@ def test_a_stale_object_in_a_day_is_removed_and_the_handler_takes_a_backfill_ran
 ) -> None:
     env, s3, backend = deployment
     bucket = env["COLLECTOR_TRAIL_BUCKET"]
-
-    async def one() -> None:
-        store = await backend.open()
-        try:
-            pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
-            for n, event in enumerate(iter_events(count=3, direction="OUTBOUND", recipients=2, seed=7)):
-                await pipeline.process(event, Invocation(f"r{n}", "1", FIRST_DAY + timedelta(hours=n)))
-        finally:
-            await store.close()
-
-    run_async(one())
-    stale = f"{TRAIL_PREFIX}day={FIRST}/left-by-hand.parquet"
-    s3.put_object(Bucket=bucket, Key=stale, Body=b"not the trail")
-    daily = f"{TRAIL_PREFIX}day={FIRST}/audit-trail-{FIRST}.parquet"  # one object a day, before hours
-    s3.put_object(Bucket=bucket, Key=daily, Body=b"the whole day")
+    run_async(process(backend, [FIRST_DAY + timedelta(hours=n) for n in range(3)], seed_=7))
+    for name, body in (
+        ("left-by-hand.parquet", b"not the trail"),
+        (f"audit-trail-{FIRST}.parquet", b"the whole day"),  # one object a day, before hours
+        (f"audit-trail-{FIRST}-01.parquet", b"hour 1"),  # one object an hour, before parts
+    ):
+        s3.put_object(Bucket=bucket, Key=f"{TRAIL_PREFIX}day={FIRST}/{name}", Body=body)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     result = handler({"first_day": FIRST.isoformat(), "last_day": FIRST.isoformat()}, None)
     assert result == {
         "first_day": FIRST.isoformat(),
         "last_day": FIRST.isoformat(),
-        "written": 3,
+        "written": 1,
         "unchanged": 0,
-        "deleted": 2,
+        "deleted": 3,
         "rows": 3,
-        "final": 0,
+        "whole_days": 0,
+        "continue_day": None,
+        "first_hour": None,
     }
-    assert list(rows_in(s3, bucket)) == [TRAIL_PREFIX + hour_key(FIRST, h) for h in range(3)]
+    assert list(rows_in(s3, bucket)) == [key(FIRST)]
 
 
-def test_a_busy_day_is_backfilled_a_few_hours_a_run(
-    deployment: tuple[dict[str, str], Any, Backend],
+def test_a_backfill_out_of_time_names_the_hour_to_go_on_from_and_gives_one_runs_objects(
+    deployment: tuple[dict[str, str], Any, Backend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env, s3, backend = deployment
     bucket = env["COLLECTOR_TRAIL_BUCKET"]
+    monkeypatch.setattr(layout, "PART_ROWS", 2)
+    hours = [0, 0, 1, 3, 3, 4, 5, 7, 7, 20]  # parts 00-00, 01-03, 04-05, 06-07, 08-23
+    keys = run_async(
+        process(backend, [FIRST_DAY + timedelta(hours=h, minutes=n) for n, h in enumerate(hours)])
+    )
+    old = f"{TRAIL_PREFIX}day={FIRST}/audit-trail-{FIRST}-07.parquet"  # an hourly object, before parts
+    s3.put_object(Bucket=bucket, Key=old, Body=b"hour 7")
+    day = FIRST.isoformat()
+    first = run_async(run({"first_day": day}, env, NOW, Context(parts=2)))
+    assert (first.written, first.rows, first.deleted) == (2, 5, 0)
+    assert (first.continue_day, first.first_hour) == (FIRST, 4)
+    second = run_async(run({"first_day": day, "first_hour": 4}, env, NOW, Context(parts=1)))
+    assert (second.written, second.rows, second.continue_day, second.first_hour) == (1, 2, FIRST, 6)
+    assert listed(s3, bucket) == sorted([old, key(FIRST, 0, 0), key(FIRST, 1, 3), key(FIRST, 4, 5)])
+    third = run_async(run({"first_day": day, "first_hour": 6}, env, NOW, Context(parts=9)))
+    assert (third.written, third.rows, third.deleted, third.continue_day) == (2, 3, 1, None)
+    exported = rows_in(s3, bucket)
+    parts = [(0, 0), (1, 3), (4, 5), (6, 7), (8, 23)]
+    assert sorted(exported) == sorted(key(FIRST, a, b) for a, b in parts)
+    every = [k for ks in exported.values() for k in ks]
+    assert sorted(every) == sorted(keys)  # each record once
+    whole = run_async(run({"first_day": day}, env, NOW))  # one uninterrupted run: the same bytes
+    assert (whole.written, whole.unchanged, whole.deleted) == (0, 5, 0)
 
-    async def four() -> None:
+    for wrong in (3, 5, 24, "4"):  # not where a part ends, or not an hour
+        with pytest.raises(ConfigError, match="first_hour"):
+            run_async(run({"first_day": day, "first_hour": wrong}, env, NOW))
+    with pytest.raises(ConfigError, match="last_hour is no longer taken"):
+        run_async(run({"first_day": day, "first_hour": 0, "last_hour": 11}, env, NOW))
+
+
+def test_the_schedule_out_of_time_goes_on_at_the_next_run_and_old_hourly_objects_count(
+    deployment: tuple[dict[str, str], Any, Backend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hourly objects of an earlier version cover their hours: kept, not read again, no row twice;
+    the run out of time and the next one write what one run writes; a backfill replaces them."""
+    env, s3, backend = deployment
+    bucket = env["COLLECTOR_TRAIL_BUCKET"]
+    monkeypatch.setattr(layout, "PART_ROWS", 2)
+    hours = [0, 1, 2, 2, 5, 5, 9]
+    moments = [FIRST_DAY + timedelta(hours=h, minutes=n) for n, h in enumerate(hours)]
+    keys = run_async(process(backend, moments))
+
+    async def records(hour: int) -> list[dict[str, Any]]:
         store = await backend.open()
         try:
-            pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
-            for n, event in enumerate(iter_events(count=4, direction="OUTBOUND", recipients=1, seed=8)):
-                await pipeline.process(event, Invocation(f"h{n}", "1", FIRST_DAY + timedelta(hours=n)))
+            since = FIRST_DAY + timedelta(hours=hour)
+            until = since + timedelta(hours=1, milliseconds=-1)
+            return await store.query(Query(since=since, until=until, limit=100, full=True))
         finally:
             await store.close()
 
-    run_async(four())
-    day = FIRST.isoformat()
-    first = run_async(run({"first_day": day, "first_hour": 0, "last_hour": 1}, env, NOW))
-    assert (first.written, first.rows) == (2, 2)
-    second = run_async(run({"first_day": day, "first_hour": 2, "last_hour": 23}, env, NOW))
-    assert (second.written, second.deleted, second.rows) == (2, 0, 2)
-    assert sorted(rows_in(s3, bucket)) == [TRAIL_PREFIX + hour_key(FIRST, h) for h in range(4)]
-    daily = f"{TRAIL_PREFIX}day={FIRST}/audit-trail-{FIRST}.parquet"  # one object a day, before hours
-    s3.put_object(Bucket=bucket, Key=daily, Body=b"the whole day")
-    with pytest.raises(ConfigError, match="export the whole day"):
-        run_async(run({"first_day": day, "first_hour": 3}, env, NOW))
-    whole = run_async(run({"first_day": day}, env, NOW))
-    assert (whole.unchanged, whole.deleted, whole.rows) == (4, 1, 4)
+    for hour in (0, 1):  # what the hourly exporter of an earlier version wrote before the upgrade
+        body = parquet_bytes(run_async(records(hour)))
+        s3.put_object(
+            Bucket=bucket, Key=f"{TRAIL_PREFIX}day={FIRST}/audit-trail-{FIRST}-{hour:02d}.parquet", Body=body
+        )
+    old = sorted(rows_in(s3, bucket))
+    env = {**env, "COLLECTOR_TRAIL_EXPORT_DAYS": "2"}  # the window: yesterday
+    now = datetime(FIRST.year, FIRST.month, FIRST.day, 0, 20, tzinfo=UTC) + timedelta(days=1)
+    first = run_async(run({}, env, now, Context(parts=1)))  # goes on from hour 2: parts 02-02, 03-05, 06-23
+    assert (first.written, first.rows, first.deleted) == (1, 2, 0)
+    assert (first.continue_day, first.first_hour) == (FIRST, 3)
+    second = run_async(run({}, env, now + timedelta(hours=1), Context(parts=9)))
+    assert (second.written, second.rows, second.continue_day, second.whole_days) == (2, 3, None, 0)
+    exported = rows_in(s3, bucket)
+    assert sorted(exported) == sorted([*old, key(FIRST, 2, 2), key(FIRST, 3, 5), key(FIRST, 6, 23)])
+    every = [k for ks in exported.values() for k in ks]
+    assert sorted(every) == sorted(keys)  # each record once: the hourly objects' rows not again
+    idle = run_async(run({}, env, now + timedelta(hours=2)))
+    assert (idle.whole_days, idle.written, idle.unchanged, idle.rows) == (1, 0, 0, 0)
+
+    backfill = run_async(run({"first_day": FIRST.isoformat()}, env, now))
+    assert (backfill.written, backfill.unchanged, backfill.deleted) == (1, 3, 2)  # 00-01 replaces 00, 01
+    exported = rows_in(s3, bucket)
+    assert sorted(exported) == sorted(key(FIRST, a, b) for a, b in ((0, 1), (2, 2), (3, 5), (6, 23)))
+    assert sorted(k for ks in exported.values() for k in ks) == sorted(keys)
 
 
 def test_object_lock_puts_each_written_object_under_retention(
     deployment: tuple[dict[str, str], Any, Backend],
 ) -> None:
     env, s3, backend = deployment
-
-    async def one() -> None:
-        store = await backend.open()
-        try:
-            pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
-            (event,) = iter_events(count=1, direction="INBOUND", recipients=1, seed=5)
-            await pipeline.process(event, Invocation("r", "1", FIRST_DAY))
-        finally:
-            await store.close()
-
-    run_async(one())
+    run_async(process(backend, [FIRST_DAY], seed_=5))
     locked = {**env, "COLLECTOR_TRAIL_LOCK_DAYS": "7", "COLLECTOR_TRAIL_LOCK_MODE": "COMPLIANCE"}
     summary = run_async(run({"first_day": FIRST.isoformat()}, locked, NOW))
     assert summary == Summary(FIRST, FIRST, 1, 0, 0, 1)
-    key = TRAIL_PREFIX + hour_key(FIRST, 0)
-    head = s3.head_object(Bucket=env["COLLECTOR_TRAIL_BUCKET"], Key=key)
+    head = s3.head_object(Bucket=env["COLLECTOR_TRAIL_BUCKET"], Key=key(FIRST))
     assert head["ObjectLockMode"] == "COMPLIANCE"
     assert head["ObjectLockRetainUntilDate"] == NOW + timedelta(days=7)
 
@@ -233,80 +306,124 @@ def test_a_table_holding_many_days_is_backfilled_in_31_day_steps_each_record_onc
 ) -> None:
     """docs/deploy.md's backfill: 33 days, two invocations (31 + 2), then the whole range again."""
     env, s3, backend = deployment
-    today = datetime.now(UTC).date()
-    first = today - timedelta(days=40)
+    now = datetime.now(UTC)
+    first = now.date() - timedelta(days=40)
     days = [first + timedelta(days=n) for n in range(33)]
-
-    async def year() -> None:
-        store = await backend.open()
-        try:
-            pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
-            for n, day in enumerate(days):
-                for m, event in enumerate(iter_events(count=1, recipients=1, seed=1000 + n)):
-                    moment = datetime(day.year, day.month, day.day, 8 + m, tzinfo=UTC)
-                    await pipeline.process(event, Invocation(f"r{n}-{m}", "1", moment))
-        finally:
-            await store.close()
-
-    run_async(year())
+    run_async(process(backend, [datetime(d.year, d.month, d.day, 8, tzinfo=UTC) for d in days], seed_=1000))
     steps = [(days[0], days[30]), (days[31], days[-1])]
     for _ in range(2):  # the loop run twice writes nothing new
         summaries = [
-            run_async(run({"first_day": a.isoformat(), "last_day": b.isoformat()}, env, NOW))
+            run_async(run({"first_day": a.isoformat(), "last_day": b.isoformat()}, env, now))
             for a, b in steps
         ]
         assert sum(s.rows for s in summaries) == 33
     assert sum(s.unchanged for s in summaries) == 33
     exported = rows_in(s3, env["COLLECTOR_TRAIL_BUCKET"])
-    assert len(exported) == 33 and all(len(keys) == 1 for keys in exported.values())
+    assert sorted(exported) == [key(d) for d in days]
     every = [key for keys in exported.values() for key in keys]
-    assert len(set(every)) == 33
+    assert len(every) == len(set(every)) == 33
 
 
-def test_an_hour_is_read_again_until_its_object_was_written_after_it_ended(
+def test_todays_partial_day_is_never_written_by_the_schedule(
     deployment: tuple[dict[str, str], Any, Backend],
 ) -> None:
-    """The objects are written now (S3's clock); the runs' clock is two days ahead, just after the
-    hour of the records ended: that hour is exported and read again, the current hour is not."""
+    """A day is exported once it is over by 15 minutes (the run at 00:20), whole, and only then."""
     env, s3, backend = deployment
-    ahead = datetime.now(UTC).date() + timedelta(days=2)
-    hour = datetime(ahead.year, ahead.month, ahead.day, 10, tzinfo=UTC)
-
-    async def one(n: int, at: datetime) -> None:
-        store = await backend.open()
-        try:
-            pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
-            (event,) = iter_events(count=1, direction="INBOUND", recipients=1, seed=200 + n)
-            await pipeline.process(event, Invocation(f"hour-{n}", "1", at))
-        finally:
-            await store.close()
-
-    run_async(one(1, hour + timedelta(minutes=5)))
-    run_async(one(2, hour + timedelta(hours=1, minutes=1)))  # the current hour: not over yet
-    first = run_async(run({}, env, hour + timedelta(hours=1, minutes=5)))
-    assert (first.written, first.final, first.rows) == (1, 0, 1)
-    run_async(one(3, hour + timedelta(minutes=20)))  # a record of that hour written late
-    second = run_async(run({}, env, hour + timedelta(hours=1, minutes=6)))
-    assert (second.written, second.final, second.rows) == (1, 0, 2)
-    assert [len(keys) for keys in rows_in(s3, env["COLLECTOR_TRAIL_BUCKET"]).values()] == [2]
+    env = {**env, "COLLECTOR_TRAIL_EXPORT_DAYS": "3"}
+    today = datetime.now(UTC).date() + timedelta(days=2)  # the runs' clock: a day the table holds alone
+    morning = datetime(today.year, today.month, today.day, 10, tzinfo=UTC)
+    keys = run_async(process(backend, [morning, morning + timedelta(hours=13, minutes=59)], seed_=200))
+    for at in (morning + timedelta(hours=1, minutes=20), morning + timedelta(hours=13, minutes=50)):
+        during = run_async(run({}, env, at))
+        assert (during.first_day, during.last_day) == (today - timedelta(days=2), today - timedelta(days=1))
+        assert (during.written, during.rows) == (0, 0)
+    midnight = morning + timedelta(hours=14)
+    early = run_async(run({}, env, midnight + timedelta(minutes=10)))  # over, but by less than 15 minutes
+    assert (early.last_day, early.written) == (today - timedelta(days=1), 0)
+    with pytest.raises(ConfigError, match="not over yet"):
+        run_async(run({"first_day": today.isoformat()}, env, midnight + timedelta(minutes=10)))
+    at_20 = run_async(run({}, env, midnight + timedelta(minutes=20)))
+    assert (at_20.last_day, at_20.written, at_20.rows) == (today, 1, 2)
+    assert sorted(k for ks in rows_in(s3, env["COLLECTOR_TRAIL_BUCKET"]).values() for k in ks) == sorted(keys)
 
 
-def test_the_window_ends_today_and_a_backfill_is_bounded() -> None:
-    today = date(2026, 12, 6)
-    assert days_to_export({}, 3, today) == (date(2026, 12, 4), today)
-    assert days_to_export({"last_day": "2026-11-02"}, 3, today) == (date(2026, 11, 2), date(2026, 11, 2))
+IDLE_PROBE = """
+import asyncio, json, os, sys
+from datetime import datetime
+from collector.trail_handler import run
+summary = asyncio.run(run({}, os.environ, datetime.fromisoformat(sys.argv[1])))
+watched = ("pyarrow", "collector.trail.writer", "collector.trail.export")
+loaded = sorted(m for m in watched if m in sys.modules)
+print(json.dumps({"loaded": loaded, "summary": summary.to_json()}))
+"""
+
+
+def test_an_idle_run_lists_and_imports_no_pyarrow(
+    deployment: tuple[dict[str, str], Any, Backend],
+) -> None:
+    """A run whose days are whole decides it from the LISTs: no pyarrow, no table read (its table
+    here does not exist). The same probe, with a day to write, does load pyarrow."""
+    env, s3, backend = deployment
+    bucket = env["COLLECTOR_TRAIL_BUCKET"]
+    now = datetime(LAST.year, LAST.month, LAST.day, 5, 20, tzinfo=UTC)
+    window = [LAST - timedelta(days=n) for n in (2, 1)]  # COLLECTOR_TRAIL_EXPORT_DAYS 3
+
+    def probe(table: str) -> dict[str, Any]:
+        result = subprocess.run(
+            [sys.executable, "-c", IDLE_PROBE, now.isoformat()],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env, "COLLECTOR_TRAIL_EXPORT_DAYS": "3", "COLLECTOR_TABLE_NAME": table},
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        answer: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+        return answer
+
+    s3.put_object(Bucket=bucket, Key=key(window[0]), Body=b"a whole day")
+    s3.put_object(Bucket=bucket, Key=key(window[1], 0, 9), Body=b"a part")
+    s3.put_object(Bucket=bucket, Key=key(window[1], 10, 23), Body=b"a part")
+    idle = probe("no-such-table")
+    assert idle["loaded"] == []
+    assert (idle["summary"]["whole_days"], idle["summary"]["written"]) == (2, 0)
+
+    s3.delete_object(Bucket=bucket, Key=key(window[1], 10, 23))
+    run_async(process(backend, [datetime(window[1].year, window[1].month, window[1].day, 12, tzinfo=UTC)]))
+    busy = probe(env["COLLECTOR_TABLE_NAME"])
+    assert busy["loaded"] == ["collector.trail.export", "collector.trail.writer", "pyarrow"]
+    assert (busy["summary"]["whole_days"], busy["summary"]["written"], busy["summary"]["rows"]) == (1, 1, 1)
+
+
+def test_the_window_is_the_days_over_and_a_backfill_is_bounded() -> None:
+    now = datetime(2026, 12, 6, 0, 20, tzinfo=UTC)
+    today = now.date()
+    assert days_to_export({}, 3, now) == (date(2026, 12, 4), date(2026, 12, 5))
+    assert days_to_export({}, 1, now) == (date(2026, 12, 5), date(2026, 12, 5))  # yesterday at least
+    assert days_to_export({}, 3, now - timedelta(minutes=10)) == (date(2026, 12, 4), date(2026, 12, 4))
+    assert days_to_export({"last_day": "2026-11-02"}, 3, now) == (date(2026, 11, 2), date(2026, 11, 2))
+    assert days_to_export({"first_day": "2026-12-01", "last_day": "2026-12-20"}, 3, now) == (
+        date(2026, 12, 1),
+        date(2026, 12, 5),  # no later than the last day over
+    )
     with pytest.raises(ConfigError, match="1 to 31 days in order"):
-        days_to_export({"first_day": "2026-01-01", "last_day": "2026-12-01"}, 3, today)
+        days_to_export({"first_day": "2026-01-01", "last_day": "2026-12-01"}, 3, now)
+    with pytest.raises(ConfigError, match="not over yet"):
+        days_to_export({"first_day": today.isoformat()}, 3, now)
     for not_a_day in ("yesterday", "2026-W49-1", "20261201", "2026-02-30"):  # week and basic dates too
         with pytest.raises(ConfigError, match="YYYY-MM-DD"):
-            days_to_export({"first_day": not_a_day}, 3, today)
-    assert hours_to_export({}, today, today) == range(24)
-    assert hours_to_export({"first_day": "2026-12-01", "last_hour": 5}, today, today) == range(6)
-    for wrong in ({"first_hour": 5, "last_hour": 4}, {"first_hour": 24}, {"first_hour": "noon"}):
-        with pytest.raises(ConfigError, match="first_hour"):
-            hours_to_export({"first_day": "2026-12-01", **wrong}, today, today)
+            days_to_export({"first_day": not_a_day}, 3, now)
+    yesterday = today - timedelta(days=1)
+    assert start_hour({}, yesterday, yesterday) == 0
+    assert start_hour({"first_day": "2026-12-01", "first_hour": 5}, yesterday, yesterday) == 5
+    for wrong in ({"first_hour": 24}, {"first_hour": "noon"}, {"first_hour": True}, {"first_hour": -1}):
+        with pytest.raises(ConfigError, match="first_hour must be a whole hour"):
+            start_hour({"first_day": "2026-12-01", **wrong}, yesterday, yesterday)
     with pytest.raises(ConfigError, match="for one day"):
-        hours_to_export({"first_day": "2026-12-01", "first_hour": 1}, today, today + timedelta(days=1))
+        start_hour({"first_day": "2026-12-01", "first_hour": 1}, yesterday - timedelta(days=1), yesterday)
+    with pytest.raises(ConfigError, match="last_hour is no longer taken"):
+        start_hour({"first_day": "2026-12-01", "last_hour": 5}, yesterday, yesterday)
 
 
 def test_settings_and_codec_mistakes_are_one_clear_error() -> None:

@@ -1,9 +1,10 @@
-"""`export`: the audit trail as Parquet, one object per UTC hour in day folders, for Athena or `sql`
-(docs/trail.md)."""
+"""`export`: the audit trail as Parquet in day folders (one object a day, a few parts of whole
+hours for a big day), for Athena or `sql` (docs/trail.md)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,9 +25,11 @@ DEFAULT_DAYS = 365  # with no --since: the year up to --until
 def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     p = commands.add_parser(
         "export",
-        help="write the audit trail as Parquet, one file per UTC hour under day=YYYY-MM-DD/",
-        description="Write each UTC hour's audit records as one Parquet file under DIR/day=YYYY-MM-DD/,"
-        " replacing what an earlier export wrote for that day. Query the folder with `sql`.",
+        help="write the audit trail as Parquet, a file per UTC day (a few for a big day) in day=YYYY-MM-DD/",
+        description="Write each UTC day's audit records as Parquet under DIR/day=YYYY-MM-DD/: one file"
+        " for the day, or parts of whole hours for a day past 2 million records, replacing what an"
+        " earlier export wrote for that day. Today's partial day is written too: export again to"
+        " replace it. Query the folder with `sql`.",
     )
     p.add_argument("--out", required=True, help="the folder to write into (created when missing)")
     p.add_argument(
@@ -61,8 +64,8 @@ def _out(text: str) -> Path:
 
 
 def _say(exported: ExportedDay) -> None:
-    for hour in exported.written:
-        print(f"{hour.key}  {hour.rows} records  {hour.size} bytes")
+    for part in exported.parts:
+        print(f"{part.key}  {part.rows} records  {part.size} bytes")
     for key in exported.deleted:
         print(f"{key}  deleted (not a record of the store's {exported.day})")
 
@@ -73,6 +76,8 @@ async def export(args: argparse.Namespace, settings: Settings) -> int:
     try:
         from collector.trail.export import FolderSink
         from collector.trail.export import export as run_export
+
+        importlib.import_module("collector.trail.writer")  # pyarrow, asked for before the store opens
     except ImportError as error:
         raise missing_extra(error, "export") or error from None
     store = await open_for_reading(settings)
@@ -81,6 +86,6 @@ async def export(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await store.close()
     records = sum(d.rows for d in done)
-    files = sum(len(d.written) for d in done)
-    print(f"exported {records} records of {since} .. {until} as {files} hour files in {out}", file=sys.stderr)
+    files = sum(len(d.parts) for d in done)
+    print(f"exported {records} records of {since} .. {until} as {files} files in {out}", file=sys.stderr)
     return 0

@@ -1,16 +1,19 @@
-"""A store's records as one Parquet object per UTC hour, in the hour's day folder of a sink.
+"""A store's records as Parquet parts in its day folders of a sink (collector.trail.layout).
 
-The object of hour H of day D is `day=D/audit-trail-D-HH.parquet`: a fixed name, so exporting the
-hour again (after a late record, or just again) replaces it, and an unchanged hour is rewritten
-byte for byte. The Glue partition stays the day: Athena and DuckDB read every object of a day's
-folder. A store holds one record per key, so redeliveries never become rows. An hour with no
-records has no object; exporting a day removes every other object of its folder (an hour found
-empty, the one-object-per-day file of earlier versions, anything left by hand), so each exported
-day holds exactly the store's records of that day.
+A day's records are one or more parts, each the consecutive whole UTC hours
+`day=D/audit-trail-D-HH-HH.parquet` names (first and last hour): a part closes at the end of the
+first hour at which it holds PART_ROWS records, or at the end of the day, so a small or medium
+day is one object and the same records give the same parts, names and bytes (exporting again
+replaces each object with itself). The Glue partition is the day: Athena and DuckDB read every
+object of a day's folder. A store holds one record per key, so redeliveries never become rows. A
+part with no records has no object; exporting a day removes every other object of its folder
+(the hourly objects of earlier versions, parts with other boundaries, anything left by hand) once
+its new parts are written, so each exported day holds exactly the store's records of that day.
 
-Hours are read with the store protocol's `oldest_first` (the same call on SQLite and DynamoDB), a
-page of PAGE_RECORDS at a time, and written as they are read into a file in a scratch folder that
-the sink then takes: memory holds one row group, never the hour (collector.trail.writer).
+Each part is read with the store protocol's `oldest_first` (the same call on SQLite and
+DynamoDB) from its first hour, a page of PAGE_RECORDS at a time, and written as it is read into
+a file in a scratch folder that the sink then takes: memory holds one row group, never the part
+(collector.trail.writer). pyarrow is imported when a part has its first record, not before.
 """
 
 from __future__ import annotations
@@ -18,18 +21,38 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from collector.store import AuditStore
-from collector.trail.schema import PARTITION
-from collector.trail.writer import TrailFile
+from collector.trail.layout import (
+    LAST_HOUR,
+    closes,
+    day_end,
+    day_prefix,
+    hour_start,
+    hours_of,
+    part_key,
+)
+
+if TYPE_CHECKING:
+    from collector.trail.writer import TrailFile
+
+__all__ = [
+    "ExportedDay",
+    "ExportedPart",
+    "FolderSink",
+    "Sink",
+    "day_prefix",
+    "export",
+    "export_day",
+    "export_part",
+]
 
 PAGE_RECORDS = 1000  # records read from the store at a time
-HOURS = range(24)
 
 
 class Sink(Protocol):
@@ -79,9 +102,10 @@ class FolderSink:
 
 
 @dataclass(frozen=True)
-class ExportedHour:
-    start: datetime  # UTC
-    key: str  # the hour's object (absent when rows is 0)
+class ExportedPart:
+    first: int  # hours of the day covered, inclusive
+    last: int
+    key: str  # the part's object (absent when rows is 0)
     rows: int
     size: int  # bytes of the object
 
@@ -89,73 +113,129 @@ class ExportedHour:
 @dataclass(frozen=True)
 class ExportedDay:
     day: date
-    hours: tuple[ExportedHour, ...]  # the hours read, each with records or not
+    parts: tuple[ExportedPart, ...]  # the parts written, each with records
     deleted: tuple[str, ...] = ()  # objects removed from the day's folder
+    start: int = 0  # the first hour read
+    continues: int | None = None  # a budget stop: the hour the day goes on from; None: done
 
     @property
     def rows(self) -> int:
-        return sum(h.rows for h in self.hours)
-
-    @property
-    def written(self) -> tuple[ExportedHour, ...]:
-        return tuple(h for h in self.hours if h.rows)
+        return sum(p.rows for p in self.parts)
 
 
-def day_prefix(day: date) -> str:
-    return f"{PARTITION}={day.isoformat()}/"
+def _hour_of(record: Mapping[str, Any]) -> int:
+    """The UTC hour of a record's receivedAt (`YYYY-MM-DDTHH:...`, as the stores keep it)."""
+    return int(str(record["receivedAt"])[11:13])
 
 
-def hour_start(day: date, hour: int) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour)
+def _closing_hour(rows: int, first: int, until: int) -> int | None:
+    """The first hour of first..until-1 at whose end a part holding `rows` records closes."""
+    return next((h for h in range(first, until) if closes(rows, h)), None)
 
 
-def hour_key(day: date, hour: int) -> str:
-    return f"{day_prefix(day)}audit-trail-{day.isoformat()}-{hour:02d}.parquet"
-
-
-async def export_hour(store: AuditStore, sink: Sink, day: date, hour: int, scratch: Path) -> ExportedHour:
-    """Read the hour oldest first and write it as its object (nothing when it has no records)."""
-    since = hour_start(day, hour)
-    until = since + timedelta(hours=1) - timedelta(milliseconds=1)
-    key = hour_key(day, hour)
-    path = scratch / f"{day.isoformat()}-{hour:02d}.parquet"
-    out = TrailFile(path)
+async def export_part(
+    store: AuditStore,
+    sink: Sink,
+    day: date,
+    first: int,
+    scratch: Path,
+    prepare: Callable[[], None] | None = None,
+) -> ExportedPart:
+    """Read the day from hour `first` oldest first until the part closes by the rule, and write
+    it as its object (nothing when it has no records). `prepare` runs before the first file is
+    made (the exporter checks its pyarrow's codec there)."""
+    since = hour_start(day, first)
+    until = day_end(day) - timedelta(milliseconds=1)
+    path = scratch / f"{day.isoformat()}-{first:02d}.parquet"
+    out: TrailFile | None = None
+    rows, hour, last = 0, first, None
     try:
-        async for page in store.oldest_first(since, until, PAGE_RECORDS):
-            out.add(page)
-        rows = out.close()
-        size = path.stat().st_size if rows else 0
-        if rows:
+        pages = store.oldest_first(since, until, PAGE_RECORDS)
+        try:
+            async for page in pages:
+                take = 0
+                for record in page:
+                    at = _hour_of(record)
+                    if at > hour:
+                        last = _closing_hour(rows + take, hour, at)
+                        if last is not None:
+                            break
+                        hour = at
+                    take += 1
+                if take:
+                    if out is None:
+                        out = _new_file(path, prepare)
+                    out.add(page[:take] if take < len(page) else page)
+                    rows += take
+                if last is not None:
+                    break  # the next part's first record: it reads them again from its first hour
+        finally:
+            close = getattr(pages, "aclose", None)  # an async generator: let its read end now
+            if close is not None:
+                await close()
+        if last is None:
+            last = _closing_hour(rows, hour, LAST_HOUR + 1)
+            assert last is not None  # the last hour always closes
+        written = out.close() if out is not None else 0
+        key = part_key(day, first, last)
+        size = path.stat().st_size if written else 0
+        if written:
             await sink.put(key, path)
     finally:
         path.unlink(missing_ok=True)
-    return ExportedHour(since, key, rows, size)
+    return ExportedPart(first, last, key, written, size)
+
+
+def _new_file(path: Path, prepare: Callable[[], None] | None) -> TrailFile:
+    if prepare is not None:
+        prepare()
+    from collector.trail.writer import TrailFile  # pyarrow: only once a part has records
+
+    return TrailFile(path)
 
 
 async def export_day(
     store: AuditStore,
     sink: Sink,
     day: date,
-    settled: Collection[int] = (),
-    on_hour: Callable[[ExportedHour], None] | None = None,
+    start: int = 0,
+    *,
+    existing: Sequence[str] | None = None,
+    may_start: Callable[[], bool] | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> ExportedDay:
-    """Export each hour of the day but those `settled` (whose objects the caller knows to hold
-    them whole), then delete every object of the day's folder that is no settled or written hour's."""
-    existing = await sink.list(day_prefix(day))
-    done: list[ExportedHour] = []
+    """Export the day's parts from hour `start` (0, or where an earlier part ended: the objects
+    that end before it are kept), asking `may_start` before each part (False: stop there, the
+    day continues from that hour). Then delete the folder's objects the new parts replace: every
+    other object once the day is done; after a stop only those inside the hours written, so no
+    hour is lost before its new part exists. `existing` is the folder's listing, when the caller
+    has it."""
+    listed = await sink.list(day_prefix(day)) if existing is None else list(existing)
+    before = {k for k in listed if (span := hours_of(day, k)) is not None and span[1] < start}
+    done: list[ExportedPart] = []
+    hour = start
     with tempfile.TemporaryDirectory(prefix="trail-") as scratch:
-        for hour in HOURS:
-            if hour in settled:
-                continue
-            exported = await export_hour(store, sink, day, hour, Path(scratch))
-            done.append(exported)
-            if on_hour is not None:
-                on_hour(exported)
-    keep = {hour_key(day, h) for h in settled} | {h.key for h in done if h.rows}
-    stale = tuple(k for k in existing if k not in keep)
+        while hour <= LAST_HOUR:
+            if may_start is not None and not may_start():
+                break
+            part = await export_part(store, sink, day, hour, Path(scratch), prepare)
+            if part.rows:
+                done.append(part)
+            hour = part.last + 1
+    continues = hour if hour <= LAST_HOUR else None
+    stale = tuple(k for k in listed if _replaced(day, k, {p.key for p in done} | before, start, continues))
     for old in stale:
         await sink.delete(old)
-    return ExportedDay(day, tuple(done), stale)
+    return ExportedDay(day, tuple(done), stale, start, continues)
+
+
+def _replaced(day: date, key: str, keep: Collection[str], start: int, continues: int | None) -> bool:
+    if key in keep:
+        return False
+    if continues is None:
+        return True
+    span = hours_of(day, key)
+    return span is not None and start <= span[0] and span[1] < continues
 
 
 async def export(
@@ -165,7 +245,7 @@ async def export(
     last: date,
     on_day: Callable[[ExportedDay], None] | None = None,
 ) -> list[ExportedDay]:
-    """Export each day from `first` to `last` (inclusive, UTC), oldest first, hour by hour."""
+    """Export each day from `first` to `last` (inclusive, UTC), oldest first, part by part."""
     done: list[ExportedDay] = []
     day = first
     while day <= last:

@@ -1,12 +1,13 @@
 """The S3 sink of a trail export: each period's object under `trail/` in the deployment's bucket.
 
-It implements collector.trail.export's Sink (put, delete, list) over one bucket and prefix. An
-hour's object has one key (`trail/day=YYYY-MM-DD/audit-trail-YYYY-MM-DD-HH.parquet`), so
-exporting it again replaces it and never adds rows. An object whose bytes are unchanged (the
-writer is deterministic) is not written again: S3's ETag of a single-part, SSE-S3 object is the
-MD5 of its bytes, and one HEAD is cheaper than a PUT, a new object version and, with Object Lock,
-a new locked copy kept for years. An hour's object is sent from the file the writer made (one
-PUT takes up to 5 GB, far above an hour at 10 million messages a day).
+It implements collector.trail.export's Sink (put, delete, list) over one bucket and prefix. A
+part's object has one key (`trail/day=YYYY-MM-DD/audit-trail-YYYY-MM-DD-HH-HH.parquet`, its
+first and last hour), so exporting it again replaces it and never adds rows. An object whose
+bytes are unchanged (the writer is deterministic) is not written again: S3's ETag of a
+single-part, SSE-S3 object is the MD5 of its bytes, and one HEAD is cheaper than a PUT, a new
+object version and, with Object Lock, a new locked copy kept for years. A part's object is sent
+from the file the writer made (one PUT takes up to 5 GB, far above a part: about 320 MB at most,
+collector/trail/layout.py).
 
 With Object Lock (`-c trailObjectLockDays=N`) every written object carries its own retention, so
 the Athena results in the same bucket stay deletable. Content-MD5 goes with every PUT: S3 requires
@@ -84,7 +85,7 @@ class S3Sink:
 
     async def written_at(self, prefix: str) -> dict[str, datetime]:
         """When each object (key without the trail prefix) that starts with `prefix` was written:
-        one LIST for a day's folder instead of a HEAD per hour."""
+        one LIST (a page per 1,000 keys) for a day's folder."""
         found: dict[str, datetime] = {}
         token: str | None = None
         while True:

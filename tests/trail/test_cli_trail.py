@@ -23,7 +23,7 @@ def _trail(tmp_path: Path, capsys: Capture) -> Path:
         == 0
     )
     said = capsys.readouterr()
-    assert said.out.count("records") == 8 and "exported" in said.err  # two hours a day
+    assert said.out.count("records") == 4 and "exported" in said.err  # one file a day
     return out
 
 

@@ -48,5 +48,5 @@ def test_dynamodb_and_sqlite_export_the_same_bytes(dynamodb_backend: Backend, tm
             await store.close()
 
     run(from_sqlite())
-    assert len(_files(tmp_path / "sqlite")) == 8  # two hours on each of four days
+    assert len(_files(tmp_path / "sqlite")) == 4  # one object on each of four days
     assert _files(tmp_path / "dynamodb") == _files(tmp_path / "sqlite")
