@@ -30,6 +30,7 @@ from collector.store.schema import ORIGINAL_INDEXES, IndexSpec
 
 ORGANIZATION_ID = "m-0123456789abcdef0123456789abcdef"
 HIGH_RESOLUTION_SECONDS = 60
+EXPORTER_HANDLER = "collector.trail_handler.handler"  # cdk/trail.py's
 ANOMALY_BAND_METRICS = 3  # an anomaly detection alarm is billed as three alarm metrics
 
 
@@ -48,6 +49,10 @@ class TemplateFacts:
     point_in_time_recovery: bool
     table_class: str = "STANDARD"
     alarms: int = 0
+    retention_days: int = 365  # the collector's COLLECTOR_RETENTION_DAYS (TTL; 0 keeps forever)
+    trail: bool = False  # the long-term trail in S3 (a Glue table, an exporter function)
+    export_memory_mb: int = 0  # the trail exporter's memory
+    export_days: int = 0  # the days each export run looks over (COLLECTOR_TRAIL_EXPORT_DAYS)
 
     @property
     def platform_lines(self) -> bool:
@@ -110,6 +115,10 @@ def facts(template: dict[str, Any]) -> TemplateFacts:
     collector = [f for f in of("AWS::Lambda::Function") if f.get("Handler") == "collector.handler.handler"]
     (function,) = collector
     log_groups = [g for g in of("AWS::Logs::LogGroup") if "RetentionInDays" in g]
+    variables = function.get("Environment", {}).get("Variables", {})
+    exporters = [f for f in of("AWS::Lambda::Function") if f.get("Handler") == EXPORTER_HANDLER]
+    exporter = exporters[0] if exporters else {}
+    exporter_variables = exporter.get("Environment", {}).get("Variables", {})
     return TemplateFacts(
         alarm_metrics=standard,
         high_resolution_alarm_metrics=high,
@@ -126,6 +135,10 @@ def facts(template: dict[str, Any]) -> TemplateFacts:
         ),
         table_class=str(table.get("TableClass", "STANDARD")),
         alarms=len(of("AWS::CloudWatch::Alarm")),
+        retention_days=int(variables.get("COLLECTOR_RETENTION_DAYS", 365)),
+        trail=bool(of("AWS::Glue::Table")) and bool(exporter),
+        export_memory_mb=int(exporter.get("MemorySize", 0)),
+        export_days=int(exporter_variables.get("COLLECTOR_TRAIL_EXPORT_DAYS", 0)),
     )
 
 

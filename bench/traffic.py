@@ -95,3 +95,8 @@ def hours_with_data(per_week: float, profile: tuple[float, ...] = PROFILE) -> fl
 def peak_hour_share(profile: tuple[float, ...] = PROFILE) -> float:
     """The share of a week's mail that arrives in its busiest hour."""
     return max(profile)
+
+
+def busiest_day_share(profile: tuple[float, ...] = PROFILE) -> float:
+    """The share of a week's mail that arrives on its busiest UTC day."""
+    return max(sum(profile[day * 24 : day * 24 + 24]) for day in range(len(profile) // 24))

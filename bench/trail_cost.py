@@ -1,34 +1,38 @@
-"""The trail's bill: a deployment with `-c trail=true`, a hot window in DynamoDB and a year in S3.
+"""The trail's bill: the default deployment, a hot window in DynamoDB and a year in S3.
 
 `python -m bench.bill` prints it after the main bill, and `python -m bench.bill --json` ends with
-its totals. It starts from the main bill's month for the synthesized `trail=true` stack (bench/bill.py
-`month`: the same measured items, outcomes and log lines, the template's table class and alarms),
-then:
+its totals. It starts from the main bill's month for the synthesized default stack (bench/bill.py
+`month`: the same measured items, outcomes and log lines, the template's table class, alarms and
+system log level), then:
 
-* DynamoDB storage and point-in-time recovery: the hot window (the stack's `retentionDays` with the
-  trail, 30 days) instead of the year the main bill keeps;
+* DynamoDB storage and point-in-time recovery: the hot window (the template's retention, the
+  collector's COLLECTOR_RETENTION_DAYS) instead of the year the main bill keeps; a keyed 30-day
+  lookup reads only the hot days from the table (the older ones are among Athena's queries);
 * adds the trail: S3 storage of a year of Parquet (bytes per record measured here from the trail
-  writer on bench/trail_queries.py's synthetic records; an hour is written once, when it is over,
+  writer on bench/trail_queries.py's synthetic records; a day is written once, when it is over,
   so no replaced versions are kept), S3 requests, the exporter's DynamoDB reads (the time index,
   then each record by BatchGetItem, eventually consistent: half a read unit per record under 4 KB),
-  its Lambda duration (the writer's and the item decoder's CPU measured here, scaled to its
-  memory's share of a vCPU, plus the round trips it waits on, plus each hourly run's start), and
-  Athena's scans for a stated number of named
-  queries a month (bench/trail_queries.py's `athena_scan_bytes`: the columns each query names, at
-  bytes per record measured on a sample day, 10 MB minimum per query).
+  its Lambda duration (the writer's and the item decoder's CPU measured here on one thread, plus
+  the round trips it waits on, plus every hourly run's start: the handler's imports measured here in
+  a fresh interpreter, and pyarrow's in a run that writes), and Athena's scans for a stated number
+  of named queries a month (bench/trail_queries.py's `athena_scan_bytes`: the columns each query
+  names, at bytes per record measured on a sample day, 10 MB minimum per query).
 
-The exporter runs every hour (at minute 20) and writes one object per UTC hour: each run reads
-the hour that ended 20 minutes before, whose object is then final and never read again, so each
-record is read once and each hour's object written once (24 PUTs a day, plus a HEAD each for its
-ETag and two LISTs per day of the window a run). Athena then opens up to 24 objects a day instead
-of one: a footer GET each, priced below. Glue costs nothing at this size (one table, partition
-projection: no partitions stored; Athena's catalog calls stay in Glue's free million a month); the
-exporter's own log lines (three a run) and the idle failure queue are under a cent.
+The exporter runs every hour (at minute 20). A day is written once it is over, in parts of
+PART_ROWS records (collector/trail/layout.py): one object a day up to two million records, so
+Athena opens one object a day where hourly objects made it open 24 (a footer GET and the column
+chunks each, priced below). Runs with nothing to write LIST the window's finished days and stop.
+Glue costs nothing at this size (one table, partition projection: no partitions stored; Athena's
+catalog calls stay in Glue's free million a month); the exporter's own log lines (three a run)
+and the idle failure queue are under a cent.
 """
 
 from __future__ import annotations
 
 import math
+import resource
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -39,9 +43,11 @@ from bench import prices
 from bench.billing import (
     DASHBOARDS,
     LOG_INGESTION,
+    LOOKUP_DAYS,
     PITR,
     PLATFORM_REPORT,
     PLATFORM_START,
+    READS,
     STORAGE_INDEXES,
     STORAGE_TABLE,
     VCPU_MB,
@@ -53,9 +59,11 @@ from bench.billing import (
     month,
 )
 from bench.cost import item_size
-from bench.traffic import DAYS_PER_MONTH, ORGANIZATIONS, Mix, Organization, hours_with_data, peak_hour_share
-from cdk.settings import TRAIL_HOT_WINDOW_DAYS, TrailSettings
+from bench.template import TemplateFacts
+from bench.traffic import DAYS_PER_MONTH, ORGANIZATIONS, Mix, Organization, busiest_day_share
 from collector.store.schema import TIME_INDEX
+from collector.trail.layout import PART_ROWS
+from collector.trail_handler import BUDGET_MARGIN
 
 S3_PAGE = "https://aws.amazon.com/s3/pricing/"
 ATHENA_PAGE = "https://aws.amazon.com/athena/pricing/"
@@ -75,13 +83,12 @@ TRAIL_PRICES = (
 )
 
 RETAINED_DAYS = 365  # "a year of the trail queryable"
-HOT_DAYS = TRAIL_HOT_WINDOW_DAYS
-EXPORT_DAYS = TrailSettings().export_days
 RUNS_PER_DAY = 24  # the schedule: every hour at minute 20
-RUN_OVERHEAD_S = 2.0  # a run's start (pyarrow's import in a cold start) and its LISTs (assumed)
-EXPORTER_MB = TrailSettings().export_memory_mb
+RUN_LIMIT_S = 900  # one Lambda run: 15 minutes
+RUN_MARGIN_S = BUDGET_MARGIN.total_seconds()  # no part starts with less left (collector.trail_handler)
 BATCH_GET_KEYS = 100
-ROUND_TRIP_MS = 10.0  # one BatchGetItem of 100 records, or one 1 MB page of the index (assumed)
+ROUND_TRIP_MS = 10.0  # one BatchGetItem of 100 records, one 1 MB page of the index, one LIST (assumed)
+LAMBDA_START_S = 0.25  # the runtime's own start before the handler's imports (assumed)
 ROW_GROUP_ROWS = 32 * 1024  # collector.trail.writer's (not imported: pyarrow stays optional here)
 # The auditor's month (assumed): each named query 10 times over the last 30 days and twice over the year.
 QUERY_RUNS = ((30, 10), (365, 2))
@@ -95,8 +102,8 @@ S3_STORED = f"S3: a year of Parquet ({RETAINED_DAYS} days)"
 S3_REQUESTS = "S3: requests (exports, Athena's reads)"
 ATHENA = "Athena: named queries"
 TRAIL_LINES = (EXPORT_READS, EXPORT_LAMBDA, S3_STORED, S3_REQUESTS, ATHENA)
-HOT_STORAGE_TABLE = f"DynamoDB storage: table ({HOT_DAYS}-day hot window)"
-HOT_STORAGE_INDEXES = f"DynamoDB storage: indexes ({HOT_DAYS}-day hot window)"
+HOT_STORAGE_TABLE = "DynamoDB storage: table (hot window)"
+HOT_STORAGE_INDEXES = "DynamoDB storage: indexes (hot window)"
 
 
 @dataclass(frozen=True)
@@ -134,14 +141,87 @@ def athena_bytes(per_day: int, days: int) -> dict[str, int]:
     return athena_scan_bytes(per_day, days)
 
 
+@cache
+def measure_starts(runs: int = 3) -> tuple[float, float]:
+    """CPU seconds of a fresh interpreter importing the exporter's handler (an idle run: it decides
+    from a LIST and imports no pyarrow), and what importing the Parquet writer adds (a run that writes).
+    The least of a few runs: the machine's noise only ever adds."""
+    code = (
+        "import time; t = time.process_time(); import collector.trail_handler; "
+        "a = time.process_time() - t; import collector.trail.writer; "
+        "print(a, time.process_time() - t - a)"
+    )
+    idle, writing = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        whole = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        _, pyarrow = (float(x) for x in out.split())
+        idle.append(whole - pyarrow)  # the interpreter's own start, the handler's imports
+        writing.append(pyarrow)
+    return min(idle), min(writing)
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """The exporter's month for one organization (collector/trail_handler.py's schedule)."""
+
+    parts_per_day: int
+    working_runs_per_day: int
+    seconds: float  # Lambda seconds a month
+    busiest_day_s: float  # the busiest day's export, run starts included
+    puts: float  # PUTs and LISTs a month
+    heads: float
+
+
+def exporter_month(
+    facts: TemplateFacts, records_per_day: float, index_bytes: float, writer: Writer
+) -> Exporter:
+    """Each hourly run LISTs the finished days of its window; a day over by 15 minutes and not yet
+    covered is written in parts of PART_ROWS records (whole hours), as many as fit the run, the rest
+    by the next runs. A run with nothing to write imports no pyarrow (measured here)."""
+    memory = facts.export_memory_mb
+    # One thread: more memory than one vCPU's worth does not make the writer faster.
+    cpu_scale = max(1.0, VCPU_MB / memory)
+    per_record_s = (writer.writer_us + writer.decode_us) / 1e6 * cpu_scale
+    wait_per_record_s = (
+        (1 / BATCH_GET_KEYS + index_bytes / max(records_per_day, 1) / MB) * ROUND_TRIP_MS / 1000
+    )
+    idle_cpu, pyarrow_cpu = measure_starts()
+    listed = max(facts.export_days - 1, 1)  # the window's finished days, one LIST each
+    idle_s = LAMBDA_START_S + idle_cpu * cpu_scale + listed * ROUND_TRIP_MS / 1000
+    write_start_s = pyarrow_cpu * cpu_scale
+    busiest = records_per_day * 7 * busiest_day_share()
+    day_work_s = busiest * (per_record_s + wait_per_record_s)
+    per_run = RUN_LIMIT_S - RUN_MARGIN_S - idle_s - write_start_s  # at least this much work a run
+    working = max(1, math.ceil(day_work_s / per_run)) if records_per_day else 0
+    parts = max(1, math.ceil(records_per_day / PART_ROWS)) if records_per_day else 0
+    days = DAYS_PER_MONTH
+    average_work_s = records_per_day * (per_record_s + wait_per_record_s)
+    seconds = days * (RUNS_PER_DAY * idle_s + working * write_start_s + average_work_s)
+    return Exporter(
+        parts_per_day=parts,
+        working_runs_per_day=working,
+        seconds=seconds,
+        busiest_day_s=idle_s + write_start_s + day_work_s,
+        puts=days * (parts + RUNS_PER_DAY * listed),
+        heads=days * parts,  # the ETag before each PUT
+    )
+
+
 def trail_month(design: Design, inputs: Inputs, organization: Organization, mix: Mix, writer: Writer) -> Bill:
     """The month of a trail deployment: the main bill's, hot-windowed, plus the trail's lines."""
+    facts = design.facts
     bill = month(design, inputs, organization, mix)
-    scale = HOT_DAYS / RETAINED_DAYS  # month() keeps RETAINED_DAYS of records in the table
+    hot = facts.retention_days
+    scale = hot / RETAINED_DAYS  # month() keeps RETAINED_DAYS of records in the table
     lines = dict(bill.lines)
     lines[HOT_STORAGE_TABLE] = lines.pop(STORAGE_TABLE) * scale
     lines[HOT_STORAGE_INDEXES] = lines.pop(STORAGE_INDEXES) * scale
     lines[PITR] *= scale
+    # A keyed lookup reads the hot days from the table; older days are Athena's (its line below).
+    lines[READS] *= min(1.0, hot / LOOKUP_DAYS)
 
     per_day = organization.messages_per_day
     rates = mix.per_message(inputs.variant.enrich)
@@ -157,50 +237,46 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
         for k, item in stored.items()
         if item is not None
     )
-    # Each hourly run reads the hour that ended; an hour's object written 15 minutes or more after
-    # it ended is final (collector.trail_handler.FINAL_AFTER) and not read again: each record once.
-    runs = DAYS_PER_MONTH * RUNS_PER_DAY
+    # Each record is read once: a day is written when it is over, and a written hour is not read again.
     days = DAYS_PER_MONTH
-    _, read_price, _ = prices.dynamodb(design.facts.table_class)
+    _, read_price, _ = prices.dynamodb(facts.table_class)
     read_units = days * (record_units * 0.5 + math.ceil(index_bytes / 4096) * 0.5)
     lines[EXPORT_READS] = read_units * read_price.usd / 1e6
 
-    records_read = days * records_per_day
-    per_record_s = (writer.writer_us + writer.decode_us) / 1e6 * (VCPU_MB / EXPORTER_MB)
-    wait_per_record_s = (1 / BATCH_GET_KEYS + index_bytes / records_per_day / MB) * ROUND_TRIP_MS / 1000
-    seconds = records_read * (per_record_s + wait_per_record_s) + runs * RUN_OVERHEAD_S
-    gb_seconds = seconds * EXPORTER_MB / 1024
+    run = exporter_month(facts, records_per_day, index_bytes, writer)
+    gb_seconds = run.seconds * facts.export_memory_mb / 1024
     lines[EXPORT_LAMBDA] = (
-        gb_seconds * prices.LAMBDA_ARM64_GB_SECOND.usd + runs * prices.LAMBDA_REQUESTS.usd / 1e6
+        gb_seconds * prices.LAMBDA_ARM64_GB_SECOND.usd
+        + days * RUNS_PER_DAY * prices.LAMBDA_REQUESTS.usd / 1e6
     )
-    peak_hour = records_per_day * 7 * peak_hour_share()
 
     day_bytes = records_per_day * writer.bytes_per_record
-    kept = day_bytes * RETAINED_DAYS  # each hour written once: no replaced versions to keep
+    kept = day_bytes * RETAINED_DAYS  # each part written once, when its day is over: no old versions
     lines[S3_STORED] = kept / prices.GB * S3_STORAGE.usd
 
-    objects = hours_with_data(records_per_day * 7) / DAYS_PER_MONTH  # hours with records, a day
-    puts = days * objects + runs * 2 * EXPORT_DAYS  # each hour's object; two LISTs per day a run
-    heads = days * objects  # the ETag before each PUT
+    objects = run.parts_per_day
     gets = 0.0
     scanned = 0.0
-    groups = max(1, math.ceil(records_per_day / objects / ROW_GROUP_ROWS))  # per object
+    groups = max(1, math.ceil(records_per_day / max(objects, 1) / ROW_GROUP_ROWS))  # per object
     for days_read, count in QUERY_RUNS:
         billed = athena_bytes(per_day, days_read)
         scanned += count * sum(billed.values())
         # each object: its footer, then ~4 column chunks a row group
         gets += count * len(billed) * days_read * objects * (1 + groups * 4)
-    lines[S3_REQUESTS] = puts / 1000 * S3_WRITES.usd + (heads + gets) / 1000 * S3_READS.usd
+    lines[S3_REQUESTS] = run.puts / 1000 * S3_WRITES.usd + (run.heads + gets) / 1000 * S3_READS.usd
     lines[ATHENA] = scanned / TB * ATHENA_SCANS.usd
 
     trail = Bill(design, inputs.variant, organization, lines, dict(bill.details))
     trail.details.update(
         records_per_day=records_per_day,
-        peak_hour_records=peak_hour,
-        export_seconds_peak_hour=peak_hour * (per_record_s + wait_per_record_s) + RUN_OVERHEAD_S,
-        puts_per_day=puts / days,
+        busiest_day_records=records_per_day * 7 * busiest_day_share(),
+        busiest_day_s=run.busiest_day_s,
+        working_runs=run.working_runs_per_day,
+        parts_per_day=objects,
+        puts_per_day=run.puts / days,
         parquet_gb=kept / prices.GB,
         athena_gb=scanned / prices.GB,
+        hot_days=hot,
     )
     return trail
 
@@ -219,7 +295,10 @@ def without_time_index(bill: Bill) -> float:
 
 
 def without_platform_lines(bill: Bill) -> float:
-    """Lambda's platform.start and platform.report lines, a share of the log ingestion line."""
+    """Lambda's platform.start and platform.report lines, a share of the log ingestion line (none
+    when the template's system log level already leaves them out)."""
+    if not bill.design.facts.platform_lines:
+        return 0.0
     per_invocation = len(PLATFORM_START) + len(PLATFORM_REPORT) + 2 * prices.LOG_EVENT_OVERHEAD_BYTES
     gb = bill.details["invocations"] * per_invocation / prices.GB
     return min(bill.lines[LOG_INGESTION], gb * prices.LOG_INGESTION.usd)
@@ -234,20 +313,25 @@ def money(value: float) -> str:
 
 
 def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
-    """The trail deployment's bill next to the main one's, line by line, with its assumptions."""
+    """The default deployment's bill next to the whole year in DynamoDB (`trail=false`), line by
+    line, with its assumptions."""
+    idle_cpu, pyarrow_cpu = measure_starts()
     out = [
         "",
-        "## With the trail in S3 (`-c trail=true`; bench/trail_cost.py)",
+        "## With the trail in S3 (bench/trail_cost.py)",
         "",
-        f"- DynamoDB keeps a {HOT_DAYS}-day hot window (TTL) in the class the template gives; S3 keeps "
-        f"{RETAINED_DAYS} days of Parquet: {writer.bytes_per_record:.0f} bytes a record "
+        f"- DynamoDB keeps a {trail[0].details['hot_days']}-day hot window (TTL) in the class the template "
+        f"gives; S3 keeps {RETAINED_DAYS} days of Parquet: {writer.bytes_per_record:.0f} bytes a record "
         f"({writer.compression}, measured on {SAMPLE_RECORDS:,} synthetic records); the writer "
         f"{writer.writer_us:.1f} us and the item decoder {writer.decode_us:.1f} us of CPU a record here.",
-        f"- Each hourly run (minute 20) looks over {EXPORT_DAYS} days and reads the hour that ended "
-        "(the earlier ones are final): each record read once, half a read unit (eventually "
-        f"consistent); one object per hour with records; {ROUND_TRIP_MS:g} ms waited per BatchGetItem "
-        f"of {BATCH_GET_KEYS} and per MB of index; {RUN_OVERHEAD_S:g} s a run to start; "
-        f"{EXPORTER_MB} MB of memory.",
+        f"- Each hourly run (minute 20) LISTs the finished days of its window; a day over and not yet "
+        f"written is read once (half a read unit a record, eventually consistent) and written in parts of "
+        f"{PART_ROWS:,} records, as many as a run starts with {RUN_MARGIN_S:.0f} s of its {RUN_LIMIT_S} s "
+        f"left, the rest by the next runs; {ROUND_TRIP_MS:g} ms waited per BatchGetItem of "
+        f"{BATCH_GET_KEYS}, per MB of index and per LIST; a run's start: {LAMBDA_START_S:g} s of runtime "
+        f"(assumed) and the handler's imports ({idle_cpu * 1000:.0f} ms of CPU here), plus pyarrow's "
+        f"({pyarrow_cpu * 1000:.0f} ms here) in a run that writes; the writer on one thread "
+        f"({trail[0].design.facts.export_memory_mb} MB of memory).",
         "- Athena, a month: "
         + "; ".join(f"each named query {n} times over {d} days" for d, n in QUERY_RUNS)
         + " (bytes from bench/trail_queries.py).",
@@ -256,7 +340,7 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
     head = "| USD per month | " + " | ".join(
         f"{m.organization.name} {label}"
         for m, t in zip(main, trail, strict=True)
-        for label in ("now", "trail")
+        for label in ("trail=false", "default")
     )
     out += [head + " |", "|---|" + "---:|" * (2 * len(main))]
     names = list(dict.fromkeys([*main[0].lines, *trail[0].lines]))
@@ -274,13 +358,13 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
     for t in trail:
         d = t.details
         out.append(
-            f"- {t.organization.name}: {d['parquet_gb']:,.1f} GB of Parquet for the year, "
-            f"{d['athena_gb']:,.1f} GB scanned by Athena a month; {d['puts_per_day']:,.0f} PUTs and LISTs "
-            f"a day; the busiest hour ({d['peak_hour_records']:,.0f} records) exports in "
-            f"{d['export_seconds_peak_hour']:,.0f} s of Lambda "
-            f"({'fits' if d['export_seconds_peak_hour'] < 900 else 'does NOT fit'} in one 15-minute run)"
+            f"- {t.organization.name}: {d['parquet_gb']:,.1f} GB of Parquet for the year in "
+            f"{d['parts_per_day']} object(s) a day, {d['athena_gb']:,.1f} GB scanned by Athena a month; "
+            f"{d['puts_per_day']:,.0f} PUTs and LISTs a day; the busiest day "
+            f"({d['busiest_day_records']:,.0f} records) exports in {d['busiest_day_s']:,.0f} s of Lambda "
+            f"over {d['working_runs']} run(s)"
         )
-    out += ["", "Levers not built (what each would take off the trail deployment's total):", ""]
+    out += ["", "Levers not built (what each would take off the default deployment's total):", ""]
     for t in trail:
         index, logs = without_time_index(t), without_platform_lines(t)
         total = without_free_dashboards(t)
@@ -297,7 +381,7 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
             continue
         value = without_free_dashboards(t)
         out.append(
-            f"- [{'x' if value <= goal else ' '}] {t.organization.name} with a year queryable: "
+            f"- [{'x' if value <= goal else ' '}] {t.organization.name}, default, with a year queryable: "
             f"at most ${goal:,.0f} ({'MET' if value <= goal else 'MISSED'}: ${value:,.2f})"
         )
     out += ["", "| item | price | page | basis | read |", "|---|---|---|---|---|"]
