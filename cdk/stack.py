@@ -107,7 +107,7 @@ class CollectorStack(Stack):
         *,
         settings: StackSettings,
         asset_dir: Path,
-        trail_layer_dir: Path | None = None,  # built on demand with trail=true (cdk/trail_layer.py)
+        trail_layer_dir: Path | None = None,  # built on demand with the trail on (cdk/trail_layer.py)
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -186,7 +186,9 @@ class CollectorStack(Stack):
             self.redaction_key = self._redaction_key()
             environment["COLLECTOR_REDACTION_KEY_SECRET_ARN"] = self.redaction_key.secret_arn
 
-        # One asset for both functions: hashed once, uploaded once.
+        # Lambda's own lines on every function: WARN keeps failures, drops start/report (settings.py).
+        system_log_level = lambda_.SystemLogLevel(settings.system_log_level)
+        # One asset for every function: hashed once, uploaded once.
         code = lambda_.Code.from_asset(
             str(asset_dir), asset_hash=asset_hash(asset_dir), asset_hash_type=AssetHashType.CUSTOM
         )
@@ -202,6 +204,7 @@ class CollectorStack(Stack):
             timeout=TIMEOUT,
             role=self.role,
             logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=system_log_level,
             log_group=self.log_group,
             reserved_concurrent_executions=settings.reserved_concurrency,
             environment=environment,
@@ -303,6 +306,7 @@ class CollectorStack(Stack):
                 dashboard=self.observability.mail_flow,
                 log_retention=RETENTION[settings.log_retention_days],
                 runtime=RUNTIME,
+                system_log_level=system_log_level,
                 legacy_indexes=settings.legacy_indexes,
             )
 
@@ -315,6 +319,8 @@ class CollectorStack(Stack):
                 table=self.table,
                 code=code,
                 runtime=RUNTIME,
+                system_log_level=system_log_level,
+                hot_days=settings.retention_days,
                 log_retention=RETENTION[settings.log_retention_days],
                 topic=self.observability.topic,
                 environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},

@@ -42,6 +42,7 @@ class TraceWidget(Construct):
         dashboard: cw.Dashboard,
         log_retention: logs.RetentionDays,
         runtime: lambda_.Runtime,
+        system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.WARN,
         legacy_indexes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
@@ -96,6 +97,7 @@ class TraceWidget(Construct):
             timeout=TIMEOUT,
             role=self.role,
             logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=system_log_level,
             log_group=self.log_group,
             environment=environment,
         )
