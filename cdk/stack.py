@@ -307,6 +307,7 @@ class CollectorStack(Stack):
                 log_retention=RETENTION[settings.log_retention_days],
                 runtime=RUNTIME,
                 system_log_level=system_log_level,
+                retention_days=settings.retention_days,
                 legacy_indexes=settings.legacy_indexes,
             )
 

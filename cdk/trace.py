@@ -43,6 +43,7 @@ class TraceWidget(Construct):
         log_retention: logs.RetentionDays,
         runtime: lambda_.Runtime,
         system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.WARN,
+        retention_days: int = 0,  # the table's (0: forever): the widget searches no further back
         legacy_indexes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
@@ -74,6 +75,7 @@ class TraceWidget(Construct):
             "COLLECTOR_STORE": "dynamodb",
             "COLLECTOR_TABLE_NAME": table.table_name,
             "COLLECTOR_REDACT": "true" if redaction_key is not None else "false",
+            "COLLECTOR_RETENTION_DAYS": str(retention_days),
         }
         if redaction_key is not None:
             # A searched address is hashed with the key the records were written with.

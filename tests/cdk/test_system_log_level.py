@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.template import facts
 from cdk.app import build_app
 from cdk.settings import SettingsError, StackSettings
-from tests.cdk.support import ORG_ID, ROOT
+from tests.cdk.support import ORG_ID, ROOT, Synth
 
 
 def level(**context: str) -> str:
@@ -53,3 +54,17 @@ def test_the_cdk_cli_hands_a_bad_level_over_in_one_line() -> None:
         "workmail-collector: context value lambdaSystemLogLevel must be DEBUG, INFO or WARN (Lambda's own"
         " log lines; INFO adds platform.start and platform.report to every invocation), got 'verbose'"
     ]
+
+
+def test_the_bill_counts_platform_lines_only_when_the_template_keeps_them(
+    default_synth: Synth, custom_synth: Synth
+) -> None:
+    """bench/template.py reads LoggingConfig.SystemLogLevel: WARN (default) drops start/report."""
+    assert (facts(default_synth.json).system_log_level, facts(default_synth.json).platform_lines) == (
+        "WARN",
+        False,
+    )
+    assert (facts(custom_synth.json).system_log_level, facts(custom_synth.json).platform_lines) == (
+        "INFO",
+        True,
+    )
