@@ -437,7 +437,7 @@ def export_failed(queue: sqs.IQueue, *, hot_days: int, export_days: int) -> Alar
         if hot_days == 0
         else f"the table keeps them {hot_days} days (retentionDays) and the scheduled runs re-read "
         f"the last {export_days} (trailExportDays): days the runs no longer reach must be re-exported "
-        f"by hand within about {hot_days - export_days} more days, before TTL may expire them"
+        f"by hand within about {_more_days(hot_days - export_days)}, before TTL may expire them"
     )
     return AlarmSpec(
         name="TrailExportFailed",
@@ -453,3 +453,7 @@ def export_failed(queue: sqs.IQueue, *, hot_days: int, export_days: int) -> Alar
         anchor="warning-trailexportfailed",
         missing=cw.TreatMissingData.NOT_BREACHING,
     )
+
+
+def _more_days(count: int) -> str:
+    return f"{count} more day" if count == 1 else f"{count} more days"

@@ -364,3 +364,21 @@ def test_a_layer_arn_replaces_the_built_layer(asset_dir: Path, tmp_path: Path) -
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == HANDLER
     ]
     assert [f["Layers"] for f in functions] == [[arn]]
+
+
+@pytest.mark.parametrize(
+    ("hot_days", "export_days", "says"),
+    [
+        (7, 3, "within about 4 more days"),
+        (4, 3, "within about 1 more day,"),
+        (0, 3, "the table keeps them for good (retentionDays=0)"),
+    ],
+)
+def test_the_alarms_deadline_follows_the_settings(hot_days: int, export_days: int, says: str) -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_sqs as sqs
+
+    from cdk.trail import export_failed
+
+    queue = sqs.Queue(Stack(App(), "Bare"), "Failures")
+    assert says in export_failed(queue, hot_days=hot_days, export_days=export_days).what
