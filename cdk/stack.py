@@ -274,6 +274,35 @@ class CollectorStack(Stack):
                 runtime=RUNTIME,
             )
 
+        self.trail: Trail | None = None
+        # The long-term trail in S3 (docs/deploy.md, "The trail in S3"), before the dashboards: its
+        # alarm is made on their topic and shown on them.
+        if settings.trail.enabled:
+            self.trail = Trail(
+                self,
+                "Trail",
+                settings=settings.trail,
+                table=self.table,
+                code=code,
+                runtime=RUNTIME,
+                system_log_level=system_log_level,
+                hot_days=settings.retention_days,
+                log_retention=RETENTION[settings.log_retention_days],
+                environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},
+                layer_dir=trail_layer_dir,
+                legacy_indexes=settings.legacy_indexes,
+            )
+            CfnOutput(
+                self, "TrailBucketName", value=self.trail.bucket.bucket_name, description="The S3 trail"
+            )
+            CfnOutput(self, "TrailWorkGroup", value=self.trail.workgroup.ref, description="Athena workgroup")
+            CfnOutput(
+                self,
+                "TrailExportFunctionName",
+                value=self.trail.function.function_name,
+                description="Invoke with first_day/last_day to export (or backfill) other days",
+            )
+
         self.observability = Observability(
             self,
             "Observability",
@@ -293,6 +322,7 @@ class CollectorStack(Stack):
             coverage=CoveragePolicy(settings.coverage_threshold, settings.coverage_min_messages),
             alarm_email=settings.alarm_email,
             reconcile=self.reconcile.function if self.reconcile is not None else None,
+            more_alarms=self.trail.alarms_on if self.trail is not None else None,
         )
 
         self.trace: TraceWidget | None = None
@@ -309,34 +339,6 @@ class CollectorStack(Stack):
                 system_log_level=system_log_level,
                 retention_days=settings.retention_days,
                 legacy_indexes=settings.legacy_indexes,
-            )
-
-        self.trail: Trail | None = None
-        if settings.trail.enabled:  # the long-term trail in S3 (docs/deploy.md, "The trail in S3")
-            self.trail = Trail(
-                self,
-                "Trail",
-                settings=settings.trail,
-                table=self.table,
-                code=code,
-                runtime=RUNTIME,
-                system_log_level=system_log_level,
-                hot_days=settings.retention_days,
-                log_retention=RETENTION[settings.log_retention_days],
-                topic=self.observability.topic,
-                environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},
-                layer_dir=trail_layer_dir,
-                legacy_indexes=settings.legacy_indexes,
-            )
-            CfnOutput(
-                self, "TrailBucketName", value=self.trail.bucket.bucket_name, description="The S3 trail"
-            )
-            CfnOutput(self, "TrailWorkGroup", value=self.trail.workgroup.ref, description="Athena workgroup")
-            CfnOutput(
-                self,
-                "TrailExportFunctionName",
-                value=self.trail.function.function_name,
-                description="Invoke with first_day/last_day to export (or backfill) other days",
             )
 
         CfnOutput(

@@ -65,7 +65,6 @@ class Trail(Construct):
         code: lambda_.Code,
         runtime: lambda_.Runtime,
         log_retention: logs.RetentionDays,
-        topic: sns.ITopic,
         environment: dict[str, str],
         system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.WARN,
         hot_days: int = 0,  # the table's retentionDays (0: forever), for the alarm's deadline
@@ -85,12 +84,14 @@ class Trail(Construct):
         self.function = self._exporter(
             settings, table, code, runtime, log_retention, environment, legacy_indexes
         )
-        self.alarm = create_alarm(
-            self,
-            export_failed(self.failures, hot_days=hot_days, export_days=settings.export_days),
-            prefix=Stack.of(self).stack_name,
-            topic=topic,
-        )
+        self.alarm_spec = export_failed(self.failures, hot_days=hot_days, export_days=settings.export_days)
+        self.alarm: cw.Alarm | None = None
+
+    def alarms_on(self, topic: sns.ITopic) -> list[cw.IAlarm]:
+        """TrailExportFailed, notifying `topic`: made once the stack's alarm topic exists, but in
+        this construct, so its logical ID stays where it was."""
+        self.alarm = create_alarm(self, self.alarm_spec, prefix=Stack.of(self).stack_name, topic=topic)
+        return [self.alarm]
 
     # --- storage -----------------------------------------------------------------------------------
 
