@@ -96,6 +96,7 @@ class ScheduledReconcile(Construct):
             timeout=TIMEOUT,
             role=self.role,
             logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=lambda_.SystemLogLevel(settings.system_log_level),
             log_group=self.log_group,
             environment=environment,
         )

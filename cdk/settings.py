@@ -13,7 +13,7 @@ import functools
 import itertools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from collector.config import (
     parse_bool,
     parse_sources,
 )
+from collector.history import HOT_DAYS
 from collector.model import Source
 from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
 from collector.store.schema import LEGACY_INDEX_NAMES
@@ -149,16 +150,26 @@ COLD_STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR")
 # PutBucketLifecycleConfiguration is refused at deploy otherwise); INTELLIGENT_TIERING, GLACIER_IR,
 # GLACIER and DEEP_ARCHIVE take any day from 0 (S3 API reference, Transition.Days).
 MIN_TRANSITION_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
-# With the trail on, DynamoDB keeps only a hot window (TTL) and the Standard class: at a short
-# retention writes outweigh storage, and Standard's writes are the cheaper (bench/trail_cost.py).
-TRAIL_HOT_WINDOW_DAYS = 30
+# With the trail on (the default), DynamoDB keeps only a hot window (TTL) and the Standard class: at
+# a short retention writes outweigh storage, and Standard's writes are the cheaper
+# (bench/trail_cost.py). A week: the CLI's `--hot-days` default (collector/history.py) is the same
+# window, and a day a broken exporter missed (its runs look back trailExportDays, 3) can still be
+# re-exported by hand for about four more days before TTL may take it (docs/deploy.md, TrailExportFailed).
+TRAIL_HOT_WINDOW_DAYS = HOT_DAYS
+# Lambda's system log level on every function: WARN keeps the platform lines of failures (a
+# timeout, a crashed runtime, dropped logs) and drops platform.start / platform.report, two lines
+# per invocation (docs/deploy.md, "Lambda's own log lines"); INFO or DEBUG bring them back.
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+# With trail=false the table is the only record: it keeps the year, in Standard-IA.
+YEAR_DAYS = 365
+NO_TRAIL_TABLE_CLASS = "infrequent-access"
 
 
 @dataclass(frozen=True)
 class TrailSettings:
-    """The long-term trail in S3 with Athena (docs/deploy.md, "The trail in S3"); off unless `trail=true`."""
+    """The long-term trail in S3 with Athena (docs/deploy.md, "The trail in S3"); on unless `trail=false`."""
 
-    enabled: bool = False
+    enabled: bool = True
     object_lock_days: int = 0  # 0: no Object Lock; otherwise each exported object is locked this long
     object_lock_mode: str = "GOVERNANCE"
     cold_after_days: int = 0  # 0: no lifecycle transition
@@ -176,7 +187,7 @@ class TrailSettings:
 class StackSettings:
     organization_id: str | None
     stack_name: str = "WorkMailCollector"
-    retention_days: int = 365
+    retention_days: int = TRAIL_HOT_WINDOW_DAYS  # the hot window; with trail=false the year, YEAR_DAYS
     log_retention_days: int = 90
     redact: bool = False
     enrichment: bool = False
@@ -191,9 +202,10 @@ class StackSettings:
     # False only for the first deploy of the migration to the sharded time index (docs/deploy.md):
     # the function writes each record's shard before the table gets the index that reads it.
     sharded_index: bool = True
-    # The audit table's class: written once, read rarely, kept a year by default, so storage is most
-    # of its bill and Standard-IA's cheaper storage wins (bench/bill.py prices both).
-    table_class: str = "infrequent-access"
+    # The audit table's class: Standard for the hot window, where writes outweigh storage. With
+    # trail=false the table keeps the year, storage is most of its bill and Standard-IA's cheaper
+    # storage wins (NO_TRAIL_TABLE_CLASS; bench/bill.py prices both).
+    table_class: str = "standard"
     # Observability: coverage against WorkMail's own metrics, and the scheduled reconcile.
     coverage_threshold: int = 80  # percent of WorkMail's inbound count, per 15 minutes
     coverage_min_messages: int = 5  # WorkMail's inbound count (15 minutes) below which it is not judged
@@ -203,6 +215,7 @@ class StackSettings:
     # The message trace on the mail-flow dashboard (cdk/trace.py); -c traceWidget=false leaves it out.
     trace_widget: bool = True
     trail: TrailSettings = TrailSettings()
+    system_log_level: str = "WARN"  # Lambda's platform lines, on every function (SYSTEM_LOG_LEVELS)
 
     @property
     def workmail(self) -> bool:
@@ -240,8 +253,7 @@ class StackSettings:
             )
 
         trail = _trail(get)
-        hot = TRAIL_HOT_WINDOW_DAYS if trail.enabled else defaults.retention_days
-        retention_days = _int(get, "retentionDays", hot)
+        retention_days = _int(get, "retentionDays", defaults.retention_days if trail.enabled else YEAR_DAYS)
         if not 0 <= retention_days <= 36500:
             raise SettingsError("context value retentionDays must be between 0 (keep forever) and 36500")
         if trail.enabled and 0 < retention_days <= trail.export_days:
@@ -298,8 +310,9 @@ class StackSettings:
             ses=_ses(get, stack_name) if Source.SES in sources else SesSettings(),
             legacy_indexes=legacy_indexes,
             sharded_index=sharded_index,
-            table_class=_table_class(get, "standard" if trail.enabled else defaults.table_class),
+            table_class=_table_class(get, defaults.table_class if trail.enabled else NO_TRAIL_TABLE_CLASS),
             trail=trail,
+            system_log_level=_system_log_level(get, defaults.system_log_level),
             **_observability(get, defaults),
         )
 
@@ -446,6 +459,17 @@ def _legacy_indexes(get: Callable[[str], Any]) -> tuple[str, ...]:
     return tuple(name for name in LEGACY_INDEX_NAMES if name in names)
 
 
+def _system_log_level(get: Callable[[str], Any], default: str) -> str:
+    given = _text(get, "lambdaSystemLogLevel", default)
+    value = given.upper()
+    if value not in SYSTEM_LOG_LEVELS:
+        raise SettingsError(
+            "context value lambdaSystemLogLevel must be DEBUG, INFO or WARN (Lambda's own log lines; "
+            f"INFO adds platform.start and platform.report to every invocation), got {given!r}"
+        )
+    return value
+
+
 TABLE_CLASSES = ("infrequent-access", "standard")
 
 
@@ -461,7 +485,7 @@ def _table_class(get: Callable[[str], Any], default: str) -> str:
 
 
 def _trail(get: Callable[[str], Any]) -> TrailSettings:
-    """The trail's settings (docs/deploy.md, "The trail in S3"); the others are refused without trail=true."""
+    """The trail's settings (docs/deploy.md, "The trail in S3"); the others are refused with trail=false."""
     defaults = TrailSettings()
     keys = (
         "trailObjectLockDays",
@@ -477,8 +501,10 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
     if not _bool(get, "trail", defaults.enabled):
         given = [key for key in keys if get(key) is not None]
         if given:
-            raise SettingsError(f"context value {given[0]} needs trail=true (the trail in S3)")
-        return defaults
+            raise SettingsError(
+                f"context value {given[0]} is a setting of the trail in S3, which trail=false turns off"
+            )
+        return replace(defaults, enabled=False)
     lock_days = _int(get, "trailObjectLockDays", defaults.object_lock_days)
     if not 0 <= lock_days <= 36500:
         raise SettingsError("context value trailObjectLockDays must be between 0 (no Object Lock) and 36500")

@@ -107,7 +107,7 @@ class CollectorStack(Stack):
         *,
         settings: StackSettings,
         asset_dir: Path,
-        trail_layer_dir: Path | None = None,  # built on demand with trail=true (cdk/trail_layer.py)
+        trail_layer_dir: Path | None = None,  # built on demand with the trail on (cdk/trail_layer.py)
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -186,7 +186,9 @@ class CollectorStack(Stack):
             self.redaction_key = self._redaction_key()
             environment["COLLECTOR_REDACTION_KEY_SECRET_ARN"] = self.redaction_key.secret_arn
 
-        # One asset for both functions: hashed once, uploaded once.
+        # Lambda's own lines on every function: WARN keeps failures, drops start/report (settings.py).
+        system_log_level = lambda_.SystemLogLevel(settings.system_log_level)
+        # One asset for every function: hashed once, uploaded once.
         code = lambda_.Code.from_asset(
             str(asset_dir), asset_hash=asset_hash(asset_dir), asset_hash_type=AssetHashType.CUSTOM
         )
@@ -202,6 +204,7 @@ class CollectorStack(Stack):
             timeout=TIMEOUT,
             role=self.role,
             logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=system_log_level,
             log_group=self.log_group,
             reserved_concurrent_executions=settings.reserved_concurrency,
             environment=environment,
@@ -271,6 +274,35 @@ class CollectorStack(Stack):
                 runtime=RUNTIME,
             )
 
+        self.trail: Trail | None = None
+        # The long-term trail in S3 (docs/deploy.md, "The trail in S3"), before the dashboards: its
+        # alarm is made on their topic and shown on them.
+        if settings.trail.enabled:
+            self.trail = Trail(
+                self,
+                "Trail",
+                settings=settings.trail,
+                table=self.table,
+                code=code,
+                runtime=RUNTIME,
+                system_log_level=system_log_level,
+                hot_days=settings.retention_days,
+                log_retention=RETENTION[settings.log_retention_days],
+                environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},
+                layer_dir=trail_layer_dir,
+                legacy_indexes=settings.legacy_indexes,
+            )
+            CfnOutput(
+                self, "TrailBucketName", value=self.trail.bucket.bucket_name, description="The S3 trail"
+            )
+            CfnOutput(self, "TrailWorkGroup", value=self.trail.workgroup.ref, description="Athena workgroup")
+            CfnOutput(
+                self,
+                "TrailExportFunctionName",
+                value=self.trail.function.function_name,
+                description="Invoke with first_day/last_day to export (or backfill) other days",
+            )
+
         self.observability = Observability(
             self,
             "Observability",
@@ -290,6 +322,7 @@ class CollectorStack(Stack):
             coverage=CoveragePolicy(settings.coverage_threshold, settings.coverage_min_messages),
             alarm_email=settings.alarm_email,
             reconcile=self.reconcile.function if self.reconcile is not None else None,
+            more_alarms=self.trail.alarms_on if self.trail is not None else None,
         )
 
         self.trace: TraceWidget | None = None
@@ -303,33 +336,9 @@ class CollectorStack(Stack):
                 dashboard=self.observability.mail_flow,
                 log_retention=RETENTION[settings.log_retention_days],
                 runtime=RUNTIME,
+                system_log_level=system_log_level,
+                retention_days=settings.retention_days,
                 legacy_indexes=settings.legacy_indexes,
-            )
-
-        self.trail: Trail | None = None
-        if settings.trail.enabled:  # the long-term trail in S3 (docs/deploy.md, "The trail in S3")
-            self.trail = Trail(
-                self,
-                "Trail",
-                settings=settings.trail,
-                table=self.table,
-                code=code,
-                runtime=RUNTIME,
-                log_retention=RETENTION[settings.log_retention_days],
-                topic=self.observability.topic,
-                environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},
-                layer_dir=trail_layer_dir,
-                legacy_indexes=settings.legacy_indexes,
-            )
-            CfnOutput(
-                self, "TrailBucketName", value=self.trail.bucket.bucket_name, description="The S3 trail"
-            )
-            CfnOutput(self, "TrailWorkGroup", value=self.trail.workgroup.ref, description="Athena workgroup")
-            CfnOutput(
-                self,
-                "TrailExportFunctionName",
-                value=self.trail.function.function_name,
-                description="Invoke with first_day/last_day to export (or backfill) other days",
             )
 
         CfnOutput(

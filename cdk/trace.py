@@ -42,6 +42,8 @@ class TraceWidget(Construct):
         dashboard: cw.Dashboard,
         log_retention: logs.RetentionDays,
         runtime: lambda_.Runtime,
+        system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.WARN,
+        retention_days: int = 0,  # the table's (0: forever): the widget searches no further back
         legacy_indexes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
@@ -73,6 +75,7 @@ class TraceWidget(Construct):
             "COLLECTOR_STORE": "dynamodb",
             "COLLECTOR_TABLE_NAME": table.table_name,
             "COLLECTOR_REDACT": "true" if redaction_key is not None else "false",
+            "COLLECTOR_RETENTION_DAYS": str(retention_days),
         }
         if redaction_key is not None:
             # A searched address is hashed with the key the records were written with.
@@ -96,6 +99,7 @@ class TraceWidget(Construct):
             timeout=TIMEOUT,
             role=self.role,
             logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=system_log_level,
             log_group=self.log_group,
             environment=environment,
         )

@@ -1,5 +1,5 @@
-"""The long-term audit trail (`-c trail=true`): S3 bucket, Glue table, Athena workgroup and named
-queries, and the scheduled exporter that copies the hot DynamoDB window into the bucket.
+"""The long-term audit trail (on unless `-c trail=false`): S3 bucket, Glue table, Athena workgroup
+and named queries, and the scheduled exporter that copies the hot DynamoDB window into the bucket.
 
 The Glue database and table keep the plain names of collector/trail/schema.py, so the SQL files of
 the named queries run unchanged here and on DuckDB over a local export. Partition projection on
@@ -65,14 +65,16 @@ class Trail(Construct):
         code: lambda_.Code,
         runtime: lambda_.Runtime,
         log_retention: logs.RetentionDays,
-        topic: sns.ITopic,
         environment: dict[str, str],
+        system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.WARN,
+        hot_days: int = 0,  # the table's retentionDays (0: forever), for the alarm's deadline
         layer_dir: Path | None = None,
         legacy_indexes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
         self.layer_dir = layer_dir
+        self.system_log_level = system_log_level
         self.bucket = self._bucket(settings)
         self.location = f"s3://{self.bucket.bucket_name}/{TRAIL_PREFIX}"
         self.database, self.table = self._catalog(settings)
@@ -82,9 +84,14 @@ class Trail(Construct):
         self.function = self._exporter(
             settings, table, code, runtime, log_retention, environment, legacy_indexes
         )
-        self.alarm = create_alarm(
-            self, export_failed(self.failures), prefix=Stack.of(self).stack_name, topic=topic
-        )
+        self.alarm_spec = export_failed(self.failures, hot_days=hot_days, export_days=settings.export_days)
+        self.alarm: cw.Alarm | None = None
+
+    def alarms_on(self, topic: sns.ITopic) -> list[cw.IAlarm]:
+        """TrailExportFailed, notifying `topic`: made once the stack's alarm topic exists, but in
+        this construct, so its logical ID stays where it was."""
+        self.alarm = create_alarm(self, self.alarm_spec, prefix=Stack.of(self).stack_name, topic=topic)
+        return [self.alarm]
 
     # --- storage -----------------------------------------------------------------------------------
 
@@ -334,6 +341,7 @@ class Trail(Construct):
             timeout=TIMEOUT,
             role=role,
             logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=self.system_log_level,
             log_group=log_group,
             environment=env,
         )
@@ -421,7 +429,17 @@ class _QueueDestination:
         return lambda_.DestinationConfig(destination=self._queue.queue_arn)
 
 
-def export_failed(queue: sqs.IQueue) -> AlarmSpec:
+def export_failed(queue: sqs.IQueue, *, hot_days: int, export_days: int) -> AlarmSpec:
+    """The alarm gives the deadline: records expire `hot_days` after they arrive (TTL) and the
+    scheduled runs re-read only the last `export_days`, so days they no longer reach have about
+    `hot_days - export_days` days left for a re-export by hand."""
+    left = (
+        "the table keeps them for good (retentionDays=0)"
+        if hot_days == 0
+        else f"the table keeps them {hot_days} days (retentionDays) and the scheduled runs re-read "
+        f"the last {export_days} (trailExportDays): days the runs no longer reach must be re-exported "
+        f"by hand within about {_more_days(hot_days - export_days)}, before TTL may expire them"
+    )
     return AlarmSpec(
         name="TrailExportFailed",
         severity=Severity.WARNING,
@@ -429,10 +447,14 @@ def export_failed(queue: sqs.IQueue) -> AlarmSpec:
             statistic="Maximum", period=Duration.minutes(5), label="Failed export runs"
         ),
         threshold=1,
-        what="A scheduled trail export failed all three attempts: recent days may be missing from "
-        "the S3 trail (they are still in the table, inside its hot window).",
+        what=f"A scheduled trail export failed all three attempts: recent days may be missing from "
+        f"the S3 trail; {left}.",
         first="Read the newest message in the ExportFailures queue and the exporter's log, fix the "
         "cause, then re-run the export and purge the queue.",
         anchor="warning-trailexportfailed",
         missing=cw.TreatMissingData.NOT_BREACHING,
     )
+
+
+def _more_days(count: int) -> str:
+    return f"{count} more day" if count == 1 else f"{count} more days"

@@ -28,7 +28,7 @@ from collector.clock import iso_millis
 from collector.model import Item
 from collector.store import AuditStore, PutResult, Query, StoreError, Tally, TallyKey
 
-HOT_DAYS = 30  # the days `--trail` leaves to the store unless --hot-days says otherwise
+HOT_DAYS = 7  # the stack's hot window (cdk/settings.py): what `--trail` leaves to the store by default
 
 
 class TrailReader(Protocol):

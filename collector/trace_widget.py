@@ -14,6 +14,7 @@ the table, and the redaction key when redaction is on (cdk/trace.py).
 | variable | meaning |
 |---|---|
 | COLLECTOR_* | as for the collector: store (dynamodb), table, redaction and its key's secret ARN |
+| COLLECTOR_RETENTION_DAYS | the days the table keeps (7 with the trail): the range is cut there, saying so |
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Call:
     parameter the widget could not use as given (it says what it did instead, never silently)."""
 
     def __init__(self, event: Mapping[str, Any], now: datetime) -> None:
+        self.now = now
         self.notes: list[str] = []
         widget = _dict(event.get("widgetContext"))
         self.since, self.until = self._time_range(widget.get("timeRange"), now)
@@ -95,6 +97,25 @@ class Call:
         except (KeyError, TypeError, ValueError, OverflowError, OSError):
             self.notes.append("The dashboard's time range could not be read: searching the last day instead.")
             return now - DEFAULT_RANGE, now
+
+    def keep_to(self, days: int) -> bool:
+        """Cut the range to the `days` the table keeps (0: forever), saying so: an expired record
+        may linger until DynamoDB deletes it, so a range beyond them would answer by chance. False
+        when nothing of the range is left."""
+        first = self.now - timedelta(days=days)
+        if days == 0 or self.since >= first:
+            return True
+        where = "older days are in the S3 trail (Athena's named queries, or `audit list --athena`)"
+        if self.until <= first:
+            self.notes.append(
+                f"The table keeps records {days} days and this range ends before them: {where}."
+            )
+            return False
+        self.since = first
+        self.notes.append(
+            f"The table keeps records {days} days: searching from {first:%Y-%m-%d %H:%M} UTC; {where}."
+        )
+        return True
 
     def _limit(self, value: Any) -> int:
         if value is None:
@@ -200,6 +221,10 @@ async def answer(event: Mapping[str, Any], endpoint: str, env: Mapping[str, str]
     form = render_form(endpoint, call.key, call.value if call.key == "message_id" else "")
     try:
         settings = await resolve_secrets(Settings.from_env(env))
+        kept = call.keep_to(settings.retention_days)
+        notes = "".join(_message(n) for n in call.notes)
+        if not kept:
+            return form + notes
         redactor = Redactor(settings.redaction_key)
         if not redactor.enabled:
             form = render_form(endpoint, call.key, call.value)

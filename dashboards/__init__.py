@@ -6,6 +6,8 @@ stack that deploys the collector: hand it the function, its log group, table and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import Aws, Fn, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
@@ -68,6 +70,8 @@ class Observability(Construct):
         coverage: CoveragePolicy,
         alarm_email: str | None,
         reconcile: lambda_.IFunction | None = None,
+        # Alarms other parts of the stack make on this topic (the trail's): on the dashboards too.
+        more_alarms: Callable[[sns.ITopic], list[cw.IAlarm]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         prefix = Stack.of(self).stack_name
@@ -82,12 +86,13 @@ class Observability(Construct):
         if reconcile is not None:
             specs += reconcile_alarms(function=reconcile, metrics=metrics)
         self.health: Health = health_alarms(self, specs, prefix=prefix, topic=self.topic)
+        shown = self.health.all + (more_alarms(self.topic) if more_alarms is not None else [])
         self.mail_flow: cw.Dashboard = mail_flow_dashboard(
             self,
             "MailFlow",
             metrics=metrics,
             dashboard_name=f"{prefix}-MailFlow",
-            alarms=self.health.all,
+            alarms=shown,
             failure_queue=failure_queue,
             workmail=workmail,
             coverage=coverage,
@@ -99,7 +104,7 @@ class Observability(Construct):
             failure_queue=failure_queue,
             table=table,
             metrics=metrics,
-            alarms=self.health.all,
+            alarms=shown,
             dashboard_name=f"{prefix}-Operations",
             reconcile=reconcile,
         )

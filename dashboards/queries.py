@@ -4,7 +4,9 @@ They read the function's log group, which holds two kinds of lines (Lambda's JSO
 application records ({"level", "message", "invocationId", "requestId", ...}) such as
 "invalid event quarantined: ..." and "conflicting redelivery: ...", and one EMF document per
 invocation with the properties invocationId, status and requestId (plus sender, mailFrom and subject
-only when COLLECTOR_LOG_PII is on). `@message like` matches both formats, JSON or text.
+only when COLLECTOR_LOG_PII is on). `@message like` matches both formats, JSON or text. Lambda's
+own lines (`platform.*`) are there only for failures at the stack's system log level, WARN; no
+query reads `platform.report`.
 
 The audit table stays the system of record (its time index byReceivedDay, `workmail-collector
 audit query`); these queries answer "what did the function do, and when".
@@ -86,9 +88,21 @@ def saved_queries() -> tuple[SavedQuery, ...]:
             "FailedInvocations",
             "failed-invocations",
             logs.QueryString(
-                fields=["@timestamp", "requestId", "errorType", "errorMessage", "message"],
+                fields=[
+                    "@timestamp",
+                    "requestId",
+                    "errorType",
+                    "errorMessage",
+                    "message",
+                    "type",
+                    "record.status",
+                    "record.errorType",
+                ],
+                # Lambda's own line for a failed invocation or initialization (a timeout among
+                # them): the system log level WARN keeps it (docs/deploy.md, "Lambda's own log lines").
                 filter_statements=[
                     'ispresent(errorType) or level = "ERROR" or @message like /Task timed out/'
+                    ' or (ispresent(record.status) and record.status != "success")'
                 ],
                 sort="@timestamp desc",
                 limit=200,

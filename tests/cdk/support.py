@@ -27,6 +27,7 @@ from cdk.stack import CollectorStack
 ROOT = Path(__file__).resolve().parents[2]
 ORG_ID = "m-0123456789abcdef0123456789abcdef"
 TRACE_ID = "Trace"  # the trace widget's construct id in cdk/stack.py
+TRAIL_ID = "Trail"  # the trail's (on by default): its exporter, log group, role, queue and alarm
 CUSTOM_CONTEXT: dict[str, Any] = {
     # As `cdk deploy -c key=value` passes them: strings.
     "organizationId": "M-FEDCBA9876543210FEDCBA9876543210",
@@ -40,6 +41,8 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "reservedConcurrency": "none",
     "ruleMode": "sync",
     "traceWidget": "false",  # on by default: this stack checks it can be turned off
+    "trail": "false",  # on by default: this stack is the one without it (the whole year in the table)
+    "lambdaSystemLogLevel": "info",  # WARN by default: Lambda's platform.start/report lines back on
 }
 # Both sources side by side (SNS destination, a created receipt rule), and SES alone (EventBridge).
 BOTH: dict[str, Any] = {
@@ -85,10 +88,12 @@ class Synth:
         return next(iter(found.items()))
 
     def collector(self, kind: str) -> tuple[str, dict[str, Any]]:
-        """The one `kind` that is not the trace widget's (on by default: its function, log group
-        and role have logical IDs under its construct, `Trace`)."""
-        found = {k: v for k, v in self.resources(kind).items() if not k.startswith(TRACE_ID)}
-        assert len(found) == 1, f"expected one {kind} besides the trace widget's, found {sorted(found)}"
+        """The one `kind` that is neither the trace widget's nor the trail's (both on by default:
+        their resources have logical IDs under their constructs, `Trace` and `Trail`)."""
+        found = {k: v for k, v in self.resources(kind).items() if not k.startswith((TRACE_ID, TRAIL_ID))}
+        assert len(found) == 1, (
+            f"expected one {kind} besides the trace widget's and trail's, found {sorted(found)}"
+        )
         return next(iter(found.items()))
 
     def template_path(self) -> Path:

@@ -221,6 +221,18 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("a run that succeeds after a retry", {}, NEVER),
         Scenario("all three attempts fail", {"AsyncEventsDropped": {2: 1}}, 2),
     ],
+    "TrailExportFailed": [
+        Scenario(
+            "every export succeeds: the queue reports zeros, then SQS stops publishing",
+            {"ApproximateNumberOfMessagesVisible": steady(0, 6)},
+            NEVER,
+        ),
+        Scenario(
+            "a run fails all three attempts: its message waits in the queue",
+            {"ApproximateNumberOfMessagesVisible": {**steady(0, 5), 5: 1, 6: 1, 7: 1}},
+            5,
+        ),
+    ],
 }
 
 
@@ -266,9 +278,12 @@ def scenarios_for(name: str, props: dict[str, Any]) -> list[Scenario]:
 def test_every_alarm_has_scenarios(every_synth: Synth) -> None:
     found = set(alarms(every_synth))
     assert found <= set(SCENARIOS), f"alarms without scenarios: {sorted(found - set(SCENARIOS))}"
-    expected = set(SCENARIOS) - {"ReconcileDifferences", "ReconcileFailed", "InboundCoverageLow"}
+    optional = {"ReconcileDifferences", "ReconcileFailed", "InboundCoverageLow", "TrailExportFailed"}
+    expected = set(SCENARIOS) - optional
     if every_synth.stack.settings.reconcile:
         expected |= {"ReconcileDifferences", "ReconcileFailed"}
+    if every_synth.stack.settings.trail.enabled:  # on by default
+        expected.add("TrailExportFailed")
     if every_synth.stack.settings.workmail:  # WorkMail's own count to check coverage against
         expected.add("InboundCoverageLow")
     assert found == expected

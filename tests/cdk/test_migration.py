@@ -136,7 +136,8 @@ def test_each_documented_deploy_changes_one_thing_on_the_table(
         if step == 1:
             assert resource == old["resource"], "deploy 1 changes the function only"
         previous = resource
-    assert deploys[-1] == {"organizationId": ORG_ID}, "the last deploy is a plain one"
+    # The trail stays out until the indexes are done (docs/deploy.md, then "Turning the trail on").
+    assert deploys[-1] == {"organizationId": ORG_ID, "trail": "false"}, "the last deploy is a plain one"
     assert previous == table_of(AUDIT_TABLE)[1], "the last deploy ends at the current table"
 
 
@@ -171,7 +172,7 @@ def test_the_stack_keeps_the_legacy_indexes_its_setting_lists(
     first_step_synth: Synth, default_synth: Synth
 ) -> None:
     assert first_step_synth.only("AWS::DynamoDB::Table") == table_for(documented_deploys()[0])
-    assert default_synth.only("AWS::DynamoDB::Table") == table_of(AUDIT_TABLE)
+    assert default_synth.only("AWS::DynamoDB::Table") == table_of(AUDIT_TABLE, "standard")  # the hot window
 
 
 @pytest.mark.parametrize(
@@ -210,7 +211,10 @@ def test_table_class_setting(value: str, expected: str) -> None:
         StackSettings.from_context({"organizationId": ORG_ID, "tableClass": value}.get).table_class
         == expected
     )
-    assert StackSettings.from_context({"organizationId": ORG_ID}.get).table_class == "infrequent-access"
+    # Standard for the default's 7-day hot window, Standard-IA for the year the table keeps without the trail.
+    assert StackSettings.from_context({"organizationId": ORG_ID}.get).table_class == "standard"
+    no_trail = {"organizationId": ORG_ID, "trail": "false"}
+    assert StackSettings.from_context(no_trail.get).table_class == "infrequent-access"
 
 
 def test_table_class_setting_refuses_other_classes() -> None:

@@ -18,7 +18,10 @@ def settings(**context: Any) -> StackSettings:
 def test_defaults_need_only_the_organization() -> None:
     s = settings(organizationId=ORG_ID)
     assert s == StackSettings(organization_id=ORG_ID)
-    assert (s.retention_days, s.log_retention_days, s.redact, s.alarm_email) == (365, 90, False, None)
+    # The trail in S3 keeps the year; the table a 7-day hot window, in the Standard class.
+    assert s.trail.enabled and (s.retention_days, s.table_class) == (7, "standard")
+    assert s.system_log_level == "WARN"
+    assert (s.log_retention_days, s.redact, s.alarm_email) == (90, False, None)
     assert s.enrichment is False
     assert (s.namespace, s.reserved_concurrency) == ("WorkMailCollector", 10)
     assert s.stack_name == "WorkMailCollector"

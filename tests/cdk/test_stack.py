@@ -66,7 +66,12 @@ def test_function_runtime_shape(any_synth: Synth) -> None:
     assert props["Handler"] == "collector.handler.handler"
     assert props["MemorySize"] == 256
     assert props["Timeout"] == 30
-    assert props["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": ref(log_group)}
+    level = any_synth.stack.settings.system_log_level  # WARN by default; INFO in the custom stack
+    assert props["LoggingConfig"] == {
+        "LogFormat": "JSON",
+        "LogGroup": ref(log_group),
+        "SystemLogLevel": level,
+    }
     assert "TracingConfig" not in props
 
 
@@ -75,18 +80,40 @@ def handlers(synth: Synth) -> list[str]:
 
 
 def test_the_collector_and_the_read_only_trace_widget_and_no_helper_lambdas(any_synth: Synth) -> None:
-    """The trace widget's function is on by default (`-c traceWidget=false`, as in the custom stack,
-    leaves the collector alone); nothing else runs code, no log-retention helper."""
+    """The trace widget's function and the trail's exporter are on by default (`-c traceWidget=false`
+    and `-c trail=false`, as in the custom stack, leave the collector alone); nothing else runs
+    code, no log-retention helper."""
     widget = ["collector.trace_widget.handler"] if any_synth.stack.settings.trace_widget else []
-    assert handlers(any_synth) == ["collector.handler.handler", *widget]
+    trail = ["collector.trail_handler.handler"] if any_synth.stack.settings.trail.enabled else []
+    assert handlers(any_synth) == ["collector.handler.handler", *widget, *trail]
     assert not any_synth.resources("Custom::LogRetention")
 
 
-def test_the_trace_widget_is_on_by_default_and_off_on_request(
+def test_the_trace_widget_and_the_trail_are_on_by_default_and_off_on_request(
     default_synth: Synth, custom_synth: Synth
 ) -> None:
-    assert handlers(default_synth) == ["collector.handler.handler", "collector.trace_widget.handler"]
+    assert handlers(default_synth) == [
+        "collector.handler.handler",
+        "collector.trace_widget.handler",
+        "collector.trail_handler.handler",
+    ]
     assert handlers(custom_synth) == ["collector.handler.handler"]
+
+
+def test_every_function_logs_lambdas_own_lines_at_warn_unless_told(
+    default_synth: Synth, custom_synth: Synth, reconcile_synth: Synth
+) -> None:
+    """WARN drops platform.start and platform.report (docs/deploy.md, "Lambda's own log lines");
+    `-c lambdaSystemLogLevel=info` (the custom stack) brings them back, on every function."""
+    assert set(levels_of(default_synth).values()) == {"WARN"}
+    assert set(levels_of(custom_synth).values()) == {"INFO"}
+    every = levels_of(reconcile_synth)  # collector, reconcile, trace widget, trail exporter
+    assert len(every) == 4 and set(every.values()) == {"WARN"}, every
+
+
+def levels_of(synth: Synth) -> dict[str, str]:
+    functions = synth.resources("AWS::Lambda::Function").values()
+    return {f["Properties"]["Handler"]: f["Properties"]["LoggingConfig"]["SystemLogLevel"] for f in functions}
 
 
 def test_default_settings(default_synth: Synth) -> None:
@@ -98,7 +125,7 @@ def test_default_settings(default_synth: Synth) -> None:
         "COLLECTOR_TABLE_NAME": ref(table),
         "COLLECTOR_NAMESPACE": "WorkMailCollector",
         "COLLECTOR_SERVICE": "WorkMailCollector",
-        "COLLECTOR_RETENTION_DAYS": "365",
+        "COLLECTOR_RETENTION_DAYS": "7",  # the hot window: the trail in S3 keeps the year
         "COLLECTOR_REDACT": "false",
         "COLLECTOR_ENRICH": "false",
         "COLLECTOR_RULE_MODE": "async",
@@ -202,8 +229,8 @@ def test_enrichment_may_read_this_organizations_messages_only(custom_synth: Synt
 
 def test_asynchronous_invocation_config(any_synth: Synth) -> None:
     fn = any_synth.collector("AWS::Lambda::Function")[0]
-    queue = any_synth.only("AWS::SQS::Queue")[0]
-    any_synth.template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
+    queue = any_synth.collector("AWS::SQS::Queue")[0]
+    assert any_synth.collector("AWS::Lambda::EventInvokeConfig")  # the trail's exporter has its own
     any_synth.template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
@@ -217,7 +244,7 @@ def test_asynchronous_invocation_config(any_synth: Synth) -> None:
 
 
 def test_failure_queue(any_synth: Synth) -> None:
-    queue_id, queue = any_synth.only("AWS::SQS::Queue")
+    queue_id, queue = any_synth.collector("AWS::SQS::Queue")
     assert queue["Properties"] == {"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": True}
     any_synth.template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
@@ -267,7 +294,7 @@ def test_audit_table_is_hardened_and_retained(any_synth: Synth) -> None:
 
 def test_workmail_may_invoke_only_for_this_organization(any_synth: Synth) -> None:
     fn = any_synth.collector("AWS::Lambda::Function")[0]
-    _, permission = any_synth.only("AWS::Lambda::Permission")
+    _, permission = any_synth.collector("AWS::Lambda::Permission")  # the trail's is its schedule's
     organization = any_synth.stack.settings.organization_id
     assert permission["Properties"] == {
         "Action": "lambda:InvokeFunction",
@@ -295,7 +322,7 @@ def test_least_privilege(any_synth: Synth) -> None:
     resources = any_synth.json["Resources"]
     log_group = any_synth.collector("AWS::Logs::LogGroup")[0]
     table = any_synth.only("AWS::DynamoDB::Table")[0]
-    queue = any_synth.only("AWS::SQS::Queue")[0]
+    queue = any_synth.collector("AWS::SQS::Queue")[0]
     expected = {
         ("logs:CreateLogStream", log_group),
         ("logs:PutLogEvents", log_group),
@@ -323,7 +350,7 @@ def test_outputs(any_synth: Synth) -> None:
     outputs = any_synth.json["Outputs"]
     fn = any_synth.collector("AWS::Lambda::Function")[0]
     table = any_synth.only("AWS::DynamoDB::Table")[0]
-    queue = any_synth.only("AWS::SQS::Queue")[0]
+    queue = any_synth.collector("AWS::SQS::Queue")[0]
     assert outputs["FunctionArn"]["Value"] == arn_of(fn)
     assert outputs["TableName"]["Value"] == ref(table)
     assert outputs["FailureQueueUrl"]["Value"] == ref(queue)

@@ -105,6 +105,8 @@ def test_the_function_can_only_read_the_audit_trail(reconcile_synth: Synth) -> N
     assert variables["COLLECTOR_REDACT"] == "true" and variables["COLLECTOR_REDACTION_KEY_SECRET_ARN"] == {
         "Ref": secret
     }
+    # The table's hot window (the trail in S3 is on by default): the widget searches no further back.
+    assert variables["COLLECTOR_RETENTION_DAYS"] == "7"
     acknowledged = {
         path: set(rules)
         for path, rules in acknowledgments(reconcile_synth).items()

@@ -1,4 +1,5 @@
-"""The trail in S3 (`-c trail=true`): bucket, Glue table, Athena workgroup, named queries, exporter.
+"""The trail in S3 (on unless `-c trail=false`): bucket, Glue table, Athena workgroup, named
+queries, exporter.
 
 One synthesis, with every trail option changed (Object Lock, a colder class, the scan cap, the
 start day), serves every test here; cdk-nag runs in it and cfn-lint reads its template.
@@ -208,7 +209,7 @@ def test_the_exporter_runs_hourly_with_retries_a_failure_queue_and_an_alarm(trai
 
 def test_the_hot_window_and_table_class_follow_the_trail(trail_synth: Synth) -> None:
     settings = trail_synth.stack.settings
-    assert (settings.retention_days, settings.table_class) == (30, "standard")
+    assert (settings.retention_days, settings.table_class) == (7, "standard")
     table = only(trail_synth, "AWS::DynamoDB::Table", "AuditTable")
     assert "TableClass" not in table and table["PointInTimeRecoverySpecification"] == {
         "PointInTimeRecoveryEnabled": True
@@ -254,18 +255,32 @@ def settings(**context: str) -> StackSettings:
     return StackSettings.from_context({"organizationId": ORG_ID, **context}.get)
 
 
-def test_the_trail_is_off_by_default_and_keeps_the_year_in_the_table() -> None:
+def test_the_trail_is_on_by_default_and_off_keeps_the_year_in_the_table() -> None:
     plain = settings()
-    assert not plain.trail.enabled
-    assert (plain.retention_days, plain.table_class) == (365, "infrequent-access")
-    on = settings(trail="true", retentionDays="45", tableClass="infrequent-access")
+    assert plain.trail.enabled
+    assert (plain.retention_days, plain.table_class, plain.trail.export_days) == (7, "standard", 3)
+    off = settings(trail="false")
+    assert not off.trail.enabled
+    assert (off.retention_days, off.table_class) == (365, "infrequent-access")
+    on = settings(retentionDays="45", tableClass="infrequent-access")
     assert (on.retention_days, on.table_class, on.trail.export_days) == (45, "infrequent-access", 3)
+
+
+def test_the_alarm_gives_the_days_left_to_re_export_before_ttl(trail_synth: Synth) -> None:
+    """docs/deploy.md, "Warning: TrailExportFailed": 7 days in the table, 3 looked back by each run."""
+    description = only(trail_synth, "AWS::CloudWatch::Alarm")["AlarmDescription"]
+    assert "keeps them 7 days (retentionDays)" in description
+    assert "re-read the last 3 (trailExportDays)" in description
+    assert "within about 4 more days, before TTL may expire them" in description
 
 
 @pytest.mark.parametrize(
     ("context", "message"),
     [
-        ({"trailObjectLockDays": "30"}, "trailObjectLockDays needs trail=true"),
+        (
+            {"trail": "false", "trailObjectLockDays": "30"},
+            "trailObjectLockDays is a setting of the trail in S3, which trail=false turns off",
+        ),
         ({"trail": "true", "trailObjectLockMode": "COMPLIANCE"}, "needs trailObjectLockDays"),
         (
             {"trail": "true", "trailObjectLockDays": "7", "trailObjectLockMode": "strict"},
@@ -285,14 +300,23 @@ def test_trail_settings_say_what_is_wrong(context: dict[str, str], message: str)
         settings(**context)
 
 
+@pytest.fixture(scope="module")
+def no_trail_synth(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A stack deployed with `-c trail=false` (or by a version before the trail was the default)."""
+    return synthesize(
+        {"organizationId": ORG_ID, "trail": "false"}, tmp_path_factory.mktemp("no-trail"), asset_dir
+    )
+
+
 def test_turning_the_trail_on_keeps_the_table_and_changes_only_its_class_and_hot_window(
-    default_synth: Synth, trail_synth: Synth
+    no_trail_synth: Synth, trail_synth: Synth
 ) -> None:
     """docs/deploy.md, "Turning the trail on for a table that already holds a year": same table."""
-    before_id = ref(default_synth, "AWS::DynamoDB::Table", "AuditTable")
+    assert not no_trail_synth.resources("AWS::S3::Bucket") and not no_trail_synth.stack.trail
+    before_id = ref(no_trail_synth, "AWS::DynamoDB::Table", "AuditTable")
     after_id = ref(trail_synth, "AWS::DynamoDB::Table", "AuditTable")
     assert before_id == after_id
-    before = default_synth.json["Resources"][before_id]
+    before = no_trail_synth.json["Resources"][before_id]
     after = trail_synth.json["Resources"][after_id]
     assert (after["DeletionPolicy"], after["UpdateReplacePolicy"]) == ("Retain", "Retain")
     assert before["Properties"].pop("TableClass") == "STANDARD_INFREQUENT_ACCESS"
@@ -302,7 +326,7 @@ def test_turning_the_trail_on_keeps_the_table_and_changes_only_its_class_and_hot
         function = only(synth, "AWS::Lambda::Function", "Function")
         return str(function["Environment"]["Variables"]["COLLECTOR_RETENTION_DAYS"])
 
-    assert (retention(default_synth), retention(trail_synth)) == ("365", "30")
+    assert (retention(no_trail_synth), retention(trail_synth)) == ("365", "7")
     outputs = trail_synth.json["Outputs"]
     assert {"TrailBucketName", "TrailWorkGroup", "TrailExportFunctionName"} <= set(outputs)
 
@@ -340,3 +364,21 @@ def test_a_layer_arn_replaces_the_built_layer(asset_dir: Path, tmp_path: Path) -
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == HANDLER
     ]
     assert [f["Layers"] for f in functions] == [[arn]]
+
+
+@pytest.mark.parametrize(
+    ("hot_days", "export_days", "says"),
+    [
+        (7, 3, "within about 4 more days"),
+        (4, 3, "within about 1 more day,"),
+        (0, 3, "the table keeps them for good (retentionDays=0)"),
+    ],
+)
+def test_the_alarms_deadline_follows_the_settings(hot_days: int, export_days: int, says: str) -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_sqs as sqs
+
+    from cdk.trail import export_failed
+
+    queue = sqs.Queue(Stack(App(), "Bare"), "Failures")
+    assert says in export_failed(queue, hot_days=hot_days, export_days=export_days).what
