@@ -176,7 +176,7 @@ class TrailSettings:
     cold_storage_class: str = "STANDARD_IA"
     scan_limit_gb: int = 100  # Athena: BytesScannedCutoffPerQuery of the workgroup
     start_day: str = "2025-01-01"  # partition projection's first day
-    export_days: int = 3  # each hourly run looks over today and the days before it (a lateness margin)
+    export_days: int = 3  # each hourly run looks over the finished days of today's window (a lateness margin)
     # Each hour is streamed (about 150 MB at any size, bench/trail_memory.py): memory buys CPU here,
     # and 3008 MB (1.7 vCPU) exports the busiest hour at 10 million messages a day well inside a run.
     export_memory_mb: int = 3008
@@ -549,7 +549,10 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
         )
     export_days = _int(get, "trailExportDays", defaults.export_days)
     if not 1 <= export_days <= 14:
-        raise SettingsError("context value trailExportDays must be between 1 (today only) and 14")
+        raise SettingsError(
+            "context value trailExportDays must be between 1 and 14 (days back from today; today itself "
+            "is never exported)"
+        )
     memory = _int(get, "trailExportMemoryMb", defaults.export_memory_mb)
     if not 512 <= memory <= 10240:
         raise SettingsError("context value trailExportMemoryMb must be between 512 and 10240 (Lambda's most)")

@@ -41,13 +41,14 @@ from dashboards.alarms import AlarmSpec, Severity, create_alarm
 
 HANDLER = "collector.trail_handler.handler"
 RESULTS_PREFIX = "athena-results/"
-# Every hour at minute 20: the hour that ended 20 minutes ago (its stragglers, async retries and
-# clock skew, have landed) is exported once, and settled for good; the export's days before it are
-# looked over for hours a missed or failed run left behind (collector/trail_handler.py).
+# Every hour at minute 20: a UTC day over for 20 minutes (its stragglers, async retries and clock
+# skew, have landed) is exported once, in parts, and settled for good; a run with nothing to write
+# only LISTs its window's days, which also catches up what a missed or failed run left behind
+# (collector/trail_handler.py).
 SCHEDULE = events.Schedule.cron(minute="20")
 TIMEOUT = Duration.minutes(15)
 RESULTS_KEPT = Duration.days(30)
-# Re-exports replace an hour's object; the replaced versions stay this long (without Object Lock).
+# Re-exports replace a part's object; the replaced versions stay this long (without Object Lock).
 NONCURRENT_KEPT = Duration.days(30)
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -353,7 +354,7 @@ class Trail(Construct):
         rule = events.Rule(
             self,
             "Hourly",
-            description="Export the hours that ended, today and the days before it (UTC), to the S3 trail",
+            description="Export the UTC days that are over to the S3 trail, in parts",
             schedule=SCHEDULE,
             targets=[targets.LambdaFunction(function)],
         )
