@@ -368,11 +368,13 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
     for t in trail:
         index, logs = without_time_index(t), without_platform_lines(t)
         total = without_free_dashboards(t)
-        out.append(
-            f"- {t.organization.name}: no time index on the hot path (export from a DynamoDB stream instead, "
-            f"whose reads by Lambda are free) -${index:,.2f}; no Lambda platform lines (system log level "
-            f"WARN) -${logs:,.2f}; both: ${total - index - logs:,.2f}"
-        )
+        levers = [
+            f"no time index on the hot path (export from a DynamoDB stream instead, whose reads by Lambda "
+            f"are free; the hot window's listings would need another path) -${index:,.2f}"
+        ]
+        if logs:
+            levers.append(f"no Lambda platform lines (system log level WARN) -${logs:,.2f}")
+        out.append(f"- {t.organization.name}: " + "; ".join(levers) + f": ${total - index - logs:,.2f}")
     targets = {1_000: 4.0, 100_000: 15.0, 10_000_000: 600.0}
     out.append("")
     for t in trail:
