@@ -314,12 +314,13 @@ def assumptions(report: Report) -> list[str]:
 
 def print_report(report: Report) -> None:
     before, after = report.designs
-    print("\n## Monthly bill (bench/bill.py)\n")
+    print("\n## Monthly bill with the whole year in DynamoDB, `trail=false` (bench/bill.py)\n")
+    print("The default deployment keeps the year in S3 instead: its bill is the last section.\n")
     print("\n".join(assumptions(report)))
     for variant in VARIANTS:
         if variant.name not in report.inputs:
             continue
-        print(f"\n### {variant.name} deployment\n")
+        print(f"\n### {variant.name} deployment, trail=false\n")
         bills = [report.bill(variant, o, d) for o in ORGANIZATIONS for d in (before, after)]
         print("\n".join(bill_table(bills)))
         if variant is DEFAULT:
