@@ -101,28 +101,45 @@ def _whole(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def scheduled(event: Any) -> bool:
-    """EventBridge's own event (the hourly rule's), or no event at all: the schedule."""
-    if not isinstance(event, dict) or not event:
+    """EventBridge's own event (the hourly rule's), or no event at all (`null`, `{}`): the
+    schedule."""
+    if event is None or event == {}:
         return True
-    return event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event"
+    return isinstance(event, dict) and (
+        event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event"
+    )
 
 
 def check_event(event: Any) -> None:
-    """Refuse a manual event holding a key it does not take, or a first_time without first_day:
-    one clear error rather than a run of the schedule that ignores what was asked."""
-    if scheduled(event) or not isinstance(event, dict):
+    """Refuse a manual event that is not an object of the keys it takes, names no day, or gives
+    first_time without first_day: one clear error rather than a run of the schedule that ignores
+    what was asked."""
+    if scheduled(event):
         return
-    unknown = sorted(str(k) for k in event if k not in EVENT_KEYS)
-    if unknown or ("first_time" in event and not event.get("first_day")):
-        raise ConfigError(
-            f"event {event!r} is not taken ({', '.join(unknown) or 'first_time without first_day'}):"
-            " a manual event takes first_day and last_day (YYYY-MM-DD), and first_time (HH:MM, a"
-            " part boundary, with first_day alone: what an answer's continue_day and first_time said)"
-        )
+    if not isinstance(event, dict):
+        why = "not a JSON object"
+    elif unknown := sorted(str(k) for k in event if k not in EVENT_KEYS):
+        why = ", ".join(unknown)
+    elif "first_time" in event and not event.get("first_day"):
+        why = "first_time without first_day"
+    elif not (event.get("first_day") or event.get("last_day")):
+        why = "no day"
+    else:
+        return
+    raise ConfigError(
+        f"event {event!r} is not taken ({why}): a manual event takes first_day and last_day"
+        " (YYYY-MM-DD), and first_time (HH:MM, a part boundary, with first_day alone: what an"
+        " answer's continue_day and first_time said); EventBridge's scheduled event or {} is the"
+        " schedule"
+    )
 
 
 def explicit(event: Any) -> bool:
-    return not scheduled(event) and bool(event.get("first_day") or event.get("last_day"))
+    return (
+        isinstance(event, dict)
+        and not scheduled(event)
+        and bool(event.get("first_day") or event.get("last_day"))
+    )
 
 
 def last_over(now: datetime) -> date:

@@ -256,13 +256,18 @@ def test_an_event_with_a_key_it_does_not_take_is_refused_not_run_as_the_schedule
         {"first_day": day, "last_hour": 11},
         {"first_time": "03:04"},
         {"first_day": day, "firstday": day},
+        {"first_day": None},
+        {"last_day": ""},
+        day,
+        [day],
     ):
         with pytest.raises(ConfigError, match=r"takes first_day and last_day .* and first_time") as raised:
             run_async(run(event, env, NOW))
         assert "\n" not in str(raised.value)
     assert listed(s3, env["COLLECTOR_TRAIL_BUCKET"]) == []  # nothing ran
     scheduled = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-    assert run_async(run(scheduled, env, NOW)).first_day == days_to_export({}, DAYS + 1, NOW)[0]
+    for schedule in (scheduled, {}, None):
+        assert run_async(run(schedule, env, NOW)).first_day == days_to_export({}, DAYS + 1, NOW)[0]
 
 
 def test_the_schedule_out_of_time_goes_on_at_the_next_run_and_old_hourly_objects_count(
