@@ -27,8 +27,9 @@ taken as the last day that is over): each is read again from the table from 00:0
 folder's other objects are removed as its new parts replace them. When the time runs out the
 answer names `continue_day` and `first_time`: pass `{"first_day": continue_day, "first_time":
 "HH:MM"}` (a one-day event; the time must be a part boundary of that day), then the days after it.
-Any other key (`first_hour`, `last_hour`, the answer's `continue_day` pasted back) is refused with
-one error naming the keys taken; EventBridge's own scheduled event is the schedule.
+Any other key (`first_hour`, `last_hour`, the answer's `continue_day` pasted back), an event that
+names no day or is not an object is refused with one error naming the keys taken; EventBridge's
+own scheduled event (or `null`, `{}`) is the schedule.
 """
 
 from __future__ import annotations
