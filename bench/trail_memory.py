@@ -71,7 +71,7 @@ def child(mode: str, db: Path, out: Path) -> None:
                 out.write_bytes(parquet_bytes(records))
             elif mode == "streamed":
                 with tempfile.TemporaryDirectory() as scratch:
-                    done = await export_part(store, FolderSink(out.parent), DAY, HOUR, Path(scratch))
+                    done = await export_part(store, FolderSink(out.parent), DAY, HOUR * 60, Path(scratch))
                 (out.parent / done.key).rename(out)
         finally:
             await store.close()

@@ -2,16 +2,17 @@
 
 Every hour (at minute 20) it looks at the days of its window, `COLLECTOR_TRAIL_EXPORT_DAYS` days
 counting today (today minus N-1 .. yesterday; yesterday at least), and exports only the days that
-are over, by FINAL_AFTER or more: never today's partial day. For each, one LIST of its folder says
-which hours its objects cover (parts `D-HH-HH`, and the hourly objects `D-HH` of earlier versions,
-kept as they are): a day whose hours 0-23 are covered is whole and not read again; otherwise the
-export goes on from the first hour not covered, part by part (collector.trail.layout's rule), and
-removes the folder's objects the new parts replace. A run with nothing to do makes those LISTs
-and nothing else: no store opened, no pyarrow imported (23 runs of 24 a day). Before each part it
-asks Lambda for the time left; under BUDGET_MARGIN it stops cleanly and its answer names the day
-and hour the next run goes on from. Unchanged bytes are not rewritten (collector.trail.s3). A
-failed run raises: Lambda retries it twice, then hands it to the on-failure queue, whose alarm is
-TrailExportFailed (docs/deploy.md).
+are over, by FINAL_AFTER or more: never today's partial day. For each, one LIST of its folder and
+the coverage walk (collector.trail.layout.walk: parts `D-HHMM-HHMM`, and the hourly objects `D-HH`
+of earlier versions, HH:00-HH:59) say where it stands: a day covered 00:00-23:59 without gap or
+overlap is whole and not read again (a day with no records has its empty part, so it is whole
+too); otherwise the export goes on from the minute the walk names, part by part (the layout's
+rule), deleting the objects each new part replaces right after writing it. A run with nothing to
+do makes those LISTs and nothing else: no store opened, no pyarrow imported (23 runs of 24 a day).
+Before each part it asks Lambda for the time left; under BUDGET_MARGIN it stops cleanly and its
+answer names the day and minute the next run goes on from. Unchanged bytes are not rewritten
+(collector.trail.s3). A failed run raises: Lambda retries it twice, then hands it to the
+on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
 
 | variable | meaning |
 |---|---|
@@ -22,11 +23,13 @@ TrailExportFailed (docs/deploy.md).
 
 A manual invocation may pass `{"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"}` to export
 other days (a backfill), at most MAX_DAYS_PER_RUN of them, days over only (a later last_day is
-taken as the last day that is over): each is read again from the table from hour 0 and its
-folder's other objects are removed once its new parts are written. When the time runs out the
-answer names `continue_day` and `first_hour`: pass `{"first_day": continue_day, "first_hour": H}`
-(a one-day event; H must be where a part of that day ends), then the days after it. `last_hour`
-is no longer taken: parts end where the rule says.
+taken as the last day that is over): each is read again from the table from 00:00 and its
+folder's other objects are removed as its new parts replace them. When the time runs out the
+answer names `continue_day` and `first_time`: pass `{"first_day": continue_day, "first_time":
+"HH:MM"}` (a one-day event; the time must be a part boundary of that day), then the days after it.
+Any other key (`first_hour`, `last_hour`, the answer's `continue_day` pasted back), an event that
+names no day or is not an object is refused with one error naming the keys taken; EventBridge's
+own scheduled event (or `null`, `{}`) is the schedule.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from collector.aws import open_client
 from collector.clock import parse_day, utc_now
 from collector.config import ConfigError, Settings
 from collector.runtime import open_store
-from collector.trail.layout import boundary_error, day_prefix, first_uncovered
+from collector.trail.layout import boundary_error, clock, day_prefix, minute_of, walk
 from collector.trail.s3 import LOCK_MODES, ObjectLock, S3Sink
 
 log = logging.getLogger("workmail_collector")
@@ -57,9 +60,13 @@ MAX_DAYS_PER_RUN = 31
 # day, so the schedule exports it then (its run at 00:20) and never before.
 FINAL_AFTER = timedelta(minutes=15)
 # No part is started with less than this left of the run (Lambda's 15 minutes): the longest part,
-# PART_ROWS plus the busiest hour that closes it (about 3.1 million records), takes about 6
-# minutes at the bench's rate (collector/trail/layout.py), and a minute more is kept to spare.
-BUDGET_MARGIN = timedelta(minutes=7)
+# PART_ROWS plus the busiest minute that closes it (about 1.05 million records), takes about 7
+# minutes at the slowest export rate measured (about 2,500 records a second,
+# collector/trail/layout.py); 3 minutes more are kept for a slower store or S3.
+BUDGET_MARGIN = timedelta(minutes=10)
+# The keys a manual event may hold; anything else is a mistake, refused rather than taken as the
+# schedule.
+EVENT_KEYS = ("first_day", "last_day", "first_time")
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,46 @@ def _whole(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {text!r}") from None
 
 
+def scheduled(event: Any) -> bool:
+    """EventBridge's own event (the hourly rule's), or no event at all (`null`, `{}`): the
+    schedule."""
+    if event is None or event == {}:
+        return True
+    return isinstance(event, dict) and (
+        event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event"
+    )
+
+
+def check_event(event: Any) -> None:
+    """Refuse a manual event that is not an object of the keys it takes, names no day, or gives
+    first_time without first_day: one clear error rather than a run of the schedule that ignores
+    what was asked."""
+    if scheduled(event):
+        return
+    if not isinstance(event, dict):
+        why = "not a JSON object"
+    elif unknown := sorted(str(k) for k in event if k not in EVENT_KEYS):
+        why = ", ".join(unknown)
+    elif "first_time" in event and not event.get("first_day"):
+        why = "first_time without first_day"
+    elif not (event.get("first_day") or event.get("last_day")):
+        why = "no day"
+    else:
+        return
+    raise ConfigError(
+        f"event {event!r} is not taken ({why}): a manual event takes first_day and last_day"
+        " (YYYY-MM-DD), and first_time (HH:MM, a part boundary, with first_day alone: what an"
+        " answer's continue_day and first_time said); EventBridge's scheduled event or {} is the"
+        " schedule"
+    )
+
+
 def explicit(event: Any) -> bool:
-    return isinstance(event, dict) and bool(event.get("first_day") or event.get("last_day"))
+    return (
+        isinstance(event, dict)
+        and not scheduled(event)
+        and bool(event.get("first_day") or event.get("last_day"))
+    )
 
 
 def last_over(now: datetime) -> date:
@@ -103,25 +148,20 @@ def last_over(now: datetime) -> date:
     return (now - FINAL_AFTER).date() - timedelta(days=1)
 
 
-def start_hour(event: Any, first: date, last: date) -> int:
-    """The hour a backfill's first day is read from: 0, or the event's `first_hour` (0-23), which
-    only a one-day backfill may give: where the answer of a run that ran out of time said that
-    day goes on (docs/deploy.md)."""
-    if not explicit(event):
+def start_minute(event: Any, first: date, last: date) -> int:
+    """The minute a backfill's first day is read from: 0, or the event's `first_time` (HH:MM),
+    which only a one-day backfill may give: where the answer of a run that ran out of time said
+    that day goes on (docs/deploy.md)."""
+    check_event(event)
+    if not explicit(event) or "first_time" not in event:
         return 0
-    if "last_hour" in event:
-        raise ConfigError(
-            "event last_hour is no longer taken: a day's parts end where the export's rule says; pass "
-            f"first_hour alone, the hour an earlier answer named, got {event!r}"
-        )
-    if "first_hour" not in event:
-        return 0
-    hour = event["first_hour"]
-    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
-        raise ConfigError(f"event first_hour must be a whole hour 0-23, got {event!r}")
+    text = event["first_time"]
+    minute = minute_of(text) if isinstance(text, str) else None
+    if minute is None:
+        raise ConfigError(f"event first_time must be HH:MM (00:00-23:59), got {event!r}")
     if first != last:
-        raise ConfigError(f"event first_hour is for one day (first_day alone), got {event!r}")
-    return hour
+        raise ConfigError(f"event first_time is for one day (first_day alone), got {event!r}")
+    return minute
 
 
 def days_to_export(event: Any, days: int, now: datetime) -> tuple[date, date]:
@@ -157,7 +197,7 @@ class Summary:
     rows: int
     whole_days: int = 0  # days already whole in the trail: not read again
     continue_day: date | None = None  # the time ran out: this day goes on ...
-    first_hour: int | None = None  # ... from this hour (a part boundary), at the next run
+    first_time: str | None = None  # ... from this minute, HH:MM (a part boundary), at the next run
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -169,7 +209,7 @@ class Summary:
             "rows": self.rows,
             "whole_days": self.whole_days,
             "continue_day": None if self.continue_day is None else self.continue_day.isoformat(),
-            "first_hour": self.first_hour,
+            "first_time": self.first_time,
         }
 
 
@@ -209,11 +249,12 @@ def prepare() -> None:
 async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = None) -> Summary:
     settings = Settings.from_env(env)
     trail = ExportSettings.from_env(env)
+    check_event(event)
     first, last = days_to_export(event, trail.days, now)
-    start = start_hour(event, first, last)
+    start = start_minute(event, first, last)
     backfill = explicit(event)
     rows = whole = 0
-    stopped: tuple[date, int] | None = None
+    stopped: tuple[date, str] | None = None
     async with contextlib.AsyncExitStack() as stack:
         client = await open_client("s3", stack)
         sink = S3Sink(client, trail.bucket, now, lock=trail.lock)
@@ -221,20 +262,18 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
         day = first
         while day <= last:
             listed = await sink.list(day_prefix(day))
-            hour: int | None
-            if backfill:  # read again from hour 0, or from the first day's first_hour
-                hour = start if day == first else 0
-                why = boundary_error(day, listed, hour)
+            minute: int | None
+            if backfill:  # read again from 00:00, or from the first day's first_time
+                minute = start if day == first else 0
+                why = boundary_error(day, listed, minute)
                 if why is not None:
-                    raise ConfigError(
-                        f"event first_hour {hour}: {why}: pass the first_hour an answer named, or none"
-                    )
-            else:  # from the first hour the day's objects do not cover; None: the day is whole
-                hour = first_uncovered(day, listed)
-            if hour is None:
+                    raise ConfigError(f"event first_time: {why}: pass the first_time an answer named")
+            else:  # from where the coverage walk says; None: the day is whole
+                minute = walk(day, listed).start
+            if minute is None:
                 whole += 1
             else:
-                todo.append((day, hour, listed))
+                todo.append((day, minute, listed))
             day += timedelta(days=1)
         if todo:
             stopped, rows = await _export(settings, sink, todo, budget(context))
@@ -255,20 +294,20 @@ async def _export(
     sink: S3Sink,
     todo: list[tuple[date, int, list[str]]],
     may_start: Callable[[], bool] | None,
-) -> tuple[tuple[date, int] | None, int]:
+) -> tuple[tuple[date, str] | None, int]:
     """Export the planned days, in order, until the budget ends: (where it stopped, rows)."""
     from collector.trail.export import export_day
 
     store = await open_store(settings)
     rows = 0
     try:
-        for day, hour, listed in todo:
+        for day, minute, listed in todo:
             done = await export_day(
-                store, sink, day, hour, existing=listed, may_start=may_start, prepare=prepare
+                store, sink, day, minute, existing=listed, may_start=may_start, prepare=prepare
             )
             rows += done.rows
             if done.continues is not None:
-                return (day, done.continues), rows
+                return (day, clock(done.continues)), rows
     finally:
         await store.close()
     return None, rows
@@ -286,7 +325,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         summary.unchanged,
         summary.whole_days,
         summary.rows,
-        f"; out of time, {summary.continue_day} goes on from hour {summary.first_hour}"
+        f"; out of time, {summary.continue_day} goes on from {summary.first_time}"
         if summary.continue_day
         else "",
     )

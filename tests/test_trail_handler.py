@@ -35,7 +35,7 @@ from collector.trail_handler import (
     days_to_export,
     handler,
     run,
-    start_hour,
+    start_minute,
 )
 from tests.conftest import ROOT, Backend, make_table
 from tests.conftest import run as run_async
@@ -87,7 +87,7 @@ def versions(s3: Any, bucket: str, key: str) -> int:
     return len(s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", []))
 
 
-def key(day: date, first: int = 0, last: int = 23) -> str:
+def key(day: date, first: int = 0, last: int = 1439) -> str:
     return TRAIL_PREFIX + part_key(day, first, last)
 
 
@@ -153,7 +153,7 @@ def test_export_writes_every_record_once_and_a_reexport_replaces_or_skips(
     every = [key for keys in exported.values() for key in keys]
     assert len(every) == len(set(every)) and set(every) == expected  # each record once, none missed
 
-    # Each day's hours 0-23 are covered: the schedule does not read those days again.
+    # Each day's minutes 00:00-23:59 are covered: the schedule does not read those days again.
     again = run_async(run({}, env, NOW + timedelta(hours=1)))
     assert (again.written, again.unchanged, again.whole_days, again.rows) == (0, 0, DAYS, 0)
     window = {"first_day": FIRST.isoformat(), "last_day": LAST.isoformat()}
@@ -199,45 +199,75 @@ def test_a_stale_object_in_a_day_is_removed_and_the_handler_takes_a_backfill_ran
         "rows": 3,
         "whole_days": 0,
         "continue_day": None,
-        "first_hour": None,
+        "first_time": None,
     }
     assert list(rows_in(s3, bucket)) == [key(FIRST)]
 
 
-def test_a_backfill_out_of_time_names_the_hour_to_go_on_from_and_gives_one_runs_objects(
+def test_a_backfill_out_of_time_names_the_time_to_go_on_from_and_gives_one_runs_objects(
     deployment: tuple[dict[str, str], Any, Backend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env, s3, backend = deployment
     bucket = env["COLLECTOR_TRAIL_BUCKET"]
     monkeypatch.setattr(layout, "PART_ROWS", 2)
-    hours = [0, 0, 1, 3, 3, 4, 5, 7, 7, 20]  # parts 00-00, 01-03, 04-05, 06-07, 08-23
+    hours = [0, 0, 1, 3, 3, 4, 5, 7, 7, 20]  # record n at hour h, minute n
     keys = run_async(
         process(backend, [FIRST_DAY + timedelta(hours=h, minutes=n) for n, h in enumerate(hours)])
     )
+    parts = [(0, 1), (2, 183), (184, 245), (246, 427), (428, 1439)]  # 00:00-00:01, 00:02-03:03, ...
     old = f"{TRAIL_PREFIX}day={FIRST}/audit-trail-{FIRST}-07.parquet"  # an hourly object, before parts
     s3.put_object(Bucket=bucket, Key=old, Body=b"hour 7")
     day = FIRST.isoformat()
     first = run_async(run({"first_day": day}, env, NOW, Context(parts=2)))
-    assert (first.written, first.rows, first.deleted) == (2, 5, 0)
-    assert (first.continue_day, first.first_hour) == (FIRST, 4)
-    second = run_async(run({"first_day": day, "first_hour": 4}, env, NOW, Context(parts=1)))
-    assert (second.written, second.rows, second.continue_day, second.first_hour) == (1, 2, FIRST, 6)
-    assert listed(s3, bucket) == sorted([old, key(FIRST, 0, 0), key(FIRST, 1, 3), key(FIRST, 4, 5)])
-    third = run_async(run({"first_day": day, "first_hour": 6}, env, NOW, Context(parts=9)))
-    assert (third.written, third.rows, third.deleted, third.continue_day) == (2, 3, 1, None)
+    assert (first.written, first.rows, first.deleted) == (2, 4, 0)
+    assert (first.continue_day, first.first_time) == (FIRST, "03:04")
+    assert first.to_json()["first_time"] == "03:04"
+    second = run_async(run({"first_day": day, "first_time": "03:04"}, env, NOW, Context(parts=1)))
+    assert (second.written, second.rows, second.continue_day, second.first_time) == (1, 2, FIRST, "04:06")
+    assert listed(s3, bucket) == sorted([old, *(key(FIRST, a, b) for a, b in parts[:3])])
+    third = run_async(run({"first_day": day, "first_time": "04:06"}, env, NOW, Context(parts=9)))
+    assert (third.written, third.rows, third.deleted, third.continue_day) == (2, 4, 1, None)
     exported = rows_in(s3, bucket)
-    parts = [(0, 0), (1, 3), (4, 5), (6, 7), (8, 23)]
     assert sorted(exported) == sorted(key(FIRST, a, b) for a, b in parts)
     every = [k for ks in exported.values() for k in ks]
     assert sorted(every) == sorted(keys)  # each record once
     whole = run_async(run({"first_day": day}, env, NOW))  # one uninterrupted run: the same bytes
     assert (whole.written, whole.unchanged, whole.deleted) == (0, 5, 0)
 
-    for wrong in (3, 5, 24, "4"):  # not where a part ends, or not an hour
-        with pytest.raises(ConfigError, match="first_hour"):
-            run_async(run({"first_day": day, "first_hour": wrong}, env, NOW))
-    with pytest.raises(ConfigError, match="last_hour is no longer taken"):
-        run_async(run({"first_day": day, "first_hour": 0, "last_hour": 11}, env, NOW))
+    for wrong in ("03:05", "04:00"):  # not where a part ends: the error names those that are
+        with pytest.raises(ConfigError, match="boundaries are 00:00, 00:02, 03:04, 04:06, 07:08"):
+            run_async(run({"first_day": day, "first_time": wrong}, env, NOW))
+    for not_a_time in ("24:00", "4", "03:4", 184, None):
+        with pytest.raises(ConfigError, match="first_time must be HH:MM"):
+            run_async(run({"first_day": day, "first_time": not_a_time}, env, NOW))
+
+
+def test_an_event_with_a_key_it_does_not_take_is_refused_not_run_as_the_schedule(
+    deployment: tuple[dict[str, str], Any, Backend],
+) -> None:
+    """The answer's fields pasted back, an hour instead of a time, a first_time alone: one error
+    naming the keys taken (before, some of these ran the schedule silently)."""
+    env, s3, _ = deployment
+    day = FIRST.isoformat()
+    for event in (
+        {"continue_day": day, "first_hour": 14},
+        {"continue_day": day, "first_time": "03:04"},
+        {"first_day": day, "first_hour": 4},
+        {"first_day": day, "last_hour": 11},
+        {"first_time": "03:04"},
+        {"first_day": day, "firstday": day},
+        {"first_day": None},
+        {"last_day": ""},
+        day,
+        [day],
+    ):
+        with pytest.raises(ConfigError, match=r"takes first_day and last_day .* and first_time") as raised:
+            run_async(run(event, env, NOW))
+        assert "\n" not in str(raised.value)
+    assert listed(s3, env["COLLECTOR_TRAIL_BUCKET"]) == []  # nothing ran
+    scheduled = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    for schedule in (scheduled, {}, None):
+        assert run_async(run(schedule, env, NOW)).first_day == days_to_export({}, DAYS + 1, NOW)[0]
 
 
 def test_the_schedule_out_of_time_goes_on_at_the_next_run_and_old_hourly_objects_count(
@@ -248,7 +278,7 @@ def test_the_schedule_out_of_time_goes_on_at_the_next_run_and_old_hourly_objects
     env, s3, backend = deployment
     bucket = env["COLLECTOR_TRAIL_BUCKET"]
     monkeypatch.setattr(layout, "PART_ROWS", 2)
-    hours = [0, 1, 2, 2, 5, 5, 9]
+    hours = [0, 1, 2, 2, 5, 5, 9]  # record n at hour h, minute n
     moments = [FIRST_DAY + timedelta(hours=h, minutes=n) for n, h in enumerate(hours)]
     keys = run_async(process(backend, moments))
 
@@ -269,22 +299,32 @@ def test_the_schedule_out_of_time_goes_on_at_the_next_run_and_old_hourly_objects
     old = sorted(rows_in(s3, bucket))
     env = {**env, "COLLECTOR_TRAIL_EXPORT_DAYS": "2"}  # the window: yesterday
     now = datetime(FIRST.year, FIRST.month, FIRST.day, 0, 20, tzinfo=UTC) + timedelta(days=1)
-    first = run_async(run({}, env, now, Context(parts=1)))  # goes on from hour 2: parts 02-02, 03-05, 06-23
+    first = run_async(
+        run({}, env, now, Context(parts=1))
+    )  # from 02:00: 02:00-02:03, 02:04-05:05, 05:06-23:59
     assert (first.written, first.rows, first.deleted) == (1, 2, 0)
-    assert (first.continue_day, first.first_hour) == (FIRST, 3)
+    assert (first.continue_day, first.first_time) == (FIRST, "02:04")
     second = run_async(run({}, env, now + timedelta(hours=1), Context(parts=9)))
     assert (second.written, second.rows, second.continue_day, second.whole_days) == (2, 3, None, 0)
     exported = rows_in(s3, bucket)
-    assert sorted(exported) == sorted([*old, key(FIRST, 2, 2), key(FIRST, 3, 5), key(FIRST, 6, 23)])
+    assert sorted(exported) == sorted(
+        [*old, key(FIRST, 120, 123), key(FIRST, 124, 305), key(FIRST, 306, 1439)]
+    )
     every = [k for ks in exported.values() for k in ks]
     assert sorted(every) == sorted(keys)  # each record once: the hourly objects' rows not again
     idle = run_async(run({}, env, now + timedelta(hours=2)))
     assert (idle.whole_days, idle.written, idle.unchanged, idle.rows) == (1, 0, 0, 0)
 
-    backfill = run_async(run({"first_day": FIRST.isoformat()}, env, now))
-    assert (backfill.written, backfill.unchanged, backfill.deleted) == (1, 3, 2)  # 00-01 replaces 00, 01
+    backfill = run_async(run({"first_day": FIRST.isoformat()}, env, now))  # the rule's parts from 00:00
+    assert (backfill.written, backfill.unchanged, backfill.deleted) == (
+        2,
+        2,
+        3,
+    )  # replaces 00, 01, 02:00-02:03
     exported = rows_in(s3, bucket)
-    assert sorted(exported) == sorted(key(FIRST, a, b) for a, b in ((0, 1), (2, 2), (3, 5), (6, 23)))
+    assert sorted(exported) == sorted(
+        key(FIRST, a, b) for a, b in ((0, 61), (62, 123), (124, 305), (306, 1439))
+    )
     assert sorted(k for ks in exported.values() for k in ks) == sorted(keys)
 
 
@@ -333,10 +373,13 @@ def test_todays_partial_day_is_never_written_by_the_schedule(
     today = datetime.now(UTC).date() + timedelta(days=2)  # the runs' clock: a day the table holds alone
     morning = datetime(today.year, today.month, today.day, 10, tzinfo=UTC)
     keys = run_async(process(backend, [morning, morning + timedelta(hours=13, minutes=59)], seed_=200))
-    for at in (morning + timedelta(hours=1, minutes=20), morning + timedelta(hours=13, minutes=50)):
+    for n, at in enumerate(
+        (morning + timedelta(hours=1, minutes=20), morning + timedelta(hours=13, minutes=50))
+    ):
         during = run_async(run({}, env, at))
         assert (during.first_day, during.last_day) == (today - timedelta(days=2), today - timedelta(days=1))
-        assert (during.written, during.rows) == (0, 0)
+        # The window's two days are over and hold no record: their empty parts, once; never today.
+        assert (during.written, during.rows, during.whole_days) == ((2, 0, 0) if n == 0 else (0, 0, 2))
     midnight = morning + timedelta(hours=14)
     early = run_async(run({}, env, midnight + timedelta(minutes=10)))  # over, but by less than 15 minutes
     assert (early.last_day, early.written) == (today - timedelta(days=1), 0)
@@ -350,7 +393,9 @@ def test_todays_partial_day_is_never_written_by_the_schedule(
 IDLE_PROBE = """
 import asyncio, json, os, sys
 from datetime import datetime
+from collector.trail import layout
 from collector.trail_handler import run
+layout.PART_ROWS = int(sys.argv[2])
 summary = asyncio.run(run({}, os.environ, datetime.fromisoformat(sys.argv[1])))
 watched = ("pyarrow", "collector.trail.writer", "collector.trail.export")
 loaded = sorted(m for m in watched if m in sys.modules)
@@ -370,7 +415,7 @@ def test_an_idle_run_lists_and_imports_no_pyarrow(
 
     def probe(table: str) -> dict[str, Any]:
         result = subprocess.run(
-            [sys.executable, "-c", IDLE_PROBE, now.isoformat()],
+            [sys.executable, "-c", IDLE_PROBE, now.isoformat(), "1000000"],
             capture_output=True,
             text=True,
             env={**os.environ, **env, "COLLECTOR_TRAIL_EXPORT_DAYS": "3", "COLLECTOR_TABLE_NAME": table},
@@ -383,17 +428,54 @@ def test_an_idle_run_lists_and_imports_no_pyarrow(
         return answer
 
     s3.put_object(Bucket=bucket, Key=key(window[0]), Body=b"a whole day")
-    s3.put_object(Bucket=bucket, Key=key(window[1], 0, 9), Body=b"a part")
-    s3.put_object(Bucket=bucket, Key=key(window[1], 10, 23), Body=b"a part")
+    s3.put_object(Bucket=bucket, Key=key(window[1], 0, 599), Body=b"a part")
+    s3.put_object(Bucket=bucket, Key=key(window[1], 600, 1439), Body=b"a part")
     idle = probe("no-such-table")
     assert idle["loaded"] == []
     assert (idle["summary"]["whole_days"], idle["summary"]["written"]) == (2, 0)
 
-    s3.delete_object(Bucket=bucket, Key=key(window[1], 10, 23))
+    s3.delete_object(Bucket=bucket, Key=key(window[1], 600, 1439))
     run_async(process(backend, [datetime(window[1].year, window[1].month, window[1].day, 12, tzinfo=UTC)]))
     busy = probe(env["COLLECTOR_TABLE_NAME"])
     assert busy["loaded"] == ["collector.trail.export", "collector.trail.writer", "pyarrow"]
     assert (busy["summary"]["whole_days"], busy["summary"]["written"], busy["summary"]["rows"]) == (1, 1, 1)
+
+
+def test_an_empty_day_and_a_day_whose_records_end_early_are_whole_after_their_first_export(
+    deployment: tuple[dict[str, str], Any, Backend],
+) -> None:
+    """A day with no records gets its empty part, a day whose records end early a last part to
+    23:59: the next runs find both whole from the LISTs, no pyarrow, no table (before, each run
+    read the table again for them)."""
+    env, s3, backend = deployment
+    bucket = env["COLLECTOR_TRAIL_BUCKET"]
+    now = datetime(LAST.year, LAST.month, LAST.day, 5, 20, tzinfo=UTC)
+    empty, early = (LAST - timedelta(days=n) for n in (2, 1))  # COLLECTOR_TRAIL_EXPORT_DAYS 3
+    start = datetime(early.year, early.month, early.day, 1, tzinfo=UTC)
+    run_async(process(backend, [start, start + timedelta(minutes=1), start + timedelta(minutes=2)]))
+
+    def probe(at: datetime, table: str) -> dict[str, Any]:
+        result = subprocess.run(
+            [sys.executable, "-c", IDLE_PROBE, at.isoformat(), "2"],  # PART_ROWS 2
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env, "COLLECTOR_TRAIL_EXPORT_DAYS": "3", "COLLECTOR_TABLE_NAME": table},
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        answer: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+        return answer
+
+    first = probe(now, env["COLLECTOR_TABLE_NAME"])
+    assert (first["summary"]["written"], first["summary"]["rows"]) == (3, 3)
+    assert listed(s3, bucket) == [key(empty), key(early, 0, 61), key(early, 62, 1439)]
+    assert rows_in(s3, bucket)[key(empty)] == []
+    for later in (1, 2):
+        idle = probe(now + timedelta(hours=later), "no-such-table")
+        assert idle["loaded"] == []
+        assert (idle["summary"]["whole_days"], idle["summary"]["written"]) == (2, 0)
 
 
 def test_the_window_is_the_days_over_and_a_backfill_is_bounded() -> None:
@@ -415,15 +497,19 @@ def test_the_window_is_the_days_over_and_a_backfill_is_bounded() -> None:
         with pytest.raises(ConfigError, match="YYYY-MM-DD"):
             days_to_export({"first_day": not_a_day}, 3, now)
     yesterday = today - timedelta(days=1)
-    assert start_hour({}, yesterday, yesterday) == 0
-    assert start_hour({"first_day": "2026-12-01", "first_hour": 5}, yesterday, yesterday) == 5
-    for wrong in ({"first_hour": 24}, {"first_hour": "noon"}, {"first_hour": True}, {"first_hour": -1}):
-        with pytest.raises(ConfigError, match="first_hour must be a whole hour"):
-            start_hour({"first_day": "2026-12-01", **wrong}, yesterday, yesterday)
+    assert start_minute({}, yesterday, yesterday) == 0
+    assert start_minute({"first_day": "2026-12-01", "first_time": "05:07"}, yesterday, yesterday) == 307
+    for wrong in ("24:00", "noon", True, -1, "5:07", "05:60"):
+        with pytest.raises(ConfigError, match="first_time must be HH:MM"):
+            start_minute({"first_day": "2026-12-01", "first_time": wrong}, yesterday, yesterday)
     with pytest.raises(ConfigError, match="for one day"):
-        start_hour({"first_day": "2026-12-01", "first_hour": 1}, yesterday - timedelta(days=1), yesterday)
-    with pytest.raises(ConfigError, match="last_hour is no longer taken"):
-        start_hour({"first_day": "2026-12-01", "last_hour": 5}, yesterday, yesterday)
+        start_minute(
+            {"first_day": "2026-12-01", "first_time": "01:00"}, yesterday - timedelta(days=1), yesterday
+        )
+    with pytest.raises(ConfigError, match="last_hour"):
+        start_minute({"first_day": "2026-12-01", "last_hour": 5}, yesterday, yesterday)
+    scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-12-06T00:20:00Z"}
+    assert days_to_export(scheduled, 3, now) == days_to_export({}, 3, now)
 
 
 def test_settings_and_codec_mistakes_are_one_clear_error() -> None:

@@ -1,5 +1,5 @@
 """`export`: the audit trail as Parquet in day folders (one object a day, a few parts of whole
-hours for a big day), for Athena or `sql` (docs/trail.md)."""
+minutes for a big day; no file for a day with no records), for Athena or `sql` (docs/trail.md)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         "export",
         help="write the audit trail as Parquet, a file per UTC day (a few for a big day) in day=YYYY-MM-DD/",
         description="Write each UTC day's audit records as Parquet under DIR/day=YYYY-MM-DD/: one file"
-        " for the day, or parts of whole hours for a day past 2 million records, replacing what an"
+        " for the day, or parts of whole minutes for a day past a million records, replacing what an"
         " earlier export wrote for that day. Today's partial day is written too: export again to"
         " replace it. Query the folder with `sql`.",
     )

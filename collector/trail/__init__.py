@@ -1,5 +1,5 @@
 """The audit trail at any scale: a store's records of each UTC day as Parquet in the day's
-folder, `day=YYYY-MM-DD/` (one object, or a few parts of whole hours for a big day), and named
+folder, `day=YYYY-MM-DD/` (one object, or a few parts of whole minutes for a big day), and named
 SQL queries that run unchanged on Athena and on DuckDB offline.
 
 The face of this room: `schema` (the table), `queries` (the named queries), `layout` (which parts

@@ -1,19 +1,26 @@
 """A store's records as Parquet parts in its day folders of a sink (collector.trail.layout).
 
-A day's records are one or more parts, each the consecutive whole UTC hours
-`day=D/audit-trail-D-HH-HH.parquet` names (first and last hour): a part closes at the end of the
-first hour at which it holds PART_ROWS records, or at the end of the day, so a small or medium
-day is one object and the same records give the same parts, names and bytes (exporting again
-replaces each object with itself). The Glue partition is the day: Athena and DuckDB read every
-object of a day's folder. A store holds one record per key, so redeliveries never become rows. A
-part with no records has no object; exporting a day removes every other object of its folder
-(the hourly objects of earlier versions, parts with other boundaries, anything left by hand) once
-its new parts are written, so each exported day holds exactly the store's records of that day.
+A day's records are one or more parts, each the consecutive whole UTC minutes
+`day=D/audit-trail-D-HHMM-HHMM.parquet` names (first and last minute): a part closes at the end
+of the first minute at which it holds PART_ROWS records (looking one record ahead: when no record
+of the day follows, at 23:59), so a small or medium day is one object and the same records give
+the same parts, names and bytes (exporting again replaces each object with itself). The Glue
+partition is the day: Athena and DuckDB read every object of a day's folder. A store holds one
+record per key, so redeliveries never become rows. A part with no records (a day with none) is
+an empty Parquet file, so the folder still says the day is done.
+
+Right after each part is written, the folder's other objects whose minutes meet the part's are
+deleted (the hourly objects of earlier versions, parts with other boundaries); names that say no
+minutes (anything left by hand, the one-object-a-day files of earlier versions) go once the day's
+last part is written. So a reader may find a replaced range briefly missing (an old object that
+reached past the part, until the next part is written), never doubled for good: a run that
+fails between a PUT and its deletes leaves an overlap that the next run's walk repairs.
 
 Each part is read with the store protocol's `oldest_first` (the same call on SQLite and
-DynamoDB) from its first hour, a page of PAGE_RECORDS at a time, and written as it is read into
+DynamoDB) from its first minute, a page of PAGE_RECORDS at a time, and written as it is read into
 a file in a scratch folder that the sink then takes: memory holds one row group, never the part
-(collector.trail.writer). pyarrow is imported when a part has its first record, not before.
+(collector.trail.writer). pyarrow is imported when a part has its first record (or is the empty
+part of a day with none), not before.
 """
 
 from __future__ import annotations
@@ -21,22 +28,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from collector.store import AuditStore
-from collector.trail.layout import (
-    LAST_HOUR,
-    closes,
-    day_end,
-    day_prefix,
-    hour_start,
-    hours_of,
-    part_key,
-)
+from collector.trail import layout
+from collector.trail.layout import LAST_MINUTE, day_end, day_prefix, minute_start, part_key, span_of
 
 if TYPE_CHECKING:
     from collector.trail.writer import TrailFile
@@ -103,34 +103,30 @@ class FolderSink:
 
 @dataclass(frozen=True)
 class ExportedPart:
-    first: int  # hours of the day covered, inclusive
+    first: int  # minutes of the day covered, inclusive (0 = 00:00)
     last: int
-    key: str  # the part's object (absent when rows is 0)
+    key: str  # the part's object
     rows: int
-    size: int  # bytes of the object
+    size: int  # bytes of the object (0: not written, a day with no records outside the trail)
 
 
 @dataclass(frozen=True)
 class ExportedDay:
     day: date
-    parts: tuple[ExportedPart, ...]  # the parts written, each with records
+    parts: tuple[ExportedPart, ...]  # the parts written
     deleted: tuple[str, ...] = ()  # objects removed from the day's folder
-    start: int = 0  # the first hour read
-    continues: int | None = None  # a budget stop: the hour the day goes on from; None: done
+    start: int = 0  # the first minute read
+    continues: int | None = None  # a budget stop: the minute the day goes on from; None: done
 
     @property
     def rows(self) -> int:
         return sum(p.rows for p in self.parts)
 
 
-def _hour_of(record: Mapping[str, Any]) -> int:
-    """The UTC hour of a record's receivedAt (`YYYY-MM-DDTHH:...`, as the stores keep it)."""
-    return int(str(record["receivedAt"])[11:13])
-
-
-def _closing_hour(rows: int, first: int, until: int) -> int | None:
-    """The first hour of first..until-1 at whose end a part holding `rows` records closes."""
-    return next((h for h in range(first, until) if closes(rows, h)), None)
+def _minute_of(record: Mapping[str, Any]) -> int:
+    """The UTC minute of the day of a record's receivedAt (`YYYY-MM-DDTHH:MM...`, as stored)."""
+    text = str(record["receivedAt"])
+    return int(text[11:13]) * 60 + int(text[14:16])
 
 
 async def export_part(
@@ -140,27 +136,30 @@ async def export_part(
     first: int,
     scratch: Path,
     prepare: Callable[[], None] | None = None,
+    empty: bool = True,
 ) -> ExportedPart:
-    """Read the day from hour `first` oldest first until the part closes by the rule, and write
-    it as its object (nothing when it has no records). `prepare` runs before the first file is
-    made (the exporter checks its pyarrow's codec there)."""
-    since = hour_start(day, first)
+    """Read the day from minute `first` oldest first until the part closes by the rule, and write
+    it as its object: the part ends at the first minute reaching PART_ROWS after which the read
+    finds another record of the day (that record is the next part's first), else at 23:59. With
+    no records an empty file is written (none when `empty` is False). `prepare` runs before the
+    first file is made (the exporter checks its pyarrow's codec there)."""
+    since = minute_start(day, first)
     until = day_end(day) - timedelta(milliseconds=1)
-    path = scratch / f"{day.isoformat()}-{first:02d}.parquet"
+    path = scratch / f"{day.isoformat()}-{first:04d}.parquet"
     out: TrailFile | None = None
-    rows, hour, last = 0, first, None
+    rows, minute, last = 0, first, None
     try:
         pages = store.oldest_first(since, until, PAGE_RECORDS)
         try:
             async for page in pages:
                 take = 0
                 for record in page:
-                    at = _hour_of(record)
-                    if at > hour:
-                        last = _closing_hour(rows + take, hour, at)
-                        if last is not None:
+                    at = _minute_of(record)
+                    if at > minute:
+                        if rows + take >= layout.PART_ROWS:
+                            last = minute  # a record follows: the part closes here
                             break
-                        hour = at
+                        minute = at
                     take += 1
                 if take:
                     if out is None:
@@ -168,18 +167,19 @@ async def export_part(
                     out.add(page[:take] if take < len(page) else page)
                     rows += take
                 if last is not None:
-                    break  # the next part's first record: it reads them again from its first hour
+                    break  # the next part's first record: it reads them again from its first minute
         finally:
             close = getattr(pages, "aclose", None)  # an async generator: let its read end now
             if close is not None:
                 await close()
         if last is None:
-            last = _closing_hour(rows, hour, LAST_HOUR + 1)
-            assert last is not None  # the last hour always closes
-        written = out.close() if out is not None else 0
+            last = LAST_MINUTE  # no record follows: the day's last part reaches its end
+        if out is None and empty:
+            out = _new_file(path, prepare)
+        written = out.close(empty=True) if out is not None else 0
         key = part_key(day, first, last)
-        size = path.stat().st_size if written else 0
-        if written:
+        size = path.stat().st_size if out is not None else 0
+        if out is not None:
             await sink.put(key, path)
     finally:
         path.unlink(missing_ok=True)
@@ -189,7 +189,7 @@ async def export_part(
 def _new_file(path: Path, prepare: Callable[[], None] | None) -> TrailFile:
     if prepare is not None:
         prepare()
-    from collector.trail.writer import TrailFile  # pyarrow: only once a part has records
+    from collector.trail.writer import TrailFile  # pyarrow: only once a part is written
 
     return TrailFile(path)
 
@@ -203,39 +203,44 @@ async def export_day(
     existing: Sequence[str] | None = None,
     may_start: Callable[[], bool] | None = None,
     prepare: Callable[[], None] | None = None,
+    empty: bool = True,
 ) -> ExportedDay:
-    """Export the day's parts from hour `start` (0, or where an earlier part ended: the objects
-    that end before it are kept), asking `may_start` before each part (False: stop there, the
-    day continues from that hour). Then delete the folder's objects the new parts replace: every
-    other object once the day is done; after a stop only those inside the hours written, so no
-    hour is lost before its new part exists. `existing` is the folder's listing, when the caller
-    has it."""
+    """Export the day's parts from minute `start` (00:00, or where an earlier part ended: the
+    objects before it are kept), asking `may_start` before each part (False: stop there, the day
+    goes on from that minute). Right after each part is written, the folder's other objects whose
+    minutes meet the part's are deleted; names that say no minutes go after the day's last part.
+    `existing` is the folder's listing, when the caller has it. `empty` False: a day with no
+    records gets no empty file (the local export), its folder is only emptied."""
     listed = await sink.list(day_prefix(day)) if existing is None else list(existing)
-    before = {k for k in listed if (span := hours_of(day, k)) is not None and span[1] < start}
     done: list[ExportedPart] = []
-    hour = start
+    deleted: list[str] = []
+    minute = start
     with tempfile.TemporaryDirectory(prefix="trail-") as scratch:
-        while hour <= LAST_HOUR:
+        while minute <= LAST_MINUTE:
             if may_start is not None and not may_start():
                 break
-            part = await export_part(store, sink, day, hour, Path(scratch), prepare)
-            if part.rows:
+            part = await export_part(store, sink, day, minute, Path(scratch), prepare, empty)
+            if part.size:
                 done.append(part)
-            hour = part.last + 1
-    continues = hour if hour <= LAST_HOUR else None
-    stale = tuple(k for k in listed if _replaced(day, k, {p.key for p in done} | before, start, continues))
-    for old in stale:
-        await sink.delete(old)
-    return ExportedDay(day, tuple(done), stale, start, continues)
+            stale = [k for k in listed if _replaced(day, k, part)]
+            for old in stale:
+                await sink.delete(old)
+            deleted += stale
+            listed = [k for k in listed if k not in stale]
+            minute = part.last + 1
+    continues = minute if minute <= LAST_MINUTE else None
+    return ExportedDay(day, tuple(done), tuple(deleted), start, continues)
 
 
-def _replaced(day: date, key: str, keep: Collection[str], start: int, continues: int | None) -> bool:
-    if key in keep:
+def _replaced(day: date, key: str, part: ExportedPart) -> bool:
+    """Whether a part just written replaces the folder's object `key`: its minutes meet the
+    part's, or it says no minutes and the part ends the day."""
+    if key == part.key and part.size:
         return False
-    if continues is None:
-        return True
-    span = hours_of(day, key)
-    return span is not None and start <= span[0] and span[1] < continues
+    span = span_of(day, key)
+    if span is None:
+        return part.last == LAST_MINUTE
+    return span[0] <= part.last and part.first <= span[1]
 
 
 async def export(
@@ -244,12 +249,14 @@ async def export(
     first: date,
     last: date,
     on_day: Callable[[ExportedDay], None] | None = None,
+    empty: bool = False,
 ) -> list[ExportedDay]:
-    """Export each day from `first` to `last` (inclusive, UTC), oldest first, part by part."""
+    """Export each day from `first` to `last` (inclusive, UTC), oldest first, part by part: the
+    local export, where a day with no records gets no file unless `empty` (`export_day`)."""
     done: list[ExportedDay] = []
     day = first
     while day <= last:
-        exported = await export_day(store, sink, day)
+        exported = await export_day(store, sink, day, empty=empty)
         done.append(exported)
         if on_day is not None:
             on_day(exported)

@@ -1,16 +1,19 @@
-"""Where a day's records go in the trail: its parts, their names, and which hours a folder covers.
+"""Where a day's records go in the trail: its parts, their names, and which minutes a folder covers.
 
 A day's records (UTC, by `receivedAt`) are one or more *parts*, each covering consecutive whole
-hours and named by its first and last hour (inclusive): `day=D/audit-trail-D-HH-HH.parquet`. The
-rule, the same for every deployment and every run: a part starts at hour 0 (or where the
-previous part ended) and closes at the end of the first hour at which it holds at least
-PART_ROWS records, or at the end of the day. So the same records give the same parts (and the
-writer the same bytes), and an export that stopped at a part boundary and went on from there
-gives the parts of one that did not stop. A part with no records has no object; a small or
-medium day is one object, `...-00-23.parquet`.
+minutes and named by its first and last minute (inclusive): `day=D/audit-trail-D-HHMM-HHMM.parquet`.
+The rule, the same for every deployment and every run: a part starts at 00:00 (or where the
+previous part ended) and closes at the end of the first minute at which it holds at least
+PART_ROWS records, unless no record of the day follows that minute: then it closes at 23:59 (the
+last part of a day always ends there, so a finished day is covered to its end and never read
+again). The rule looks one record ahead and depends on the records only: the same records give
+the same parts (and the writer the same bytes), and an export that stopped at a part boundary
+and went on from there gives the parts of one that did not stop. Every part has an object, even
+with no records (a day with none is one empty part `D-0000-2359`); a small or medium day is one
+object, `...-0000-2359.parquet`.
 
-Earlier versions wrote one object per hour, `day=D/audit-trail-D-HH.parquet`: such an object
-covers its hour HH..HH, so a folder of them counts as covered and is kept as it is.
+Earlier versions wrote one object per hour, `day=D/audit-trail-D-HH.parquet`: such an object covers
+minutes HH:00-HH:59 and is kept where the folder's walk (`walk`) accepts it.
 
 No pyarrow here: the exporter decides from a LIST whether there is anything to write before it
 imports the writer, and the benchmarks read the rule without the `trail` extra.
@@ -25,111 +28,151 @@ from datetime import UTC, date, datetime, timedelta
 
 from collector.trail.schema import PARTITION
 
-# A part closes at the end of the first hour holding at least this many records. A part is
-# written by one exporter run (Lambda: 15 minutes, 3008 MB): the bench wrote 1.07 million records
-# in about 129 s, so a part of PART_ROWS plus the busiest hour that closes it (about 1.07 million
-# at 10 million messages a day), some 3.1 million records, takes about 6 minutes and about 320 MB
-# of /tmp (about 103 bytes a record, under the function's 512 MB): well inside one run, with room
-# for a slower day. Up to 2 million records a day is one object a day, which is what keeps
-# Athena's GETs (one object per day scanned) and the PUTs small.
-PART_ROWS = 2_000_000
-HOURS = range(24)
-LAST_HOUR = HOURS[-1]
-_NAME = re.compile(r"audit-trail-(\d{4}-\d{2}-\d{2})-(\d{2})(?:-(\d{2}))?\.parquet")
+# A part closes at the end of the first minute holding at least this many records. A part is
+# written by one exporter run (Lambda: 15 minutes, 3008 MB, 512 MB of /tmp). A minute holds at
+# most some tens of thousands of records even at 100 million messages a day, so a part is at most
+# about 1.05 million records: about 110 MB of Parquet (about 103 bytes a record) and about 7
+# minutes at the slowest export rate measured (about 2,500 records a second). Closing at whole
+# hours instead let one busy hour make a part that fits neither the run nor /tmp. Up to a million
+# records a day is one object a day, which keeps Athena's GETs and the PUTs few.
+PART_ROWS = 1_000_000
+MINUTES = 24 * 60
+LAST_MINUTE = MINUTES - 1
+_NAME = re.compile(r"audit-trail-(\d{4}-\d{2}-\d{2})-(\d{2})(\d{2})?(?:-(\d{2})(\d{2}))?\.parquet")
 
 
 @dataclass(frozen=True)
 class Part:
-    """Hours `first`..`last` (inclusive) of a day, and the records they hold."""
+    """Minutes `first`..`last` (inclusive, 0 = 00:00) of a day, and the records they hold."""
 
     first: int
     last: int
     rows: int
 
 
+def clock(minute: int) -> str:
+    """A minute of the day as `HH:MM` (1440 is `24:00`, the day's end)."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def minute_of(text: str) -> int | None:
+    """`HH:MM` (00:00-23:59) as a minute of the day; None for anything else."""
+    found = re.fullmatch(r"(\d{2}):(\d{2})", text)
+    if found is None or int(found[1]) > 23 or int(found[2]) > 59:
+        return None
+    return int(found[1]) * 60 + int(found[2])
+
+
 def day_prefix(day: date) -> str:
     return f"{PARTITION}={day.isoformat()}/"
 
 
+def minute_start(day: date, minute: int) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(minutes=minute)
+
+
 def hour_start(day: date, hour: int) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour)
+    return minute_start(day, hour * 60)
 
 
 def day_end(day: date) -> datetime:
     """The moment the day is over (the next day's midnight, UTC)."""
-    return hour_start(day, 0) + timedelta(days=1)
+    return minute_start(day, MINUTES)
 
 
 def part_key(day: date, first: int, last: int) -> str:
-    if not 0 <= first <= last <= LAST_HOUR:
-        raise ValueError(f"a part covers hours 0-23 in order, not {first}-{last}")
-    return f"{day_prefix(day)}audit-trail-{day.isoformat()}-{first:02d}-{last:02d}.parquet"
+    if not 0 <= first <= last <= LAST_MINUTE:
+        raise ValueError(f"a part covers minutes 0-{LAST_MINUTE} in order, not {first}-{last}")
+    name = f"{clock(first).replace(':', '')}-{clock(last).replace(':', '')}"
+    return f"{day_prefix(day)}audit-trail-{day.isoformat()}-{name}.parquet"
 
 
-def hours_of(day: date, key: str) -> tuple[int, int] | None:
-    """The hours (first, last) an object of the day's folder covers, by its name: a part's
-    `D-HH-HH`, or an hourly object's `D-HH` (earlier versions); None for any other name."""
+def span_of(day: date, key: str) -> tuple[int, int] | None:
+    """The minutes (first, last) an object of the day's folder covers, by its name: a part's
+    `D-HHMM-HHMM`, or an hourly object's `D-HH` (earlier versions: HH:00-HH:59); None for any
+    other name."""
     name = key.rpartition("/")[2]
     found = _NAME.fullmatch(name)
     if key != day_prefix(day) + name or found is None or found[1] != day.isoformat():
         return None
-    first = int(found[2])
-    last = int(found[3]) if found[3] is not None else first
-    return (first, last) if 0 <= first <= last <= LAST_HOUR else None
+    if found[3] is None and found[4] is None:  # D-HH, an hourly object
+        hour = int(found[2])
+        return (hour * 60, hour * 60 + 59) if hour <= 23 else None
+    if found[3] is None or found[4] is None:
+        return None
+    first_text, last_text = f"{found[2]}:{found[3]}", f"{found[4]}:{found[5]}"
+    first, last = minute_of(first_text), minute_of(last_text)
+    if first is None or last is None or first > last:
+        return None
+    return first, last
 
 
-def is_part(day: date, key: str) -> bool:
-    """A part's name (two hours), not an hourly object of an earlier version."""
-    hours = hours_of(day, key)
-    return hours is not None and key == part_key(day, *hours)
+@dataclass(frozen=True)
+class Walk:
+    """What a day folder's objects say: the objects accepted in order from 00:00 (with the minute
+    after each), and the minute the export goes on from (None: the day is whole: every object
+    accepted, 00:00-23:59 covered)."""
+
+    accepted: tuple[str, ...]
+    ends: tuple[int, ...]
+    start: int | None
+
+    @property
+    def boundaries(self) -> list[int]:
+        """Where a backfill may go on from: 00:00, and the end of each accepted object."""
+        return [0, *(e for e in self.ends if e < MINUTES)]
 
 
-def covered(day: date, keys: Iterable[str]) -> set[int]:
-    """The hours of the day the folder's objects cover, by their names."""
-    hours: set[int] = set()
-    for key in keys:
-        span = hours_of(day, key)
-        if span is not None:
-            hours.update(range(span[0], span[1] + 1))
-    return hours
+def walk(day: date, keys: Iterable[str]) -> Walk:
+    """The coverage walk: the day's objects by first minute, from expected = 00:00. An object that
+    starts at `expected` is accepted (expected moves past it); one that starts later leaves a gap:
+    go on from `expected`; one that starts earlier overlaps: the last accepted object is dropped
+    and the export goes on from ITS first minute (rewriting it by the rule gives the same key and
+    bytes, and then the overlapping object is deleted). Names it does not know are not counted."""
+    spans = sorted((span, key) for key in keys if (span := span_of(day, key)) is not None)
+    accepted: list[tuple[tuple[int, int], str]] = []
+    expected = 0
+    for (first, last), key in spans:
+        if first == expected and expected < MINUTES:
+            accepted.append(((first, last), key))
+            expected = last + 1
+            continue
+        if first < expected and accepted:
+            expected = accepted.pop()[0][0]
+        return _walked(accepted, expected)
+    return _walked(accepted, None if expected == MINUTES else expected)
 
 
-def first_uncovered(day: date, keys: Iterable[str]) -> int | None:
-    """The first hour no object of the folder covers; None: the day is whole (not read again)."""
-    hours = covered(day, keys)
-    return next((h for h in HOURS if h not in hours), None)
-
-
-def closes(rows: int, hour: int, part_rows: int | None = None) -> bool:
-    """Whether a part holding `rows` records at the end of `hour` closes there: the rule."""
-    return rows >= (PART_ROWS if part_rows is None else part_rows) or hour == LAST_HOUR
+def _walked(accepted: list[tuple[tuple[int, int], str]], start: int | None) -> Walk:
+    return Walk(tuple(k for _, k in accepted), tuple(s[1] + 1 for s, _ in accepted), start)
 
 
 def parts(counts: Sequence[int], start: int = 0, part_rows: int | None = None) -> list[Part]:
-    """The parts of a day whose hour h holds counts[h] records (24 counts), from hour `start`:
-    what the export writes (those with rows), by the same rule, without reading a record."""
-    if len(counts) != len(HOURS) or not 0 <= start <= LAST_HOUR:
-        raise ValueError(f"24 hourly counts and a start hour 0-23, got {len(counts)} and {start}")
+    """The parts of a day whose minute m holds counts[m] records (1440 counts), from minute
+    `start`: what the export writes, by the same rule, without reading a record."""
+    if len(counts) != MINUTES or not 0 <= start <= LAST_MINUTE:
+        raise ValueError(f"{MINUTES} counts and a start minute 0-{LAST_MINUTE}: {len(counts)}, {start}")
+    limit = PART_ROWS if part_rows is None else part_rows
+    after = [0] * (MINUTES + 1)  # after[m]: records from minute m to the day's end
+    for minute in range(LAST_MINUTE, -1, -1):
+        after[minute] = after[minute + 1] + counts[minute]
     found: list[Part] = []
     first, rows = start, 0
-    for hour in range(start, len(HOURS)):
-        rows += counts[hour]
-        if closes(rows, hour, part_rows):
-            found.append(Part(first, hour, rows))
-            first, rows = hour + 1, 0
+    for minute in range(start, MINUTES):
+        rows += counts[minute]
+        if minute == LAST_MINUTE or (rows >= limit and after[minute + 1]):
+            found.append(Part(first, minute, rows))
+            first, rows = minute + 1, 0
     return found
 
 
-def boundary_error(day: date, keys: Iterable[str], hour: int) -> str | None:
-    """Why a day's export may not continue from `hour` (None: it may). Hour 0 always may; any
-    other must be where a part of the folder ends, with hours 0 to hour-1 covered by objects that
-    end before it: the boundary an earlier answer named."""
-    if hour == 0:
+def boundary_error(day: date, keys: Iterable[str], minute: int) -> str | None:
+    """Why a day's export may not go on from `minute` (None: it may). 00:00 always may; any other
+    must be a boundary of the folder's walk (the end of an object it accepts): where an earlier
+    answer said the day goes on."""
+    found = walk(day, keys).boundaries
+    if minute in found:
         return None
-    listed = list(keys)
-    before = [k for k in listed if (span := hours_of(day, k)) is not None and span[1] < hour]
-    if not any(is_part(day, k) and (hours_of(day, k) or (0, -1))[1] == hour - 1 for k in listed):
-        return f"no part of {day} ends at hour {hour - 1}"
-    if covered(day, before) != set(range(hour)):
-        return f"hours 0-{hour - 1} of {day} are not all covered"
-    return None
+    return f"{clock(minute)} is not a part boundary of {day}; its boundaries are " + ", ".join(
+        clock(m) for m in found
+    )

@@ -1,12 +1,12 @@
 """The S3 sink of a trail export: each period's object under `trail/` in the deployment's bucket.
 
 It implements collector.trail.export's Sink (put, delete, list) over one bucket and prefix. A
-part's object has one key (`trail/day=YYYY-MM-DD/audit-trail-YYYY-MM-DD-HH-HH.parquet`, its
-first and last hour), so exporting it again replaces it and never adds rows. An object whose
+part's object has one key (`trail/day=YYYY-MM-DD/audit-trail-YYYY-MM-DD-HHMM-HHMM.parquet`, its
+first and last minute), so exporting it again replaces it and never adds rows. An object whose
 bytes are unchanged (the writer is deterministic) is not written again: S3's ETag of a
 single-part, SSE-S3 object is the MD5 of its bytes, and one HEAD is cheaper than a PUT, a new
 object version and, with Object Lock, a new locked copy kept for years. A part's object is sent
-from the file the writer made (one PUT takes up to 5 GB, far above a part: about 320 MB at most,
+from the file the writer made (one PUT takes up to 5 GB, far above a part: about 110 MB at most,
 collector/trail/layout.py).
 
 With Object Lock (`-c trailObjectLockDays=N`) every written object carries its own retention, so

@@ -61,10 +61,14 @@ class TrailFile:
         while self._buffered >= self._row_group_rows:
             self._flush(self._row_group_rows)
 
-    def close(self) -> int:
-        """Write what is left and the footer; returns the rows written (0: no file was made)."""
+    def close(self, empty: bool = False) -> int:
+        """Write what is left and the footer; returns the rows written. With no rows no file is
+        made, unless `empty`: then a valid file of no row group (the schema and the footer), what
+        the export writes for a part with no records (a day with none)."""
         if self._buffered:
             self._flush(self._buffered)
+        if self._writer is None and empty:
+            self._writer = self._open()
         if self._writer is not None:
             self._writer.close()
         return self.rows
@@ -77,16 +81,19 @@ class TrailFile:
         self._buffered = rest.num_rows
         del buffered, rest
         if self._writer is None:
-            self._writer = pq.ParquetWriter(
-                self._where,
-                self._schema,
-                compression=COMPRESSION,
-                compression_level=COMPRESSION_LEVEL,
-                store_schema=False,
-                write_statistics=True,
-                coerce_timestamps="ms",
-            )
+            self._writer = self._open()
         self._writer.write_table(group, row_group_size=count)
+
+    def _open(self) -> pq.ParquetWriter:
+        return pq.ParquetWriter(
+            self._where,
+            self._schema,
+            compression=COMPRESSION,
+            compression_level=COMPRESSION_LEVEL,
+            store_schema=False,
+            write_statistics=True,
+            coerce_timestamps="ms",
+        )
 
 
 def ordered(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -61,7 +61,7 @@ def test_the_exporter_runs_from_its_asset_and_layer_and_writes_a_local_exports_b
     monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
     table = make_table(dynamodb_local)
     run(seed(table, tmp_path))
-    local = tmp_path / part_key(DAY, 0, 23)
+    local = tmp_path / part_key(DAY, 0, 1439)
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     bucket = f"trail-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
@@ -97,5 +97,5 @@ def test_the_exporter_runs_from_its_asset_and_layer_and_writes_a_local_exports_b
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["outside"] == [] and report["version"] == [3, 13]
     assert report["answer"]["rows"] == 7 and report["answer"]["written"] == 1
-    body = s3.get_object(Bucket=bucket, Key=TRAIL_PREFIX + part_key(DAY, 0, 23))["Body"].read()
+    body = s3.get_object(Bucket=bucket, Key=TRAIL_PREFIX + part_key(DAY, 0, 1439))["Body"].read()
     assert body == local.read_bytes()
