@@ -19,7 +19,7 @@ system log level), then:
   names, at bytes per record measured on a sample day, 10 MB minimum per query).
 
 The exporter runs every hour (at minute 20). A day is written once it is over, in parts of
-PART_ROWS records (collector/trail/layout.py): one object a day up to two million records, so
+PART_ROWS records (collector/trail/layout.py): one object a day up to a million records, so
 Athena opens one object a day where hourly objects made it open 24 (a footer GET and the column
 chunks each, priced below). Runs with nothing to write LIST the window's finished days and stop.
 Glue costs nothing at this size (one table, partition projection: no partitions stored; Athena's
@@ -179,7 +179,7 @@ def exporter_month(
     facts: TemplateFacts, records_per_day: float, index_bytes: float, writer: Writer
 ) -> Exporter:
     """Each hourly run LISTs the finished days of its window; a day over by 15 minutes and not yet
-    covered is written in parts of PART_ROWS records (whole hours), as many as fit the run, the rest
+    covered is written in parts of PART_ROWS records (whole minutes), as many as fit the run, the rest
     by the next runs. A run with nothing to write imports no pyarrow (measured here)."""
     memory = facts.export_memory_mb
     # One thread: more memory than one vCPU's worth does not make the writer faster.
@@ -195,8 +195,8 @@ def exporter_month(
     busiest = records_per_day * 7 * busiest_day_share()
     day_work_s = busiest * (per_record_s + wait_per_record_s)
     per_run = RUN_LIMIT_S - RUN_MARGIN_S - idle_s - write_start_s  # at least this much work a run
-    working = max(1, math.ceil(day_work_s / per_run)) if records_per_day else 0
-    parts = max(1, math.ceil(records_per_day / PART_ROWS)) if records_per_day else 0
+    working = max(1, math.ceil(day_work_s / per_run))  # a day without records: one empty part
+    parts = max(1, math.ceil(records_per_day / PART_ROWS))
     days = DAYS_PER_MONTH
     average_work_s = records_per_day * (per_record_s + wait_per_record_s)
     seconds = days * (RUNS_PER_DAY * idle_s + working * write_start_s + average_work_s)
@@ -237,7 +237,7 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
         for k, item in stored.items()
         if item is not None
     )
-    # Each record is read once: a day is written when it is over, and a written hour is not read again.
+    # Each record is read once: a day is written when it is over, and a whole day is not read again.
     days = DAYS_PER_MONTH
     _, read_price, _ = prices.dynamodb(facts.table_class)
     read_units = days * (record_units * 0.5 + math.ceil(index_bytes / 4096) * 0.5)

@@ -43,7 +43,8 @@ def test_idle_runs_are_most_of_the_day_and_cost_no_pyarrow() -> None:
     idle_cpu, pyarrow_cpu = measure_starts(runs=1)
     assert idle_cpu > 0 and pyarrow_cpu > 0
     empty = exporter_month(FACTS, records_per_day=0, index_bytes=0, writer=WRITER)
-    assert empty.parts_per_day == 0 and empty.working_runs_per_day == 0
-    # nothing to write: only the hourly starts and their LISTs
-    assert empty.puts == pytest.approx(DAYS_PER_MONTH * RUNS_PER_DAY * (FACTS.export_days - 1))
+    # a day without records is one empty part, written by one run; the other runs only LIST
+    assert empty.parts_per_day == 1 and empty.working_runs_per_day == 1
+    lists = DAYS_PER_MONTH * RUNS_PER_DAY * (FACTS.export_days - 1)
+    assert empty.puts == pytest.approx(lists + DAYS_PER_MONTH)
     assert empty.seconds / (DAYS_PER_MONTH * RUNS_PER_DAY) < 5
