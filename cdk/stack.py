@@ -338,6 +338,7 @@ class CollectorStack(Stack):
                 runtime=RUNTIME,
                 system_log_level=system_log_level,
                 retention_days=settings.retention_days,
+                trail=settings.trail.enabled,
                 legacy_indexes=settings.legacy_indexes,
             )
 
