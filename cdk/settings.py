@@ -162,7 +162,15 @@ TRAIL_HOT_WINDOW_DAYS = HOT_DAYS
 SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
 # With trail=false the table is the only record: it keeps the year, in Standard-IA.
 YEAR_DAYS = 365
-NO_TRAIL_TABLE_CLASS = "infrequent-access"
+# The table's default class follows its retention, not the trail: Standard-IA's storage costs 40%
+# of Standard's and its requests 25% more, so Standard wins only while few days are stored, up to
+# about two months (docs/deploy.md, `tableClass`; bench/bill.py prices both). 0 keeps for good.
+STANDARD_CLASS_MAX_DAYS = 60
+
+
+def default_table_class(retention_days: int) -> str:
+    """Standard for a short hot window (1 to STANDARD_CLASS_MAX_DAYS), Standard-IA otherwise."""
+    return "standard" if 0 < retention_days <= STANDARD_CLASS_MAX_DAYS else "infrequent-access"
 
 
 @dataclass(frozen=True)
@@ -202,9 +210,9 @@ class StackSettings:
     # False only for the first deploy of the migration to the sharded time index (docs/deploy.md):
     # the function writes each record's shard before the table gets the index that reads it.
     sharded_index: bool = True
-    # The audit table's class: Standard for the hot window, where writes outweigh storage. With
-    # trail=false the table keeps the year, storage is most of its bill and Standard-IA's cheaper
-    # storage wins (NO_TRAIL_TABLE_CLASS; bench/bill.py prices both).
+    # The audit table's class: Standard for the hot window, where writes outweigh storage. Kept
+    # longer (a year with trail=false, or a long retentionDays), storage is most of its bill and
+    # Standard-IA's cheaper storage wins (default_table_class; bench/bill.py prices both).
     table_class: str = "standard"
     # Observability: coverage against WorkMail's own metrics, and the scheduled reconcile.
     coverage_threshold: int = 80  # percent of WorkMail's inbound count, per 15 minutes
@@ -310,7 +318,7 @@ class StackSettings:
             ses=_ses(get, stack_name) if Source.SES in sources else SesSettings(),
             legacy_indexes=legacy_indexes,
             sharded_index=sharded_index,
-            table_class=_table_class(get, defaults.table_class if trail.enabled else NO_TRAIL_TABLE_CLASS),
+            table_class=_table_class(get, default_table_class(retention_days)),
             trail=trail,
             system_log_level=_system_log_level(get, defaults.system_log_level),
             **_observability(get, defaults),
