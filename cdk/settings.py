@@ -168,6 +168,13 @@ YEAR_DAYS = 365
 STANDARD_CLASS_MAX_DAYS = 60
 
 
+def export_reach_days(export_days: int) -> int:
+    """How many days before today the exporter's scheduled runs re-read: max(trailExportDays - 1, 1)
+    (collector/trail_handler.py `days_to_export`; today is never exported). A day they no longer
+    reach has `retentionDays - reach - 1` days left before TTL may take its first records."""
+    return max(export_days - 1, 1)
+
+
 def default_table_class(retention_days: int) -> str:
     """Standard for a short hot window (1 to STANDARD_CLASS_MAX_DAYS), Standard-IA otherwise."""
     return "standard" if 0 < retention_days <= STANDARD_CLASS_MAX_DAYS else "infrequent-access"
@@ -264,10 +271,14 @@ class StackSettings:
         retention_days = _int(get, "retentionDays", defaults.retention_days if trail.enabled else YEAR_DAYS)
         if not 0 <= retention_days <= 36500:
             raise SettingsError("context value retentionDays must be between 0 (keep forever) and 36500")
-        if trail.enabled and 0 < retention_days <= trail.export_days:
+        reach = export_reach_days(trail.export_days)
+        if trail.enabled and 0 < retention_days <= reach + 1:
+            at_least = f", and at least {reach + 2}" if reach + 1 > trail.export_days else ""
             raise SettingsError(
                 f"context value retentionDays ({retention_days}) must be longer than trailExportDays "
-                f"({trail.export_days}): records must reach the trail before the table lets them expire"
+                f"({trail.export_days}){at_least}: the scheduled exports re-read {reach} day(s) before "
+                "today, and a day they no longer reach needs a day left for a re-export by hand "
+                "before the table lets its records expire"
             )
 
         log_retention_days = _int(get, "logRetentionDays", defaults.log_retention_days)

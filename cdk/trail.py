@@ -32,7 +32,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.nag import acknowledge
-from cdk.settings import TrailSettings
+from cdk.settings import TrailSettings, export_reach_days
 from cdk.table import time_index_arns
 from collector.trail.queries import NAMED_QUERIES
 from collector.trail.s3 import TRAIL_PREFIX
@@ -432,14 +432,16 @@ class _QueueDestination:
 
 def export_failed(queue: sqs.IQueue, *, hot_days: int, export_days: int) -> AlarmSpec:
     """The alarm gives the deadline: records expire `hot_days` after they arrive (TTL) and the
-    scheduled runs re-read only the last `export_days`, so days they no longer reach have about
-    `hot_days - export_days` days left for a re-export by hand."""
+    scheduled runs re-read only the `reach` days before today (export_reach_days: trailExportDays=1
+    reaches as far as 2), so a day they no longer reach has about `hot_days - reach - 1` days left
+    for a re-export by hand (the settings refuse fewer than one)."""
+    spare = hot_days - export_reach_days(export_days) - 1
     left = (
         "the table keeps them for good (retentionDays=0)"
         if hot_days == 0
         else f"the table keeps them {hot_days} days (retentionDays) and the scheduled runs re-read "
         f"the last {export_days} (trailExportDays): days the runs no longer reach must be re-exported "
-        f"by hand within about {_more_days(hot_days - export_days)}, before TTL may expire them"
+        f"by hand within about {_more_days(spare)}, before TTL may expire them"
     )
     return AlarmSpec(
         name="TrailExportFailed",
