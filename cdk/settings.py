@@ -25,10 +25,11 @@ from collector.config import (
     parse_bool,
     parse_sources,
 )
-from collector.history import HOT_DAYS
+from collector.history import GLUE_DATABASE_NAME, HOT_DAYS
 from collector.model import Source
 from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
 from collector.store.schema import LEGACY_INDEX_NAMES
+from collector.trail.schema import DATABASE
 
 ORGANIZATION_ID = re.compile(r"m-[0-9a-f]{32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -185,6 +186,9 @@ class TrailSettings:
     """The long-term trail in S3 with Athena (docs/deploy.md, "The trail in S3"); on unless `trail=false`."""
 
     enabled: bool = True
+    # The Glue database: a name per account and region, so each stack after the first there needs
+    # its own (docs/deploy.md, "Update"); the named queries and `audit --athena-database` follow it.
+    database: str = DATABASE
     object_lock_days: int = 0  # 0: no Object Lock; otherwise each exported object is locked this long
     object_lock_mode: str = "GOVERNANCE"
     cold_after_days: int = 0  # 0: no lifecycle transition
@@ -507,6 +511,7 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
     """The trail's settings (docs/deploy.md, "The trail in S3"); the others are refused with trail=false."""
     defaults = TrailSettings()
     keys = (
+        "trailDatabase",
         "trailObjectLockDays",
         "trailObjectLockMode",
         "trailColdAfterDays",
@@ -524,6 +529,12 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
                 f"context value {given[0]} is a setting of the trail in S3, which trail=false turns off"
             )
         return replace(defaults, enabled=False)
+    database = _text(get, "trailDatabase", defaults.database)
+    if not GLUE_DATABASE_NAME.fullmatch(database):
+        raise SettingsError(
+            "context value trailDatabase must be a Glue database name Athena reads unquoted: lowercase "
+            f"letters, digits and '_', at most 255 characters; got {database!r}"
+        )
     lock_days = _int(get, "trailObjectLockDays", defaults.object_lock_days)
     if not 0 <= lock_days <= 36500:
         raise SettingsError("context value trailObjectLockDays must be between 0 (no Object Lock) and 36500")
@@ -584,6 +595,7 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
         )
     return TrailSettings(
         enabled=True,
+        database=database,
         object_lock_days=lock_days,
         object_lock_mode=mode,
         cold_after_days=cold_days,

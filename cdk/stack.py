@@ -298,6 +298,12 @@ class CollectorStack(Stack):
             CfnOutput(self, "TrailWorkGroup", value=self.trail.workgroup.ref, description="Athena workgroup")
             CfnOutput(
                 self,
+                "TrailDatabase",
+                value=settings.trail.database,
+                description="Glue database (audit --athena-database)",
+            )
+            CfnOutput(
+                self,
                 "TrailExportFunctionName",
                 value=self.trail.function.function_name,
                 description="Invoke with first_day/last_day to export (or backfill) other days",
