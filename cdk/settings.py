@@ -25,10 +25,11 @@ from collector.config import (
     parse_bool,
     parse_sources,
 )
-from collector.history import HOT_DAYS
+from collector.history import GLUE_DATABASE_NAME, HOT_DAYS
 from collector.model import Source
 from collector.reconcile import DEFAULT_WORKMAIL_DIMENSION
 from collector.store.schema import LEGACY_INDEX_NAMES
+from collector.trail.schema import DATABASE
 
 ORGANIZATION_ID = re.compile(r"m-[0-9a-f]{32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -162,7 +163,22 @@ TRAIL_HOT_WINDOW_DAYS = HOT_DAYS
 SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
 # With trail=false the table is the only record: it keeps the year, in Standard-IA.
 YEAR_DAYS = 365
-NO_TRAIL_TABLE_CLASS = "infrequent-access"
+# The table's default class follows its retention, not the trail: Standard-IA's storage costs 40%
+# of Standard's and its requests 25% more, so Standard wins only while few days are stored, up to
+# about two months (docs/deploy.md, `tableClass`; bench/bill.py prices both). 0 keeps for good.
+STANDARD_CLASS_MAX_DAYS = 60
+
+
+def export_reach_days(export_days: int) -> int:
+    """How many days before today the exporter's scheduled runs re-read: max(trailExportDays - 1, 1)
+    (collector/trail_handler.py `days_to_export`; today is never exported). A day they no longer
+    reach has `retentionDays - reach - 1` days left before TTL may take its first records."""
+    return max(export_days - 1, 1)
+
+
+def default_table_class(retention_days: int) -> str:
+    """Standard for a short hot window (1 to STANDARD_CLASS_MAX_DAYS), Standard-IA otherwise."""
+    return "standard" if 0 < retention_days <= STANDARD_CLASS_MAX_DAYS else "infrequent-access"
 
 
 @dataclass(frozen=True)
@@ -170,6 +186,9 @@ class TrailSettings:
     """The long-term trail in S3 with Athena (docs/deploy.md, "The trail in S3"); on unless `trail=false`."""
 
     enabled: bool = True
+    # The Glue database: a name per account and region, so each stack after the first there needs
+    # its own (docs/deploy.md, "Update"); the named queries and `audit --athena-database` follow it.
+    database: str = DATABASE
     object_lock_days: int = 0  # 0: no Object Lock; otherwise each exported object is locked this long
     object_lock_mode: str = "GOVERNANCE"
     cold_after_days: int = 0  # 0: no lifecycle transition
@@ -202,9 +221,9 @@ class StackSettings:
     # False only for the first deploy of the migration to the sharded time index (docs/deploy.md):
     # the function writes each record's shard before the table gets the index that reads it.
     sharded_index: bool = True
-    # The audit table's class: Standard for the hot window, where writes outweigh storage. With
-    # trail=false the table keeps the year, storage is most of its bill and Standard-IA's cheaper
-    # storage wins (NO_TRAIL_TABLE_CLASS; bench/bill.py prices both).
+    # The audit table's class: Standard for the hot window, where writes outweigh storage. Kept
+    # longer (a year with trail=false, or a long retentionDays), storage is most of its bill and
+    # Standard-IA's cheaper storage wins (default_table_class; bench/bill.py prices both).
     table_class: str = "standard"
     # Observability: coverage against WorkMail's own metrics, and the scheduled reconcile.
     coverage_threshold: int = 80  # percent of WorkMail's inbound count, per 15 minutes
@@ -256,10 +275,14 @@ class StackSettings:
         retention_days = _int(get, "retentionDays", defaults.retention_days if trail.enabled else YEAR_DAYS)
         if not 0 <= retention_days <= 36500:
             raise SettingsError("context value retentionDays must be between 0 (keep forever) and 36500")
-        if trail.enabled and 0 < retention_days <= trail.export_days:
+        reach = export_reach_days(trail.export_days)
+        if trail.enabled and 0 < retention_days <= reach + 1:
+            at_least = f", and at least {reach + 2}" if reach + 1 > trail.export_days else ""
             raise SettingsError(
                 f"context value retentionDays ({retention_days}) must be longer than trailExportDays "
-                f"({trail.export_days}): records must reach the trail before the table lets them expire"
+                f"({trail.export_days}){at_least}: the scheduled exports re-read {reach} day(s) before "
+                "today, and a day they no longer reach needs a day left for a re-export by hand "
+                "before the table lets its records expire"
             )
 
         log_retention_days = _int(get, "logRetentionDays", defaults.log_retention_days)
@@ -310,7 +333,7 @@ class StackSettings:
             ses=_ses(get, stack_name) if Source.SES in sources else SesSettings(),
             legacy_indexes=legacy_indexes,
             sharded_index=sharded_index,
-            table_class=_table_class(get, defaults.table_class if trail.enabled else NO_TRAIL_TABLE_CLASS),
+            table_class=_table_class(get, default_table_class(retention_days)),
             trail=trail,
             system_log_level=_system_log_level(get, defaults.system_log_level),
             **_observability(get, defaults),
@@ -488,6 +511,7 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
     """The trail's settings (docs/deploy.md, "The trail in S3"); the others are refused with trail=false."""
     defaults = TrailSettings()
     keys = (
+        "trailDatabase",
         "trailObjectLockDays",
         "trailObjectLockMode",
         "trailColdAfterDays",
@@ -505,6 +529,12 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
                 f"context value {given[0]} is a setting of the trail in S3, which trail=false turns off"
             )
         return replace(defaults, enabled=False)
+    database = _text(get, "trailDatabase", defaults.database)
+    if not GLUE_DATABASE_NAME.fullmatch(database):
+        raise SettingsError(
+            "context value trailDatabase must be a Glue database name Athena reads unquoted: lowercase "
+            f"letters, digits and '_', at most 255 characters; got {database!r}"
+        )
     lock_days = _int(get, "trailObjectLockDays", defaults.object_lock_days)
     if not 0 <= lock_days <= 36500:
         raise SettingsError("context value trailObjectLockDays must be between 0 (no Object Lock) and 36500")
@@ -565,6 +595,7 @@ def _trail(get: Callable[[str], Any]) -> TrailSettings:
         )
     return TrailSettings(
         enabled=True,
+        database=database,
         object_lock_days=lock_days,
         object_lock_mode=mode,
         cold_after_days=cold_days,

@@ -298,6 +298,12 @@ class CollectorStack(Stack):
             CfnOutput(self, "TrailWorkGroup", value=self.trail.workgroup.ref, description="Athena workgroup")
             CfnOutput(
                 self,
+                "TrailDatabase",
+                value=settings.trail.database,
+                description="Glue database (audit --athena-database)",
+            )
+            CfnOutput(
+                self,
                 "TrailExportFunctionName",
                 value=self.trail.function.function_name,
                 description="Invoke with first_day/last_day to export (or backfill) other days",
@@ -338,6 +344,7 @@ class CollectorStack(Stack):
                 runtime=RUNTIME,
                 system_log_level=system_log_level,
                 retention_days=settings.retention_days,
+                trail=settings.trail.enabled,
                 legacy_indexes=settings.legacy_indexes,
             )
 

@@ -44,6 +44,7 @@ class TraceWidget(Construct):
         runtime: lambda_.Runtime,
         system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.WARN,
         retention_days: int = 0,  # the table's (0: forever): the widget searches no further back
+        trail: bool = False,  # the stack has the S3 trail: the widget sends the viewer there for older days
         legacy_indexes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
@@ -77,6 +78,8 @@ class TraceWidget(Construct):
             "COLLECTOR_REDACT": "true" if redaction_key is not None else "false",
             "COLLECTOR_RETENTION_DAYS": str(retention_days),
         }
+        if trail:
+            environment["COLLECTOR_TRAIL"] = "1"
         if redaction_key is not None:
             # A searched address is hashed with the key the records were written with.
             environment["COLLECTOR_REDACTION_KEY_SECRET_ARN"] = redaction_key.secret_arn

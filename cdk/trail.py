@@ -1,9 +1,12 @@
 """The long-term audit trail (on unless `-c trail=false`): S3 bucket, Glue table, Athena workgroup
 and named queries, and the scheduled exporter that copies the hot DynamoDB window into the bucket.
 
-The Glue database and table keep the plain names of collector/trail/schema.py, so the SQL files of
-the named queries run unchanged here and on DuckDB over a local export. Partition projection on
-`day` (no crawler, no MSCK REPAIR): Athena computes `s3://<bucket>/trail/day=YYYY-MM-DD/` itself.
+The Glue table keeps the plain name of collector/trail/schema.py; the database is the stack's
+`trailDatabase` (workmail_collector by default, the name the SQL files and DuckDB's view use): a
+Glue database name is one per account and region, so a second stack there names its own, and its
+named queries are the files with `workmail_collector.audit_trail` rewritten to name it.
+Partition projection on `day` (no crawler, no MSCK REPAIR): Athena computes
+`s3://<bucket>/trail/day=YYYY-MM-DD/` itself.
 
 The exporter runs the collector's own code asset (its package does not grow) with pyarrow in a
 layer of its own, built from a hash-checked lock like the asset (cdk/trail_layer.py), or a layer
@@ -12,6 +15,7 @@ version given with `-c trailPyarrowLayerArn=...` (docs/deploy.md).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import cast
 
@@ -32,11 +36,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.nag import acknowledge
-from cdk.settings import TrailSettings
+from cdk.settings import TrailSettings, export_reach_days
 from cdk.table import time_index_arns
 from collector.trail.queries import NAMED_QUERIES
 from collector.trail.s3 import TRAIL_PREFIX
-from collector.trail.schema import COLUMNS, DATABASE, PARTITION, TABLE
+from collector.trail.schema import COLUMNS, PARTITION, QUALIFIED_TABLE, TABLE
 from dashboards.alarms import AlarmSpec, Severity, create_alarm
 
 HANDLER = "collector.trail_handler.handler"
@@ -80,7 +84,7 @@ class Trail(Construct):
         self.location = f"s3://{self.bucket.bucket_name}/{TRAIL_PREFIX}"
         self.database, self.table = self._catalog(settings)
         self.workgroup = self._workgroup(settings)
-        self.named_queries = self._named_queries()
+        self.named_queries = self._named_queries(settings.database)
         self.failures = self._failure_queue()
         self.function = self._exporter(
             settings, table, code, runtime, log_retention, environment, legacy_indexes
@@ -165,7 +169,7 @@ class Trail(Construct):
             "Database",
             catalog_id=Aws.ACCOUNT_ID,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
-                name=DATABASE, description="WorkMail collector: the audit trail in S3"
+                name=settings.database, description="WorkMail collector: the audit trail in S3"
             ),
         )
         template = f"{self.location}{PARTITION}=${{{PARTITION}}}/"
@@ -173,7 +177,7 @@ class Trail(Construct):
             self,
             "Table",
             catalog_id=Aws.ACCOUNT_ID,
-            database_name=DATABASE,
+            database_name=settings.database,
             table_input=glue.CfnTable.TableInputProperty(
                 name=TABLE,
                 description="One row per audit record, one Parquet object per UTC day (day=YYYY-MM-DD/)",
@@ -230,7 +234,7 @@ class Trail(Construct):
             ),
         )
 
-    def _named_queries(self) -> list[athena.CfnNamedQuery]:
+    def _named_queries(self, database: str) -> list[athena.CfnNamedQuery]:
         out = []
         for name, query in NAMED_QUERIES.items():
             named = athena.CfnNamedQuery(
@@ -238,8 +242,8 @@ class Trail(Construct):
                 f"Query-{name}",
                 name=name,
                 description=query.description[:1024],
-                database=DATABASE,
-                query_string=query.sql,
+                database=database,
+                query_string=in_database(query.sql, database),
                 work_group=self.workgroup.ref,
             )
             named.node.add_dependency(self.workgroup)
@@ -430,16 +434,29 @@ class _QueueDestination:
         return lambda_.DestinationConfig(destination=self._queue.queue_arn)
 
 
+# The files' qualified table name, whole: not inside a longer name (`x_workmail_collector...`,
+# `...audit_trail_2`) or a quoted one.
+_FILES_TABLE = re.compile(rf"(?<![\w.\"`]){re.escape(QUALIFIED_TABLE)}(?![\w\"`])")
+
+
+def in_database(sql: str, database: str) -> str:
+    """A named query's SQL naming `database`'s table: each `workmail_collector.audit_trail` of the
+    file (the name DuckDB's view keeps, collector/trail/duck.py) becomes `<database>.audit_trail`."""
+    return _FILES_TABLE.sub(lambda _: f"{database}.{TABLE}", sql)
+
+
 def export_failed(queue: sqs.IQueue, *, hot_days: int, export_days: int) -> AlarmSpec:
     """The alarm gives the deadline: records expire `hot_days` after they arrive (TTL) and the
-    scheduled runs re-read only the last `export_days`, so days they no longer reach have about
-    `hot_days - export_days` days left for a re-export by hand."""
+    scheduled runs re-read only the `reach` days before today (export_reach_days: trailExportDays=1
+    reaches as far as 2), so a day they no longer reach has about `hot_days - reach - 1` days left
+    for a re-export by hand (the settings refuse fewer than one)."""
+    spare = hot_days - export_reach_days(export_days) - 1
     left = (
         "the table keeps them for good (retentionDays=0)"
         if hot_days == 0
         else f"the table keeps them {hot_days} days (retentionDays) and the scheduled runs re-read "
         f"the last {export_days} (trailExportDays): days the runs no longer reach must be re-exported "
-        f"by hand within about {_more_days(hot_days - export_days)}, before TTL may expire them"
+        f"by hand within about {_more_days(spare)}, before TTL may expire them"
     )
     return AlarmSpec(
         name="TrailExportFailed",

@@ -7,7 +7,9 @@ that day and after, the trail for the days before, and the two answers are joine
 under the same limit (every store record is newer than every trail record, so joining is
 appending). Offline, the trail is a folder read with DuckDB (`--trail DIR`); deployed, the Glue
 table queried with Athena in the trail's workgroup (`--athena WORKGROUP`), the same SQL with its
-values passed as execution parameters.
+values passed as execution parameters, in the stack's Glue database (`--athena-database`, the
+stack's `trailDatabase`: workmail_collector unless a second stack in the account and region named
+another).
 
 A record from the trail has every attribute its columns keep (collector/trail/schema.py) and its
 receivedDay; bookkeeping attributes the trail leaves out (countState, attemptId) are absent.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +32,9 @@ from collector.model import Item
 from collector.store import AuditStore, PutResult, Query, StoreError, Tally, TallyKey
 
 HOT_DAYS = 7  # the stack's hot window (cdk/settings.py): what `--trail` leaves to the store by default
+# A Glue database name Athena reads without quoting: lowercase letters, digits and `_`, at most 255
+# (the stack's `trailDatabase`, cdk/settings.py, and `--athena-database`).
+GLUE_DATABASE_NAME = re.compile(r"[a-z0-9_]{1,255}")
 
 
 class TrailReader(Protocol):
@@ -109,14 +115,15 @@ class DuckDbTrail:
             con.close()
 
 
-def trail_sql(query: Query, select: str = "*") -> tuple[str, list[Any]]:
+def trail_sql(query: Query, select: str = "*", database: str | None = None) -> tuple[str, list[Any]]:
     """The trail's answer to `query` as SQL both engines run: `?` parameters (first and last day,
-    so only those partitions are read; the time range; the key filters), newest first."""
-    from collector.trail.schema import PARTITION, QUALIFIED_TABLE
+    so only those partitions are read; the time range; the key filters), newest first. `database`:
+    the Glue database holding the table (collector/trail/schema.py's by default, DuckDB's view)."""
+    from collector.trail.schema import DATABASE, PARTITION, TABLE
 
     since, until = query.window()
     sql = (
-        f"SELECT {select} FROM {QUALIFIED_TABLE}"
+        f"SELECT {select} FROM {database or DATABASE}.{TABLE}"
         f" WHERE {PARTITION} BETWEEN ? AND ? AND received_at BETWEEN ? AND ?"
     )
     parameters: list[Any] = [since.date().isoformat(), until.date().isoformat(), _naive(since), _naive(until)]
@@ -149,9 +156,10 @@ class AthenaTrail:
     encryption and the bytes one query may scan). Each query is one StartQueryExecution with its
     values as execution parameters, polled until it ends, and its results read page by page."""
 
-    def __init__(self, workgroup: str, session: Any = None) -> None:
+    def __init__(self, workgroup: str, session: Any = None, database: str | None = None) -> None:
         self._workgroup = workgroup
         self._session = session
+        self._database = database  # the stack's trailDatabase; None: workmail_collector
 
     async def query(self, query: Query) -> list[Item]:
         from collector.trail.schema import COLUMNS, PARTITION
@@ -161,7 +169,7 @@ class AthenaTrail:
             f"json_format(CAST({c.name} AS JSON)) AS {c.name}" if c.glue_type.startswith("array<") else c.name
             for c in COLUMNS
         )
-        sql, parameters = trail_sql(query, f"{select}, {PARTITION}")
+        sql, parameters = trail_sql(query, f"{select}, {PARTITION}", self._database)
         async with contextlib.AsyncExitStack() as stack:
             import aioboto3
 

@@ -471,7 +471,9 @@ async def _correct(
         return Correction(
             row.day, row.series, value, Outcome.DAY_NOT_OVER, "counts still change; fix complete days"
         )
-    if options.retention_days and row.day < (now - timedelta(days=options.retention_days)).date():
+    # The day `retention_days` back is partly expired already (its records before this hour of
+    # the day went to TTL): refuse it too, not only the days before it.
+    if options.retention_days and row.day <= (now - timedelta(days=options.retention_days)).date():
         return Correction(
             row.day,
             row.series,

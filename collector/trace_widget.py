@@ -15,6 +15,7 @@ the table, and the redaction key when redaction is on (cdk/trace.py).
 |---|---|
 | COLLECTOR_* | as for the collector: store (dynamodb), table, redaction and its key's secret ARN |
 | COLLECTOR_RETENTION_DAYS | the days the table keeps (7 with the trail): the range is cut there, saying so |
+| COLLECTOR_TRAIL | 1 only when the stack has the S3 trail: only then are older days said to be there |
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collector.config import Settings
+from collector.config import Settings, parse_bool
 from collector.redaction import Redactor
 from collector.runtime import open_store, resolve_secrets
 from collector.store import StoreError
@@ -98,14 +99,19 @@ class Call:
             self.notes.append("The dashboard's time range could not be read: searching the last day instead.")
             return now - DEFAULT_RANGE, now
 
-    def keep_to(self, days: int) -> bool:
+    def keep_to(self, days: int, trail: bool = False) -> bool:
         """Cut the range to the `days` the table keeps (0: forever), saying so: an expired record
-        may linger until DynamoDB deletes it, so a range beyond them would answer by chance. False
-        when nothing of the range is left."""
+        may linger until DynamoDB deletes it, so a range beyond them would answer by chance. Older
+        days are pointed to in the S3 trail only when the stack has one (`trail`). False when
+        nothing of the range is left."""
         first = self.now - timedelta(days=days)
         if days == 0 or self.since >= first:
             return True
-        where = "older days are in the S3 trail (Athena's named queries, or `audit list --athena`)"
+        where = (
+            "older days are in the S3 trail (Athena's named queries, or `audit list --athena`)"
+            if trail
+            else "nothing older is kept (deployed with trail=false, the stack has no copy in S3)"
+        )
         if self.until <= first:
             self.notes.append(
                 f"The table keeps records {days} days and this range ends before them: {where}."
@@ -221,7 +227,8 @@ async def answer(event: Mapping[str, Any], endpoint: str, env: Mapping[str, str]
     form = render_form(endpoint, call.key, call.value if call.key == "message_id" else "")
     try:
         settings = await resolve_secrets(Settings.from_env(env))
-        kept = call.keep_to(settings.retention_days)
+        trail = parse_bool(env.get("COLLECTOR_TRAIL"), "COLLECTOR_TRAIL")
+        kept = call.keep_to(settings.retention_days, trail)
         notes = "".join(_message(n) for n in call.notes)
         if not kept:
             return form + notes

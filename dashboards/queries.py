@@ -90,7 +90,8 @@ def saved_queries() -> tuple[SavedQuery, ...]:
             logs.QueryString(
                 fields=[
                     "@timestamp",
-                    "requestId",
+                    # The collector's lines carry requestId; Lambda's platform lines, record.requestId.
+                    "coalesce(requestId, record.requestId) as request",
                     "errorType",
                     "errorMessage",
                     "message",

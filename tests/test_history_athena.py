@@ -124,3 +124,44 @@ def test_athena_and_trail_together_are_a_mistake(capsys: pytest.CaptureFixture[s
     )
     assert code == 2
     assert "--trail and --athena name two trails" in capsys.readouterr().err
+
+
+def test_athena_database_names_the_stacks_glue_database(
+    athena: str, split: Split, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second stack in the account and region has its own Glue database (`-c trailDatabase=...`):
+    `--athena-database` makes the query name it instead of workmail_collector."""
+    import boto3
+
+    workgroup = "other-org-trail"
+    client = boto3.client("athena", endpoint_url=athena)
+    if workgroup not in [w["Name"] for w in client.list_work_groups()["WorkGroups"]]:
+        client.create_work_group(
+            Name=workgroup, Configuration={"ResultConfiguration": {"OutputLocation": "s3://other/results/"}}
+        )
+    args = ["audit", "list", "--db", str(split.hot), "--since", SINCE.isoformat(), "--hot-days", "1"]
+    code = main([*args, "--athena", workgroup, "--athena-database", "other_org", "--json"])
+    assert code == 0, capsys.readouterr().err
+    (execution_id,) = client.list_query_executions(WorkGroup=workgroup)["QueryExecutionIds"]
+    sql = client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Query"]
+    assert "FROM other_org.audit_trail WHERE day BETWEEN ? AND ?" in sql
+    assert "workmail_collector" not in sql
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (
+            ["--athena", "wg", "--athena-database", "Other-Org"],
+            "--athena-database 'Other-Org': a Glue database",
+        ),
+        (["--athena", "wg", "--athena-database", "x" * 256], "at most 255"),
+        (["--athena-database", "other_org"], "--athena-database names the database --athena WORKGROUP reads"),
+    ],
+)
+def test_athena_database_refuses_what_is_no_database_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, extra: list[str], says: str
+) -> None:
+    code = main(["audit", "list", "--db", str(tmp_path / "x.sqlite3"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1

@@ -333,6 +333,26 @@ def test_what_is_reported_and_never_written(
     run(with_store(sqlite_backend, body))
 
 
+def test_the_day_retention_days_back_is_refused_it_is_partly_expired(
+    sqlite_backend: Backend, cloudwatch_endpoint: str, names: Names
+) -> None:
+    """At 10:00 UTC with `--days 7` and a 7-day retention, the window's first day (today - 7) lost
+    its records before 10:00 to TTL already: a correction from what is left would be wrong."""
+    now = at(TODAY, 10)
+    first = TODAY - timedelta(days=7)  # --days 7: the 7 days ending yesterday
+
+    async def body(store: AuditStore) -> None:
+        await record(store, names, first)  # no metrics: every count looks lost
+        async with cloudwatch() as client:
+            watch = NotVisibleYet(client)
+            window = options(names, since=first, until=TODAY - timedelta(days=1), fix=True, retention_days=7)
+            report = await reconcile(store, watch, window, now)
+            assert {c.outcome for c in report.corrections if c.day == first} == {Outcome.EXPIRED}
+            assert watch.held == []
+
+    run(with_store(sqlite_backend, body))
+
+
 def test_low_coverage_is_judged_only_when_asked_and_above_the_minimum(
     sqlite_backend: Backend, cloudwatch_endpoint: str, names: Names
 ) -> None:

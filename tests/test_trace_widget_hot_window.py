@@ -37,11 +37,31 @@ def seven_days(sqlite_backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Back
     return sqlite_backend
 
 
-def test_a_month_is_cut_to_the_week_the_table_keeps_and_says_so(seven_days: Backend) -> None:
+def test_a_month_is_cut_to_the_week_the_table_keeps_and_says_so(
+    seven_days: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLLECTOR_TRAIL", "1")  # cdk/trace.py sets it only with the trail on
     said = Elements(handler(call(now() - timedelta(days=30), now()), CONTEXT)).shown()
     assert "The table keeps records 7 days: searching from" in said
     assert "older days are in the S3 trail" in said
     assert "recent" in said and "expired" not in said
+
+
+@pytest.mark.parametrize("trail", [None, "0"])
+def test_without_the_trail_it_never_points_to_one(
+    seven_days: Backend, monkeypatch: pytest.MonkeyPatch, trail: str | None
+) -> None:
+    """A stack deployed with trail=false has no S3 trail: older days are simply gone."""
+    if trail is None:
+        monkeypatch.delenv("COLLECTOR_TRAIL", raising=False)
+    else:
+        monkeypatch.setenv("COLLECTOR_TRAIL", trail)
+    said = Elements(handler(call(now() - timedelta(days=30), now()), CONTEXT)).shown()
+    assert "The table keeps records 7 days: searching from" in said
+    assert "S3 trail" not in said and "athena" not in said.lower()
+    before = Elements(handler(call(now() - timedelta(days=20), now() - timedelta(days=8)), CONTEXT)).shown()
+    assert "The table keeps records 7 days and this range ends before them" in before
+    assert "S3 trail" not in before
 
 
 def test_a_range_inside_the_week_says_nothing_of_it(seven_days: Backend) -> None:

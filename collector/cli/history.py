@@ -1,5 +1,5 @@
 """`audit list` and `audit query` over the hot window and the trail: `--trail DIR` (offline) or
-`--athena WORKGROUP` (deployed), and `--hot-days N`."""
+`--athena WORKGROUP` (deployed, in `--athena-database NAME`), and `--hot-days N`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from pathlib import Path
 
 from collector.cli.common import UserError, at_least
 from collector.clock import utc_now
-from collector.history import HOT_DAYS, AthenaTrail, DuckDbTrail, HistoryStore, TrailReader, hot_window_start
+from collector.history import (
+    GLUE_DATABASE_NAME,
+    HOT_DAYS,
+    AthenaTrail,
+    DuckDbTrail,
+    HistoryStore,
+    TrailReader,
+    hot_window_start,
+)
 from collector.store import AuditStore
 
 MAX_HOT_DAYS = 36500
@@ -27,6 +35,11 @@ def add_trail_options(p: argparse.ArgumentParser) -> None:
         "(the trail's, which keeps the results and caps the bytes a query scans)",
     )
     p.add_argument(
+        "--athena-database",
+        metavar="NAME",
+        help="with --athena: the stack's Glue database, its trailDatabase (default workmail_collector)",
+    )
+    p.add_argument(
         "--hot-days",
         type=at_least(1, most=MAX_HOT_DAYS),
         default=HOT_DAYS,
@@ -39,6 +52,15 @@ def check_trail(args: argparse.Namespace) -> None:
     trail = getattr(args, "trail", None)
     if trail is not None and getattr(args, "athena", None) is not None:
         raise UserError("--trail and --athena name two trails: give one")
+    database = getattr(args, "athena_database", None)
+    if database is not None:
+        if getattr(args, "athena", None) is None:
+            raise UserError("--athena-database names the database --athena WORKGROUP reads: give both")
+        if not GLUE_DATABASE_NAME.fullmatch(database):
+            raise UserError(
+                f"--athena-database {database!r}: a Glue database name is lowercase letters, digits "
+                "and '_', at most 255 (the stack's trailDatabase)"
+            )
     if trail is None:
         return
     if not Path(trail).is_dir():
@@ -58,7 +80,7 @@ def with_trail(store: AuditStore, args: argparse.Namespace) -> AuditStore:
     if folder is not None:
         trail = DuckDbTrail(Path(folder))
     elif workgroup is not None:
-        trail = AthenaTrail(workgroup)
+        trail = AthenaTrail(workgroup, database=getattr(args, "athena_database", None))
     else:
         return store
     return HistoryStore(store, trail, hot_window_start(utc_now(), args.hot_days))

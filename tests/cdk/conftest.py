@@ -50,6 +50,8 @@ RECONCILE_CONTEXT = {
     # The message trace widget, with redaction so its role's read of the key is synthesized too.
     "traceWidget": "true",
     "redact": "true",
+    # A second stack in the account and region: its trail's own Glue database (test_trail_database.py).
+    "trailDatabase": "other_org",
 }
 
 

@@ -331,6 +331,25 @@ def test_turning_the_trail_on_keeps_the_table_and_changes_only_its_class_and_hot
     assert {"TrailBucketName", "TrailWorkGroup", "TrailExportFunctionName"} <= set(outputs)
 
 
+def test_the_trace_widget_points_to_the_trail_only_when_there_is_one(
+    no_trail_synth: Synth, trail_synth: Synth
+) -> None:
+    """collector/trace_widget.py sends the viewer to the S3 trail for older days only with COLLECTOR_TRAIL."""
+    from cdk.trace import HANDLER as TRACE_HANDLER
+
+    def variables(synth: Synth) -> dict[str, Any]:
+        (function,) = (
+            r["Properties"]
+            for r in synth.resources("AWS::Lambda::Function").values()
+            if r["Properties"]["Handler"] == TRACE_HANDLER
+        )
+        return dict(function["Environment"]["Variables"])
+
+    assert variables(trail_synth)["COLLECTOR_TRAIL"] == "1"
+    assert "COLLECTOR_TRAIL" not in variables(no_trail_synth)
+    assert variables(no_trail_synth)["COLLECTOR_RETENTION_DAYS"] == "365"
+
+
 def test_the_layer_serves_the_locked_pyarrow_the_local_export_uses(trail_synth: Synth) -> None:
     """The same pyarrow as the `trail` extra here: Lambda's objects are a local export's bytes."""
     import pyarrow
