@@ -159,7 +159,7 @@ def synthetic_records(day: date, count: int, seed: int = 0) -> Iterator[Item]:
 
 def write_year(out: Path, per_day: int, days: int, first: date = FIRST_DAY) -> tuple[int, float]:
     """The year as the exporter writes it; returns (bytes written, seconds spent in the writer)."""
-    from collector.trail.export import day_prefix
+    from collector.trail.layout import LAST_MINUTE, part_key
 
     total, writing = 0, 0.0
     for d in range(days):
@@ -168,7 +168,7 @@ def write_year(out: Path, per_day: int, days: int, first: date = FIRST_DAY) -> t
         began = time.perf_counter()
         data = parquet_bytes(records)
         writing += time.perf_counter() - began
-        path = out / day_prefix(day) / f"audit-trail-{day}.parquet"  # a day in one object: the same scan
+        path = out / part_key(day, 0, LAST_MINUTE)  # a day in one part, as the exporter writes it
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         total += len(data)
