@@ -26,6 +26,8 @@ parse -> [enrich] -> build the audit item -> one conditional write -> classify -
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -129,11 +131,7 @@ class Pipeline:
             claim_from = None
         claimed = f"{EMITTED_PREFIX}{item['attemptId']}"
         if counting:
-            try:
-                counting = await self.store.set_count_state(key, claim_from, claimed)
-            except BaseException:
-                await self._give_back(key, claimed, claim_from)  # in case it applied unseen
-                raise
+            counting = await self._claim(key, claim_from, claimed)
             if not counting:  # another replay claimed it first, and counts it
                 existing = await self.store.get(key) or existing or item
         outcome = _classify(parsed, item, None if counting else existing, enrichment)
@@ -147,6 +145,23 @@ class Pipeline:
                 await self._give_back(key, claimed, claim_from)
             raise
         return outcome
+
+    async def _claim(self, key: str, state: str | None, claimed: str) -> bool:
+        """Move the count state from `state` to `claimed`. Cancelled (a replay abandoned) while the
+        request is in flight, the claim is let finish before it is given back: a give-back sent
+        at once can reach the store before the claim it undoes (another connection), fail its
+        condition, and leave the event claimed without its EMF line, never counted."""
+        claim = asyncio.ensure_future(self.store.set_count_state(key, state, claimed))
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                if await claim:
+                    await self._give_back(key, claimed, state)
+            raise
+        except BaseException:
+            await self._give_back(key, claimed, state)  # in case it applied unseen
+            raise
 
     async def _give_back(self, key: str, claimed: str, state: str | None) -> None:
         """Undo a claim whose EMF line was not written, so that a later replay counts the event."""
