@@ -10,11 +10,11 @@ record per key, so redeliveries never become rows. A part with no records (a day
 an empty Parquet file, so the folder still says the day is done.
 
 Right after each part is written, the folder's other objects whose minutes meet the part's are
-deleted (the hourly objects of earlier versions, parts with other boundaries); names that say no
-minutes (anything left by hand, the one-object-a-day files of earlier versions) go once the day's
-last part is written. So a reader may find a replaced range briefly missing (an old object that
-reached past the part, until the next part is written), never doubled for good: a run that
-fails between a PUT and its deletes leaves an overlap that the next run's walk repairs.
+deleted (the one-a-day and hourly objects of earlier versions, parts with other boundaries); names
+that say no minutes (anything left by hand) go once the day's last part is written. So a reader
+may find a replaced range briefly missing (an old object that reached past the part, until the
+next part is written), never doubled for good: a run that fails between a PUT and its deletes
+leaves an overlap that the next run's walk repairs.
 
 Each part is read with the store protocol's `oldest_first` (the same call on SQLite and
 DynamoDB) from its first minute, a page of PAGE_RECORDS at a time, and written as it is read into
