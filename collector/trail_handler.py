@@ -24,7 +24,10 @@ on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
 A manual invocation may pass `{"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"}` to export
 other days (a backfill), at most MAX_DAYS_PER_RUN of them, days over only (a later last_day is
 taken as the last day that is over): each is read again from the table from 00:00 and its
-folder's other objects are removed as its new parts replace them. When the time runs out the
+folder's other objects are removed as its new parts replace them. A day whose folder holds more
+records than the table still does (TTL expired them: the table keeps days, the trail the year) is
+refused with an error naming both counts, unless the event says `"force": true`
+(collector.trail.export.check_kept). When the time runs out the
 answer names `continue_day` and `first_time`: pass `{"first_day": continue_day, "first_time":
 "HH:MM"}` (a one-day event; the time must be a part boundary of that day), then the days after it.
 Any other key (`first_hour`, `last_hour`, the answer's `continue_day` pasted back), an event that
@@ -66,7 +69,7 @@ FINAL_AFTER = timedelta(minutes=15)
 BUDGET_MARGIN = timedelta(minutes=10)
 # The keys a manual event may hold; anything else is a mistake, refused rather than taken as the
 # schedule.
-EVENT_KEYS = ("first_day", "last_day", "first_time")
+EVENT_KEYS = ("first_day", "last_day", "first_time", "force")
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def check_event(event: Any) -> None:
     raise ConfigError(
         f"event {event!r} is not taken ({why}): a manual event takes first_day and last_day"
         " (YYYY-MM-DD), and first_time (HH:MM, a part boundary, with first_day alone: what an"
-        " answer's continue_day and first_time said); EventBridge's scheduled event or {} is the"
+        " answer's continue_day and first_time said), and force (true: replace a day even where the"
+        " table holds fewer records than the trail); EventBridge's scheduled event or {} is the"
         " schedule"
     )
 
@@ -162,6 +166,16 @@ def start_minute(event: Any, first: date, last: date) -> int:
     if first != last:
         raise ConfigError(f"event first_time is for one day (first_day alone), got {event!r}")
     return minute
+
+
+def forced(event: Any) -> bool:
+    """A backfill's `force`: true replaces its days even where the table holds fewer records of a
+    day than the trail (collector.trail.export.check_kept); false or absent refuses such a day."""
+    if not explicit(event) or "force" not in event:
+        return False
+    if not isinstance(event["force"], bool):
+        raise ConfigError(f"event force must be true or false, got {event!r}")
+    return bool(event["force"])
 
 
 def days_to_export(event: Any, days: int, now: datetime) -> tuple[date, date]:
@@ -253,6 +267,7 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
     first, last = days_to_export(event, trail.days, now)
     start = start_minute(event, first, last)
     backfill = explicit(event)
+    force = forced(event)
     rows = whole = 0
     stopped: tuple[date, str] | None = None
     async with contextlib.AsyncExitStack() as stack:
@@ -276,7 +291,7 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
                 todo.append((day, minute, listed))
             day += timedelta(days=1)
         if todo:
-            stopped, rows = await _export(settings, sink, todo, budget(context))
+            stopped, rows = await _export(settings, sink, todo, budget(context), force)
     return Summary(
         first,
         last,
@@ -294,6 +309,7 @@ async def _export(
     sink: S3Sink,
     todo: list[tuple[date, int, list[str]]],
     may_start: Callable[[], bool] | None,
+    force: bool = False,
 ) -> tuple[tuple[date, str] | None, int]:
     """Export the planned days, in order, until the budget ends: (where it stopped, rows)."""
     from collector.trail.export import export_day
@@ -303,7 +319,14 @@ async def _export(
     try:
         for day, minute, listed in todo:
             done = await export_day(
-                store, sink, day, minute, existing=listed, may_start=may_start, prepare=prepare
+                store,
+                sink,
+                day,
+                minute,
+                existing=listed,
+                may_start=may_start,
+                prepare=prepare,
+                force=force,
             )
             rows += done.rows
             if done.continues is not None:

@@ -185,3 +185,16 @@ def boundary_error(day: date, keys: Iterable[str], minute: int) -> str | None:
     return f"{clock(minute)} is not a part boundary of {day}; its boundaries are " + ", ".join(
         clock(m) for m in found
     )
+
+
+def most_rows(held: Iterable[Part]) -> int:
+    """The most records a folder's objects surely hold apart: the most rows of objects whose
+    minutes do not meet (each record belongs to one minute, so those hold different records;
+    objects that overlap may hold the same ones). The count a replacement of the day must keep."""
+    ending: dict[int, list[Part]] = {}
+    for part in held:
+        ending.setdefault(part.last, []).append(part)
+    best = [0] * (MINUTES + 1)  # best[m]: the most rows of objects that end before minute m
+    for minute in range(MINUTES):
+        best[minute + 1] = max([best[minute], *(best[p.first] + p.rows for p in ending.get(minute, []))])
+    return best[MINUTES]
