@@ -70,6 +70,11 @@ BUDGET_MARGIN = timedelta(minutes=10)
 # The keys a manual event may hold; anything else is a mistake, refused rather than taken as the
 # schedule.
 EVENT_KEYS = ("first_day", "last_day", "first_time", "force")
+# What EventBridge sends a scheduled rule's target that has no input of its own (the stack's rule):
+# an event with source aws.events and detail-type Scheduled Event, and only these keys.
+EVENTBRIDGE_KEYS = frozenset(
+    ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
+)
 
 
 @dataclass(frozen=True)
@@ -105,22 +110,31 @@ def _whole(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def scheduled(event: Any) -> bool:
-    """EventBridge's own event (the hourly rule's), or no event at all (`null`, `{}`): the
-    schedule."""
+    """EventBridge's own event (the hourly rule's: source aws.events, detail-type Scheduled Event,
+    no key EventBridge does not send), or no event at all (`null`, `{}`): the schedule."""
     if event is None or event == {}:
         return True
-    return isinstance(event, dict) and (
-        event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event"
+    return (
+        isinstance(event, dict)
+        and event.get("source") == "aws.events"
+        and event.get("detail-type") == "Scheduled Event"
+        and all(k in EVENTBRIDGE_KEYS for k in event)
     )
 
 
 def check_event(event: Any) -> None:
     """Refuse a manual event that is not an object of the keys it takes, names no day, or gives
-    first_time without first_day: one clear error rather than a run of the schedule that ignores
-    what was asked."""
+    first_time without first_day, and an EventBridge-like event that is not exactly EventBridge's
+    scheduled event (a backfill key or one of ours next to source and detail-type): one clear
+    error rather than a run of the schedule that ignores what was asked."""
     if scheduled(event):
         return
-    if not isinstance(event, dict):
+    if isinstance(event, dict) and ("source" in event or "detail-type" in event):
+        others = sorted(str(k) for k in event if k not in EVENTBRIDGE_KEYS)
+        why = "not EventBridge's scheduled event: source aws.events and detail-type Scheduled Event" + (
+            f", with keys EventBridge does not send: {', '.join(others)}" if others else ""
+        )
+    elif not isinstance(event, dict):
         why = "not a JSON object"
     elif unknown := sorted(str(k) for k in event if k not in EVENT_KEYS):
         why = ", ".join(unknown)
@@ -133,9 +147,8 @@ def check_event(event: Any) -> None:
     raise ConfigError(
         f"event {event!r} is not taken ({why}): a manual event takes first_day and last_day"
         " (YYYY-MM-DD), and first_time (HH:MM, a part boundary, with first_day alone: what an"
-        " answer's continue_day and first_time said), and force (true: replace a day even where the"
-        " table holds fewer records than the trail); EventBridge's scheduled event or {} is the"
-        " schedule"
+        " answer's continue_event says), and force (true: replace a day even where the table holds"
+        " fewer records than the trail); EventBridge's scheduled event or {} is the schedule"
     )
 
 
