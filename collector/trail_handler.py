@@ -28,9 +28,13 @@ folder's other objects are removed as its new parts replace them. A day whose fo
 records than the table still does (TTL expired them: the table keeps days, the trail the year) is
 refused with an error naming both counts, unless the event says `"force": true`
 (collector.trail.export.check_kept). When the time runs out the
-answer names `continue_day` and `first_time`: pass `{"first_day": continue_day, "first_time":
-"HH:MM"}` (a one-day event; the time must be a part boundary of that day), then the days after it.
-Any other key (`first_hour`, `last_hour`, the answer's `continue_day` pasted back), an event that
+answer names `continue_day` and `first_time`, and `continue_event`, the event to invoke next
+(`{"first_day": continue_day, "first_time": "HH:MM", "last_day": the event's last_day}`, with
+`"force": true` when the event had it), and a WARNING line says it: the day's first parts are
+written and the objects they replace deleted, so the day is incomplete in the trail until the
+backfill is continued (the schedule never reaches a day outside its window). first_time is where
+the first day goes on (it must be a part boundary of that day); the days after it are read from
+00:00. Any other key (`first_hour`, `last_hour`, the answer's `continue_day` pasted back), an event that
 names no day or is not an object is refused with one error naming the keys taken; EventBridge's
 own scheduled event (or `null`, `{}`) is the schedule.
 """
@@ -166,9 +170,9 @@ def last_over(now: datetime) -> date:
 
 
 def start_minute(event: Any, first: date, last: date) -> int:
-    """The minute a backfill's first day is read from: 0, or the event's `first_time` (HH:MM),
-    which only a one-day backfill may give: where the answer of a run that ran out of time said
-    that day goes on (docs/deploy.md)."""
+    """The minute a backfill's first day is read from: 0, or the event's `first_time` (HH:MM):
+    where the answer of a run that ran out of time said that day goes on (its `continue_event`,
+    docs/deploy.md); the days after it are read from 00:00."""
     check_event(event)
     if not explicit(event) or "first_time" not in event:
         return 0
@@ -176,8 +180,6 @@ def start_minute(event: Any, first: date, last: date) -> int:
     minute = minute_of(text) if isinstance(text, str) else None
     if minute is None:
         raise ConfigError(f"event first_time must be HH:MM (00:00-23:59), got {event!r}")
-    if first != last:
-        raise ConfigError(f"event first_time is for one day (first_day alone), got {event!r}")
     return minute
 
 
@@ -189,6 +191,11 @@ def forced(event: Any) -> bool:
     if not isinstance(event["force"], bool):
         raise ConfigError(f"event force must be true or false, got {event!r}")
     return bool(event["force"])
+
+
+def asked_last(event: Any) -> date:
+    """The last day a (checked) backfill event asked for, before it is bounded by the days over."""
+    return parse_day(str(event.get("last_day") or event.get("first_day")))
 
 
 def days_to_export(event: Any, days: int, now: datetime) -> tuple[date, date]:
@@ -225,6 +232,8 @@ class Summary:
     whole_days: int = 0  # days already whole in the trail: not read again
     continue_day: date | None = None  # the time ran out: this day goes on ...
     first_time: str | None = None  # ... from this minute, HH:MM (a part boundary), at the next run
+    # A backfill that ran out of time: the event to invoke next (the schedule goes on by itself).
+    continue_event: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -237,6 +246,7 @@ class Summary:
             "whole_days": self.whole_days,
             "continue_day": None if self.continue_day is None else self.continue_day.isoformat(),
             "first_time": self.first_time,
+            "continue_event": self.continue_event,
         }
 
 
@@ -305,6 +315,12 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
             day += timedelta(days=1)
         if todo:
             stopped, rows = await _export(settings, sink, todo, budget(context), force)
+    going_on: dict[str, Any] | None = None
+    if backfill and stopped is not None:
+        going_on = {"first_day": stopped[0].isoformat(), "first_time": stopped[1]}
+        going_on["last_day"] = asked_last(event).isoformat()
+        if force:
+            going_on["force"] = True
     return Summary(
         first,
         last,
@@ -313,7 +329,9 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
         sink.deleted,
         rows,
         whole,
-        *(stopped or (None, None)),
+        continue_day=None if stopped is None else stopped[0],
+        first_time=None if stopped is None else stopped[1],
+        continue_event=going_on,
     )
 
 
@@ -365,6 +383,15 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if summary.continue_day
         else "",
     )
+    if summary.continue_event is not None:
+        log.warning(
+            "trail backfill out of time: the rest of %s from %s and the days after it are not written"
+            " yet; invoke the function next with %s (the answer's continue_event), until an answer has"
+            " none",
+            summary.continue_day,
+            summary.first_time,
+            orjson.dumps(summary.continue_event).decode(),
+        )
     sys.stdout.write(orjson.dumps({"trailExport": summary.to_json()}).decode() + "\n")
     sys.stdout.flush()
     return summary.to_json()
