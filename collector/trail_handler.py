@@ -24,10 +24,17 @@ on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
 A manual invocation may pass `{"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"}` to export
 other days (a backfill), at most MAX_DAYS_PER_RUN of them, days over only (a later last_day is
 taken as the last day that is over): each is read again from the table from 00:00 and its
-folder's other objects are removed as its new parts replace them. When the time runs out the
-answer names `continue_day` and `first_time`: pass `{"first_day": continue_day, "first_time":
-"HH:MM"}` (a one-day event; the time must be a part boundary of that day), then the days after it.
-Any other key (`first_hour`, `last_hour`, the answer's `continue_day` pasted back), an event that
+folder's other objects are removed as its new parts replace them. A day whose folder holds more
+records than the table still does (TTL expired them: the table keeps days, the trail the year) is
+refused with an error naming both counts, unless the event says `"force": true`
+(collector.trail.export.check_kept). When the time runs out the
+answer names `continue_day` and `first_time`, and `continue_event`, the event to invoke next
+(`{"first_day": continue_day, "first_time": "HH:MM", "last_day": the event's last_day}`, with
+`"force": true` when the event had it), and a WARNING line says it: the day's first parts are
+written and the objects they replace deleted, so the day is incomplete in the trail until the
+backfill is continued (the schedule never reaches a day outside its window). first_time is where
+the first day goes on (it must be a part boundary of that day); the days after it are read from
+00:00. Any other key (`first_hour`, `last_hour`, the answer's `continue_day` pasted back), an event that
 names no day or is not an object is refused with one error naming the keys taken; EventBridge's
 own scheduled event (or `null`, `{}`) is the schedule.
 """
@@ -66,7 +73,12 @@ FINAL_AFTER = timedelta(minutes=15)
 BUDGET_MARGIN = timedelta(minutes=10)
 # The keys a manual event may hold; anything else is a mistake, refused rather than taken as the
 # schedule.
-EVENT_KEYS = ("first_day", "last_day", "first_time")
+EVENT_KEYS = ("first_day", "last_day", "first_time", "force")
+# What EventBridge sends a scheduled rule's target that has no input of its own (the stack's rule):
+# an event with source aws.events and detail-type Scheduled Event, and only these keys.
+EVENTBRIDGE_KEYS = frozenset(
+    ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
+)
 
 
 @dataclass(frozen=True)
@@ -102,22 +114,31 @@ def _whole(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def scheduled(event: Any) -> bool:
-    """EventBridge's own event (the hourly rule's), or no event at all (`null`, `{}`): the
-    schedule."""
+    """EventBridge's own event (the hourly rule's: source aws.events, detail-type Scheduled Event,
+    no key EventBridge does not send), or no event at all (`null`, `{}`): the schedule."""
     if event is None or event == {}:
         return True
-    return isinstance(event, dict) and (
-        event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event"
+    return (
+        isinstance(event, dict)
+        and event.get("source") == "aws.events"
+        and event.get("detail-type") == "Scheduled Event"
+        and all(k in EVENTBRIDGE_KEYS for k in event)
     )
 
 
 def check_event(event: Any) -> None:
     """Refuse a manual event that is not an object of the keys it takes, names no day, or gives
-    first_time without first_day: one clear error rather than a run of the schedule that ignores
-    what was asked."""
+    first_time without first_day, and an EventBridge-like event that is not exactly EventBridge's
+    scheduled event (a backfill key or one of ours next to source and detail-type): one clear
+    error rather than a run of the schedule that ignores what was asked."""
     if scheduled(event):
         return
-    if not isinstance(event, dict):
+    if isinstance(event, dict) and ("source" in event or "detail-type" in event):
+        others = sorted(str(k) for k in event if k not in EVENTBRIDGE_KEYS)
+        why = "not EventBridge's scheduled event: source aws.events and detail-type Scheduled Event" + (
+            f", with keys EventBridge does not send: {', '.join(others)}" if others else ""
+        )
+    elif not isinstance(event, dict):
         why = "not a JSON object"
     elif unknown := sorted(str(k) for k in event if k not in EVENT_KEYS):
         why = ", ".join(unknown)
@@ -130,8 +151,8 @@ def check_event(event: Any) -> None:
     raise ConfigError(
         f"event {event!r} is not taken ({why}): a manual event takes first_day and last_day"
         " (YYYY-MM-DD), and first_time (HH:MM, a part boundary, with first_day alone: what an"
-        " answer's continue_day and first_time said); EventBridge's scheduled event or {} is the"
-        " schedule"
+        " answer's continue_event says), and force (true: replace a day even where the table holds"
+        " fewer records than the trail); EventBridge's scheduled event or {} is the schedule"
     )
 
 
@@ -149,9 +170,9 @@ def last_over(now: datetime) -> date:
 
 
 def start_minute(event: Any, first: date, last: date) -> int:
-    """The minute a backfill's first day is read from: 0, or the event's `first_time` (HH:MM),
-    which only a one-day backfill may give: where the answer of a run that ran out of time said
-    that day goes on (docs/deploy.md)."""
+    """The minute a backfill's first day is read from: 0, or the event's `first_time` (HH:MM):
+    where the answer of a run that ran out of time said that day goes on (its `continue_event`,
+    docs/deploy.md); the days after it are read from 00:00."""
     check_event(event)
     if not explicit(event) or "first_time" not in event:
         return 0
@@ -159,9 +180,22 @@ def start_minute(event: Any, first: date, last: date) -> int:
     minute = minute_of(text) if isinstance(text, str) else None
     if minute is None:
         raise ConfigError(f"event first_time must be HH:MM (00:00-23:59), got {event!r}")
-    if first != last:
-        raise ConfigError(f"event first_time is for one day (first_day alone), got {event!r}")
     return minute
+
+
+def forced(event: Any) -> bool:
+    """A backfill's `force`: true replaces its days even where the table holds fewer records of a
+    day than the trail (collector.trail.export.check_kept); false or absent refuses such a day."""
+    if not explicit(event) or "force" not in event:
+        return False
+    if not isinstance(event["force"], bool):
+        raise ConfigError(f"event force must be true or false, got {event!r}")
+    return bool(event["force"])
+
+
+def asked_last(event: Any) -> date:
+    """The last day a (checked) backfill event asked for, before it is bounded by the days over."""
+    return parse_day(str(event.get("last_day") or event.get("first_day")))
 
 
 def days_to_export(event: Any, days: int, now: datetime) -> tuple[date, date]:
@@ -198,6 +232,8 @@ class Summary:
     whole_days: int = 0  # days already whole in the trail: not read again
     continue_day: date | None = None  # the time ran out: this day goes on ...
     first_time: str | None = None  # ... from this minute, HH:MM (a part boundary), at the next run
+    # A backfill that ran out of time: the event to invoke next (the schedule goes on by itself).
+    continue_event: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -210,6 +246,7 @@ class Summary:
             "whole_days": self.whole_days,
             "continue_day": None if self.continue_day is None else self.continue_day.isoformat(),
             "first_time": self.first_time,
+            "continue_event": self.continue_event,
         }
 
 
@@ -253,6 +290,7 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
     first, last = days_to_export(event, trail.days, now)
     start = start_minute(event, first, last)
     backfill = explicit(event)
+    force = forced(event)
     rows = whole = 0
     stopped: tuple[date, str] | None = None
     async with contextlib.AsyncExitStack() as stack:
@@ -276,7 +314,13 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
                 todo.append((day, minute, listed))
             day += timedelta(days=1)
         if todo:
-            stopped, rows = await _export(settings, sink, todo, budget(context))
+            stopped, rows = await _export(settings, sink, todo, budget(context), force)
+    going_on: dict[str, Any] | None = None
+    if backfill and stopped is not None:
+        going_on = {"first_day": stopped[0].isoformat(), "first_time": stopped[1]}
+        going_on["last_day"] = asked_last(event).isoformat()
+        if force:
+            going_on["force"] = True
     return Summary(
         first,
         last,
@@ -285,7 +329,9 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
         sink.deleted,
         rows,
         whole,
-        *(stopped or (None, None)),
+        continue_day=None if stopped is None else stopped[0],
+        first_time=None if stopped is None else stopped[1],
+        continue_event=going_on,
     )
 
 
@@ -294,6 +340,7 @@ async def _export(
     sink: S3Sink,
     todo: list[tuple[date, int, list[str]]],
     may_start: Callable[[], bool] | None,
+    force: bool = False,
 ) -> tuple[tuple[date, str] | None, int]:
     """Export the planned days, in order, until the budget ends: (where it stopped, rows)."""
     from collector.trail.export import export_day
@@ -303,7 +350,14 @@ async def _export(
     try:
         for day, minute, listed in todo:
             done = await export_day(
-                store, sink, day, minute, existing=listed, may_start=may_start, prepare=prepare
+                store,
+                sink,
+                day,
+                minute,
+                existing=listed,
+                may_start=may_start,
+                prepare=prepare,
+                force=force,
             )
             rows += done.rows
             if done.continues is not None:
@@ -329,6 +383,15 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if summary.continue_day
         else "",
     )
+    if summary.continue_event is not None:
+        log.warning(
+            "trail backfill out of time: the rest of %s from %s and the days after it are not written"
+            " yet; invoke the function next with %s (the answer's continue_event), until an answer has"
+            " none",
+            summary.continue_day,
+            summary.first_time,
+            orjson.dumps(summary.continue_event).decode(),
+        )
     sys.stdout.write(orjson.dumps({"trailExport": summary.to_json()}).decode() + "\n")
     sys.stdout.flush()
     return summary.to_json()

@@ -200,6 +200,7 @@ def test_a_stale_object_in_a_day_is_removed_and_the_handler_takes_a_backfill_ran
         "whole_days": 0,
         "continue_day": None,
         "first_time": None,
+        "continue_event": None,
     }
     assert list(rows_in(s3, bucket)) == [key(FIRST)]
 
@@ -502,10 +503,13 @@ def test_the_window_is_the_days_over_and_a_backfill_is_bounded() -> None:
     for wrong in ("24:00", "noon", True, -1, "5:07", "05:60"):
         with pytest.raises(ConfigError, match="first_time must be HH:MM"):
             start_minute({"first_day": "2026-12-01", "first_time": wrong}, yesterday, yesterday)
-    with pytest.raises(ConfigError, match="for one day"):
+    # A continue_event's first_time with its last_day: the first day goes on from it.
+    assert (
         start_minute(
             {"first_day": "2026-12-01", "first_time": "01:00"}, yesterday - timedelta(days=1), yesterday
         )
+        == 60
+    )
     with pytest.raises(ConfigError, match="last_hour"):
         start_minute({"first_day": "2026-12-01", "last_hour": 5}, yesterday, yesterday)
     scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-12-06T00:20:00Z"}

@@ -36,6 +36,12 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         "--since", help=f"first UTC day, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days before --until)"
     )
     p.add_argument("--until", help="last UTC day, YYYY-MM-DD (default: today)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a day even where the store holds fewer of its records than the files in --out"
+        " (a table whose TTL expired them): without it such a day is refused",
+    )
     store_options(p)
 
 
@@ -82,7 +88,7 @@ async def export(args: argparse.Namespace, settings: Settings) -> int:
         raise missing_extra(error, "export") or error from None
     store = await open_for_reading(settings)
     try:
-        done = await run_export(store, FolderSink(out), since, until, on_day=_say)
+        done = await run_export(store, FolderSink(out), since, until, on_day=_say, force=args.force)
     finally:
         await store.close()
     records = sum(d.rows for d in done)

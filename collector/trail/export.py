@@ -10,11 +10,11 @@ record per key, so redeliveries never become rows. A part with no records (a day
 an empty Parquet file, so the folder still says the day is done.
 
 Right after each part is written, the folder's other objects whose minutes meet the part's are
-deleted (the hourly objects of earlier versions, parts with other boundaries); names that say no
-minutes (anything left by hand, the one-object-a-day files of earlier versions) go once the day's
-last part is written. So a reader may find a replaced range briefly missing (an old object that
-reached past the part, until the next part is written), never doubled for good: a run that
-fails between a PUT and its deletes leaves an overlap that the next run's walk repairs.
+deleted (the one-a-day and hourly objects of earlier versions, parts with other boundaries); names
+that say no minutes (anything left by hand) go once the day's last part is written. So a reader
+may find a replaced range briefly missing (an old object that reached past the part, until the
+next part is written), never doubled for good: a run that fails between a PUT and its deletes
+leaves an overlap that the next run's walk repairs.
 
 Each part is read with the store protocol's `oldest_first` (the same call on SQLite and
 DynamoDB) from its first minute, a page of PAGE_RECORDS at a time, and written as it is read into
@@ -34,9 +34,20 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from collector.config import ConfigError
 from collector.store import AuditStore
 from collector.trail import layout
-from collector.trail.layout import LAST_MINUTE, day_end, day_prefix, minute_start, part_key, span_of
+from collector.trail.footer import rows_in_file
+from collector.trail.layout import (
+    LAST_MINUTE,
+    Part,
+    day_end,
+    day_prefix,
+    minute_start,
+    most_rows,
+    part_key,
+    span_of,
+)
 
 if TYPE_CHECKING:
     from collector.trail.writer import TrailFile
@@ -46,6 +57,7 @@ __all__ = [
     "ExportedPart",
     "FolderSink",
     "Sink",
+    "TrailWouldShrink",
     "day_prefix",
     "export",
     "export_day",
@@ -65,6 +77,9 @@ class Sink(Protocol):
 
     async def list(self, prefix: str) -> list[str]:
         """The keys that start with `prefix`, sorted."""
+
+    async def rows(self, key: str) -> int | None:
+        """The rows the object's Parquet footer records; None: not a Parquet file."""
 
 
 class FolderSink:
@@ -99,6 +114,9 @@ class FolderSink:
             return []
         keys = (p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
         return sorted(k for k in keys if k.startswith(prefix) and not k.rsplit("/", 1)[-1].startswith("."))
+
+    async def rows(self, key: str) -> int | None:
+        return rows_in_file(self.root / key)
 
 
 @dataclass(frozen=True)
@@ -204,14 +222,19 @@ async def export_day(
     may_start: Callable[[], bool] | None = None,
     prepare: Callable[[], None] | None = None,
     empty: bool = True,
+    force: bool = False,
 ) -> ExportedDay:
     """Export the day's parts from minute `start` (00:00, or where an earlier part ended: the
     objects before it are kept), asking `may_start` before each part (False: stop there, the day
     goes on from that minute). Right after each part is written, the folder's other objects whose
     minutes meet the part's are deleted; names that say no minutes go after the day's last part.
     `existing` is the folder's listing, when the caller has it. `empty` False: a day with no
-    records gets no empty file (the local export), its folder is only emptied."""
+    records gets no empty file (the local export), its folder is only emptied. From 00:00 the day
+    is refused (TrailWouldShrink) where its folder holds more records than the store now does,
+    unless `force`."""
     listed = await sink.list(day_prefix(day)) if existing is None else list(existing)
+    if start == 0 and not force:
+        await check_kept(store, sink, day, listed)
     done: list[ExportedPart] = []
     deleted: list[str] = []
     minute = start
@@ -232,6 +255,34 @@ async def export_day(
     return ExportedDay(day, tuple(done), tuple(deleted), start, continues)
 
 
+class TrailWouldShrink(ConfigError):
+    """Replacing the day would lose records the trail holds and the store no longer does."""
+
+
+async def check_kept(store: AuditStore, sink: Sink, day: date, listed: Sequence[str]) -> None:
+    """Refuse to replace a day from 00:00 when the store holds fewer of its records than its
+    folder's objects do (their Parquet footers; objects whose minutes overlap counted once): the
+    table keeps a few days (TTL) and the trail the year, so a backfill of an older day would
+    otherwise swap the day's records for what is left of them. Nothing is read where the folder
+    has no named object; the store is counted only where an object holds rows."""
+    held: list[Part] = []
+    for key in listed:
+        span = span_of(day, key)
+        rows = None if span is None else await sink.rows(key)
+        if span is not None and rows:
+            held.append(Part(span[0], span[1], rows))
+    if not held:
+        return
+    trail = most_rows(held)
+    stored = sum(t.records for t in (await store.tally(day)).values())
+    if stored < trail:
+        raise TrailWouldShrink(
+            f"{day} is not replaced: the trail holds {trail} of its records, the store {stored} (TTL"
+            " may have expired the rest from the table); replacing the day would lose them. To"
+            ' replace it anyway, add "force": true to the event (or --force to export)'
+        )
+
+
 def _replaced(day: date, key: str, part: ExportedPart) -> bool:
     """Whether a part just written replaces the folder's object `key`: its minutes meet the
     part's, or it says no minutes and the part ends the day."""
@@ -250,13 +301,15 @@ async def export(
     last: date,
     on_day: Callable[[ExportedDay], None] | None = None,
     empty: bool = False,
+    force: bool = False,
 ) -> list[ExportedDay]:
     """Export each day from `first` to `last` (inclusive, UTC), oldest first, part by part: the
-    local export, where a day with no records gets no file unless `empty` (`export_day`)."""
+    local export, where a day with no records gets no file unless `empty` (`export_day`; `force`:
+    replace a day even where the store holds fewer of its records than the folder)."""
     done: list[ExportedDay] = []
     day = first
     while day <= last:
-        exported = await export_day(store, sink, day, empty=empty)
+        exported = await export_day(store, sink, day, empty=empty, force=force)
         done.append(exported)
         if on_day is not None:
             on_day(exported)

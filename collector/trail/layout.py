@@ -12,8 +12,10 @@ and went on from there gives the parts of one that did not stop. Every part has 
 with no records (a day with none is one empty part `D-0000-2359`); a small or medium day is one
 object, `...-0000-2359.parquet`.
 
-Earlier versions wrote one object per hour, `day=D/audit-trail-D-HH.parquet`: such an object covers
-minutes HH:00-HH:59 and is kept where the folder's walk (`walk`) accepts it.
+Earlier versions wrote one object a day, `day=D/audit-trail-D.parquet` (00:00-23:59), then one
+per hour, `day=D/audit-trail-D-HH.parquet` (HH:00-HH:59); an unreleased one wrote hour ranges,
+`audit-trail-D-HH-HH.parquet` (HH:00 to the second HH:59). Each such object is kept where the
+folder's walk (`walk`) accepts it, and an overlap with the parts is repaired like any other.
 
 No pyarrow here: the exporter decides from a LIST whether there is anything to write before it
 imports the writer, and the benchmarks read the rule without the `trail` extra.
@@ -38,7 +40,9 @@ from collector.trail.schema import PARTITION
 PART_ROWS = 1_000_000
 MINUTES = 24 * 60
 LAST_MINUTE = MINUTES - 1
-_NAME = re.compile(r"audit-trail-(\d{4}-\d{2}-\d{2})-(\d{2})(\d{2})?(?:-(\d{2})(\d{2}))?\.parquet")
+# A part's D-HHMM-HHMM, and the names of earlier versions: D-HH (an hour), D-HH-HH (hours, never
+# released), D alone (the whole day).
+_NAME = re.compile(r"audit-trail-(\d{4}-\d{2}-\d{2})(?:-(\d{2})(\d{2})?(?:-(\d{2})(\d{2})?)?)?\.parquet")
 
 
 @dataclass(frozen=True)
@@ -89,22 +93,27 @@ def part_key(day: date, first: int, last: int) -> str:
 
 def span_of(day: date, key: str) -> tuple[int, int] | None:
     """The minutes (first, last) an object of the day's folder covers, by its name: a part's
-    `D-HHMM-HHMM`, or an hourly object's `D-HH` (earlier versions: HH:00-HH:59); None for any
-    other name."""
+    `D-HHMM-HHMM`, or the names of earlier versions: `D` (one object a day, 00:00-23:59), `D-HH`
+    (an hour, HH:00-HH:59) and `D-HH-HH` (never released: HH:00 to the second HH:59); None for any
+    other name. Knowing the earlier names lets the walk see them overlap the parts."""
     name = key.rpartition("/")[2]
     found = _NAME.fullmatch(name)
     if key != day_prefix(day) + name or found is None or found[1] != day.isoformat():
         return None
-    if found[3] is None and found[4] is None:  # D-HH, an hourly object
-        hour = int(found[2])
-        return (hour * 60, hour * 60 + 59) if hour <= 23 else None
-    if found[3] is None or found[4] is None:
+    texts = found.groups()[1:]
+    if texts == (None, None, None, None):  # D, the whole day
+        return 0, LAST_MINUTE
+    first_hour, first_minute, last_hour, last_minute = texts
+    if first_minute is None and last_minute is None:  # D-HH or D-HH-HH, whole hours
+        first = int(str(first_hour))
+        last = first if last_hour is None else int(last_hour)
+        return (first * 60, last * 60 + 59) if first <= last <= 23 else None
+    if first_minute is None or last_hour is None or last_minute is None:
         return None
-    first_text, last_text = f"{found[2]}:{found[3]}", f"{found[4]}:{found[5]}"
-    first, last = minute_of(first_text), minute_of(last_text)
-    if first is None or last is None or first > last:
+    a, b = minute_of(f"{first_hour}:{first_minute}"), minute_of(f"{last_hour}:{last_minute}")
+    if a is None or b is None or a > b:
         return None
-    return first, last
+    return a, b
 
 
 @dataclass(frozen=True)
@@ -176,3 +185,16 @@ def boundary_error(day: date, keys: Iterable[str], minute: int) -> str | None:
     return f"{clock(minute)} is not a part boundary of {day}; its boundaries are " + ", ".join(
         clock(m) for m in found
     )
+
+
+def most_rows(held: Iterable[Part]) -> int:
+    """The most records a folder's objects surely hold apart: the most rows of objects whose
+    minutes do not meet (each record belongs to one minute, so those hold different records;
+    objects that overlap may hold the same ones). The count a replacement of the day must keep."""
+    ending: dict[int, list[Part]] = {}
+    for part in held:
+        ending.setdefault(part.last, []).append(part)
+    best = [0] * (MINUTES + 1)  # best[m]: the most rows of objects that end before minute m
+    for minute in range(MINUTES):
+        best[minute + 1] = max([best[minute], *(best[p.first] + p.rows for p in ending.get(minute, []))])
+    return best[MINUTES]

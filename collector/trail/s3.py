@@ -1,6 +1,6 @@
 """The S3 sink of a trail export: each period's object under `trail/` in the deployment's bucket.
 
-It implements collector.trail.export's Sink (put, delete, list) over one bucket and prefix. A
+It implements collector.trail.export's Sink (put, delete, list, rows) over one bucket and prefix. A
 part's object has one key (`trail/day=YYYY-MM-DD/audit-trail-YYYY-MM-DD-HHMM-HHMM.parquet`, its
 first and last minute), so exporting it again replaces it and never adds rows. An object whose
 bytes are unchanged (the writer is deterministic) is not written again: S3's ETag of a
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from collector.trail.footer import TAIL, footer_length, rows_in_footer
 
 TRAIL_PREFIX = "trail/"
 CONTENT_TYPE = "application/vnd.apache.parquet"
@@ -98,6 +100,32 @@ class S3Sink:
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return found
+
+    async def rows(self, key: str) -> int | None:
+        """The rows the object's Parquet footer records (collector.trail.footer): two ranged GETs,
+        the last TAIL bytes, then the footer with them; None: not a Parquet object."""
+        full = self.prefix + key
+        tail = await self._range(full, TAIL)
+        length = None if tail is None else footer_length(tail)
+        if tail is None or length is None:
+            return None
+        end = await self._range(full, length + TAIL)
+        if end is None or len(end) != length + TAIL:
+            return None
+        return rows_in_footer(end[:length], tail)
+
+    async def _range(self, key: str, last: int) -> bytes | None:
+        """The object's last `last` bytes (all of it when shorter); None: an empty object."""
+        try:
+            response = await self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=-{last}")
+        except Exception as error:  # botocore's ClientError, without importing botocore here
+            status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 416:  # no byte to give: an empty object
+                return None
+            raise
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        return data
 
     async def _etag(self, key: str) -> str | None:
         head = await self._head(key)

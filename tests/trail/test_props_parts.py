@@ -2,7 +2,8 @@
 contiguous parts covering 00:00-23:59 once each, each closing at the first minute it reaches
 PART_ROWS when a record follows (else at 23:59); going on from any part boundary gives the same
 parts, and the folder of the parts written so far says where to go on from. The coverage walk:
-for any folder (parts, hourly objects of earlier versions, overlaps, gaps), repairing where it
+for any folder (parts, the hourly, hour-range and one-a-day objects of earlier versions, overlaps,
+gaps), repairing where it
 says (the rule's part, then deleting what it replaces) ends with a whole day, each record once.
 And the streamed export (SQLite) writes exactly the rule's parts, stopped or not, and repairs a
 folder as the model does."""
@@ -96,23 +97,40 @@ def test_names_say_their_minutes_and_old_hourly_names_cover_their_hour(a: int, b
         "day=2026-03-01/audit-trail-2026-03-01-0060-0100.parquet",  # no minute :60
         "day=2026-03-01/audit-trail-2026-03-01-0100-0000.parquet",  # backwards
         "day=2026-03-01/audit-trail-2026-03-01-24.parquet",  # no hour 24
-        "day=2026-03-01/audit-trail-2026-03-01.parquet",  # one object a day, earlier versions
         "day=2026-03-01/left-by-hand.parquet",
     ):
         assert span_of(DAY, other) is None
+    # Earlier versions' names: one object a day, and the unreleased hour ranges D-HH-HH.
+    assert span_of(DAY, "day=2026-03-01/audit-trail-2026-03-01.parquet") == (0, LAST_MINUTE)
+    low, high = sorted((a // 60, b // 60))
+    ranged = f"day=2026-03-01/audit-trail-2026-03-01-{low:02d}-{high:02d}.parquet"
+    assert span_of(DAY, ranged) == (low * 60, high * 60 + 59)
+    if low < high:
+        assert span_of(DAY, f"day=2026-03-01/audit-trail-2026-03-01-{high:02d}-{low:02d}.parquet") is None
 
 
 # A folder: objects, each holding exactly the records of its minutes (a part of this rule, a part
-# of another PART_ROWS, an hourly object of an earlier version, a range left by a stopped export).
+# of another PART_ROWS, a range left by a stopped export, and the names of earlier versions: an
+# hourly object, an unreleased hour range D-HH-HH, one object a day).
+WHOLE_DAY = f"day={DAY}/audit-trail-{DAY}.parquet"
 spans = st.lists(
     st.one_of(
-        st.integers(0, 23).map(lambda h: (h * 60, h * 60 + 59)),
+        st.integers(0, 23).map(lambda h: f"day={DAY}/audit-trail-{DAY}-{h:02d}.parquet"),
         st.tuples(st.integers(0, LAST_MINUTE), st.integers(0, 300)).map(
-            lambda t: (t[0], min(LAST_MINUTE, t[0] + t[1]))
+            lambda t: part_key(DAY, t[0], min(LAST_MINUTE, t[0] + t[1]))
         ),
+        st.tuples(st.integers(0, 23), st.integers(0, 23)).map(
+            lambda t: f"day={DAY}/audit-trail-{DAY}-{min(t):02d}-{max(t):02d}.parquet"
+        ),
+        st.just(WHOLE_DAY),
     ),
     max_size=12,
 )
+
+
+def folder_of(keys: list[str]) -> dict[str, tuple[int, int]]:
+    found = {k: span_of(DAY, k) for k in keys}
+    return {k: span for k, span in found.items() if span is not None}
 
 
 def repaired(counts: list[int], folder: dict[str, tuple[int, int]], rows: int) -> dict[str, tuple[int, int]]:
@@ -134,10 +152,11 @@ def repaired(counts: list[int], folder: dict[str, tuple[int, int]], rows: int) -
 @settings(max_examples=400, deadline=None)
 @given(busy, part_rows, spans, st.booleans())
 def test_the_walks_repair_reaches_a_whole_day_with_every_record_once(
-    minutes: dict[int, int], rows: int, objects: list[tuple[int, int]], with_rule_parts: bool
+    minutes: dict[int, int], rows: int, objects: list[str], with_rule_parts: bool
 ) -> None:
     counts = counts_of(minutes)
-    folder = {part_key(DAY, a, b): (a, b) for a, b in objects}
+    folder = folder_of(objects)
+    assert len(folder) == len(set(objects))  # every name says its minutes
     if with_rule_parts:  # some of the rule's own parts too (a run that stopped, or failed)
         folder |= {part_key(DAY, p.first, p.last): (p.first, p.last) for p in parts(counts, 0, rows)[::2]}
     done = repaired(counts, folder, rows)
@@ -225,7 +244,7 @@ def test_the_export_writes_the_rules_parts_and_a_stopped_export_goes_on_to_the_s
 @settings(max_examples=15, deadline=None)
 @given(few, st.integers(1, 6), spans)
 def test_the_export_repairs_any_folder_to_each_record_once(
-    minutes: dict[int, int], rows: int, objects: list[tuple[int, int]]
+    minutes: dict[int, int], rows: int, objects: list[str]
 ) -> None:
     """Objects holding the records of their minutes (hourly, other boundaries, overlaps, gaps):
     exporting from where the walk says, one part a run, ends whole with every record once."""
@@ -247,9 +266,9 @@ def test_the_export_repairs_any_folder_to_each_record_once(
         _store_with(db, counts)
         out = Path(folder) / "trail"
         (out / f"day={DAY}").mkdir(parents=True)
-        for a, b in objects:
+        for name, (a, b) in folder_of(objects).items():
             held = [r for r in records if a * 60 <= _second(r) < (b + 1) * 60]
-            (out / part_key(DAY, a, b)).write_bytes(parquet_bytes(held))
+            (out / name).write_bytes(parquet_bytes(held))
         for _ in range(MINUTES + len(objects) + 1):
             start = walk(DAY, _files(out)).start
             if start is None:
