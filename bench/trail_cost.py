@@ -143,13 +143,21 @@ def athena_bytes(per_day: int, days: int) -> dict[str, int]:
 
 @cache
 def measure_starts(runs: int = 3) -> tuple[float, float]:
-    """CPU seconds of a fresh interpreter importing the exporter's handler (an idle run: it decides
-    from a LIST and imports no pyarrow), and what importing the Parquet writer adds (a run that writes).
-    The least of a few runs: the machine's noise only ever adds."""
+    """CPU seconds of a fresh interpreter that imports the exporter's handler and opens its S3
+    client (an idle run: it decides from a LIST and imports no pyarrow), and what importing the
+    Parquet writer adds (a run that writes). The least of a few runs: the machine's noise only adds."""
     code = (
-        "import time; t = time.process_time(); import collector.trail_handler; "
-        "a = time.process_time() - t; import collector.trail.writer; "
-        "print(a, time.process_time() - t - a)"
+        "import asyncio, contextlib, time\n"
+        "t = time.process_time()\n"
+        "import collector.trail_handler\n"
+        "from collector.aws import open_client\n"
+        "async def client() -> None:\n"
+        "    async with contextlib.AsyncExitStack() as stack:\n"
+        "        await open_client('s3', stack, region_name='us-east-1')\n"
+        "asyncio.run(client())\n"
+        "a = time.process_time() - t\n"
+        "import collector.trail.writer\n"
+        "print(a, time.process_time() - t - a)\n"
     )
     idle, writing = [], []
     for _ in range(runs):
@@ -158,7 +166,7 @@ def measure_starts(runs: int = 3) -> tuple[float, float]:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         whole = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         _, pyarrow = (float(x) for x in out.split())
-        idle.append(whole - pyarrow)  # the interpreter's own start, the handler's imports
+        idle.append(whole - pyarrow)  # the interpreter's own start, the handler's imports, its client
         writing.append(pyarrow)
     return min(idle), min(writing)
 
@@ -329,8 +337,8 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
         f"{PART_ROWS:,} records, as many as a run starts with {RUN_MARGIN_S:.0f} s of its {RUN_LIMIT_S} s "
         f"left, the rest by the next runs; {ROUND_TRIP_MS:g} ms waited per BatchGetItem of "
         f"{BATCH_GET_KEYS}, per MB of index and per LIST; a run's start: {LAMBDA_START_S:g} s of runtime "
-        f"(assumed) and the handler's imports ({idle_cpu * 1000:.0f} ms of CPU here), plus pyarrow's "
-        f"({pyarrow_cpu * 1000:.0f} ms here) in a run that writes; the writer on one thread "
+        f"(assumed) and the handler's imports and S3 client ({idle_cpu * 1000:.0f} ms of CPU here), "
+        f"plus pyarrow's ({pyarrow_cpu * 1000:.0f} ms here) in a run that writes; the writer on one thread "
         f"({trail[0].design.facts.export_memory_mb} MB of memory).",
         "- Athena, a month: "
         + "; ".join(f"each named query {n} times over {d} days" for d, n in QUERY_RUNS)

@@ -196,9 +196,9 @@ class TrailSettings:
     scan_limit_gb: int = 100  # Athena: BytesScannedCutoffPerQuery of the workgroup
     start_day: str = "2025-01-01"  # partition projection's first day
     export_days: int = 3  # each hourly run looks over the finished days of today's window (a lateness margin)
-    # Each hour is streamed (about 150 MB at any size, bench/trail_memory.py): memory buys CPU here,
-    # and 3008 MB (1.7 vCPU) exports the busiest hour at 10 million messages a day well inside a run.
-    export_memory_mb: int = 3008
+    # Each part is streamed (about 150 MB at any size, bench/trail_memory.py) by one thread: 1,769 MB
+    # is one full vCPU (Lambda Developer Guide), and more memory would buy cores the writer leaves idle.
+    export_memory_mb: int = 1769
     pyarrow_layer_arn: str | None = None  # otherwise the stack builds the layer (cdk/trail_layer.py)
 
 

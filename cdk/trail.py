@@ -121,7 +121,7 @@ class Trail(Construct):
                 id="ExpireReplacedExports",
                 prefix=TRAIL_PREFIX,
                 noncurrent_version_expiration=NONCURRENT_KEPT,
-                expired_object_delete_marker=True,  # a stale hour's object, deleted, leaves a marker
+                expired_object_delete_marker=True,  # a replaced object, deleted, leaves a marker
                 abort_incomplete_multipart_upload_after=Duration.days(1),
                 enabled=True,
             ),
@@ -322,8 +322,8 @@ class Trail(Construct):
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{TRAIL_PREFIX}*]",
-            "One object per UTC hour under the trail prefix, named by the hour: the prefix is the "
-            "narrowest ARN that admits every hour's object and nothing else in the bucket.",
+            "A day's parts under the trail prefix, named by their day and minutes: the prefix is the "
+            "narrowest ARN that admits every part and nothing else in the bucket.",
         )
         env = {
             **environment,

@@ -1,4 +1,4 @@
-"""The scheduled trail export (CDK `-c trail=true`): Lambda glue only; the walk is collector.trail's.
+"""The scheduled trail export (on unless CDK `-c trail=false`): Lambda glue; the walk is collector.trail's.
 
 Every hour (at minute 20) it looks at the days of its window, `COLLECTOR_TRAIL_EXPORT_DAYS` days
 counting today (today minus N-1 .. yesterday; yesterday at least), and exports only the days that
@@ -24,7 +24,8 @@ on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
 A manual invocation may pass `{"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"}` to export
 other days (a backfill), at most MAX_DAYS_PER_RUN of them, days over only (a later last_day is
 taken as the last day that is over): each is read again from the table from 00:00 and its
-folder's other objects are removed as its new parts replace them. A day whose folder holds more
+folder's other objects are removed as its new parts replace them. A day (from 00:00 or from a
+`first_time`) whose folder holds more
 records than the table still does (TTL expired them: the table keeps days, the trail the year) is
 refused with an error naming both counts, unless the event says `"force": true`
 (collector.trail.export.check_kept). When the time runs out the

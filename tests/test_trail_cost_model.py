@@ -13,7 +13,7 @@ from bench.traffic import DAYS_PER_MONTH, PROFILE, busiest_day_share
 from bench.trail_cost import RUN_LIMIT_S, RUNS_PER_DAY, Writer, exporter_month, measure_starts
 from collector.trail.layout import PART_ROWS
 
-FACTS = replace(BEFORE, trail=True, retention_days=7, export_memory_mb=3008, export_days=3)
+FACTS = replace(BEFORE, trail=True, retention_days=7, export_memory_mb=1769, export_days=3)
 WRITER = Writer(bytes_per_record=110, writer_us=20.0, decode_us=6.0, compression="zstd")
 
 

@@ -229,11 +229,13 @@ async def export_day(
     goes on from that minute). Right after each part is written, the folder's other objects whose
     minutes meet the part's are deleted; names that say no minutes go after the day's last part.
     `existing` is the folder's listing, when the caller has it. `empty` False: a day with no
-    records gets no empty file (the local export), its folder is only emptied. From 00:00 the day
-    is refused (TrailWouldShrink) where its folder holds more records than the store now does,
-    unless `force`."""
+    records gets no empty file (the local export), its folder is only emptied. The day is refused
+    (TrailWouldShrink) where its folder holds more records than the store now does, unless
+    `force`: from 00:00 or from a later minute alike, since a continuation also deletes the
+    objects its parts replace (whole-day counts: a folder the earlier parts of the same export
+    rewrote holds each of the day's records once)."""
     listed = await sink.list(day_prefix(day)) if existing is None else list(existing)
-    if start == 0 and not force:
+    if not force:
         await check_kept(store, sink, day, listed)
     done: list[ExportedPart] = []
     deleted: list[str] = []
@@ -260,7 +262,7 @@ class TrailWouldShrink(ConfigError):
 
 
 async def check_kept(store: AuditStore, sink: Sink, day: date, listed: Sequence[str]) -> None:
-    """Refuse to replace a day from 00:00 when the store holds fewer of its records than its
+    """Refuse to replace (any of) a day when the store holds fewer of its records than its
     folder's objects do (their Parquet footers; objects whose minutes overlap counted once): the
     table keeps a few days (TTL) and the trail the year, so a backfill of an older day would
     otherwise swap the day's records for what is left of them. Nothing is read where the folder

@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from collector.trail.schema import PARTITION
 
 # A part closes at the end of the first minute holding at least this many records. A part is
-# written by one exporter run (Lambda: 15 minutes, 3008 MB, 512 MB of /tmp). A minute holds at
+# written by one exporter run (Lambda: 15 minutes, one vCPU, 512 MB of /tmp). A minute holds at
 # most some tens of thousands of records even at 100 million messages a day, so a part is at most
 # about 1.05 million records: about 110 MB of Parquet (about 103 bytes a record) and about 7
 # minutes at the slowest export rate measured (about 2,500 records a second). Closing at whole

@@ -98,6 +98,33 @@ def test_a_day_the_store_holds_fewer_records_of_is_refused_unless_forced(tmp_pat
     assert _rows(out) == {f"audit-trail-{DAY}-0000-2359.parquet": 1}
 
 
+def test_a_continuation_from_a_later_minute_is_refused_too(tmp_path: Path) -> None:
+    """A backfill's `first_time` (or a continue_event sent after TTL caught up with a stalled
+    backfill) deletes the objects its parts replace as well: the same whole-day counts refuse it."""
+    db, out = tmp_path / "audit.sqlite3", tmp_path / "trail"
+    _store(db, DAY, 4)
+    _export(db, out)
+    folder = out / f"day={DAY}"
+    (folder / f"audit-trail-{DAY}-0000-2359.parquet").unlink()
+    for n in range(4):  # an earlier version's hourly objects: every hour is a boundary
+        (folder / f"audit-trail-{DAY}-{n:02d}.parquet").write_bytes(parquet_bytes([_record(DAY, n)]))
+    before = _rows(out)
+    _expire(db, DAY, 1)
+
+    async def go(start: int, force: bool) -> int:
+        store = SqliteStore(db, read_only=True)
+        try:
+            return (await export_day(store, FolderSink(out), DAY, start, force=force)).rows
+        finally:
+            await store.close()
+
+    with pytest.raises(TrailWouldShrink, match=r"holds 4 .*store 1 "):
+        run(go(60, False))
+    assert _rows(out) == before  # nothing touched
+    assert run(go(60, True)) == 0
+    assert _rows(out) == {f"audit-trail-{DAY}-00.parquet": 1, f"audit-trail-{DAY}-0100-2359.parquet": 0}
+
+
 def test_the_local_export_refuses_in_one_line_and_force_replaces(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
