@@ -27,7 +27,6 @@ parse -> [enrich] -> build the audit item -> one conditional write -> classify -
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -155,9 +154,12 @@ class Pipeline:
         try:
             return await asyncio.shield(claim)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                if await claim:
-                    await self._give_back(key, claimed, state)
+            try:
+                applied = await claim
+            except Exception:
+                applied = True  # it may have applied unseen
+            if applied:
+                await self._give_back(key, claimed, state)  # logs, never raises
             raise
         except BaseException:
             await self._give_back(key, claimed, state)  # in case it applied unseen
