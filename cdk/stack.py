@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jsii
 from aws_cdk import (
     ArnFormat,
     AssetHashType,
@@ -28,6 +27,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.asset import asset_hash
+from cdk.destinations import SendOnlyQueueDestination
 from cdk.nag import acknowledge
 from cdk.reconcile import ScheduledReconcile
 from cdk.ses import wire_ses
@@ -71,30 +71,6 @@ RETENTION = {
     3288: logs.RetentionDays.NINE_YEARS,
     3653: logs.RetentionDays.TEN_YEARS,
 }
-
-
-@jsii.implements(lambda_.IDestination)
-class SendOnlyQueueDestination:
-    """An SQS on-failure destination that grants sqs:SendMessage and nothing else.
-
-    aws_lambda_destinations.SqsDestination grants `grantSendMessages` (also GetQueueAttributes and
-    GetQueueUrl); Lambda only ever calls SendMessage with the function's role.
-    """
-
-    def __init__(self, queue: sqs.IQueue) -> None:
-        self._queue = queue
-
-    def bind(
-        self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
-    ) -> lambda_.DestinationConfig:
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="SendFailedEventsToTheFailureQueue",
-                actions=["sqs:SendMessage"],
-                resources=[self._queue.queue_arn],
-            )
-        )
-        return lambda_.DestinationConfig(destination=self._queue.queue_arn)
 
 
 class CollectorStack(Stack):

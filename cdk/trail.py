@@ -19,7 +19,6 @@ import re
 from pathlib import Path
 from typing import cast
 
-import jsii
 from aws_cdk import AssetHashType, Aws, CfnElement, Duration, RemovalPolicy, Stack, SymlinkFollowMode
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_cloudwatch as cw
@@ -35,6 +34,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk.destinations import SendOnlyQueueDestination
 from cdk.nag import acknowledge
 from cdk.settings import TrailSettings, export_reach_days
 from cdk.table import time_index_arns
@@ -353,7 +353,7 @@ class Trail(Construct):
         function.configure_async_invoke(
             retry_attempts=2,
             max_event_age=Duration.hours(6),
-            on_failure=_QueueDestination(self.failures),
+            on_failure=SendOnlyQueueDestination(self.failures, sid="SendFailedRunsToTheQueue"),
         )
         rule = events.Rule(
             self,
@@ -414,24 +414,6 @@ class Trail(Construct):
             "The target gets an empty hourly tick: a failed run is retried by Lambda and lands in the "
             "ExportFailures queue; a missed tick is covered by the next run's lateness margin.",
         )
-
-
-@jsii.implements(lambda_.IDestination)
-class _QueueDestination:
-    """The on-failure destination; the role's SendMessage is granted by the construct itself."""
-
-    def __init__(self, queue: sqs.IQueue) -> None:
-        self._queue = queue
-
-    def bind(
-        self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
-    ) -> lambda_.DestinationConfig:
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="SendFailedRunsToTheQueue", actions=["sqs:SendMessage"], resources=[self._queue.queue_arn]
-            )
-        )
-        return lambda_.DestinationConfig(destination=self._queue.queue_arn)
 
 
 # The files' qualified table name, whole: not inside a longer name (`x_workmail_collector...`,

@@ -1,0 +1,31 @@
+"""The on-failure destination every function of the stack uses: an SQS queue, send-only."""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+
+@jsii.implements(lambda_.IDestination)
+class SendOnlyQueueDestination:
+    """An SQS on-failure destination that grants sqs:SendMessage and nothing else.
+
+    aws_lambda_destinations.SqsDestination grants `grantSendMessages` (also GetQueueAttributes and
+    GetQueueUrl); Lambda only ever calls SendMessage with the function's role. `sid` names the
+    statement in the function's role policy.
+    """
+
+    def __init__(self, queue: sqs.IQueue, sid: str = "SendFailedEventsToTheFailureQueue") -> None:
+        self._queue = queue
+        self._sid = sid
+
+    def bind(
+        self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
+    ) -> lambda_.DestinationConfig:
+        fn.add_to_role_policy(
+            iam.PolicyStatement(sid=self._sid, actions=["sqs:SendMessage"], resources=[self._queue.queue_arn])
+        )
+        return lambda_.DestinationConfig(destination=self._queue.queue_arn)
