@@ -127,24 +127,19 @@ def trail_sql(query: Query, select: str = "*", database: str | None = None) -> t
         f" WHERE {PARTITION} BETWEEN ? AND ? AND received_at BETWEEN ? AND ?"
     )
     parameters: list[Any] = [since.date().isoformat(), until.date().isoformat(), _naive(since), _naive(until)]
-    if query.message_id is not None:
-        sql += " AND message_id = ?"
-        parameters.append(query.message_id)
-    if query.sender is not None:
-        sql += " AND sender = ?"
-        parameters.append(query.sender)
-    if query.recipient is not None:
-        sql += " AND contains(recipients, ?)"
-        parameters.append(query.recipient)
-    if query.source is not None:  # a record from before sources is WorkMail's, as in the stores
-        sql += " AND coalesce(source, 'WorkMail') = ?"
-        parameters.append(query.source)
-    if query.event_type is not None:
-        sql += " AND event_type = ?"
-        parameters.append(query.event_type)
-    if query.status is not None:
-        sql += " AND status = ?"
-        parameters.append(query.status)
+    filters = (
+        (query.message_id, "message_id = ?"),
+        (query.sender, "sender = ?"),
+        (query.recipient, "contains(recipients, ?)"),
+        # a record from before sources is WorkMail's, as in the stores
+        (query.source, "coalesce(source, 'WorkMail') = ?"),
+        (query.event_type, "event_type = ?"),
+        (query.status, "status = ?"),
+    )
+    for value, clause in filters:
+        if value is not None:
+            sql += f" AND {clause}"
+            parameters.append(value)
     return f"{sql} ORDER BY received_at DESC, invocation_id LIMIT {int(query.limit)}", parameters
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,14 @@ SES_ONLY: dict[str, Any] = {
     "sesConfigurationSet": "outbound",
     "sesEventDestination": "eventbridge",
 }
+
+
+def run_app(context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """`python -m cdk.app` as the CDK CLI runs it: the context in CDK_CONTEXT_JSON, nothing written."""
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": "/nonexistent-never-written"}
+    return subprocess.run(
+        [sys.executable, "-m", "cdk.app"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
 
 
 def cdk_json_context() -> dict[str, Any]:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +10,7 @@ import pytest
 
 from cdk.app import build_app
 from cdk.settings import CDK_CLI_KEYS, SettingsError, StackSettings, check_context_keys, known_context_keys
-from tests.cdk.support import BOTH, CUSTOM_CONTEXT, ORG_ID, ROOT, SES_ONLY, cdk_json_context
+from tests.cdk.support import BOTH, CUSTOM_CONTEXT, ORG_ID, ROOT, SES_ONLY, cdk_json_context, run_app
 
 EVERYTHING: dict[str, Any] = {
     **BOTH,
@@ -98,14 +94,7 @@ def test_the_cli_keys_left_alone_are_those_the_pinned_cdk_cli_keeps() -> None:
 
 def test_the_cdk_cli_hands_the_mistake_over_in_one_line() -> None:
     """As `cdk synth -c retentiondays=30` runs the app: the context arrives in CDK_CONTEXT_JSON."""
-    env = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps({"organizationId": ORG_ID, "retentiondays": "30"}),
-        "CDK_OUTDIR": "/nonexistent-never-written",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "cdk.app"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
+    result = run_app({"organizationId": ORG_ID, "retentiondays": "30"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "workmail-collector: unknown context key retentiondays (-c retentiondays=...): did you mean"

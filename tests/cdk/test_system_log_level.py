@@ -3,10 +3,6 @@ own log lines"). The synthesized levels are checked on every function in tests/c
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +10,7 @@ import pytest
 from bench.template import facts
 from cdk.app import build_app
 from cdk.settings import SettingsError, StackSettings
-from tests.cdk.support import ORG_ID, ROOT, Synth
+from tests.cdk.support import ORG_ID, Synth, run_app
 
 
 def level(**context: str) -> str:
@@ -41,14 +37,7 @@ def test_a_misspelt_key_is_refused_naming_it(tmp_path: Path) -> None:
 
 def test_the_cdk_cli_hands_a_bad_level_over_in_one_line() -> None:
     """As `cdk synth -c lambdaSystemLogLevel=verbose` runs the app: exit 2, one line on stderr."""
-    env = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps({"organizationId": ORG_ID, "lambdaSystemLogLevel": "verbose"}),
-        "CDK_OUTDIR": "/nonexistent-never-written",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "cdk.app"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
+    result = run_app({"organizationId": ORG_ID, "lambdaSystemLogLevel": "verbose"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "workmail-collector: context value lambdaSystemLogLevel must be DEBUG, INFO or WARN (Lambda's own"
