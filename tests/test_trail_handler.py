@@ -404,6 +404,22 @@ print(json.dumps({"loaded": loaded, "summary": summary.to_json()}))
 """
 
 
+def run_probe(env: dict[str, str], table: str, now: datetime, part_rows: int) -> dict[str, Any]:
+    """IDLE_PROBE in a fresh interpreter: the run's answer and the modules it loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", IDLE_PROBE, now.isoformat(), str(part_rows)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "COLLECTOR_TRAIL_EXPORT_DAYS": "3", "COLLECTOR_TABLE_NAME": table},
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return answer
+
+
 def test_an_idle_run_lists_and_imports_no_pyarrow(
     deployment: tuple[dict[str, str], Any, Backend],
 ) -> None:
@@ -415,18 +431,7 @@ def test_an_idle_run_lists_and_imports_no_pyarrow(
     window = [LAST - timedelta(days=n) for n in (2, 1)]  # COLLECTOR_TRAIL_EXPORT_DAYS 3
 
     def probe(table: str) -> dict[str, Any]:
-        result = subprocess.run(
-            [sys.executable, "-c", IDLE_PROBE, now.isoformat(), "1000000"],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **env, "COLLECTOR_TRAIL_EXPORT_DAYS": "3", "COLLECTOR_TABLE_NAME": table},
-            cwd=ROOT,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        answer: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
-        return answer
+        return run_probe(env, table, now, part_rows=1_000_000)
 
     s3.put_object(Bucket=bucket, Key=key(window[0]), Body=b"a whole day")
     s3.put_object(Bucket=bucket, Key=key(window[1], 0, 599), Body=b"a part")
@@ -456,18 +461,7 @@ def test_an_empty_day_and_a_day_whose_records_end_early_are_whole_after_their_fi
     run_async(process(backend, [start, start + timedelta(minutes=1), start + timedelta(minutes=2)]))
 
     def probe(at: datetime, table: str) -> dict[str, Any]:
-        result = subprocess.run(
-            [sys.executable, "-c", IDLE_PROBE, at.isoformat(), "2"],  # PART_ROWS 2
-            capture_output=True,
-            text=True,
-            env={**os.environ, **env, "COLLECTOR_TRAIL_EXPORT_DAYS": "3", "COLLECTOR_TABLE_NAME": table},
-            cwd=ROOT,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        answer: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
-        return answer
+        return run_probe(env, table, at, part_rows=2)
 
     first = probe(now, env["COLLECTOR_TABLE_NAME"])
     assert (first["summary"]["written"], first["summary"]["rows"]) == (3, 3)
