@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -614,21 +614,30 @@ def asset_hash(directory: Path) -> str:
     return os.path.basename(directory)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m cdk.asset [--platform x86_64]`: build (or reuse) an asset; print its folder."""
-    parser = argparse.ArgumentParser(prog="python -m cdk.asset", description=main.__doc__)
-    parser.add_argument(
-        "--platform",
-        choices=sorted(PLATFORMS),
-        default=LAMBDA_PLATFORM.name,
-        help="aarch64: what deploys (default); x86_64: the same lock and recipe, to run it on this machine",
-    )
+def build_command(
+    prog: str, doc: str, build: Callable[[Platform], Path], help_: str, argv: Sequence[str] | None
+) -> None:
+    """A build module's command line: `--platform`, build (or reuse), print the folder; a build
+    that fails is one line on stderr and exit 1."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=doc)
+    parser.add_argument("--platform", choices=sorted(PLATFORMS), default=LAMBDA_PLATFORM.name, help=help_)
     args = parser.parse_args(argv)
     try:
-        print(build_asset(platform=PLATFORMS[args.platform]))
+        print(build(PLATFORMS[args.platform]))
     except AssetBuildError as error:
-        print(f"cdk.asset: {error}", file=sys.stderr)
+        print(f"{prog}: {error}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m cdk.asset [--platform x86_64]`: build (or reuse) an asset; print its folder."""
+    build_command(
+        "cdk.asset",
+        main.__doc__ or "",
+        lambda platform: build_asset(platform=platform),
+        "aarch64: what deploys (default); x86_64: the same lock and recipe, to run it on this machine",
+        argv,
+    )
 
 
 if __name__ == "__main__":

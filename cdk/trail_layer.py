@@ -12,20 +12,17 @@ folder holding a link to the cached build, which the CDK asset follows.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from cdk.asset import (
     BUILD_DIR,
     LAMBDA_PLATFORM,
-    PLATFORMS,
     REPO_ROOT,
-    AssetBuildError,
     Platform,
     Recipe,
     build,
+    build_command,
 )
 
 TRAIL_LAYER = Recipe(
@@ -61,19 +58,13 @@ def build_layer(root: Path = REPO_ROOT, platform: Platform = LAMBDA_PLATFORM) ->
 
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m cdk.trail_layer`: build (or reuse) the exporter's layer; print its folder."""
-    parser = argparse.ArgumentParser(prog="python -m cdk.trail_layer", description=main.__doc__)
-    parser.add_argument(
-        "--platform",
-        choices=sorted(PLATFORMS),
-        default=LAMBDA_PLATFORM.name,
-        help="aarch64: what deploys (default); x86_64: the same lock, to run the exporter here",
+    build_command(
+        "cdk.trail_layer",
+        main.__doc__ or "",
+        lambda platform: build_layer(platform=platform),
+        "aarch64: what deploys (default); x86_64: the same lock, to run the exporter here",
+        argv,
     )
-    args = parser.parse_args(argv)
-    try:
-        print(build_layer(platform=PLATFORMS[args.platform]))
-    except AssetBuildError as error:
-        print(f"cdk.trail_layer: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
