@@ -28,6 +28,20 @@ from cdk.stack import CollectorStack
 
 ROOT = Path(__file__).resolve().parents[2]
 ORG_ID = "m-0123456789abcdef0123456789abcdef"
+# What Lambda's Python 3.13 runtime sets for every function, with test credentials: the probes that
+# run an asset as Lambda would start from this.
+LAMBDA_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "TZ": "UTC",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+}
 TRACE_ID = "Trace"  # the trace widget's construct id in cdk/stack.py
 TRAIL_ID = "Trail"  # the trail's (on by default): its exporter, log group, role, queue and alarm
 CUSTOM_CONTEXT: dict[str, Any] = {

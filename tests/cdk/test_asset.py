@@ -41,7 +41,7 @@ from cdk.asset import (
     runtime_requirements,
 )
 from collector.sampling import generate_events
-from tests.cdk.support import ROOT
+from tests.cdk.support import LAMBDA_ENV, ROOT
 
 EM_AARCH64 = 183
 PROBE = Path(__file__).with_name("asset_probe.py")
@@ -463,18 +463,9 @@ def run_probe(python: Interpreter, spec: dict[str, Any], env: dict[str, str]) ->
 def probe_env(moto: str, flow: str, **collector: str) -> dict[str, str]:
     """Lambda's variables and the collector's, as the synthesized template sets them."""
     return {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "TZ": "UTC",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
+        **LAMBDA_ENV,
         "AWS_ENDPOINT_URL": moto,
         "AWS_ENDPOINT_URL_WORKMAILMESSAGEFLOW": flow,
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "AWS_LAMBDA_FUNCTION_NAME": "WorkMailCollector-Function",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",

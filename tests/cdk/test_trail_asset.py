@@ -26,6 +26,7 @@ from collector.store.dynamodb import DynamoDbStore
 from collector.trail.export import FolderSink, export
 from collector.trail.layout import part_key
 from collector.trail.s3 import TRAIL_PREFIX
+from tests.cdk.support import LAMBDA_ENV
 from tests.conftest import make_table, run
 
 pytestmark = pytest.mark.dynamodb
@@ -66,18 +67,9 @@ def test_the_exporter_runs_from_its_asset_and_layer_and_writes_a_local_exports_b
     bucket = f"trail-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     env = {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "TZ": "UTC",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
+        **LAMBDA_ENV,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
         "AWS_ENDPOINT_URL_S3": moto_endpoint,
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "AWS_LAMBDA_FUNCTION_NAME": "WorkMailCollector-TrailFunction",
         "COLLECTOR_STORE": "dynamodb",
         "COLLECTOR_TABLE_NAME": table,
