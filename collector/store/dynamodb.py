@@ -63,9 +63,12 @@ T = TypeVar("T")
 
 
 def to_attribute(value: Any) -> dict[str, Any]:
-    """Encode the plain types audit items hold (str, bool, int, float, list, dict, None)."""
+    """Encode the plain types audit items hold (str, bool, int, float, list, dict, None; bytes for
+    an index page's entries, collector/store/pages.py)."""
     if isinstance(value, str):
         return {"S": value}
+    if isinstance(value, bytes):
+        return {"B": value}
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, int | float):
@@ -91,6 +94,8 @@ def from_attribute(attribute: dict[str, Any]) -> Any:
         return {k: from_attribute(v) for k, v in value.items()}
     if kind == "NULL":
         return None
+    if kind == "B":
+        return bytes(value)
     raise TypeError(f"unexpected DynamoDB type {kind}")
 
 
