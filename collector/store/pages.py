@@ -97,32 +97,37 @@ def _expiry(image: Mapping[str, Any]) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def change_of(
+def changes_of(
     event_name: str,
     new_image: Mapping[str, Any] | None,
     old_image: Mapping[str, Any] | None,
     version: tuple[int, int],
     *,
     by_ttl: bool = False,
-) -> Change | None:
-    """The index change one stream record makes (images decoded), or None when the index would not
-    change: an item that is not a record, a MODIFY that leaves receivedAt and the index attributes
-    as they were (a replay's count state), a deletion by TTL."""
+) -> list[Change]:
+    """The index changes one stream record makes (images decoded): none when the index would not
+    change (an item that is not a record, a MODIFY that leaves receivedAt and the index attributes
+    as they were, a deletion by TTL); a tombstone at the old place as well when a MODIFY moves the
+    record to another receivedAt, so its old minute no longer lists it."""
+    old = _indexed(old_image)
     if event_name == "REMOVE":
-        old = _indexed(old_image)
         if old is None or by_ttl:
-            return None
+            return []
         key, day, at, _ = old
-        return Change(key, day, at, {}, version, gone=True, expires_at=_expiry(old_image or {}))
+        return [Change(key, day, at, {}, version, gone=True, expires_at=_expiry(old_image or {}))]
     new = _indexed(new_image)
     if new is None:
-        return None
-    if event_name == "MODIFY":
-        old = _indexed(old_image)
-        if old is not None and old[1:] == new[1:] and _expiry(old_image or {}) == _expiry(new_image or {}):
-            return None
+        return []
     key, day, at, attributes = new
-    return Change(key, day, at, attributes, version, expires_at=_expiry(new_image or {}))
+    entry = Change(key, day, at, attributes, version, expires_at=_expiry(new_image or {}))
+    if event_name != "MODIFY" or old is None:
+        return [entry]
+    if old[1:] == new[1:] and _expiry(old_image or {}) == _expiry(new_image or {}):
+        return []
+    if old[1:3] == new[1:3]:
+        return [entry]
+    moved = Change(old[0], old[1], old[2], {}, version, gone=True, expires_at=_expiry(old_image or {}))
+    return [moved, entry]
 
 
 def _pack(entries: list[dict[str, Any]]) -> bytes:
