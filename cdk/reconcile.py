@@ -1,7 +1,8 @@
 """The optional scheduled reconcile (`-c reconcile=true`): the last five days, every day at 01:30 UTC.
 
 Same code asset as the collector, another handler (`collector.reconcile_handler.handler`), and a
-role of its own that can only read: Query on the table's time index and GetMetricData. With
+role of its own that can only read: Query on the table's time index, BatchGetItem of its index pages
+only (a `dynamodb:LeadingKeys` condition on `page#`, collector/store/pages.py), and GetMetricData. With
 `-c reconcileFix=true` it may also write corrections: PutMetricData only into the collector's
 namespace (a `cloudwatch:namespace` condition), and GetItem/PutItem only on ledger items (a
 `dynamodb:LeadingKeys` condition on the `reconcile:` prefix), never on a record.
@@ -22,6 +23,7 @@ from cdk.nag import acknowledge
 from cdk.settings import StackSettings
 from cdk.table import time_index_arns
 from collector.reconcile import LEDGER_PREFIX
+from collector.store.pages import PAGE_PREFIX
 
 HANDLER = "collector.reconcile_handler.handler"
 TIMEOUT = Duration.minutes(5)
@@ -61,6 +63,14 @@ class ScheduledReconcile(Construct):
                 # During a migration from the unsharded time index, the reader uses it until the
                 # sharded one is ACTIVE (collector/store/dynamodb.py): both, while the table has both.
                 resources=time_index_arns(table, settings.legacy_indexes),
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadIndexPages",
+                actions=["dynamodb:BatchGetItem"],
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{PAGE_PREFIX}*"]}},
             )
         )
         self.role.add_to_policy(

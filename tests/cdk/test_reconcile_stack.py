@@ -104,7 +104,11 @@ def test_the_role_reads_and_writes_only_what_it_must(reconcile_synth: Synth) -> 
         "cloudwatch:PutMetricData",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",
     }
+    pages = found["dynamodb:BatchGetItem"]  # the time index's pages, never a record
+    assert pages["Resource"] == {"Fn::GetAtt": [table, "Arn"]}
+    assert pages["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["page#*"]}}
     assert found["dynamodb:Query"]["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [table, "Arn"]}, f"/index/{TIME_INDEX.name}"]]
     }
@@ -137,7 +141,8 @@ def test_without_fix_it_cannot_write(asset_dir: Path) -> None:
     )
     template = Template.from_stack(stack).to_json()
     role = stack.get_logical_id(reconcile.role.node.default_child)  # type: ignore[arg-type]
-    assert set(grants(template, role)) == {"dynamodb:Query", "cloudwatch:GetMetricData"}
+    reads = {"dynamodb:Query", "dynamodb:BatchGetItem", "cloudwatch:GetMetricData"}
+    assert set(grants(template, role)) == reads
     variables = template["Resources"][stack.get_logical_id(reconcile.function.node.default_child)]  # type: ignore[arg-type]
     assert variables["Properties"]["Environment"]["Variables"]["COLLECTOR_RECONCILE_FIX"] == "false"
 
