@@ -37,7 +37,9 @@ from collector.store.schema import AUDIT_TABLE, SHARD_ATTRIBUTE, TIME_INDEX_ATTR
 PAGE_PREFIX = "page#"
 ENTRIES = "entries"  # the page's compressed entries (Binary)
 ENTRY_COUNT = "entryCount"
-VERSION = "_version"  # an entry's [ApproximateCreationDateTime, SequenceNumber]
+# An entry's [ApproximateCreationDateTime in ms, SequenceNumber as a decimal string]: DynamoDB's
+# sequence numbers run to 40 digits, beyond the 64-bit integers of a page's JSON.
+VERSION = "_version"
 GONE = "_gone"  # a tombstone: the record was deleted
 # The minute a page covers, as its time-index sort key: "YYYY-MM-DDTHH:MM" sorts just before every
 # receivedAt of that minute ("YYYY-MM-DDTHH:MM:SS.mmmZ") and after every earlier one.
@@ -71,7 +73,8 @@ class Change:
     expires_at: int | None = None
 
     def entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {KEY: self.key, "receivedAt": self.received_at, VERSION: list(self.version)}
+        stamp = [self.version[0], str(self.version[1])]
+        entry: dict[str, Any] = {KEY: self.key, "receivedAt": self.received_at, VERSION: stamp}
         if self.gone:
             entry[GONE] = True
         else:
@@ -108,7 +111,8 @@ def changes_of(
     """The index changes one stream record makes (images decoded): none when the index would not
     change (an item that is not a record, a MODIFY that leaves receivedAt and the index attributes
     as they were, a deletion by TTL); a tombstone at the old place as well when a MODIFY moves the
-    record to another receivedAt, so its old minute no longer lists it."""
+    record to another minute, so its old minute no longer lists it (within one minute the new entry
+    replaces the old one there: a tombstone of the same version would hide it)."""
     old = _indexed(old_image)
     if event_name == "REMOVE":
         if old is None or by_ttl:
@@ -124,7 +128,7 @@ def changes_of(
         return [entry]
     if old[1:] == new[1:] and _expiry(old_image or {}) == _expiry(new_image or {}):
         return []
-    if old[1:3] == new[1:3]:
+    if day_shard(old[1], key) == day_shard(day, key) and minute_of(old[2]) == minute_of(at):
         return [entry]
     moved = Change(old[0], old[1], old[2], {}, version, gone=True, expires_at=_expiry(old_image or {}))
     return [moved, entry]
