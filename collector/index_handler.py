@@ -30,6 +30,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -58,6 +59,8 @@ BACKOFF_MOST = 2.0
 # record the same way, so its page entry is left to expire with its page).
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 KEY = AUDIT_TABLE.partition_key
+SEQUENCE_DIGITS = 18  # of a stream sequence number, kept in an entry's version (a 64-bit integer)
+MAX_EPOCH_SECONDS = 10**11  # an ApproximateCreationDateTime beyond this is no time
 # The attributes `pages.changes_of` reads: only these are decoded from an image.
 READ = (KEY, "receivedDay", "receivedAt", *TIME_INDEX_ATTRIBUTES, AUDIT_TABLE.ttl_attribute)
 
@@ -84,19 +87,36 @@ def _value(attribute: Any) -> Any:
     return from_attribute(attribute)
 
 
+def _fits(value: Any) -> bool:
+    """Whether a page's JSON can hold the value: a DynamoDB number may reach 38 digits or 1e125,
+    JSON entries take 64-bit integers and finite floats, and no binary."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int | float):  # a float too: an expiry becomes an integer
+        return math.isfinite(value) and -(2**63) <= value < 2**63
+    if isinstance(value, list):
+        return all(_fits(v) for v in value)
+    if isinstance(value, dict):
+        return all(_fits(v) for v in value.values())
+    return False
+
+
 def _image(raw: Any) -> Item | None:
     """The attributes of an image the index reads, decoded; None without an image. An attribute
-    of a type the audit codec does not know (an item that is not ours) is left out, which makes
-    the image no record when it is one of the three a record needs."""
+    of a type the audit codec does not know, or a number no page can hold (an item that is not
+    ours), is left out, which makes the image no record when it is one of the three a record
+    needs."""
     if not isinstance(raw, dict):
         return None
     image: Item = {}
     for name in READ:
         if name in raw:
             try:
-                image[name] = _value(raw[name])
+                value = _value(raw[name])
             except (TypeError, ValueError, AttributeError):
                 continue
+            if _fits(value):
+                image[name] = value
     return image
 
 
@@ -109,18 +129,25 @@ def _page_key(ddb: Mapping[str, Any]) -> bool:
 
 
 def _version(ddb: Mapping[str, Any]) -> tuple[int, int]:
-    """(ApproximateCreationDateTime in milliseconds, SequenceNumber): a key's changes share one
-    stream shard, in order, so the later change has the greater version."""
+    """(ApproximateCreationDateTime in milliseconds, SequenceNumber's last SEQUENCE_DIGITS digits):
+    a key's changes share one stream shard, in order, so the later change has the greater
+    version. A page's entries are JSON of 64-bit integers, and DynamoDB's sequence numbers run to
+    40 digits: their tail orders two changes of one key within one second (the time decides
+    otherwise) unless those 18 digits wrap between them."""
     at, sequence = ddb.get("ApproximateCreationDateTime"), ddb.get("SequenceNumber")
-    try:
-        if isinstance(at, bool) or not isinstance(at, int | float):
-            raise TypeError
-        return int(at * 1000), int(str(sequence))
-    except (TypeError, ValueError):
-        raise StreamEventError(
-            "a stream record of an audit record has no ApproximateCreationDateTime (seconds) and"
-            f" SequenceNumber (digits): got {at!r} and {sequence!r}"
-        ) from None
+    if (
+        isinstance(at, int | float)
+        and not isinstance(at, bool)
+        and 0 <= at < MAX_EPOCH_SECONDS
+        and isinstance(sequence, str)
+        and sequence.isascii()
+        and sequence.isdigit()
+    ):
+        return int(at * 1000), int(sequence[-SEQUENCE_DIGITS:])
+    raise StreamEventError(
+        "a stream record of an audit record has no ApproximateCreationDateTime (seconds) and"
+        f" SequenceNumber (digits): got {at!r} and {sequence!r}"
+    )
 
 
 def changes_of_event(event: Any) -> tuple[int, list[pages.Change]]:
@@ -141,8 +168,21 @@ def changes_of_event(event: Any) -> tuple[int, list[pages.Change]]:
         if not any(image and all(isinstance(image.get(a), str) for a in READ[:3]) for image in (new, old)):
             continue  # no record: nothing the index lists
         by_ttl = record.get("userIdentity") == TTL_IDENTITY
-        changes += pages.changes_of(str(record.get("eventName")), new, old, _version(ddb), by_ttl=by_ttl)
+        changes += _within_minute(
+            pages.changes_of(str(record.get("eventName")), new, old, _version(ddb), by_ttl=by_ttl)
+        )
     return len(records), changes
+
+
+def _within_minute(changes: list[pages.Change]) -> list[pages.Change]:
+    """A record moved within one minute needs no tombstone there: its new entry, of the same
+    version, replaces the old one in that minute's listing, and a tombstone of equal version
+    sorted after it (a move to an earlier second) would hide the record."""
+    if len(changes) == 2 and changes[0].gone and not changes[1].gone:
+        moved, entry = changes
+        if (moved.day, pages.minute_of(moved.received_at)) == (entry.day, pages.minute_of(entry.received_at)):
+            return [entry]
+    return changes
 
 
 async def write_pages(client: Any, table: str, items: Sequence[Item]) -> None:
