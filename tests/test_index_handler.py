@@ -39,6 +39,15 @@ SAMPLE = PUBLIC / "dynamodb" / "sam-cli-dynamodb-update.template.json"
 SAMPLE_MAPPING = PUBLIC / "dynamodb" / "sam-cli-event-mapping.dynamodb.EXTRACT.json"
 
 
+def stream_table(dynamodb: Any) -> str:
+    """A new audit table whose stream carries new and old images, as the stack's does."""
+    table = f"audit-{uuid.uuid4().hex[:12]}"
+    request = AUDIT_TABLE.create_table_request(table)
+    request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    dynamodb.create_table(**request)
+    return table
+
+
 @pytest.fixture
 def deployment(
     dynamodb_local: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
@@ -47,10 +56,7 @@ def deployment(
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
     dynamodb = boto3.client("dynamodb", endpoint_url=dynamodb_local, region_name="us-east-1")
-    table = f"audit-{uuid.uuid4().hex[:12]}"
-    request = AUDIT_TABLE.create_table_request(table)
-    request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    dynamodb.create_table(**request)
+    table = stream_table(dynamodb)
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     bucket = f"trail-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
