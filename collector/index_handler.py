@@ -72,12 +72,12 @@ class StreamEventError(ValueError):
 @dataclass(frozen=True)
 class Summary:
     records: int  # stream records in the batch
-    changes: int  # index changes they make (entries and tombstones)
+    entries: int  # page entries they make (records and tombstones)
     pages: int  # page items written
     marked: int  # late markers left
 
     def to_json(self) -> dict[str, int]:
-        return {"records": self.records, "changes": self.changes, "pages": self.pages, "marked": self.marked}
+        return {"records": self.records, "entries": self.entries, "pages": self.pages, "marked": self.marked}
 
 
 def _value(attribute: Any) -> Any:
@@ -236,9 +236,9 @@ def handler(event: Any, context: Any) -> dict[str, int]:
     log.setLevel(level)
     summary = asyncio.run(run(event, os.environ, utc_now()))
     log.info(
-        "index pages: %d stream records, %d changes, %d pages written, %d late markers",
+        "index pages: %d stream records, %d entries, %d pages written, %d late markers",
         summary.records,
-        summary.changes,
+        summary.entries,
         summary.pages,
         summary.marked,
     )

@@ -174,7 +174,7 @@ def test_a_batch_pages_every_record_once_whatever_its_deliveries(
     written = page_items(dynamodb, table)
     assert summary == {
         "records": len(records) + 1,
-        "changes": len(records),
+        "entries": len(records),
         "pages": len(written),
         "marked": summary["marked"],
     }
@@ -202,7 +202,7 @@ def test_a_batch_pages_every_record_once_whatever_its_deliveries(
     assert page_records
     assert handler({"Records": page_records}, None) == {
         "records": len(page_records),
-        "changes": 0,
+        "entries": 0,
         "pages": 0,
         "marked": 0,
     }
@@ -226,14 +226,14 @@ def test_a_change_and_a_deletion_by_hand_are_paged_and_a_deletion_by_ttl_is_not(
 
     summary = handler(event, None)
     # 4 inserts, the move (a tombstone at the old minute and the new entry), the purge's tombstone.
-    assert (summary["changes"], summary["marked"]) == (4 + 2 + 1, 0)
+    assert (summary["entries"], summary["marked"]) == (4 + 2 + 1, 0)
     assert listed(dynamodb, table) == {
         str(records[0][KEY]): entry_of(records[0]),  # deleted by TTL: left to expire with its page
         str(moved[KEY]): entry_of(moved),
         str(records[3][KEY]): entry_of(records[3]),
     }
     # The TTL deletion alone changes nothing.
-    assert handler({"Records": event["Records"][-1:]}, None)["changes"] == 0
+    assert handler({"Records": event["Records"][-1:]}, None)["entries"] == 0
 
 
 def test_the_public_sample_event_goes_through_and_pages_nothing(
@@ -247,7 +247,7 @@ def test_the_public_sample_event_goes_through_and_pages_nothing(
     monkeypatch.setenv("COLLECTOR_STORE", "dynamodb")
     monkeypatch.setenv("COLLECTOR_TABLE_NAME", "no-such-table")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # a request would fail
-    assert handler(event, None) == {"records": 3, "changes": 0, "pages": 0, "marked": 0}
+    assert handler(event, None) == {"records": 3, "entries": 0, "pages": 0, "marked": 0}
 
 
 @pytest.mark.parametrize(

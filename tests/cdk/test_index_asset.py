@@ -58,7 +58,7 @@ def test_the_consumer_runs_from_the_asset_and_pages_a_real_stream(
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["outside"] == [] and report["version"] == [3, 13]
     written = page_items(dynamodb, table)
-    assert report["answer"] == {"records": 3, "changes": 3, "pages": len(written), "marked": len(written)}
+    assert report["answer"] == {"records": 3, "entries": 3, "pages": len(written), "marked": len(written)}
     answer = s3.list_objects_v2(Bucket=bucket, Prefix=late.LATE_PREFIX)
     assert sorted(o["Key"] for o in answer["Contents"]) == sorted(
         late.marker_key(DAY.date().isoformat(), k) for k in written
