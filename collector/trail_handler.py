@@ -8,11 +8,27 @@ of earlier versions, HH:00-HH:59) say where it stands: a day covered 00:00-23:59
 overlap is whole and not read again (a day with no records has its empty part, so it is whole
 too); otherwise the export goes on from the minute the walk names, part by part (the layout's
 rule), deleting the objects each new part replaces right after writing it. A run with nothing to
-do makes those LISTs and nothing else: no store opened, no pyarrow imported (23 runs of 24 a day).
+do makes those LISTs, and one LIST of `late/` more (below), and nothing else: no store opened, no
+pyarrow imported (23 runs of 24 a day).
 Before each part it asks Lambda for the time left; under BUDGET_MARGIN it stops cleanly and its
 answer names the day and minute the next run goes on from. Unchanged bytes are not rewritten
 (collector.trail.s3). A failed run raises: Lambda retries it twice, then hands it to the
 on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
+
+Late markers (collector/trail/late.py): with the time index paged from the table's stream, a
+record may reach the index after its day was exported; the index consumer then leaves a marker
+`late/day=D/<page key>`. Each scheduled run lists them (one LIST of `late/`, before any export)
+and exports each marked day that is over and within the table's reach (COLLECTOR_RETENTION_DAYS:
+no record of it expired yet) again, from the part boundary at or before the earliest marked
+minute (00:00 at the latest): the table holds the records, so no `force` is needed. The markers
+listed before the run are cleared once the minutes they name are read again: all of them when the
+day is whole; when the time runs out first, those before the stop, and a marker for the minute
+it stopped at keeps the day marked, so the next run goes on from there. A marker left during the
+export is not cleared: the next run reads its day again. A day the store holds fewer records of
+than the trail (check_kept) is logged, not exported, and its markers kept; a marked day beyond
+the table's reach cannot be read again: its markers are cleared with a WARNING naming the day.
+So the exporter may list `late/`, and delete and put objects under it (the marker it leaves where
+it stopped).
 
 | variable | meaning |
 |---|---|
@@ -45,11 +61,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
@@ -57,7 +75,8 @@ from collector.aws import open_client
 from collector.clock import parse_day, utc_now
 from collector.config import ConfigError, Settings
 from collector.runtime import open_store
-from collector.trail.layout import boundary_error, clock, day_prefix, minute_of, walk
+from collector.trail import late
+from collector.trail.layout import MINUTES, boundary_error, clock, day_prefix, minute_of, walk
 from collector.trail.s3 import LOCK_MODES, ObjectLock, S3Sink
 
 log = logging.getLogger("workmail_collector")
@@ -235,6 +254,8 @@ class Summary:
     first_time: str | None = None  # ... from this minute, HH:MM (a part boundary), at the next run
     # A backfill that ran out of time: the event to invoke next (the schedule goes on by itself).
     continue_event: dict[str, Any] | None = None
+    late_days: int = 0  # marked days read again (collector/trail/late.py)
+    late_cleared: int = 0  # late markers those reads answered, deleted
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -294,10 +315,15 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
     force = forced(event)
     rows = whole = 0
     stopped: tuple[date, str] | None = None
+    late_days: dict[date, list[str]] = {}
+    cleared = 0
     async with contextlib.AsyncExitStack() as stack:
         client = await open_client("s3", stack)
         sink = S3Sink(client, trail.bucket, now, lock=trail.lock)
-        todo: list[tuple[date, int, list[str]]] = []  # from one LIST per day, before any read
+        # Listed before any export of this run begins: each marker listed is answered by a read
+        # of its minute that starts after it.
+        marks = {} if backfill else await late.marked(client, trail.bucket)
+        plan: dict[date, tuple[int, list[str]]] = {}  # from one LIST per day, before any read
         day = first
         while day <= last:
             listed = await sink.list(day_prefix(day))
@@ -312,10 +338,37 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
             if minute is None:
                 whole += 1
             else:
-                todo.append((day, minute, listed))
+                plan[day] = (minute, listed)
             day += timedelta(days=1)
+        for day, keys in sorted(marks.items()):
+            if day > last_over(now):
+                continue  # not over: its export is still to come, and the markers wait for it
+            if not in_reach(day, now, settings.retention_days):
+                log.warning(
+                    "late markers of %s cleared without a new export: the table keeps %d days, so"
+                    " the day's records are no longer all in it; records of %s indexed after its"
+                    " export may be missing from the trail",
+                    day,
+                    settings.retention_days,
+                    day,
+                )
+                await late.clear(client, trail.bucket, keys)
+                cleared += len(keys)
+                continue
+            listed = plan[day][1] if day in plan else await sink.list(day_prefix(day))
+            from_minute = late_start(day, listed, min(marker_minute(day, k) for k in keys))
+            if day in plan:
+                from_minute = min(from_minute, plan[day][0])
+            elif first <= day <= last:
+                whole -= 1  # whole by its walk, counted above, and read again now
+            plan[day] = (from_minute, listed)
+            late_days[day] = keys
+        todo = [(d, m, listed) for d, (m, listed) in sorted(plan.items())]
         if todo:
-            stopped, rows = await _export(settings, sink, todo, budget(context), force)
+            stopped, rows, read = await _export(settings, sink, todo, budget(context), force, set(late_days))
+            for day, keys in late_days.items():
+                if day in read:
+                    cleared += await _answered(client, trail.bucket, day, keys, *read[day])
     going_on: dict[str, Any] | None = None
     if backfill and stopped is not None:
         going_on = {"first_day": stopped[0].isoformat(), "first_time": stopped[1]}
@@ -333,7 +386,44 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
         continue_day=None if stopped is None else stopped[0],
         first_time=None if stopped is None else stopped[1],
         continue_event=going_on,
+        late_days=len(late_days),
+        late_cleared=cleared,
     )
+
+
+def in_reach(day: date, now: datetime, retention_days: int) -> bool:
+    """Whether the table still holds every record of `day`: its first expire retention_days after
+    its 00:00 (0: records never expire)."""
+    return not retention_days or now < datetime.combine(day, time(), UTC) + timedelta(days=retention_days)
+
+
+_MINUTE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})")
+
+
+def marker_minute(day: date, key: str) -> int:
+    """The minute of the day a marker names (its page key's `YYYY-MM-DDTHH:MM`); 0 when it names
+    none of that day, so that the day is read from 00:00."""
+    found = _MINUTE.search(unquote(key.rsplit("/", 1)[-1]))
+    if found is None or found[1] != day.isoformat():
+        return 0
+    minute = int(found[2]) * 60 + int(found[3])
+    return minute if minute < MINUTES else 0
+
+
+def late_start(day: date, listed: list[str], earliest: int) -> int:
+    """Where a marked day is read again from: the last part boundary of its folder at or before
+    the earliest marked minute (00:00 at the latest), so the parts before it are kept."""
+    return max(b for b in walk(day, listed).boundaries if b <= earliest)
+
+
+async def _answered(client: Any, bucket: str, day: date, keys: list[str], first: int, end: int) -> int:
+    """Clear the markers (listed before the run) of the minutes this run read again, first..end-1;
+    a day left unfinished (end before midnight) stays marked at the minute it goes on from."""
+    done = [k for k in keys if first <= marker_minute(day, k) < end]
+    await late.clear(client, bucket, done)
+    if end < MINUTES:
+        await late.mark(client, bucket, day.isoformat(), f"continue#{day.isoformat()}T{clock(end)}")
+    return len(done)
 
 
 async def _export(
@@ -342,30 +432,42 @@ async def _export(
     todo: list[tuple[date, int, list[str]]],
     may_start: Callable[[], bool] | None,
     force: bool = False,
-) -> tuple[tuple[date, str] | None, int]:
-    """Export the planned days, in order, until the budget ends: (where it stopped, rows)."""
-    from collector.trail.export import export_day
+    late_days: set[date] | None = None,
+) -> tuple[tuple[date, str] | None, int, dict[date, tuple[int, int]]]:
+    """Export the planned days, in order, until the budget ends: (where it stopped, rows, and for
+    each day read the minutes read, first and end). A late day (`late_days`) the store holds fewer
+    records of than the trail is logged and passed over, its markers kept; any other such day
+    fails the run, as before."""
+    from collector.trail.export import TrailWouldShrink, export_day
 
     store = await open_store(settings)
     rows = 0
+    read: dict[date, tuple[int, int]] = {}
     try:
         for day, minute, listed in todo:
-            done = await export_day(
-                store,
-                sink,
-                day,
-                minute,
-                existing=listed,
-                may_start=may_start,
-                prepare=prepare,
-                force=force,
-            )
+            try:
+                done = await export_day(
+                    store,
+                    sink,
+                    day,
+                    minute,
+                    existing=listed,
+                    may_start=may_start,
+                    prepare=prepare,
+                    force=force,
+                )
+            except TrailWouldShrink as refused:
+                if day not in (late_days or set()):
+                    raise
+                log.error("late markers of %s kept, the day is not read again: %s", day, refused)
+                continue
             rows += done.rows
+            read[day] = (minute, MINUTES if done.continues is None else done.continues)
             if done.continues is not None:
-                return (day, clock(done.continues)), rows
+                return (day, clock(done.continues)), rows, read
     finally:
         await store.close()
-    return None, rows
+    return None, rows, read
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -373,13 +475,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
     summary = asyncio.run(run(event, os.environ, utc_now(), context))
     log.info(
-        "trail export %s..%s: %d written, %d unchanged, %d days whole (not read again), %d rows%s",
+        "trail export %s..%s: %d written, %d unchanged, %d days whole (not read again), %d rows,"
+        " %d late days read again (%d markers cleared)%s",
         summary.first_day,
         summary.last_day,
         summary.written,
         summary.unchanged,
         summary.whole_days,
         summary.rows,
+        summary.late_days,
+        summary.late_cleared,
         f"; out of time, {summary.continue_day} goes on from {summary.first_time}"
         if summary.continue_day
         else "",
@@ -393,6 +498,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             summary.first_time,
             orjson.dumps(summary.continue_event).decode(),
         )
-    sys.stdout.write(orjson.dumps({"trailExport": summary.to_json()}).decode() + "\n")
+    late_read = {"days": summary.late_days, "cleared": summary.late_cleared}
+    sys.stdout.write(orjson.dumps({"trailExport": summary.to_json(), "late": late_read}).decode() + "\n")
     sys.stdout.flush()
     return summary.to_json()
