@@ -59,7 +59,6 @@ BACKOFF_MOST = 2.0
 # record the same way, so its page entry is left to expire with its page).
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 KEY = AUDIT_TABLE.partition_key
-SEQUENCE_DIGITS = 18  # of a stream sequence number, kept in an entry's version (a 64-bit integer)
 MAX_EPOCH_SECONDS = 10**11  # an ApproximateCreationDateTime beyond this is no time
 # The attributes `pages.changes_of` reads: only these are decoded from an image.
 READ = (KEY, "receivedDay", "receivedAt", *TIME_INDEX_ATTRIBUTES, AUDIT_TABLE.ttl_attribute)
@@ -129,11 +128,9 @@ def _page_key(ddb: Mapping[str, Any]) -> bool:
 
 
 def _version(ddb: Mapping[str, Any]) -> tuple[int, int]:
-    """(ApproximateCreationDateTime in milliseconds, SequenceNumber's last SEQUENCE_DIGITS digits):
+    """(ApproximateCreationDateTime in milliseconds, SequenceNumber, all of its up to 40 digits):
     a key's changes share one stream shard, in order, so the later change has the greater
-    version. A page's entries are JSON of 64-bit integers, and DynamoDB's sequence numbers run to
-    40 digits: their tail orders two changes of one key within one second (the time decides
-    otherwise) unless those 18 digits wrap between them."""
+    version (a page keeps the number as a string, collector/store/pages.py)."""
     at, sequence = ddb.get("ApproximateCreationDateTime"), ddb.get("SequenceNumber")
     if (
         isinstance(at, int | float)
@@ -143,7 +140,7 @@ def _version(ddb: Mapping[str, Any]) -> tuple[int, int]:
         and sequence.isascii()
         and sequence.isdigit()
     ):
-        return int(at * 1000), int(sequence[-SEQUENCE_DIGITS:])
+        return int(at * 1000), int(sequence)
     raise StreamEventError(
         "a stream record of an audit record has no ApproximateCreationDateTime (seconds) and"
         f" SequenceNumber (digits): got {at!r} and {sequence!r}"
@@ -168,21 +165,8 @@ def changes_of_event(event: Any) -> tuple[int, list[pages.Change]]:
         if not any(image and all(isinstance(image.get(a), str) for a in READ[:3]) for image in (new, old)):
             continue  # no record: nothing the index lists
         by_ttl = record.get("userIdentity") == TTL_IDENTITY
-        changes += _within_minute(
-            pages.changes_of(str(record.get("eventName")), new, old, _version(ddb), by_ttl=by_ttl)
-        )
+        changes += pages.changes_of(str(record.get("eventName")), new, old, _version(ddb), by_ttl=by_ttl)
     return len(records), changes
-
-
-def _within_minute(changes: list[pages.Change]) -> list[pages.Change]:
-    """A record moved within one minute needs no tombstone there: its new entry, of the same
-    version, replaces the old one in that minute's listing, and a tombstone of equal version
-    sorted after it (a move to an earlier second) would hide the record."""
-    if len(changes) == 2 and changes[0].gone and not changes[1].gone:
-        moved, entry = changes
-        if (moved.day, pages.minute_of(moved.received_at)) == (entry.day, pages.minute_of(entry.received_at)):
-            return [entry]
-    return changes
 
 
 async def write_pages(client: Any, table: str, items: Sequence[Item]) -> None:
