@@ -17,7 +17,8 @@ on-failure queue, whose alarm is TrailExportFailed (docs/deploy.md).
 
 Late markers (collector/trail/late.py): with the time index paged from the table's stream, a
 record may reach the index after its day was exported; the index consumer then leaves a marker
-`late/day=D/<page key>`. Each scheduled run lists them (one LIST of `late/`, before any export)
+`late/day=D/<page key>`. Each scheduled run lists them (one LIST of `late/`, before any export;
+a marker younger than late.SETTLE waits for the next run, so its page is in the index by then)
 and exports each marked day that is over and within the table's reach (COLLECTOR_RETENTION_DAYS:
 no record of it expired yet) again, from the part boundary at or before the earliest marked
 minute (00:00 at the latest): the table holds the records, so no `force` is needed. The markers
@@ -322,7 +323,7 @@ async def run(event: Any, env: Mapping[str, str], now: datetime, context: Any = 
         sink = S3Sink(client, trail.bucket, now, lock=trail.lock)
         # Listed before any export of this run begins: each marker listed is answered by a read
         # of its minute that starts after it.
-        marks = {} if backfill else await late.marked(client, trail.bucket)
+        marks = {} if backfill else await late.marked(client, trail.bucket, settled=True)
         plan: dict[date, tuple[int, list[str]]] = {}  # from one LIST per day, before any read
         day = first
         while day <= last:

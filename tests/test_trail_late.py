@@ -42,6 +42,7 @@ def deployment(
 ) -> Iterator[tuple[dict[str, str], Any, Backend]]:
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
+    monkeypatch.setattr(late, "SETTLE", timedelta(0))  # these runs' clock is not S3's
     table = make_table(dynamodb_local)
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     bucket = f"trail-{uuid.uuid4().hex[:12]}"
@@ -207,3 +208,24 @@ def test_markers_of_a_day_not_over_wait_and_of_a_day_beyond_the_table_are_cleare
 )
 def test_a_marker_names_its_minute_or_the_day_is_read_from_midnight(key: str, minute: int) -> None:
     assert marker_minute(DAY, key) == minute
+
+
+def test_a_marker_younger_than_settle_waits_for_the_next_run(
+    deployment: tuple[dict[str, str], Any, Backend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumer writes its marker right after its page; the time index lists the page a moment
+    later. A run that took a fresh marker could read the day before the page is listed and still
+    clear the marker, so a marker younger than late.SETTLE is left for the next run."""
+    env, s3, backend = deployment
+    bucket = env["COLLECTOR_TRAIL_BUCKET"]
+    run_async(record(backend, [START + timedelta(hours=1)], seed=3))
+    assert run_async(run({}, env, NOW)).rows == 1
+    fresh = mark(s3, bucket, "01:00")
+    monkeypatch.setattr(late, "SETTLE", timedelta(hours=1))
+    waiting = run_async(run({}, env, NOW + timedelta(hours=1)))
+    assert (waiting.late_days, waiting.late_cleared) == (0, 0)
+    assert markers(s3, bucket) == [fresh]
+    monkeypatch.setattr(late, "SETTLE", timedelta(0))
+    taken = run_async(run({}, env, NOW + timedelta(hours=2)))
+    assert (taken.late_days, taken.late_cleared) == (1, 1)
+    assert markers(s3, bucket) == []

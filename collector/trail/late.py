@@ -12,7 +12,7 @@ before it began, so a marker left during the export is seen by the next run. Mar
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +22,10 @@ LATE_PREFIX = "late/"
 # Pages of a day written this long after it ended may come after the exporter read it (it starts
 # FINAL_AFTER, 15 minutes, after the day's end): a margin below that, for the index's own lag.
 MARK_AFTER = timedelta(minutes=5)
+# A marker is acted on once it is this old: the consumer writes it after its page, and the time
+# index (a global secondary index) lists the page a moment later; a read that began in between
+# would miss the page and still clear the marker. The next hourly run takes a younger marker.
+SETTLE = timedelta(minutes=5)
 DELETE_KEYS = 1000  # DeleteObjects' own limit
 
 
@@ -41,13 +45,18 @@ async def mark(client: Any, bucket: str, day: str, token: str) -> None:
     await client.put_object(Bucket=bucket, Key=marker_key(day, token), Body=b"")
 
 
-async def marked(client: Any, bucket: str) -> dict[date, list[str]]:
-    """Every marker, by day: the object keys, for `clear` once the day is exported again."""
+async def marked(client: Any, bucket: str, *, settled: bool = False) -> dict[date, list[str]]:
+    """Every marker, by day: the object keys, for `clear` once the day is exported again; with
+    `settled`, only those written SETTLE or longer ago (S3's clock, LastModified)."""
+    young = datetime.now(UTC) - SETTLE
     found: dict[date, list[str]] = {}
     paginator = client.get_paginator("list_objects_v2")
     async for page in paginator.paginate(Bucket=bucket, Prefix=LATE_PREFIX):
         for entry in page.get("Contents", []):
             key = str(entry["Key"])
+            written = entry.get("LastModified")
+            if settled and isinstance(written, datetime) and written > young:
+                continue
             folder = key[len(LATE_PREFIX) :].split("/", 1)[0]
             if not folder.startswith("day="):
                 continue
