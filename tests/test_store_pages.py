@@ -27,19 +27,15 @@ from tests.pages_support import Consumer, PagedBackend, PagingStore
 
 pytestmark = pytest.mark.dynamodb
 
-# How the consumer pages a test's writes: all in one batch, or in batches of 2 and then again in
-# batches of 3 (every entry twice, in other pages: a retried batch, bisected).
-GROUPINGS = {"one-batch": Consumer(), "regrouped": Consumer(batch=2, regroup=3)}
 
-
-@pytest.fixture(params=list(GROUPINGS))
-def paged_backend(
-    request: pytest.FixtureRequest, dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
-) -> Backend:
+@pytest.fixture
+def paged_backend(dynamodb_local: str, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """The consumer pages each read's changes in batches of 2, then again in batches of 3: every
+    entry twice, in other pages (a retried batch, bisected), and a minute in several pages. (One
+    page a minute, each entry once: test_shard_reads_and_tallies_hold_on_a_paged_table.)"""
     monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
-    template = GROUPINGS[request.param]
     settings = Settings(store="dynamodb", table_name=make_table(dynamodb_local), time_index="stream")
-    return PagedBackend("paged", settings, dynamodb_local, Consumer(template.batch, template.regroup))
+    return PagedBackend("paged", settings, dynamodb_local, Consumer(batch=2, regroup=3))
 
 
 CONTRACT: list[Callable[[Backend], None]] = [
