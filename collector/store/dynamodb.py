@@ -156,7 +156,7 @@ class DynamoDbStore:
     """Owns one aioboto3 client for the life of the container; `open` enters it, `close` leaves it."""
 
     # Items per index Query of `oldest_first`; None: DynamoDB's 1 MB pages. A test sets it small so
-    # records sharing a receivedAt straddle pages.
+    # a minute's items (records sharing a receivedAt, pages) straddle Query pages.
     index_page_items: int | None = None
 
     def __init__(
@@ -344,8 +344,9 @@ class DynamoDbStore:
     async def oldest_first(self, since: datetime, until: datetime, page: int) -> AsyncIterator[list[Item]]:
         """The time index read forward, day by day, its items fetched whole (BatchGetItem, eventually
         consistent like the index) `page` at a time, ordered by (receivedAt, key). Each of a day's
-        partitions is read forward in sealed runs (see _sealed) and the runs merged: only what no
-        partition can still precede is passed on, so memory holds about one page per partition."""
+        partitions is read forward in runs of whole minutes, each sorted (see _index_pages), and the
+        runs merged: only what no partition can still precede is passed on, so memory holds about
+        one Query page (or one minute, if longer) per partition."""
         key = AUDIT_TABLE.partition_key
         index = await self.time_index()
         ready: list[Item] = []
@@ -580,7 +581,7 @@ class DynamoDbStore:
                 elif str(item[key]) in pages:  # else it expired meanwhile
                     listed += expand(decode_item(pages[str(item[key])]))
             # A tombstone and an entry of one change (a record moved within its minute) share a
-            # version: the entry, later in the input, wins.
+            # version: tombstones go first, so on a tie `latest` keeps the entry, the later one.
             listed.sort(key=lambda i: not i.get(GONE))
             for item in latest(listed):
                 if bounds[0] <= str(item["receivedAt"]) <= bounds[1] and _accepts(item, match):
