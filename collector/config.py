@@ -4,6 +4,7 @@
 |---|---|---|
 | COLLECTOR_STORE | `dynamodb` on Lambda, else `sqlite` | where audit records go |
 | COLLECTOR_TABLE_NAME | `workmail-collector-audit` | DynamoDB table |
+| COLLECTOR_TIME_INDEX | `record` | `stream`: no per-record time-index entry; the index consumer pages them |
 | COLLECTOR_SQLITE_PATH | `$XDG_DATA_HOME/workmail-collector/audit.sqlite3` | local embedded store |
 | COLLECTOR_NAMESPACE | `WorkMailCollector` | CloudWatch metric namespace |
 | COLLECTOR_SERVICE | Lambda function name, else `workmail-collector` | value of the `Service` dimension |
@@ -39,6 +40,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from collector.model import Source
+from collector.store.schema import TIME_INDEX_MODES
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
@@ -82,6 +84,7 @@ class ConfigError(ValueError):
 class Settings:
     store: str = "sqlite"
     table_name: str = DEFAULT_TABLE
+    time_index: str = "record"
     sqlite_path: Path = Path("audit.sqlite3")
     namespace: str = DEFAULT_NAMESPACE
     service: str = "workmail-collector"
@@ -117,6 +120,12 @@ class Settings:
         table = check_table_name(
             env.get("COLLECTOR_TABLE_NAME", DEFAULT_TABLE).strip(), "COLLECTOR_TABLE_NAME"
         )
+        time_index = env.get("COLLECTOR_TIME_INDEX", "record").strip().lower() or "record"
+        if time_index not in TIME_INDEX_MODES:
+            raise ConfigError(
+                "COLLECTOR_TIME_INDEX must be record (each record indexed as it is written) or stream"
+                f" (the index consumer pages records from the table's stream), got {time_index!r}"
+            )
         for name in ENDPOINT_VARIABLES:
             if env.get(name):
                 check_endpoint_url(env[name], name)
@@ -175,6 +184,7 @@ class Settings:
         return cls(
             store=store,
             table_name=table,
+            time_index=time_index,
             sqlite_path=sqlite_path,
             namespace=namespace,
             service=service,

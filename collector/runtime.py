@@ -22,7 +22,7 @@ async def open_store(settings: Settings) -> AuditStore:
     if settings.store == "dynamodb":
         from collector.store.dynamodb import DynamoDbStore
 
-        return await DynamoDbStore.open(settings.table_name)
+        return await DynamoDbStore.open(settings.table_name, time_index=settings.time_index)
     from collector.store.sqlite import SqliteStore
 
     return SqliteStore(settings.sqlite_path)

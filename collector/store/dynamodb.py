@@ -15,14 +15,34 @@ matches. A day's shards are read at once, and several days at a time, and for th
 each shard in a few time slices, so a long range or a busy day is bounded by round trips, not by a
 walk one day after another.
 
+The time index lists two kinds of item, and every reader takes both, whatever this store's mode (a
+table in transition holds both): a record's own index item (written with it in `record` mode, its
+dayShard), and, for records written in `stream` mode (no dayShard: one write unit, not two), index
+pages (collector/store/pages.py), one item per shard and minute of a consumer batch, whose
+receivedAt is the minute. A read starts at its start's minute, so that minute's pages are listed;
+a page is fetched whole (BatchGetItem, eventually consistent) and expanded. Items are grouped by
+minute, which is contiguous in the index's order either way; a minute is whole once the next
+minute's item or the partition's end is read, so a Query page's last minute waits for the next
+page. Within a minute, entries and records' own items are deduped by key (the newest change wins),
+cut to [since, until] exactly and matched against the filters (which DynamoDB applies to records'
+own items only: pages pass the FilterExpression whole), then sorted. What a page costs to read: its
+index item (about 100 bytes) in the Query, and the page itself, half a read unit per 4 KB rounded
+up per page; an entry is about 65 bytes compressed (a record's own index item about 250), so a full
+page reads some 60 entries per half unit where a Query reads some 16 own items, but a page of one
+entry costs a half unit by itself: pages read cheaper from about 17 entries a page (a busy table),
+dearer below (4,000 records an hour in 60-second batches, about 8 entries a page: that hour's listing
+read 452 units paged against 114 per record on DynamoDB Local; both cost well under a cent).
+
 A table being migrated from the unsharded time index (docs/deploy.md) is read through that index
-until the sharded one is ACTIVE: every record has a receivedDay, so the old index lists them all.
+until the sharded one is ACTIVE: every record has a receivedDay, so the old index lists them all
+(records written in stream mode as well; pages have no receivedDay, so that index never lists them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -42,10 +62,13 @@ from collector.store import (
     tally_key,
     utc_day_bounds,
 )
+from collector.store.pages import GONE, PAGE_PREFIX, expand, is_page, latest, minute_of
 from collector.store.schema import (
     AUDIT_TABLE,
     SHARD_ATTRIBUTE,
     TIME_INDEX,
+    TIME_INDEX_ATTRIBUTES,
+    TIME_INDEX_MODES,
     UNSHARDED_TIME_INDEX,
     IndexSpec,
     day_shard,
@@ -135,21 +158,30 @@ class DynamoDbStore:
     """Owns one aioboto3 client for the life of the container; `open` enters it, `close` leaves it."""
 
     # Items per index Query of `oldest_first`; None: DynamoDB's 1 MB pages. A test sets it small so
-    # records sharing a receivedAt straddle pages.
+    # a minute's items (records sharing a receivedAt, pages) straddle Query pages.
     index_page_items: int | None = None
 
-    def __init__(self, client: Any, table_name: str, exit_stack: contextlib.AsyncExitStack) -> None:
+    def __init__(
+        self, client: Any, table_name: str, exit_stack: contextlib.AsyncExitStack, time_index: str = "record"
+    ) -> None:
+        if time_index not in TIME_INDEX_MODES:
+            raise ValueError(f"time_index must be one of {', '.join(TIME_INDEX_MODES)}, not {time_index!r}")
         self._client = client
         self._table = table_name
         self._exit_stack = exit_stack
+        self._paged = time_index == "stream"
         self._time_index: IndexSpec | None = None  # chosen by the first read (see time_index)
         self._choosing = asyncio.Lock()
 
     @classmethod
-    async def open(cls, table_name: str, session: Any = None) -> DynamoDbStore:
+    async def open(cls, table_name: str, session: Any = None, time_index: str = "record") -> DynamoDbStore:
         stack = contextlib.AsyncExitStack()
         client = await open_client("dynamodb", stack, session)
-        return cls(client, table_name, stack)
+        return cls(client, table_name, stack, time_index)
+
+    def _stored(self, item: Item) -> Item:
+        """The item as this store writes it: in stream mode without a dayShard (pages list it)."""
+        return item if self._paged else with_shard(item)
 
     async def put_once(self, item: Item) -> PutResult:
         from botocore.exceptions import ClientError
@@ -157,7 +189,7 @@ class DynamoDbStore:
         try:
             await self._client.put_item(
                 TableName=self._table,
-                Item=encode_item(with_shard(item)),
+                Item=encode_item(self._stored(item)),
                 ConditionExpression="attribute_not_exists(#k)",
                 ExpressionAttributeNames={"#k": AUDIT_TABLE.partition_key},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -174,7 +206,7 @@ class DynamoDbStore:
         try:
             await self._client.put_item(
                 TableName=self._table,
-                Item=encode_item(with_shard(item)),  # its place in the time index, as put_once gives it
+                Item=encode_item(self._stored(item)),  # its place in the time index, as put_once gives it
                 ConditionExpression="#s = :invalid",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":invalid": {"S": "INVALID"}},
@@ -314,13 +346,25 @@ class DynamoDbStore:
     async def oldest_first(self, since: datetime, until: datetime, page: int) -> AsyncIterator[list[Item]]:
         """The time index read forward, day by day, its items fetched whole (BatchGetItem, eventually
         consistent like the index) `page` at a time, ordered by (receivedAt, key). Each of a day's
-        partitions is read forward in sealed runs (see _sealed) and the runs merged: only what no
-        partition can still precede is passed on, so memory holds about one page per partition."""
+        partitions is read forward in runs of whole minutes, each sorted (see _index_pages), and the
+        runs merged: only what no partition can still precede is passed on, so memory holds about
+        one Query page (or one minute, if longer) per partition."""
         key = AUDIT_TABLE.partition_key
         index = await self.time_index()
         ready: list[Item] = []
         for day in reversed(_days_newest_first(since, until)):
-            runs = [self._sealed(index, p, since, until) for p in _partitions(index, day.isoformat())]
+            runs = [
+                self._index_pages(
+                    index,
+                    p,
+                    since,
+                    until,
+                    projection=(key, "receivedAt"),
+                    forward=True,
+                    page_items=self.index_page_items,
+                )
+                for p in _partitions(index, day.isoformat())
+            ]
             buffers: list[list[Item]] = [[] for _ in runs]
             frontier: list[str | None] = [None for _ in runs]  # None: that partition is read out
             live = set(range(len(runs)))
@@ -354,34 +398,6 @@ class DynamoDbStore:
             records = await self._whole(ready[start : start + page], consistent=False)
             if records:
                 yield records
-
-    async def _sealed(
-        self, index: IndexSpec, partition: str, since: datetime, until: datetime
-    ) -> AsyncIterator[list[Item]]:
-        """One partition read forward as runs sorted by (receivedAt, key), each ending before any
-        later item: receivedAt is the index's only sort key, so items sharing the one that ends an
-        index page wait for the next page and are sorted by key once all of them are in."""
-        key = AUDIT_TABLE.partition_key
-        held: list[Item] = []
-        async for items in self._index_pages(
-            index,
-            partition,
-            since,
-            until,
-            projection=(key, "receivedAt"),
-            forward=True,
-            page_items=self.index_page_items,
-        ):
-            if not items:
-                continue
-            newest = items[-1]["receivedAt"]
-            held = sorted([*held, *items], key=lambda i: (i["receivedAt"], i[key]))
-            cut = next(n for n, i in enumerate(held) if i["receivedAt"] == newest)
-            if cut:
-                yield held[:cut]
-            held = held[cut:]
-        if held:
-            yield held
 
     async def time_index(self) -> IndexSpec:
         """The index this store reads, chosen once: the sharded time index, or while it is missing
@@ -464,9 +480,9 @@ class DynamoDbStore:
         match: Query | None = None,
         projection: tuple[str, ...] | None = None,
     ) -> list[Item]:
-        """Index items of one partition (a day, or one shard of it) within [since, until], newest
+        """Index entries of one partition (a day, or one shard of it) within [since, until], newest
         first; with `match`, only those its key filters accept (a FilterExpression: DynamoDB still
-        reads the rest)."""
+        reads the rest, and lets pages through whole)."""
         out: list[Item] = []
         async for page in self._index_pages(
             index, partition, since, until, limit=limit, match=match, projection=projection
@@ -487,12 +503,16 @@ class DynamoDbStore:
         forward: bool = False,
         page_items: int | None = None,
     ) -> AsyncIterator[list[Item]]:
-        """`_read_index` one Query page at a time, so a caller may stop early; `forward`: oldest first."""
+        """`_read_index` one Query page at a time, so a caller may stop early; `forward`: oldest
+        first. Each list is whole minutes of the partition (see `_entries`), never empty: a Query
+        page's last minute may go on in the next page, so it waits for it. `limit` counts entries."""
+        key = AUDIT_TABLE.partition_key
+        bounds = (iso_millis(since), iso_millis(until))
         names = {"#p": index.partition_key, "#s": index.sort_key}
         values: dict[str, Any] = {
             ":p": {"S": partition},
-            ":a": {"S": iso_millis(since)},
-            ":b": {"S": iso_millis(until)},
+            ":a": {"S": minute_of(bounds[0])},  # a page of since's minute sorts before since
+            ":b": {"S": bounds[1]},
         }
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -500,36 +520,75 @@ class DynamoDbStore:
             "KeyConditionExpression": "#p = :p AND #s BETWEEN :a AND :b",
             "ScanIndexForward": forward,
         }
-        filters = []
-        if match is not None and match.message_id is not None:
-            names["#m"], values[":m"] = "messageId", {"S": match.message_id}
-            filters.append("#m = :m")
-        if match is not None and match.sender is not None:
-            names["#f"], values[":f"] = "sender", {"S": match.sender}
-            filters.append("#f = :f")
-        if match is not None:
-            filters += _attribute_filters(match, names, values)
-        if filters:
-            request["FilterExpression"] = " AND ".join(filters)
+        filters = _key_filters(match, names, values)
+        if filters:  # pages pass whole: their entries are matched here, after `latest`
+            names["#k"], values[":page"] = key, {"S": PAGE_PREFIX}
+            matched = " AND ".join(filters) if len(filters) == 1 else f"({' AND '.join(filters)})"
+            request["FilterExpression"] = f"begins_with(#k, :page) OR {matched}"
         if projection is not None:
-            for n, attribute in enumerate(projection):
-                names[f"#a{n}"] = attribute
-            request["ProjectionExpression"] = ", ".join(f"#a{n}" for n in range(len(projection)))
+            wanted = list(dict.fromkeys((key, index.partition_key, index.sort_key, *projection)))
+            names.update({f"#a{n}": attribute for n, attribute in enumerate(wanted)})
+            request["ProjectionExpression"] = ", ".join(f"#a{n}" for n in range(len(wanted)))
         request["ExpressionAttributeNames"] = names
         request["ExpressionAttributeValues"] = values
-        read = 0
-        while limit is None or read < limit:
-            # With a filter, `Limit` caps what is read, not what matches: read in full pages.
-            page = {} if limit is None or filters else {"Limit": limit - read}
+        found, held = 0, list[Item]()
+        while limit is None or found < limit:
+            # With a filter, `Limit` caps what is read, not what matches: read in full pages. A held
+            # minute asks for as many more, so a long minute takes few round trips.
+            page = {} if limit is None or filters else {"Limit": limit - found + len(held)}
             if page_items is not None:
                 page = {"Limit": min(page_items, page.get("Limit", page_items))}
             response = await self._query(request, page)
-            items = [decode_record(raw) for raw in response.get("Items", [])]
-            read += len(items)
-            yield items
-            if "LastEvaluatedKey" not in response:
+            held += [decode_record(raw) for raw in response.get("Items", [])]
+            more = "LastEvaluatedKey" in response
+            cut = len(held)
+            if more and held:
+                last = minute_of(str(held[-1]["receivedAt"]))
+                while cut and minute_of(str(held[cut - 1]["receivedAt"])) == last:
+                    cut -= 1
+            entries = await self._entries(held[:cut], bounds, match, projection, forward)
+            held = held[cut:]
+            found += len(entries)
+            if entries:
+                yield entries
+            if not more:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    async def _entries(
+        self,
+        items: list[Item],
+        bounds: tuple[str, str],
+        match: Query | None,
+        projection: tuple[str, ...] | None,
+        forward: bool,
+    ) -> list[Item]:
+        """What whole minutes of index items list: pages fetched and expanded (BatchGetItem,
+        eventually consistent like the index), each minute's entries and per-record items deduped
+        by key (`latest`), then matched and cut to [since, until] exactly, in the read's order."""
+        key = AUDIT_TABLE.partition_key
+        pages = await self._fetch([str(i[key]) for i in items if is_page(i)], consistent=False)
+        keep = {
+            key,
+            "receivedAt",
+            "receivedDay",
+            *(TIME_INDEX_ATTRIBUTES if projection is None else projection),
+        }
+        out: list[Item] = []
+        for _, group in itertools.groupby(items, key=lambda i: minute_of(str(i["receivedAt"]))):
+            listed: list[Item] = []
+            for item in group:
+                if not is_page(item):
+                    listed.append(item)
+                elif str(item[key]) in pages:  # else it expired meanwhile
+                    listed += expand(decode_item(pages[str(item[key])]))
+            # A tombstone and an entry of one change (a record moved within its minute) share a
+            # version: tombstones go first, so on a tie `latest` keeps the entry, the later one.
+            listed.sort(key=lambda i: not i.get(GONE))
+            for item in latest(listed):
+                if bounds[0] <= str(item["receivedAt"]) <= bounds[1] and _accepts(item, match):
+                    out.append({k: v for k, v in item.items() if k in keep})
+        return sorted(out, key=lambda i: (i["receivedAt"], i[key])) if forward else newest_first(out)
 
     async def _query(self, request: dict[str, Any], page: dict[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import ClientError
@@ -545,26 +604,31 @@ class DynamoDbStore:
         return response
 
     async def _whole(self, found: list[Item], consistent: bool = True) -> list[Item]:
-        """Whole records for index items, in the same order (BatchGetItem, 100 keys a request,
-        PARALLEL_QUERIES requests at a time)."""
+        """Whole records for index items, in the same order."""
         key = AUDIT_TABLE.partition_key
-        wanted = [item[key] for item in found]
-        unique = list(dict.fromkeys(wanted))
-        records: dict[str, Item] = {}
+        wanted = [str(item[key]) for item in found]
+        records = await self._fetch(wanted, consistent)
+        return [decode_record(records[k]) for k in wanted if k in records]  # one expired meanwhile is gone
 
-        async def batch(keys: list[str]) -> None:
+    async def _fetch(self, keys: list[str], consistent: bool) -> dict[str, dict[str, Any]]:
+        """Items by key, undecoded (BatchGetItem, 100 keys a request, PARALLEL_QUERIES requests at
+        a time); a key with no item is left out."""
+        name = AUDIT_TABLE.partition_key
+        items: dict[str, dict[str, Any]] = {}
+
+        async def batch(chunk: list[str]) -> None:
             pending: dict[str, Any] = {
-                self._table: {"Keys": [{key: {"S": k}} for k in keys], "ConsistentRead": consistent}
+                self._table: {"Keys": [{name: {"S": k}} for k in chunk], "ConsistentRead": consistent}
             }
             while pending:
                 response = await self._client.batch_get_item(RequestItems=pending)
                 for raw in response.get("Responses", {}).get(self._table, []):
-                    record = decode_record(raw)
-                    records[record[key]] = record
+                    items[raw[name]["S"]] = raw
                 pending = response.get("UnprocessedKeys") or {}
 
+        unique = list(dict.fromkeys(keys))
         await _bounded(batch(unique[n : n + BATCH_GET_KEYS]) for n in range(0, len(unique), BATCH_GET_KEYS))
-        return [records[k] for k in wanted if k in records]  # an item that expired meanwhile is gone
+        return items
 
     async def close(self) -> None:
         await self._exit_stack.aclose()
@@ -596,10 +660,19 @@ def time_index_unavailable(error: Exception, table: str, name: str = TIME_INDEX.
     return None
 
 
-def _attribute_filters(match: Query, names: dict[str, str], values: dict[str, Any]) -> list[str]:
-    """Query's source, event type and status filters on the time index's projected attributes
-    (collector/store/schema.py); a record without a source is WorkMail's, as on SQLite."""
+def _key_filters(match: Query | None, names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """Query's message-ID, sender, source, event type and status filters on the time index's
+    projected attributes (collector/store/schema.py); a record without a source is WorkMail's, as
+    on SQLite. `_accepts` is the same test in Python, for page entries."""
+    if match is None:
+        return []
     filters = []
+    if match.message_id is not None:
+        names["#m"], values[":m"] = "messageId", {"S": match.message_id}
+        filters.append("#m = :m")
+    if match.sender is not None:
+        names["#f"], values[":f"] = "sender", {"S": match.sender}
+        filters.append("#f = :f")
     if match.source is not None:
         names["#src"], values[":src"] = "source", {"S": match.source}
         legacy = " OR attribute_not_exists(#src)" if match.source == "WorkMail" else ""
@@ -611,6 +684,22 @@ def _attribute_filters(match: Query, names: dict[str, str], values: dict[str, An
         names["#st"], values[":st"] = "status", {"S": match.status}
         filters.append("#st = :st")
     return filters
+
+
+def _accepts(item: Item, match: Query | None) -> bool:
+    """`_key_filters`' meaning, for an entry (which holds no None values, as a stored item)."""
+    if match is None:
+        return True
+    source = item.get("source")
+    return all(
+        wanted is None or item.get(name) == wanted
+        for name, wanted in (
+            ("messageId", match.message_id),
+            ("sender", match.sender),
+            ("eventType", match.event_type),
+            ("status", match.status),
+        )
+    ) and (match.source is None or source == match.source or (match.source == "WorkMail" and source is None))
 
 
 def _partitions(index: IndexSpec, day: str) -> list[str]:

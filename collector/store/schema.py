@@ -65,7 +65,8 @@ class TableSpec:
         return [{"AttributeName": n, "AttributeType": "S"} for n in names]
 
     def create_table_request(self, table_name: str) -> dict[str, Any]:
-        """CreateTable parameters (on-demand), as the SDK takes them."""
+        """CreateTable parameters (on-demand, with the stream the stack's table has), as the SDK
+        takes them."""
         return {
             "TableName": table_name,
             "BillingMode": "PAY_PER_REQUEST",
@@ -82,6 +83,8 @@ class TableSpec:
                 }
                 for i in self.indexes
             ],
+            # The index consumer pages records from it (collector/store/pages.py), as on the stack.
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         }
 
 
@@ -94,6 +97,10 @@ SHARD_ATTRIBUTE = "dayShard"
 # partition"; bench/bill.py prints it). Every day read costs this many queries; changing it
 # needs a migration (the shard of a stored record is fixed).
 DAY_SHARDS = 8
+# How the hot path keeps the time index (COLLECTOR_TIME_INDEX): `record` gives each record its
+# dayShard, so the index lists it (one more write unit); `stream` writes none, and the index
+# consumer pages the record from the table's stream (collector/store/pages.py). Readers list both.
+TIME_INDEX_MODES = ("record", "stream")
 # What `audit list`, the sender and message-ID filters and `reconcile`'s per-day tally read (an SES
 # record's eventType tells a message from a delivery or bounce; WorkMail records have none), so
 # they never need the whole record; `--json` fetches whole records by key (BatchGetItem).
