@@ -61,7 +61,7 @@ TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 KEY = AUDIT_TABLE.partition_key
 MAX_EPOCH_SECONDS = 10**11  # an ApproximateCreationDateTime beyond this is no time
 # The attributes `pages.changes_of` reads: only these are decoded from an image.
-READ = (KEY, "receivedDay", "receivedAt", *TIME_INDEX_ATTRIBUTES, AUDIT_TABLE.ttl_attribute)
+READ = (KEY, "receivedDay", "receivedAt", *TIME_INDEX_ATTRIBUTES, AUDIT_TABLE.ttl_attribute, SHARD_ATTRIBUTE)
 
 
 class StreamEventError(ValueError):

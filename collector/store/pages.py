@@ -109,10 +109,11 @@ def changes_of(
     by_ttl: bool = False,
 ) -> list[Change]:
     """The index changes one stream record makes (images decoded): none when the index would not
-    change (an item that is not a record, a MODIFY that leaves receivedAt and the index attributes
-    as they were, a deletion by TTL); a tombstone at the old place as well when a MODIFY moves the
-    record to another minute, so its old minute no longer lists it (within one minute the new entry
-    replaces the old one there: a tombstone of the same version would hide it)."""
+    change (an item that is not a record, a MODIFY that leaves receivedAt, the index attributes
+    and the record's own index item as they were, a deletion by TTL); a tombstone at the old
+    place as well when a MODIFY moves the record to another minute, so its old minute no longer
+    lists it (within one minute the new entry replaces the old one there: a tombstone of the same
+    version would hide it)."""
     old = _indexed(old_image)
     if event_name == "REMOVE":
         if old is None or by_ttl:
@@ -126,7 +127,10 @@ def changes_of(
     entry = Change(key, day, at, attributes, version, expires_at=_expiry(new_image or {}))
     if event_name != "MODIFY" or old is None:
         return [entry]
-    if old[1:] == new[1:] and _expiry(old_image or {}) == _expiry(new_image or {}):
+    # A record that loses its own index item (`dayShard`: written in record mode, replaced in stream
+    # mode) is listed only by its entry from now on, even if nothing the index holds changed.
+    left_index = bool((old_image or {}).get(SHARD_ATTRIBUTE)) and not (new_image or {}).get(SHARD_ATTRIBUTE)
+    if old[1:] == new[1:] and _expiry(old_image or {}) == _expiry(new_image or {}) and not left_index:
         return []
     if day_shard(old[1], key) == day_shard(day, key) and minute_of(old[2]) == minute_of(at):
         return [entry]
