@@ -222,6 +222,19 @@ class IndexConsumer(Construct):
         )
 
 
+def allow_page_reads(role: iam.Role, table: dynamodb.ITable) -> None:
+    """A reader granted only Query on the time index (the reconcile's tally) also fetches the index's
+    pages whole (BatchGetItem): page items only, never a record."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ExpandIndexPages",
+            actions=["dynamodb:BatchGetItem"],
+            resources=[table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{PAGE_PREFIX}*"]}},
+        )
+    )
+
+
 def index_failed(queue: sqs.IQueue) -> AlarmSpec:
     return AlarmSpec(
         name="IndexConsumerFailed",

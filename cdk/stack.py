@@ -31,7 +31,7 @@ from constructs import Construct
 
 from cdk.asset import asset_hash
 from cdk.destinations import SendOnlyQueueDestination
-from cdk.index_consumer import IndexConsumer
+from cdk.index_consumer import IndexConsumer, allow_page_reads
 from cdk.nag import acknowledge
 from cdk.reconcile import ScheduledReconcile
 from cdk.ses import wire_ses
@@ -303,6 +303,9 @@ class CollectorStack(Stack):
             log_retention=RETENTION[settings.log_retention_days],
             trail_bucket=self.trail.bucket if self.trail is not None else None,
         )
+        if self.reconcile is not None:
+            # Its tally queries the time index, whose pages it then fetches whole.
+            allow_page_reads(self.reconcile.role, self.table)
         # No record is written unindexed before the mapping exists (TRIM_HORIZON then reads the
         # stream from its start, which keeps 24 hours anyway).
         cast(CfnResource, self.function.node.default_child).add_resource_dependency(

@@ -104,6 +104,11 @@ def test_the_role_reads_and_writes_only_what_it_must(reconcile_synth: Synth) -> 
         "cloudwatch:PutMetricData",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",  # the time index's pages, fetched whole (cdk/index_consumer.py)
+    }
+    assert found["dynamodb:BatchGetItem"]["Resource"] == {"Fn::GetAtt": [table, "Arn"]}
+    assert found["dynamodb:BatchGetItem"]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["page#*"]}
     }
     assert found["dynamodb:Query"]["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [table, "Arn"]}, f"/index/{TIME_INDEX.name}"]]
