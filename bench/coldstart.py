@@ -61,6 +61,7 @@ TEMPLATE_ENVIRONMENT = {
     "COLLECTOR_REDACT": "false",
     "COLLECTOR_ENRICH": "false",
     "COLLECTOR_RULE_MODE": "async",
+    "COLLECTOR_TIME_INDEX": "stream",
 }
 
 # --- levers: patches to the asset's collector/ (anchors must match exactly once) --------------------

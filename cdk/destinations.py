@@ -1,4 +1,5 @@
-"""The on-failure destination every function of the stack uses: an SQS queue, send-only."""
+"""The on-failure destination every function of the stack uses: an SQS queue, send-only (for an
+asynchronous invocation, and for an event source mapping's failed batches)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,21 @@ class SendOnlyQueueDestination:
             iam.PolicyStatement(sid=self._sid, actions=["sqs:SendMessage"], resources=[self._queue.queue_arn])
         )
         return lambda_.DestinationConfig(destination=self._queue.queue_arn)
+
+
+@jsii.implements(lambda_.IEventSourceDlq)
+class SendOnlyQueueOnFailure:
+    """The same, for an event source mapping (a stream's failed batch): aws_lambda_event_sources.SqsDlq
+    grants `grantSendMessages` too; Lambda sends the batch's description with the function's role."""
+
+    def __init__(self, queue: sqs.IQueue, sid: str = "SendFailedBatchesToTheQueue") -> None:
+        self._queue = queue
+        self._sid = sid
+
+    def bind(
+        self, target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
+        target_handler.add_to_role_policy(
+            iam.PolicyStatement(sid=self._sid, actions=["sqs:SendMessage"], resources=[self._queue.queue_arn])
+        )
+        return lambda_.DlqDestinationConfig(destination=self._queue.queue_arn)

@@ -7,27 +7,31 @@ no API or CloudFormation resource and is created in the WorkMail console (docs/d
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import (
     ArnFormat,
     AssetHashType,
     Aws,
     CfnOutput,
+    CfnResource,
     Duration,
     Fn,
     RemovalPolicy,
     Stack,
 )
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.asset import asset_hash
 from cdk.destinations import SendOnlyQueueDestination
+from cdk.index_consumer import IndexConsumer
 from cdk.nag import acknowledge
 from cdk.reconcile import ScheduledReconcile
 from cdk.ses import wire_ses
@@ -149,6 +153,8 @@ class CollectorStack(Stack):
             "COLLECTOR_REDACT": "true" if settings.redact else "false",
             "COLLECTOR_ENRICH": "true" if settings.enrichment else "false",
             "COLLECTOR_RULE_MODE": settings.rule_mode,
+            # Each record is written once, without its time-index entry: the index consumer pages it.
+            "COLLECTOR_TIME_INDEX": "stream",
         }
         if settings.sources != StackSettings.sources:  # the default, workmail, stays implicit
             environment["COLLECTOR_SOURCES"] = ",".join(s.value.lower() for s in settings.sources)
@@ -285,6 +291,24 @@ class CollectorStack(Stack):
                 description="Invoke with first_day/last_day to export (or backfill) other days",
             )
 
+        # The time index, written from the table's stream in every deployment (docs/deploy.md, "The
+        # index consumer"); with the trail on it also marks days paged after their export.
+        self.index = IndexConsumer(
+            self,
+            "IndexConsumer",
+            table=self.table,
+            code=code,
+            runtime=RUNTIME,
+            system_log_level=system_log_level,
+            log_retention=RETENTION[settings.log_retention_days],
+            trail_bucket=self.trail.bucket if self.trail is not None else None,
+        )
+        # No record is written unindexed before the mapping exists (TRIM_HORIZON then reads the
+        # stream from its start, which keeps 24 hours anyway).
+        cast(CfnResource, self.function.node.default_child).add_resource_dependency(
+            cast(CfnResource, self.index.mapping.node.default_child)
+        )
+
         self.observability = Observability(
             self,
             "Observability",
@@ -304,7 +328,7 @@ class CollectorStack(Stack):
             coverage=CoveragePolicy(settings.coverage_threshold, settings.coverage_min_messages),
             alarm_email=settings.alarm_email,
             reconcile=self.reconcile.function if self.reconcile is not None else None,
-            more_alarms=self.trail.alarms_on if self.trail is not None else None,
+            more_alarms=self._more_alarms,
         )
 
         self.trace: TraceWidget | None = None
@@ -357,6 +381,11 @@ class CollectorStack(Stack):
                 value=self.redaction_key.secret_arn,
                 description="HMAC key for redacted fields (retained: redacted lookups need it)",
             )
+
+    def _more_alarms(self, topic: sns.ITopic) -> list[cw.IAlarm]:
+        """The alarms other constructs make on the stack's topic: the trail's and the index consumer's."""
+        trail = self.trail.alarms_on(topic) if self.trail is not None else []
+        return [*trail, *self.index.alarms_on(topic)]
 
     def _allow_message_reads(self, organization_id: str) -> None:
         """Enrichment reads each message's raw MIME: GetRawMessageContent on this organization only."""

@@ -31,7 +31,9 @@ CLASSES = {
 def audit_table(
     scope: Construct, construct_id: str, spec: TableSpec, table_class: str = "infrequent-access"
 ) -> dynamodb.Table:
-    """On-demand, TTL, point-in-time recovery, encrypted, deletion-protected and retained.
+    """On-demand, TTL, point-in-time recovery, encrypted, deletion-protected and retained, with a
+    stream of old and new images: the index consumer (cdk/index_consumer.py) writes the time index
+    from it, and a REMOVE needs the old image to say which record went.
 
     Standard-Infrequent Access by default: the trail is written once and read rarely, and at the
     default retention its storage outweighs its writes, the case that class is priced for
@@ -53,6 +55,7 @@ def audit_table(
             point_in_time_recovery_enabled=True,
         ),
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         deletion_protection=True,
         # The audit trail outlives the stack: `cdk destroy` leaves it; docs/deploy.md says how to delete it.
         removal_policy=RemovalPolicy.RETAIN,

@@ -38,6 +38,7 @@ from cdk.destinations import SendOnlyQueueDestination
 from cdk.nag import acknowledge
 from cdk.settings import TrailSettings, export_reach_days
 from cdk.table import time_index_arns
+from collector.trail.late import LATE_PREFIX
 from collector.trail.queries import NAMED_QUERIES
 from collector.trail.s3 import TRAIL_PREFIX
 from collector.trail.schema import COLUMNS, PARTITION, QUALIFIED_TABLE, TABLE
@@ -123,6 +124,15 @@ class Trail(Construct):
                 noncurrent_version_expiration=NONCURRENT_KEPT,
                 expired_object_delete_marker=True,  # a replaced object, deleted, leaves a marker
                 abort_incomplete_multipart_upload_after=Duration.days(1),
+                enabled=True,
+            ),
+            # A late marker (collector/trail/late.py) is deleted once its day is exported again: the
+            # version it hides and the delete marker left alone go too.
+            s3.LifecycleRule(
+                id="RemoveClearedLateMarkers",
+                prefix=LATE_PREFIX,
+                noncurrent_version_expiration=Duration.days(1),
+                expired_object_delete_marker=True,
                 enabled=True,
             ),
         ]
@@ -312,10 +322,20 @@ class Trail(Construct):
             writes.append("s3:PutObjectRetention")
         role.add_to_policy(iam.PolicyStatement(sid="WriteTheTrail", actions=writes, resources=[objects]))
         # A day's folder is listed for when each hour was written and for stale objects; without
-        # ListBucket a HEAD of an hour not exported yet would also answer 403 instead of 404.
+        # ListBucket a HEAD of an hour not exported yet would also answer 403 instead of 404. Each run
+        # also lists the late markers (`late/`) of days paged after their export.
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="TellMissingDays", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]
+            )
+        )
+        # A marked day, once exported again, loses the markers listed before its export began; a
+        # run out of time leaves one where it stopped (collector/trail_handler.py).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="KeepLateMarkers",
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[self.bucket.arn_for_objects(f"{LATE_PREFIX}*")],
             )
         )
         bucket_id = Stack.of(self).get_logical_id(cast(CfnElement, self.bucket.node.default_child))
@@ -324,6 +344,13 @@ class Trail(Construct):
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{TRAIL_PREFIX}*]",
             "A day's parts under the trail prefix, named by their day and minutes: the prefix is the "
             "narrowest ARN that admits every part and nothing else in the bucket.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{LATE_PREFIX}*]",
+            "Late markers are named by their day and the index page that made them: the marker "
+            "prefix is the narrowest ARN; the exporter deletes those it answered and leaves one "
+            "where it stops.",
         )
         env = {
             **environment,

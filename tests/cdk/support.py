@@ -44,6 +44,7 @@ LAMBDA_ENV = {
 }
 TRACE_ID = "Trace"  # the trace widget's construct id in cdk/stack.py
 TRAIL_ID = "Trail"  # the trail's (on by default): its exporter, log group, role, queue and alarm
+INDEX_ID = "IndexConsumer"  # the time index's consumer (every deployment): function, logs, queue, alarms
 CUSTOM_CONTEXT: dict[str, Any] = {
     # As `cdk deploy -c key=value` passes them: strings.
     "organizationId": "M-FEDCBA9876543210FEDCBA9876543210",
@@ -112,11 +113,13 @@ class Synth:
         return next(iter(found.items()))
 
     def collector(self, kind: str) -> tuple[str, dict[str, Any]]:
-        """The one `kind` that is neither the trace widget's nor the trail's (both on by default:
-        their resources have logical IDs under their constructs, `Trace` and `Trail`)."""
-        found = {k: v for k, v in self.resources(kind).items() if not k.startswith((TRACE_ID, TRAIL_ID))}
+        """The one `kind` that is neither the trace widget's, the trail's nor the index consumer's
+        (their resources have logical IDs under their constructs, `Trace`, `Trail`, `IndexConsumer`)."""
+        others = (TRACE_ID, TRAIL_ID, INDEX_ID)
+        found = {k: v for k, v in self.resources(kind).items() if not k.startswith(others)}
         assert len(found) == 1, (
-            f"expected one {kind} besides the trace widget's and trail's, found {sorted(found)}"
+            f"expected one {kind} besides the trace widget's, trail's and index consumer's, "
+            f"found {sorted(found)}"
         )
         return next(iter(found.items()))
 

@@ -221,6 +221,42 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("a run that succeeds after a retry", {}, NEVER),
         Scenario("all three attempts fail", {"AsyncEventsDropped": {2: 1}}, 2),
     ],
+    "IndexConsumerFailed": [
+        Scenario(
+            "every batch indexed: the queue reports zeros, then SQS stops publishing",
+            {"ApproximateNumberOfMessagesVisible": steady(0, 6)},
+            NEVER,
+            final=State.OK,
+        ),
+        Scenario(
+            "a batch fails all its retries: its message sits unread while the queue goes quiet",
+            {"ApproximateNumberOfMessagesVisible": {**steady(0, 5), 5: 1, 6: 1, 7: 1}},
+            5,
+            periods=40,
+            final=State.ALARM,
+        ),
+        Scenario(
+            "backfilled and purged: the queue reports zero again",
+            {"ApproximateNumberOfMessagesVisible": {5: 1, 6: 1, 30: 0}},
+            5,
+            periods=40,
+            final=State.OK,
+        ),
+    ],
+    "IndexConsumerBehind": [
+        Scenario("quiet night: nothing written, nothing read", {}, NEVER),
+        Scenario("batches gathered for up to a minute", {"IteratorAge": steady(65_000, 24)}, NEVER),
+        Scenario(
+            "a failing batch retried and bisected for 8 minutes",
+            {"IteratorAge": {**steady(65_000, 24), 6: 300_000, 7: 480_000}},
+            NEVER,
+        ),
+        Scenario(
+            "the consumer fails from period 6: the oldest record waits 5 minutes more each period",
+            {"IteratorAge": {**steady(65_000, 6), **{t: 300_000 * (t - 5) for t in range(6, 24)}}},
+            8,
+        ),
+    ],
     "TrailExportFailed": [
         Scenario(
             "every export succeeds: the queue reports zeros, then SQS stops publishing",

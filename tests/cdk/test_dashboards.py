@@ -401,7 +401,8 @@ def alarm_on(synth: Synth, namespace: str, name: str) -> dict[str, Any]:
         a["Properties"]
         for k, a in synth.resources("AWS::CloudWatch::Alarm").items()
         if any(m.namespace == namespace and m.name == name for m in alarm_metrics(a))
-        and not k.startswith("Trail")  # the trail's own (tests/cdk/test_trail_stack.py)
+        # the trail's own (test_trail_stack.py) and the index consumer's (test_index_consumer_stack.py)
+        and not k.startswith(("Trail", "IndexConsumer"))
     ]
     assert len(found) == 1, f"expected one alarm on {namespace} {name}, found {len(found)}"
     alarm: dict[str, Any] = found[0]

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
+from cdk.index_consumer import HANDLER as INDEX_HANDLER
 from collector.config import Settings
 from collector.store.schema import AUDIT_TABLE
 from tests.cdk.support import CUSTOM_CONTEXT, ORG_ID, Synth
@@ -81,11 +82,11 @@ def handlers(synth: Synth) -> list[str]:
 
 def test_the_collector_and_the_read_only_trace_widget_and_no_helper_lambdas(any_synth: Synth) -> None:
     """The trace widget's function and the trail's exporter are on by default (`-c traceWidget=false`
-    and `-c trail=false`, as in the custom stack, leave the collector alone); nothing else runs
-    code, no log-retention helper."""
+    and `-c trail=false`, as in the custom stack, leave the collector and its index consumer);
+    nothing else runs code, no log-retention helper."""
     widget = ["collector.trace_widget.handler"] if any_synth.stack.settings.trace_widget else []
     trail = ["collector.trail_handler.handler"] if any_synth.stack.settings.trail.enabled else []
-    assert handlers(any_synth) == ["collector.handler.handler", *widget, *trail]
+    assert handlers(any_synth) == ["collector.handler.handler", INDEX_HANDLER, *widget, *trail]
     assert not any_synth.resources("Custom::LogRetention")
 
 
@@ -94,10 +95,11 @@ def test_the_trace_widget_and_the_trail_are_on_by_default_and_off_on_request(
 ) -> None:
     assert handlers(default_synth) == [
         "collector.handler.handler",
+        INDEX_HANDLER,
         "collector.trace_widget.handler",
         "collector.trail_handler.handler",
     ]
-    assert handlers(custom_synth) == ["collector.handler.handler"]
+    assert handlers(custom_synth) == ["collector.handler.handler", INDEX_HANDLER]
 
 
 def test_every_function_logs_lambdas_own_lines_at_warn_unless_told(
@@ -107,8 +109,8 @@ def test_every_function_logs_lambdas_own_lines_at_warn_unless_told(
     `-c lambdaSystemLogLevel=info` (the custom stack) brings them back, on every function."""
     assert set(levels_of(default_synth).values()) == {"WARN"}
     assert set(levels_of(custom_synth).values()) == {"INFO"}
-    every = levels_of(reconcile_synth)  # collector, reconcile, trace widget, trail exporter
-    assert len(every) == 4 and set(every.values()) == {"WARN"}, every
+    every = levels_of(reconcile_synth)  # collector, index consumer, reconcile, trace widget, trail exporter
+    assert len(every) == 5 and set(every.values()) == {"WARN"}, every
 
 
 def levels_of(synth: Synth) -> dict[str, str]:
@@ -129,6 +131,7 @@ def test_default_settings(default_synth: Synth) -> None:
         "COLLECTOR_REDACT": "false",
         "COLLECTOR_ENRICH": "false",
         "COLLECTOR_RULE_MODE": "async",
+        "COLLECTOR_TIME_INDEX": "stream",  # the index consumer pages each record
     }
     default_synth.template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
     default_synth.template.resource_count_is("AWS::SecretsManager::Secret", 0)
@@ -140,7 +143,7 @@ def test_custom_settings(custom_synth: Synth) -> None:
     props = function(custom_synth)
     table = custom_synth.only("AWS::DynamoDB::Table")[0]
     secret = custom_synth.only("AWS::SecretsManager::Secret")[0]
-    queue = custom_synth.only("AWS::SQS::Queue")[0]
+    queue = custom_synth.collector("AWS::SQS::Queue")[0]  # the index consumer has its own
     assert "ReservedConcurrentExecutions" not in props
     assert props["Environment"]["Variables"] == {
         "COLLECTOR_STORE": "dynamodb",
@@ -153,6 +156,7 @@ def test_custom_settings(custom_synth: Synth) -> None:
         "COLLECTOR_REDACTION_KEY_SECRET_ARN": ref(secret),
         "COLLECTOR_RULE_MODE": "sync",
         "COLLECTOR_FAILURE_QUEUE_URL": ref(queue),
+        "COLLECTOR_TIME_INDEX": "stream",
     }
     custom_synth.template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 365})
     assert custom_synth.stack.stack_name == CUSTOM_CONTEXT["stackName"]

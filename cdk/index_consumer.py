@@ -1,0 +1,256 @@
+"""The index consumer: the audit table's stream, read by Lambda and written back as index pages.
+
+In every deployment (the time index needs it whether or not the trail is on): the collector writes
+each record once, without `dayShard` (COLLECTOR_TIME_INDEX=stream), and this function pages the
+records of each stream batch into the time index (collector/store/pages.py). An event source
+mapping on the table's stream invokes it with batches of records only (filter criteria: page items
+have no receivedDay, so the consumer never sees its own writes); a batch that keeps failing is
+bisected down to the failing records, which end as a message in its own failure queue. With the
+trail on it also leaves late markers in the trail bucket (collector/trail/late.py).
+
+Two warnings, made on the stack's alarm topic like the trail's: a failed batch, and a consumer more
+than ITERATOR_AGE behind the stream (docs/deploy.md, "The index consumer").
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdk.destinations import SendOnlyQueueOnFailure
+from cdk.nag import acknowledge
+from collector.store.pages import PAGE_PREFIX
+from collector.trail.late import LATE_PREFIX
+from dashboards.alarms import AlarmSpec, Severity, create_alarm
+from dashboards.service_metrics import lambda_metric, queue_metric
+
+HANDLER = "collector.index_handler.handler"
+MEMORY_MB = 256
+# A batch is decoded, paged and written in seconds; the margin covers BatchWriteItem's backoff on
+# unprocessed items, and a stuck call is cut well before ITERATOR_AGE.
+TIMEOUT = Duration.minutes(2)
+# Fewer, fuller pages: up to 10,000 records (Lambda also cuts a batch at 6 MB), gathered for up to a
+# minute, so a page holds a minute of a shard, not a few records of it.
+BATCH_SIZE = 10_000
+BATCH_WINDOW = Duration.seconds(60)
+# A failing batch is halved on each error until the failing records are alone; they then go to the
+# failure queue after this many retries (the stream keeps records 24 hours anyway).
+RETRY_ATTEMPTS = 10
+QUEUE_RETENTION = Duration.days(14)
+# The day's trail export reads the index 15 minutes after the day ends (collector/trail_handler.py).
+ITERATOR_AGE = Duration.minutes(10)
+RECEIVED_DAY = "receivedDay"  # every record has it; page items never do
+
+
+def _has_received_day(image: str) -> dict[str, Any]:
+    # `exists` matches leaf nodes only: the attribute's type key, not the attribute itself.
+    return {"dynamodb": {image: {RECEIVED_DAY: {"S": lambda_.FilterRule.exists()}}}}
+
+
+# Lambda's filter criteria (ORed): records written or changed, and records deleted; never a page.
+FILTERS: tuple[dict[str, Any], ...] = (
+    {"eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"), **_has_received_day("NewImage")},
+    {"eventName": lambda_.FilterRule.is_equal("REMOVE"), **_has_received_day("OldImage")},
+)
+
+
+class IndexConsumer(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.Table,
+        code: lambda_.Code,
+        runtime: lambda_.Runtime,
+        log_retention: logs.RetentionDays,
+        system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.WARN,
+        trail_bucket: s3.IBucket | None = None,  # with the trail on: where late markers go
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stream_arn = table.table_stream_arn
+        if stream_arn is None:
+            raise ValueError("the audit table has no stream for the index consumer to read")
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="WorkMail collector index consumer: read the table's stream, write index pages",
+        )
+        self.log_group.grant_write(self.role)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadTheTableStream",
+                # What Lambda's event source mapping calls with the function's role, on this stream
+                # only (aws_dynamodb's grantStreamRead would add ListStreams on Resource '*').
+                actions=[
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                ],
+                resources=[stream_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteIndexPagesOnly",
+                # Page items only: IAM checks every item's key against the page prefix, so the
+                # consumer can never overwrite a record.
+                actions=["dynamodb:PutItem", "dynamodb:BatchWriteItem"],
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{PAGE_PREFIX}*"]}},
+            )
+        )
+        environment = {"COLLECTOR_STORE": "dynamodb", "COLLECTOR_TABLE_NAME": table.table_name}
+        if trail_bucket is not None:
+            environment["COLLECTOR_TRAIL_BUCKET"] = trail_bucket.bucket_name
+            self._allow_late_markers(trail_bucket)
+
+        self.failures = self._failure_queue()
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Writes the WorkMail collector's time index as pages, from the audit table's stream",
+            runtime=runtime,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=code,
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            role=self.role,
+            logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=system_log_level,
+            log_group=self.log_group,
+            environment=environment,
+        )
+        self.mapping = lambda_.EventSourceMapping(
+            self,
+            "Stream",
+            target=self.function,
+            event_source_arn=stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=BATCH_SIZE,
+            max_batching_window=BATCH_WINDOW,
+            bisect_batch_on_error=True,
+            retry_attempts=RETRY_ATTEMPTS,
+            on_failure=SendOnlyQueueOnFailure(self.failures),
+            filters=[lambda_.FilterCriteria.filter(f) for f in FILTERS],
+        )
+        # Lambda checks the role's stream and queue permissions when it creates the mapping.
+        self.mapping.node.add_dependency(self.role)
+        self._acknowledge()
+        self.alarm_specs = [index_failed(self.failures), index_behind(self.function)]
+        self.alarms: list[cw.Alarm] = []
+
+    def alarms_on(self, topic: sns.ITopic) -> list[cw.IAlarm]:
+        """The consumer's warnings, notifying `topic` (made once the stack's alarm topic exists)."""
+        prefix = Stack.of(self).stack_name
+        self.alarms = [create_alarm(self, spec, prefix=prefix, topic=topic) for spec in self.alarm_specs]
+        return list(self.alarms)
+
+    def _allow_late_markers(self, bucket: s3.IBucket) -> None:
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="MarkDaysPagedLate",
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{LATE_PREFIX}*")],
+            )
+        )
+        bucket_id = Stack.of(self).get_logical_id(cast(CfnElement, bucket.node.default_child))
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{LATE_PREFIX}*]",
+            "Late markers are empty objects named by their day and page key, known only per batch: "
+            "the marker prefix is the narrowest ARN, outside the trail's own prefix.",
+        )
+
+    def _failure_queue(self) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            "Failures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=QUEUE_RETENTION,
+        )
+        acknowledge(
+            queue,
+            "AwsSolutions-SQS3",
+            "This queue is the event source mapping's on-failure destination, i.e. the dead-letter "
+            "queue itself: it keeps the failed batch's shard and sequence numbers for the runbook.",
+        )
+        acknowledge(
+            queue,
+            "Serverless-SQSRedrivePolicy",
+            "Dead-letter queue of last resort for failed stream batches: nothing consumes it, the "
+            "IndexConsumerFailed alarm fires on any message and the runbook indexes the records.",
+        )
+        return queue
+
+    def _acknowledge(self) -> None:
+        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+            acknowledge(
+                self.function,
+                rule,
+                "Same asset and runtime as the collector: its compiled wheels are built for cp313 "
+                "(cdk/asset.py); runtime and wheels must move together.",
+            )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "Invoked only by its stream's event source mapping, whose on-failure destination (the "
+            "Failures queue) receives each failed batch; a DeadLetterConfig applies to async calls.",
+        )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaTracing",
+            "A batch job on the table's stream: its failures and lag are alarmed, and X-Ray would add "
+            "xray:Put* on Resource '*' to a role kept to one stream and page items.",
+        )
+
+
+def index_failed(queue: sqs.IQueue) -> AlarmSpec:
+    return AlarmSpec(
+        name="IndexConsumerFailed",
+        severity=Severity.WARNING,
+        metric=queue_metric(queue, "ApproximateNumberOfMessagesVisible", "Maximum", "Failed batches"),
+        threshold=1,
+        what="A batch of the table's stream failed all its retries: its records are in the table "
+        "but not in the time index, so listings, tallies and the trail's export miss them until "
+        "they are indexed; the table keeps them retentionDays.",
+        first="Read the consumer's log for the error and fix it, then run `workmail-collector table "
+        "backfill-shards --table <TableName output>` and purge the IndexConsumer Failures queue.",
+        anchor="warning-indexconsumerfailed",
+        # SQS stops publishing for an idle queue; a message left unread still means unlisted records.
+        missing=cw.TreatMissingData.IGNORE,
+    )
+
+
+def index_behind(function: lambda_.IFunction) -> AlarmSpec:
+    minutes = int(ITERATOR_AGE.to_minutes())
+    return AlarmSpec(
+        name="IndexConsumerBehind",
+        severity=Severity.WARNING,
+        metric=lambda_metric(function, "IteratorAge", "Maximum", "Oldest record read (ms)"),
+        threshold=ITERATOR_AGE.to_milliseconds(),
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        what=f"The index consumer read a record more than {minutes} minutes after it was written: new "
+        "records are in the table but not yet listed; the stream keeps them 24 hours.",
+        first="Read the index consumer's log for errors or timeouts, and check whether "
+        "IndexConsumerFailed fires too.",
+        anchor="warning-indexconsumerbehind",
+        missing=cw.TreatMissingData.NOT_BREACHING,  # no datapoint: nothing written, nothing to read
+    )
