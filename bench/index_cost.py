@@ -302,6 +302,31 @@ def consumer_cpu(measurement: Measurement, mix: Mix, retention_days: int) -> tup
     return result
 
 
+_EXPAND: dict[tuple[Any, ...], float] = {}
+
+
+def expand_cpu(measurement: Measurement, mix: Mix, retention_days: int) -> float:
+    """CPU seconds per entry a reader of the index spends on pages (`pages.expand` and `latest`,
+    what the exporter's listing adds in stream mode), over the pages of CPU_RECORDS records of one
+    minute; the least of CPU_RUNS runs."""
+    key = (id(measurement), mix, retention_days)
+    if key in _EXPAND:
+        return _EXPAND[key]
+    rng = random.Random(13)
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    items = synthetic_items(measurement, mix, CPU_RECORDS, start, 60.0, retention_days, rng)
+    changes = [c for n, i in enumerate(items) for c in pages.changes_of("INSERT", i, None, (0, n))]
+    built = pages.build_pages(changes)
+    runs = []
+    for _ in range(CPU_RUNS):
+        began = time.process_time()
+        for page in built:
+            pages.latest(pages.expand(page))
+        runs.append(time.process_time() - began)
+    _EXPAND[key] = min(runs) / len(changes)
+    return _EXPAND[key]
+
+
 # --- a month of the consumer ---------------------------------------------------------------------
 
 
@@ -331,6 +356,7 @@ class Consumer:
     payload_records: int  # the most records a batch's 6 MB hold
     memory_mb: int
     mean: Hour  # an hour at the week's average rate (printed; the month sums the profile's hours)
+    expand_us_per_entry: float  # a reader's CPU on pages, measured here, unscaled
 
     def total(self, name: str) -> float:
         """A month's sum of a BatchPages figure over every batch."""
@@ -388,5 +414,11 @@ def consumer_month(
         (hour(share), count * weeks_per_month) for share, count in sorted(counted.items()) if share > 0
     )
     return Consumer(
-        hours, cpu_s * 1e6, per_record_bytes, payload_records, facts.index_memory_mb, hour(1 / HOURS_PER_WEEK)
+        hours,
+        cpu_s * 1e6,
+        per_record_bytes,
+        payload_records,
+        facts.index_memory_mb,
+        hour(1 / HOURS_PER_WEEK),
+        expand_cpu(measurement, mix, retention) * 1e6,
     )

@@ -198,16 +198,17 @@ def exporter_month(
     index_bytes: float,
     writer: Writer,
     pages_per_day: float = 0.0,
+    expand_us: float = 0.0,
 ) -> Exporter:
     """Each hourly run LISTs the finished days of its window; a day over by 15 minutes and not yet
     covered is written in parts of PART_ROWS records (whole minutes), as many as fit the run, the rest
     by the next runs. A run with nothing to write imports no pyarrow (measured here). In stream mode
-    (`facts.stream`) it also reads the day's `pages_per_day` pages, BATCH_GET_KEYS a request, and LISTs
-    the late markers once a run."""
+    (`facts.stream`) it also reads the day's `pages_per_day` pages, BATCH_GET_KEYS a request, expands
+    them (`expand_us` of CPU a record) and LISTs the late markers once a run."""
     memory = facts.export_memory_mb
     # One thread: more memory than one vCPU's worth does not make the writer faster.
     cpu_scale = max(1.0, VCPU_MB / memory)
-    per_record_s = (writer.writer_us + writer.decode_us) / 1e6 * cpu_scale
+    per_record_s = (writer.writer_us + writer.decode_us + expand_us) / 1e6 * cpu_scale
     page_requests = pages_per_day / BATCH_GET_KEYS
     wait_per_record_s = (
         (1 / BATCH_GET_KEYS + (index_bytes / MB + page_requests) / max(records_per_day, 1))
@@ -262,11 +263,12 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
     )
     days = DAYS_PER_MONTH
     consumer = bill.consumer
-    pages_per_day = page_units = 0.0
+    pages_per_day = page_units = expand_us = 0.0
     if consumer is not None:  # the index lists the day's pages; each is read whole
         index_bytes = consumer.total("index_item_bytes") / days
         pages_per_day = consumer.total("pages") / days
         page_units = consumer.total("read_units") / days
+        expand_us = consumer.expand_us_per_entry
     else:
         index_bytes = sum(
             per_day * rates[k] * item_size(index_item(item, TIME_INDEX) or {})
@@ -278,7 +280,7 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
     read_units = days * (record_units * 0.5 + math.ceil(index_bytes / 4096) * 0.5 + page_units)
     lines[EXPORT_READS] = read_units * read_price.usd / 1e6
 
-    run = exporter_month(facts, records_per_day, index_bytes, writer, pages_per_day)
+    run = exporter_month(facts, records_per_day, index_bytes, writer, pages_per_day, expand_us)
     gb_seconds = run.seconds * facts.export_memory_mb / 1024
     lines[EXPORT_LAMBDA] = (
         gb_seconds * prices.LAMBDA_ARM64_GB_SECOND.usd
@@ -355,7 +357,10 @@ def consumer_notes(trail: list[Bill]) -> list[str]:
         f"the REMOVE when TTL deletes it, which pages nothing); the consumer's CPU is "
         f"{first.cpu_us_per_record:.1f} us a stream record here (parse, decode, changes_of, build_pages, "
         f"encode), x {VCPU_MB / facts.index_memory_mb:.1f} for its share of a vCPU, plus "
-        f"{index_cost.WRITE_ROUND_TRIP_MS:g} ms a BatchWriteItem of {index_cost.BATCH_WRITE_ITEMS} pages.",
+        f"{index_cost.WRITE_ROUND_TRIP_MS:g} ms a BatchWriteItem of {index_cost.BATCH_WRITE_ITEMS} pages. "
+        "The exporter and the keyed lookups list the pages and read each whole (BatchGetItem, eventually "
+        f"consistent); expanding them costs the exporter {first.expand_us_per_entry:.1f} us of CPU a record "
+        "here.",
         "",
     ]
     for t in trail:
