@@ -17,7 +17,8 @@ message ID, sender, receivedAt and expiry, in the shape the collector writes the
   their stored bytes (100 B overhead each), and reading each page whole (half a read unit per 4 KB);
 * the consumer's CPU per stream record, measured here: parsing the event's JSON, decoding the
   attributes the index reads, `changes_of`, `build_pages` and encoding the pages for BatchWriteItem;
-  a round trip per BatchWriteItem of 25 pages.
+  and per batch: a fresh event loop and DynamoDB client (the handler opens them for each batch,
+  measured here) and a round trip per BatchWriteItem of 25 pages.
 
 The caller (bench/billing.py) prices it; the scale from this machine's CPU to the function's share of
 a vCPU is the one the collector's duration uses.
@@ -302,6 +303,45 @@ def consumer_cpu(measurement: Measurement, mix: Mix, retention_days: int) -> tup
     return result
 
 
+_INVOCATION: list[float] = []
+
+
+def invocation_cpu(runs: int = 10) -> float:
+    """CPU seconds of what the consumer does once a batch whatever its size: `asyncio.run` and
+    opening a DynamoDB client (no request is made); the least of `runs` after a first, warm."""
+    if _INVOCATION:
+        return _INVOCATION[0]
+    import asyncio
+    import contextlib
+    import os
+
+    from collector.aws import open_client
+
+    async def once() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            await open_client("dynamodb", stack)
+
+    values = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+    values |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        asyncio.run(once())
+        times = []
+        for _ in range(runs):
+            began = time.process_time()
+            asyncio.run(once())
+            times.append(time.process_time() - began)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    _INVOCATION.append(min(times))
+    return _INVOCATION[0]
+
+
 _EXPAND: dict[tuple[Any, ...], float] = {}
 
 
@@ -352,6 +392,7 @@ class Consumer:
 
     hours: tuple[tuple[Hour, float], ...]  # each distinct hour of the week, and how often it comes a month
     cpu_us_per_record: float  # measured here, unscaled
+    invocation_cpu_ms: float  # once a batch (event loop, client), measured here, unscaled
     record_bytes: float  # one stream record in Lambda's event
     payload_records: int  # the most records a batch's 6 MB hold
     memory_mb: int
@@ -391,6 +432,7 @@ def consumer_month(
     stream_per_week = inserts_per_week * (2 if retention > 0 else 1)
     insert_share = inserts_per_week / stream_per_week if stream_per_week else 1.0
     cpu_s, per_record_bytes = consumer_cpu(measurement, mix, retention)
+    fixed_s = invocation_cpu()
     payload_records = max(1, int(PAYLOAD_LIMIT / per_record_bytes))
     cap = min(facts.index_batch_size, payload_records)
     window = facts.index_batch_window_s
@@ -407,7 +449,8 @@ def consumer_month(
         built = max(1, round(records))
         batch = batch_pages(measurement, mix, built, records * insert_share, span, retention)
         batch = replace(batch, records=records)
-        billed = math.ceil(records * cpu_s * 1000 * cpu_scale + batch.requests * WRITE_ROUND_TRIP_MS)
+        cpu_ms = (records * cpu_s + fixed_s) * 1000 * cpu_scale
+        billed = math.ceil(cpu_ms + batch.requests * WRITE_ROUND_TRIP_MS)
         return Hour(share, per_s, batch, span, billed)
 
     hours = tuple(
@@ -416,6 +459,7 @@ def consumer_month(
     return Consumer(
         hours,
         cpu_s * 1e6,
+        fixed_s * 1000,
         per_record_bytes,
         payload_records,
         facts.index_memory_mb,
