@@ -46,7 +46,12 @@ from collector.store import pages
 from collector.store.dynamodb import decode_item, encode_item, from_attribute
 from collector.store.schema import AUDIT_TABLE, SHARD_ATTRIBUTE, TIME_INDEX, TIME_INDEX_ATTRIBUTES
 
-PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous invocation payload: a batch stops short of it
+# "until it has gathered a full batch, the batching window expires, or the batch reaches the payload
+# limit of 6 MB" (Lambda Developer Guide, "Using AWS Lambda with Amazon DynamoDB")
+PAYLOAD_LIMIT = 6 * 1024 * 1024
+# The stream's shards, each batched on its own (one per table partition): one, as the design's sizes
+# need (assumed; more shards make more, smaller batches: `consumer_month(..., shards=)`).
+STREAM_SHARDS = 1
 BATCH_WRITE_ITEMS = 25  # BatchWriteItem's limit
 WRITE_ROUND_TRIP_MS = 10.0  # one BatchWriteItem of up to 25 pages, waited on (assumed)
 SAMPLES = 6  # batches built per shape, starting at spread offsets within the minute
@@ -420,7 +425,12 @@ class Consumer:
 
 
 def consumer_month(
-    facts: TemplateFacts, measurement: Measurement, organization: Organization, mix: Mix, cpu_scale: float
+    facts: TemplateFacts,
+    measurement: Measurement,
+    organization: Organization,
+    mix: Mix,
+    cpu_scale: float,
+    shards: int = STREAM_SHARDS,
 ) -> Consumer:
     """The consumer's month: for each distinct hour of the week's profile, the batches its stream
     rate makes at the event source mapping's shape, measured pages for one such batch, and the
@@ -443,9 +453,10 @@ def consumer_month(
 
     def hour(share: float) -> Hour:
         per_s = max(stream_per_week * share / 3600, 1e-9)
+        per_shard = per_s / shards
         # The window opens at a batch's first record and gathers what arrives in it (assumed).
-        records = min(cap, 1 + per_s * window)
-        span = min(window, records / per_s)
+        records = min(cap, 1 + per_shard * window)
+        span = min(window, records / per_shard)
         built = max(1, round(records))
         batch = batch_pages(measurement, mix, built, records * insert_share, span, retention)
         batch = replace(batch, records=records)
