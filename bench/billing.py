@@ -1,5 +1,11 @@
 """The bill's model: what one month of a design costs an organization, line by line (bench/bill.py
-prints it; bench/trail_cost.py builds the trail's lines on it). A lower layer: it imports no report."""
+prints it; bench/trail_cost.py builds the trail's lines on it). A lower layer: it imports no report.
+
+A design whose template says the time index is paged from the table's stream (bench/template.py's
+`stream`) writes each record once, without its time-index shard, and pays the index consumer's
+lines instead of the per-record index writes (bench/index_cost.py measures them): its page writes,
+the pages' storage, and its Lambda (requests, duration, cold starts, one log line a batch).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ from typing import Any
 
 from bench import prices
 from bench.cost import item_size, query_read_units, wru
-from bench.emitted import Emitted, Measurement, Series, Variant
+from bench.emitted import Emitted, Measurement, Series, Variant, lambda_json_line
+from bench.index_cost import Consumer, consumer_month, hot_path_item
 from bench.template import TemplateFacts
 from bench.traffic import (
     DAYS_PER_MONTH,
@@ -143,25 +150,27 @@ def index_item(
     return {k: v for k, v in item.items() if k in kept}
 
 
-def as_stored(item: dict[str, Any], indexes: tuple[IndexSpec, ...]) -> dict[str, Any]:
+def as_stored(item: dict[str, Any], indexes: tuple[IndexSpec, ...], stream: bool = False) -> dict[str, Any]:
     """The measured item as a design stores it: the time-index shard only where an index keys on it
-    (the reference design before it had none)."""
-    if any(index.partition_key == SHARD_ATTRIBUTE for index in indexes):
+    (the reference design before it had none) and the hot path writes it (not in stream mode)."""
+    if any(index.partition_key == SHARD_ATTRIBUTE for index in indexes) and not stream:
         return item
-    return {k: v for k, v in item.items() if k != SHARD_ATTRIBUTE}
+    return hot_path_item(item)
 
 
-def write_units(item: dict[str, Any], indexes: tuple[IndexSpec, ...]) -> int:
+def write_units(item: dict[str, Any], indexes: tuple[IndexSpec, ...], stream: bool = False) -> int:
     """A new item's write units: one per started KB on the table, and on each index it appears in."""
-    item = as_stored(item, indexes)
+    item = as_stored(item, indexes, stream)
     copies = [index_item(item, index) for index in indexes]
     return wru(item_size(item)) + sum(wru(item_size(c)) for c in copies if c is not None)
 
 
-def stored_bytes(item: dict[str, Any], indexes: tuple[IndexSpec, ...]) -> tuple[int, int]:
+def stored_bytes(
+    item: dict[str, Any], indexes: tuple[IndexSpec, ...], stream: bool = False
+) -> tuple[int, int]:
     """(table bytes, index bytes) one item occupies, with DynamoDB's 100 bytes per item and index item."""
     overhead = prices.ITEM_STORAGE_OVERHEAD_BYTES
-    item = as_stored(item, indexes)
+    item = as_stored(item, indexes, stream)
     copies = [index_item(item, index) for index in indexes]
     return item_size(item) + overhead, sum(item_size(c) + overhead for c in copies if c is not None)
 
@@ -173,9 +182,12 @@ DURATION = "Lambda duration"
 INIT = "Lambda INIT (cold starts)"
 WRITES_TABLE = "DynamoDB writes: table"
 WRITES_INDEXES = "DynamoDB writes: indexes"
+PAGE_WRITES = "DynamoDB writes: index pages (table + index)"
+CONSUMER = "Index consumer: Lambda (requests, duration, INIT, logs)"
 READS = f"DynamoDB reads ({KEYED_LOOKUPS_PER_MONTH} keyed {LOOKUP_DAYS}-day lookups)"
 STORAGE_TABLE = f"DynamoDB storage: table ({RETENTION_DAYS} days)"
 STORAGE_INDEXES = f"DynamoDB storage: indexes ({RETENTION_DAYS} days)"
+PAGE_STORAGE = f"DynamoDB storage: index pages, table + index ({RETENTION_DAYS} days)"
 PITR = "DynamoDB point-in-time recovery"
 METRICS = "CloudWatch custom metrics (hourly proration)"
 ALARMS = "CloudWatch alarms"
@@ -191,9 +203,12 @@ LINES = (
     INIT,
     WRITES_TABLE,
     WRITES_INDEXES,
+    PAGE_WRITES,
+    CONSUMER,
     READS,
     STORAGE_TABLE,
     STORAGE_INDEXES,
+    PAGE_STORAGE,
     PITR,
     METRICS,
     ALARMS,
@@ -213,6 +228,7 @@ class Bill:
     organization: Organization
     lines: dict[str, float] = field(default_factory=dict)
     details: dict[str, float] = field(default_factory=dict)
+    consumer: Consumer | None = None  # the index consumer's month, in stream mode
 
     @property
     def total(self) -> float:
@@ -265,15 +281,17 @@ def month(design: Design, inputs: Inputs, organization: Organization, mix: Mix) 
     bill.lines[INIT] = cold * init_ms / 1000 * gb * prices.LAMBDA_ARM64_GB_SECOND.usd
 
     # DynamoDB
+    stream = facts.stream
     table_units = index_units = 0.0
     table_bytes = index_bytes = 0.0
     for kind, count in per.items():
         emitted = inputs.kind(kind)
         if emitted.item is not None:
-            item_units = write_units(emitted.item, facts.indexes)
-            table_units += count * wru(item_size(emitted.item))
-            index_units += count * (item_units - wru(item_size(emitted.item)))
-            t, i = stored_bytes(emitted.item, facts.indexes)
+            stored = as_stored(emitted.item, facts.indexes, stream)
+            item_units = write_units(emitted.item, facts.indexes, stream)
+            table_units += count * wru(item_size(stored))
+            index_units += count * (item_units - wru(item_size(stored)))
+            t, i = stored_bytes(emitted.item, facts.indexes, stream)
             table_bytes += count * t
             index_bytes += count * i
         elif emitted.existing_item is not None:  # a failed condition: the stored item's size, table only
@@ -284,11 +302,27 @@ def month(design: Design, inputs: Inputs, organization: Organization, mix: Mix) 
     writes, reads, storage = prices.dynamodb(facts.table_class)
     bill.lines[WRITES_TABLE] = table_units * writes.usd / 1e6
     bill.lines[WRITES_INDEXES] = index_units * writes.usd / 1e6
-    lookups = KEYED_LOOKUPS_PER_MONTH * lookup_read_units(design, inputs, organization, mix)
+    consumer = (
+        consumer_month(facts, inputs.measurement, organization, mix, VCPU_MB / facts.index_memory_mb)
+        if stream
+        else None
+    )
+    page_table_gb = page_index_gb = 0.0
+    if consumer is not None:
+        page_units = consumer.total("table_units") + consumer.total("index_units")
+        bill.lines[PAGE_WRITES] = page_units * writes.usd / 1e6
+        page_table_gb = consumer.total("table_bytes") / DAYS_PER_MONTH * retained_days / prices.GB
+        page_index_gb = consumer.total("index_bytes") / DAYS_PER_MONTH * retained_days / prices.GB
+        bill.lines[CONSUMER] = consumer_usd(facts, consumer, inputs.cold_cpu_ms)
+    else:
+        bill.lines[PAGE_WRITES] = bill.lines[CONSUMER] = 0.0
+    lookups = KEYED_LOOKUPS_PER_MONTH * lookup_read_units(design, inputs, organization, mix, consumer)
     bill.lines[READS] = lookups * reads.usd / 1e6
     bill.lines[STORAGE_TABLE] = stored_table_gb * storage.usd
     bill.lines[STORAGE_INDEXES] = stored_index_gb * storage.usd
-    bill.lines[PITR] = stored_table_gb * prices.DYNAMODB_PITR.usd if facts.point_in_time_recovery else 0.0
+    bill.lines[PAGE_STORAGE] = (page_table_gb + page_index_gb) * storage.usd
+    in_table_gb = stored_table_gb + page_table_gb  # what point-in-time recovery backs up
+    bill.lines[PITR] = in_table_gb * prices.DYNAMODB_PITR.usd if facts.point_in_time_recovery else 0.0
 
     # CloudWatch metrics, alarms, dashboards
     per_series: dict[Series, float] = {}
@@ -334,28 +368,76 @@ def month(design: Design, inputs: Inputs, organization: Organization, mix: Mix) 
         "init_ms": init_ms,
         "cold_starts": cold,
         "write_units_per_new_message": sum(
-            per[k] * write_units(inputs.kind(k).item or {}, facts.indexes) for k in per if k in NEW_KINDS
+            per[k] * write_units(inputs.kind(k).item or {}, facts.indexes, stream)
+            for k in per
+            if k in NEW_KINDS
         )
-        / new,
+        / new
+        + ((consumer.total("table_units") + consumer.total("index_units")) / new if consumer else 0.0),
         "metric_months": metric_months,
         "metric_series": len(per_series),
         "alarm_metrics": facts.alarm_metrics,
         "dashboards": facts.dashboards,
         "log_gb": log_gb,
-        "stored_gb": stored_table_gb + stored_index_gb,
+        "stored_gb": stored_table_gb + stored_index_gb + page_table_gb + page_index_gb,
+        "page_gb": page_table_gb + page_index_gb,
         "compression": compression,
     }
+    bill.consumer = consumer
     return bill
 
 
-def lookup_read_units(design: Design, inputs: Inputs, organization: Organization, mix: Mix) -> float:
+def consumer_log_line(consumer: Consumer) -> str:
+    """The consumer's one INFO line a batch, as Lambda's JSON log format writes it (a busy batch's)."""
+    import logging
+
+    hour = consumer.busiest()
+    record = logging.LogRecord(
+        "workmail_collector",
+        logging.INFO,
+        "collector/index_handler.py",
+        1,
+        "index pages: %d stream records, %d changes, %d pages written, %d late markers",
+        (hour.batch.records, round(hour.batch.entries), round(hour.batch.pages), 0),
+        None,
+    )
+    return lambda_json_line(record, REQUEST_ID)
+
+
+def consumer_usd(facts: TemplateFacts, consumer: Consumer, cold_cpu_ms: float) -> float:
+    """The index consumer's Lambda a month: requests, billed duration, cold starts (the collector's
+    measured cold start as its stand-in: the same runtime, SDK and package), and its log lines (one
+    INFO line a batch, and Lambda's platform lines at the system log level the collector has)."""
+    batches = consumer.batches
+    requests = batches * prices.LAMBDA_REQUESTS.usd / 1e6
+    duration = consumer.gb_seconds * prices.LAMBDA_ARM64_GB_SECOND.usd
+    busiest = consumer.busiest()
+    cold = cold_starts_per_month(batches / DAYS_PER_MONTH * 7, busiest.billed_ms / 1000)
+    gb = consumer.memory_mb / 1024
+    init = cold * math.ceil(cold_cpu_ms * VCPU_MB / consumer.memory_mb) / 1000 * gb
+    overhead = prices.LOG_EVENT_OVERHEAD_BYTES
+    per_batch = len(consumer_log_line(consumer)) + overhead
+    if facts.platform_lines:
+        per_batch += len(PLATFORM_START) + len(PLATFORM_REPORT) + 2 * overhead
+    logs = batches * per_batch / prices.GB * prices.LOG_INGESTION.usd
+    return requests + duration + init * prices.LAMBDA_ARM64_GB_SECOND.usd + logs
+
+
+def lookup_read_units(
+    design: Design, inputs: Inputs, organization: Organization, mix: Mix, consumer: Consumer | None = None
+) -> float:
     """Read units of one keyed lookup over LOOKUP_DAYS days. With a sender or message-ID index it
     reads only the matches (about one unit); on the time index a filtered query reads every index
-    item of each day (DynamoDB bills what it reads, not what the filter keeps)."""
+    item of each day (DynamoDB bills what it reads, not what the filter keeps). In stream mode the
+    index lists a day's pages (the filter lets every page through), and each is read whole
+    (BatchGetItem, eventually consistent) to filter its entries."""
     time_index = next((i for i in design.facts.indexes if i.partition_key in TIME_INDEX_KEYS), None)
     keyed = any(i.partition_key in ("sender", "messageId") for i in design.facts.indexes)
     if keyed or time_index is None:
         return 1.0
+    if design.facts.stream and consumer is not None:
+        listed = consumer.total("index_item_bytes") / DAYS_PER_MONTH
+        return LOOKUP_DAYS * (query_read_units(listed) + consumer.total("read_units") / DAYS_PER_MONTH)
     rates = mix.per_message(inputs.variant.enrich)
     per_message = sum(
         rates[k] * item_size(index_item(inputs.kind(k).item or {}, time_index) or {})

@@ -9,7 +9,12 @@ is not needed), and `facts(template)` counts what the bill needs from the templa
   three), at the high-resolution price when its period is under 60 s; composite alarms apiece;
 * dashboards, customer-managed KMS keys and Secrets Manager secrets, apiece;
 * the audit table's global secondary indexes (key schema and projection), class and
-  point-in-time recovery; the function's memory and system log level; the log group's retention.
+  point-in-time recovery; the function's memory and system log level; the log group's retention;
+* the time index's mode: `stream` when the collector function's environment has
+  COLLECTOR_TIME_INDEX=stream (the hot path writes no per-record index entry; the index consumer
+  pages the table's stream, bench/index_cost.py), with the consumer's memory and its event source
+  mapping's batch size and window when the template has them (the design's 256 MB, 10,000 and
+  60 s otherwise).
 
 BEFORE is the same count for the reference design (commit 5a284cb), made once from its synthesized
 template (`python -m cdk.app` at that commit, default settings) and kept as constants: the old
@@ -31,6 +36,13 @@ from collector.store.schema import ORIGINAL_INDEXES, IndexSpec
 ORGANIZATION_ID = "m-0123456789abcdef0123456789abcdef"
 HIGH_RESOLUTION_SECONDS = 60
 EXPORTER_HANDLER = "collector.trail_handler.handler"  # cdk/trail.py's
+COLLECTOR_HANDLER = "collector.handler.handler"
+INDEX_HANDLER = "collector.index_handler.handler"  # the index consumer (PAGES-SPEC piece 4)
+TIME_INDEX_VARIABLE = "COLLECTOR_TIME_INDEX"
+# The index consumer as the design gives it, for a template that does not say otherwise.
+INDEX_MEMORY_MB = 256
+INDEX_BATCH_SIZE = 10_000
+INDEX_BATCH_WINDOW_S = 60
 ANOMALY_BAND_METRICS = 3  # an anomaly detection alarm is billed as three alarm metrics
 
 
@@ -53,6 +65,15 @@ class TemplateFacts:
     trail: bool = False  # the long-term trail in S3 (a Glue table, an exporter function)
     export_memory_mb: int = 0  # the trail exporter's memory
     export_days: int = 0  # the days each export run looks over (COLLECTOR_TRAIL_EXPORT_DAYS)
+    time_index: str = "record"  # the collector's COLLECTOR_TIME_INDEX: "record" or "stream"
+    index_memory_mb: int = INDEX_MEMORY_MB  # the index consumer's memory
+    index_batch_size: int = INDEX_BATCH_SIZE  # its event source mapping's BatchSize
+    index_batch_window_s: int = INDEX_BATCH_WINDOW_S  # and MaximumBatchingWindowInSeconds
+
+    @property
+    def stream(self) -> bool:
+        """Whether the time index is paged from the table's stream (no per-record index write)."""
+        return self.time_index == "stream"
 
     @property
     def platform_lines(self) -> bool:
@@ -100,6 +121,26 @@ def _index(raw: dict[str, Any]) -> IndexSpec:
     return IndexSpec(raw["IndexName"], keys["HASH"], keys.get("RANGE", ""), kept)
 
 
+def _index_consumer(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The index consumer's function properties and its event source mapping's ({} when absent):
+    the mapping is the one whose FunctionName refers to the consumer's logical ID."""
+    named = {
+        name: r.get("Properties", {})
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function" and r.get("Properties", {}).get("Handler") == INDEX_HANDLER
+    }
+    if not named:
+        return {}, {}
+    name, consumer = next(iter(named.items()))
+    mappings = [
+        r.get("Properties", {})
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and name in json.dumps(r.get("Properties", {}).get("FunctionName", ""))
+    ]
+    return consumer, (mappings[0] if mappings else {})
+
+
 def facts(template: dict[str, Any]) -> TemplateFacts:
     resources = list(template["Resources"].values())
 
@@ -112,13 +153,14 @@ def facts(template: dict[str, Any]) -> TemplateFacts:
         high += count if is_high else 0
         standard += 0 if is_high else count
     (table,) = of("AWS::DynamoDB::Table")
-    collector = [f for f in of("AWS::Lambda::Function") if f.get("Handler") == "collector.handler.handler"]
+    collector = [f for f in of("AWS::Lambda::Function") if f.get("Handler") == COLLECTOR_HANDLER]
     (function,) = collector
     log_groups = [g for g in of("AWS::Logs::LogGroup") if "RetentionInDays" in g]
     variables = function.get("Environment", {}).get("Variables", {})
     exporters = [f for f in of("AWS::Lambda::Function") if f.get("Handler") == EXPORTER_HANDLER]
     exporter = exporters[0] if exporters else {}
     exporter_variables = exporter.get("Environment", {}).get("Variables", {})
+    consumer, mapping = _index_consumer(template)
     return TemplateFacts(
         alarm_metrics=standard,
         high_resolution_alarm_metrics=high,
@@ -139,6 +181,10 @@ def facts(template: dict[str, Any]) -> TemplateFacts:
         trail=bool(of("AWS::Glue::Table")) and bool(exporter),
         export_memory_mb=int(exporter.get("MemorySize", 0)),
         export_days=int(exporter_variables.get("COLLECTOR_TRAIL_EXPORT_DAYS", 0)),
+        time_index=str(variables.get(TIME_INDEX_VARIABLE, "record")).strip().lower() or "record",
+        index_memory_mb=int(consumer.get("MemorySize", INDEX_MEMORY_MB)),
+        index_batch_size=int(mapping.get("BatchSize", INDEX_BATCH_SIZE)),
+        index_batch_window_s=int(mapping.get("MaximumBatchingWindowInSeconds", INDEX_BATCH_WINDOW_S)),
     )
 
 

@@ -18,6 +18,12 @@ system log level), then:
   of named queries a month (bench/trail_queries.py's `athena_scan_bytes`: the columns each query
   names, at bytes per record measured on a sample day, 10 MB minimum per query).
 
+When the template pages the time index from the table's stream (bench/index_cost.py), the exporter
+lists the day's pages instead of an index item per record, reads each page whole (BatchGetItem,
+eventually consistent) and the records by BatchGetItem as before, and each run LISTs `late/` once
+more (the markers of days paged after their export); the pages' storage is hot-windowed like the
+records'.
+
 The exporter runs every hour (at minute 20). A day is written once it is over, in parts of
 PART_ROWS records (collector/trail/layout.py): one object a day up to a million records, so
 Athena opens one object a day where hourly objects made it open 24 (a footer GET and the column
@@ -39,11 +45,14 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from bench import prices
+from bench import index_cost, prices
 from bench.billing import (
+    CONSUMER,
     DASHBOARDS,
     LOG_INGESTION,
     LOOKUP_DAYS,
+    PAGE_STORAGE,
+    PAGE_WRITES,
     PITR,
     PLATFORM_REPORT,
     PLATFORM_START,
@@ -51,7 +60,6 @@ from bench.billing import (
     STORAGE_INDEXES,
     STORAGE_TABLE,
     VCPU_MB,
-    WRITES_INDEXES,
     Bill,
     Design,
     Inputs,
@@ -104,6 +112,7 @@ ATHENA = "Athena: named queries"
 TRAIL_LINES = (EXPORT_READS, EXPORT_LAMBDA, S3_STORED, S3_REQUESTS, ATHENA)
 HOT_STORAGE_TABLE = "DynamoDB storage: table (hot window)"
 HOT_STORAGE_INDEXES = "DynamoDB storage: indexes (hot window)"
+HOT_PAGE_STORAGE = "DynamoDB storage: index pages, table + index (hot window)"
 
 
 @dataclass(frozen=True)
@@ -184,20 +193,31 @@ class Exporter:
 
 
 def exporter_month(
-    facts: TemplateFacts, records_per_day: float, index_bytes: float, writer: Writer
+    facts: TemplateFacts,
+    records_per_day: float,
+    index_bytes: float,
+    writer: Writer,
+    pages_per_day: float = 0.0,
+    expand_us: float = 0.0,
 ) -> Exporter:
     """Each hourly run LISTs the finished days of its window; a day over by 15 minutes and not yet
     covered is written in parts of PART_ROWS records (whole minutes), as many as fit the run, the rest
-    by the next runs. A run with nothing to write imports no pyarrow (measured here)."""
+    by the next runs. A run with nothing to write imports no pyarrow (measured here). In stream mode
+    (`facts.stream`) it also reads the day's `pages_per_day` pages, BATCH_GET_KEYS a request, expands
+    them (`expand_us` of CPU a record) and LISTs the late markers once a run."""
     memory = facts.export_memory_mb
     # One thread: more memory than one vCPU's worth does not make the writer faster.
     cpu_scale = max(1.0, VCPU_MB / memory)
-    per_record_s = (writer.writer_us + writer.decode_us) / 1e6 * cpu_scale
+    per_record_s = (writer.writer_us + writer.decode_us + expand_us) / 1e6 * cpu_scale
+    page_requests = pages_per_day / BATCH_GET_KEYS
     wait_per_record_s = (
-        (1 / BATCH_GET_KEYS + index_bytes / max(records_per_day, 1) / MB) * ROUND_TRIP_MS / 1000
+        (1 / BATCH_GET_KEYS + (index_bytes / MB + page_requests) / max(records_per_day, 1))
+        * ROUND_TRIP_MS
+        / 1000
     )
     idle_cpu, pyarrow_cpu = measure_starts()
-    listed = max(facts.export_days - 1, 1)  # the window's finished days, one LIST each
+    # the window's finished days, one LIST each, and in stream mode the late markers' prefix
+    listed = max(facts.export_days - 1, 1) + (1 if facts.stream else 0)
     idle_s = LAMBDA_START_S + idle_cpu * cpu_scale + listed * ROUND_TRIP_MS / 1000
     write_start_s = pyarrow_cpu * cpu_scale
     busiest = records_per_day * 7 * busiest_day_share()
@@ -227,6 +247,7 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
     lines = dict(bill.lines)
     lines[HOT_STORAGE_TABLE] = lines.pop(STORAGE_TABLE) * scale
     lines[HOT_STORAGE_INDEXES] = lines.pop(STORAGE_INDEXES) * scale
+    lines[HOT_PAGE_STORAGE] = lines.pop(PAGE_STORAGE) * scale
     lines[PITR] *= scale
     # A keyed lookup reads the hot days from the table; older days are Athena's (its line below).
     lines[READS] *= min(1.0, hot / LOOKUP_DAYS)
@@ -240,18 +261,26 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
         for k, item in stored.items()
         if item is not None
     )
-    index_bytes = sum(
-        per_day * rates[k] * item_size(index_item(item, TIME_INDEX) or {})
-        for k, item in stored.items()
-        if item is not None
-    )
-    # Each record is read once: a day is written when it is over, and a whole day is not read again.
     days = DAYS_PER_MONTH
+    consumer = bill.consumer
+    pages_per_day = page_units = expand_us = 0.0
+    if consumer is not None:  # the index lists the day's pages; each is read whole
+        index_bytes = consumer.total("index_item_bytes") / days
+        pages_per_day = consumer.total("pages") / days
+        page_units = consumer.total("read_units") / days
+        expand_us = consumer.expand_us_per_entry
+    else:
+        index_bytes = sum(
+            per_day * rates[k] * item_size(index_item(item, TIME_INDEX) or {})
+            for k, item in stored.items()
+            if item is not None
+        )
+    # Each record is read once: a day is written when it is over, and a whole day is not read again.
     _, read_price, _ = prices.dynamodb(facts.table_class)
-    read_units = days * (record_units * 0.5 + math.ceil(index_bytes / 4096) * 0.5)
+    read_units = days * (record_units * 0.5 + math.ceil(index_bytes / 4096) * 0.5 + page_units)
     lines[EXPORT_READS] = read_units * read_price.usd / 1e6
 
-    run = exporter_month(facts, records_per_day, index_bytes, writer)
+    run = exporter_month(facts, records_per_day, index_bytes, writer, pages_per_day, expand_us)
     gb_seconds = run.seconds * facts.export_memory_mb / 1024
     lines[EXPORT_LAMBDA] = (
         gb_seconds * prices.LAMBDA_ARM64_GB_SECOND.usd
@@ -274,7 +303,7 @@ def trail_month(design: Design, inputs: Inputs, organization: Organization, mix:
     lines[S3_REQUESTS] = run.puts / 1000 * S3_WRITES.usd + (run.heads + gets) / 1000 * S3_READS.usd
     lines[ATHENA] = scanned / TB * ATHENA_SCANS.usd
 
-    trail = Bill(design, inputs.variant, organization, lines, dict(bill.details))
+    trail = Bill(design, inputs.variant, organization, lines, dict(bill.details), bill.consumer)
     trail.details.update(
         records_per_day=records_per_day,
         busiest_day_records=records_per_day * 7 * busiest_day_share(),
@@ -295,13 +324,6 @@ def without_free_dashboards(bill: Bill) -> float:
     return bill.total - min(free, bill.lines[DASHBOARDS])
 
 
-def without_time_index(bill: Bill) -> float:
-    """What dropping the time index would save: its writes and storage, and the exporter's table
-    reads (a stream's records reach a Lambda consumer free; the records are then written as today).
-    The hot window's listings would then need another path (Athena, or a scan): not priced."""
-    return bill.lines[WRITES_INDEXES] + bill.lines[HOT_STORAGE_INDEXES] + bill.lines[EXPORT_READS]
-
-
 def without_platform_lines(bill: Bill) -> float:
     """Lambda's platform.start and platform.report lines, a share of the log ingestion line (none
     when the template's system log level already leaves them out)."""
@@ -310,6 +332,62 @@ def without_platform_lines(bill: Bill) -> float:
     per_invocation = len(PLATFORM_START) + len(PLATFORM_REPORT) + 2 * prices.LOG_EVENT_OVERHEAD_BYTES
     gb = bill.details["invocations"] * per_invocation / prices.GB
     return min(bill.lines[LOG_INGESTION], gb * prices.LOG_INGESTION.usd)
+
+
+def consumer_notes(trail: list[Bill]) -> list[str]:
+    """The time index as the template builds it: paged from the table's stream (the index
+    consumer's figures, bench/index_cost.py), or written per record by the hot path."""
+    if not trail[0].design.facts.stream:
+        return [
+            "",
+            "The template writes the time index per record (the collector's COLLECTOR_TIME_INDEX is not "
+            "`stream`): `python -m bench.bill --time-index stream` prices it paged from the table's stream.",
+        ]
+    facts = trail[0].design.facts
+    first = trail[0].consumer
+    assert first is not None
+    out = [
+        "",
+        "The time index is paged from the table's stream (the collector's COLLECTOR_TIME_INDEX=stream): "
+        "each record is written once, with no index entry; the index consumer "
+        f"({facts.index_memory_mb} MB, batches of up to {facts.index_batch_size:,} stream records gathered "
+        f"for up to {facts.index_batch_window_s} s) writes page items (bench/index_cost.py, pages built "
+        f"here from the measured items). A stream record is {first.record_bytes:,.0f} bytes in Lambda's "
+        f"event, so 6 MB hold {first.payload_records:,}; every record reaches it twice (its INSERT, and "
+        f"the REMOVE when TTL deletes it, which pages nothing); the consumer's CPU is "
+        f"{first.cpu_us_per_record:.1f} us a stream record here (parse, decode, changes_of, build_pages, "
+        f"encode) and {first.invocation_cpu_ms:.0f} ms a batch (a fresh event loop and DynamoDB client), "
+        f"x {VCPU_MB / facts.index_memory_mb:.1f} for its share of a vCPU, plus "
+        f"{index_cost.WRITE_ROUND_TRIP_MS:g} ms a BatchWriteItem of {index_cost.BATCH_WRITE_ITEMS} pages. "
+        "The exporter and the keyed lookups list the pages and read each whole (BatchGetItem, eventually "
+        f"consistent); expanding them costs the exporter {first.expand_us_per_entry:.1f} us of CPU a record "
+        "here.",
+        "",
+    ]
+    for t in trail:
+        c = t.consumer
+        assert c is not None
+        entries = c.total("entries")
+        units = c.total("table_units") + c.total("index_units")
+        hot_gb = t.details["page_gb"] * t.details["hot_days"] / RETAINED_DAYS
+        hours = []
+        for label, hour in (("busiest hour", c.busiest()), ("an hour at the week's average rate", c.mean)):
+            b = hour.batch
+            every = 3600 / hour.batches if hour.batches else 0.0
+            hours.append(
+                f"{label}: {b.records:,.1f} stream records a batch, one every {every:,.0f} s, "
+                f"{b.pages:,.1f} pages of {b.entries / max(b.pages, 1):,.0f} entries "
+                f"({b.table_units / max(b.pages, 1):,.1f} write units each + 1 in the index), "
+                f"{hour.billed_ms:,} ms billed"
+            )
+        out.append(
+            f"- {t.organization.name}: {c.batches:,.0f} batches a month ({'; '.join(hours)}); "
+            f"{units:,.0f} page write units a month for {entries:,.0f} entries "
+            f"({units / max(entries, 1):.3f} a record, against 1 per record in the index); "
+            f"{hot_gb:,.2f} GB of pages in the hot window; "
+            f"the consumer's line ${t.lines[CONSUMER]:,.2f}, page writes ${t.lines[PAGE_WRITES]:,.2f}"
+        )
+    return out
 
 
 def totals(bills: list[Bill]) -> dict[str, float]:
@@ -372,17 +450,16 @@ def report(main: list[Bill], trail: list[Bill], writer: Writer) -> list[str]:
             f"({d['busiest_day_records']:,.0f} records) exports in {d['busiest_day_s']:,.0f} s of Lambda "
             f"over {d['working_runs']} run(s)"
         )
-    out += ["", "Levers not built (what each would take off the default deployment's total):", ""]
-    for t in trail:
-        index, logs = without_time_index(t), without_platform_lines(t)
-        total = without_free_dashboards(t)
-        levers = [
-            f"no time index on the hot path (export from a DynamoDB stream instead, whose reads by Lambda "
-            f"are free; the hot window's listings would need another path) -${index:,.2f}"
-        ]
-        if logs:
-            levers.append(f"no Lambda platform lines (system log level WARN) -${logs:,.2f}")
-        out.append(f"- {t.organization.name}: " + "; ".join(levers) + f": ${total - index - logs:,.2f}")
+    out += consumer_notes(trail)
+    levers = [(t, without_platform_lines(t)) for t in trail]
+    if any(logs for _, logs in levers):
+        out += ["", "Levers not built (what each would take off the default deployment's total):", ""]
+        for t, logs in levers:
+            total = without_free_dashboards(t)
+            out.append(
+                f"- {t.organization.name}: no Lambda platform lines (system log level WARN) -${logs:,.2f}: "
+                f"${total - logs:,.2f}"
+            )
     targets = {1_000: 4.0, 100_000: 15.0, 10_000_000: 600.0}
     out.append("")
     for t in trail:
