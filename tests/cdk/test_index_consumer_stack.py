@@ -158,7 +158,7 @@ def test_the_exporter_clears_the_markers_it_lists(default_synth: Synth) -> None:
     by_sid = {s.get("Sid"): s for s in statements(default_synth, "TrailRole")}
     assert by_sid["KeepLateMarkers"] == {  # cleared once answered; one left where a run stops
         "Sid": "KeepLateMarkers",
-        "Action": ["s3:PutObject", "s3:DeleteObject"],
+        "Action": ["s3:DeleteObject", "s3:PutObject"],
         "Effect": "Allow",
         "Resource": {"Fn::Join": ["", [bucket, f"/{LATE_PREFIX}*"]]},
     }
