@@ -277,6 +277,9 @@ def inputs_table(report: Report) -> list[str]:
 
 
 PARTITION_WRITE_UNITS_PER_SECOND = 1000  # DynamoDB's limit per partition (a GSI partition included)
+# An on-demand table's default quota (AWS's "Quotas in Amazon DynamoDB": 40,000 write request units
+# a second per table, raised on request): with no hot index partition, the next ceiling.
+TABLE_WRITE_UNITS_PER_SECOND = 40_000
 
 
 def hot_partition(report: Report) -> list[str]:
@@ -305,6 +308,23 @@ def hot_partition(report: Report) -> list[str]:
                 f"units/s of page index items in the peak hour ({per_second / limit:.2%} of one "
                 f"partition's {limit:,}); the records themselves go to the table only"
             )
+        # The records and the pages' own items go to the table under hashed keys: its quota is next.
+        record_units = wru(item_size({k: v for k, v in inbound.items() if k != SHARD_ATTRIBUTE}))
+        largest = ORGANIZATIONS[-1]
+        consumer = report.bill(DEFAULT, largest, after).consumer
+        assert consumer is not None
+        hour = consumer.busiest()
+        peak_messages = largest.messages_per_day * 7 * share / 3600
+        table_per_second = peak_messages * record_units + hour.batches * hour.batch.table_units / 3600
+        table_limit = TABLE_WRITE_UNITS_PER_SECOND
+        ceiling = largest.messages_per_day * table_limit / table_per_second
+        out.append(
+            f"- the table, {largest.name}: {table_per_second:,.0f} write units/s in the peak hour (records "
+            f"and page items, {table_per_second / table_limit:.1%} of an on-demand table's default quota "
+            f"of {table_limit:,}); the peak hour reaches that quota at about {ceiling / 1e9:,.1f} billion "
+            "messages a day (fewer page units a record at that size: a lower bound), and AWS raises it "
+            "on request"
+        )
         return out
     for organization in ORGANIZATIONS:
         per_second = organization.messages_per_day * 7 * share / 3600 * units / shards
