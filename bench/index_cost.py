@@ -10,15 +10,16 @@ message ID, sender, receivedAt and expiry, in the shape the collector writes the
 
 * a batch's records: the event source mapping's batch size (10,000), the stream records its window
   (60 s) gathers at that hour's rate (at least one), and no more than fit Lambda's 6 MB synchronous
-  payload at the measured size of one stream record as Lambda delivers it (INSERT with its
-  NewImage; the REMOVE of a record TTL deletes, with its OldImage, which the consumer's filter lets
-  through and which pages nothing, at the same weekly shape as the inserts a retention earlier);
+  payload at the measured size of one stream record as Lambda delivers it (an INSERT with its
+  NewImage). The REMOVE of a record TTL deletes never reaches the consumer: the mapping's filter
+  drops it (cdk/index_consumer.py), so it is no invocation and no part of a batch;
 * each page's write units (1 per started KB of the item, DynamoDB's size rule) and its index item's,
   their stored bytes (100 B overhead each), and reading each page whole (half a read unit per 4 KB);
 * the consumer's CPU per stream record, measured here: parsing the event's JSON, decoding the
   attributes the index reads, `changes_of`, `build_pages` and encoding the pages for BatchWriteItem;
-  and per batch: a fresh event loop and DynamoDB client (the handler opens them for each batch,
-  measured here) and a round trip per BatchWriteItem of 25 pages.
+  and per batch: a warm invocation's own part (the handler keeps its event loop and DynamoDB client
+  for the container, measured here; opening them is the cold start's, priced as INIT with the
+  collector's) and a round trip per BatchWriteItem of 25 pages.
 
 The caller (bench/billing.py) prices it; the scale from this machine's CPU to the function's share of
 a vCPU is the one the collector's duration uses.
@@ -283,20 +284,15 @@ _CPU: dict[tuple[Any, ...], tuple[float, float]] = {}
 
 def consumer_cpu(measurement: Measurement, mix: Mix, retention_days: int) -> tuple[float, float]:
     """(CPU seconds per stream record of `consume` here, mean bytes of a stream record) over a batch
-    of CPU_RECORDS records, half of them TTL removals when records expire; the least of CPU_RUNS
-    runs (the machine's noise only adds)."""
+    of CPU_RECORDS inserts (the filter keeps TTL's removals out); the least of CPU_RUNS runs (the
+    machine's noise only adds)."""
     key = (id(measurement), mix, retention_days)
     if key in _CPU:
         return _CPU[key]
     rng = random.Random(11)
     start = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-    removing = retention_days > 0
-    new = CPU_RECORDS // 2 if removing else CPU_RECORDS
-    items = synthetic_items(measurement, mix, new, start, 60.0, retention_days, rng)
-    old = synthetic_items(measurement, mix, CPU_RECORDS - new, start - retention_days * DAY, 60.0, 0, rng)
+    items = synthetic_items(measurement, mix, CPU_RECORDS, start, 60.0, retention_days, rng)
     records = [stream_record(item, SEQUENCE_START + n) for n, item in enumerate(items)]
-    records += [stream_record(item, SEQUENCE_START + new + n, removed=True) for n, item in enumerate(old)]
-    rng.shuffle(records)
     event = json.dumps({"Records": records}, separators=(",", ":"))
     runs = []
     for _ in range(CPU_RUNS):
@@ -312,32 +308,39 @@ _INVOCATION: list[float] = []
 
 
 def invocation_cpu(runs: int = 10) -> float:
-    """CPU seconds of what the consumer does once a batch whatever its size: `asyncio.run` and
-    opening a DynamoDB client (no request is made); the least of `runs` after a first, warm."""
+    """CPU seconds of what a warm invocation of the consumer does once a batch whatever its size:
+    collector/index_handler.py's handler on an empty batch (its settings, the container's event
+    loop, its log line) and fetching the container's DynamoDB client (no request is made). The
+    first call, which opens the loop and the client, is the cold start's (the bill's INIT); the
+    least of `runs` after it."""
     if _INVOCATION:
         return _INVOCATION[0]
-    import asyncio
-    import contextlib
     import os
 
-    from collector.aws import open_client
-
-    async def once() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            await open_client("dynamodb", stack)
+    import collector.handler as collector_handler
+    import collector.index_handler as consumer
 
     values = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
     values |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    values |= {"COLLECTOR_STORE": "dynamodb", "COLLECTOR_TABLE_NAME": "bench-consumer"}
     saved = {k: os.environ.get(k) for k in values}
+    kept = (collector_handler._loop, consumer._clients)
     os.environ.update(values)
+    collector_handler._loop, consumer._clients = None, None  # this bench's own container
+    loop = collector_handler._event_loop()
     try:
-        asyncio.run(once())
         times = []
-        for _ in range(runs):
+        for n in range(runs + 1):
             began = time.process_time()
-            asyncio.run(once())
-            times.append(time.process_time() - began)
+            consumer.handler({"Records": []}, None)
+            loop.run_until_complete(consumer._client("dynamodb"))
+            if n:  # the first is the cold start's
+                times.append(time.process_time() - began)
     finally:
+        if consumer._clients is not None:
+            loop.run_until_complete(consumer._clients.stack.aclose())
+        loop.close()
+        collector_handler._loop, consumer._clients = kept
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -397,7 +400,7 @@ class Consumer:
 
     hours: tuple[tuple[Hour, float], ...]  # each distinct hour of the week, and how often it comes a month
     cpu_us_per_record: float  # measured here, unscaled
-    invocation_cpu_ms: float  # once a batch (event loop, client), measured here, unscaled
+    invocation_cpu_ms: float  # once a warm batch (handler, kept loop and client), measured here, unscaled
     record_bytes: float  # one stream record in Lambda's event
     payload_records: int  # the most records a batch's 6 MB hold
     memory_mb: int
@@ -437,10 +440,8 @@ def consumer_month(
     invocation's billed duration (the measured CPU per record x `cpu_scale`, the function's share of
     a vCPU, plus a round trip per BatchWriteItem)."""
     retention = facts.retention_days
-    inserts_per_week = organization.messages_per_day * 7 * sum(stored_kinds(measurement, mix).values())
-    # Every record TTL deletes reaches the consumer as a REMOVE (in steady state, as many as inserts).
-    stream_per_week = inserts_per_week * (2 if retention > 0 else 1)
-    insert_share = inserts_per_week / stream_per_week if stream_per_week else 1.0
+    # Only records written reach the consumer: the filter drops TTL's deletions (cdk/index_consumer.py).
+    stream_per_week = organization.messages_per_day * 7 * sum(stored_kinds(measurement, mix).values())
     cpu_s, per_record_bytes = consumer_cpu(measurement, mix, retention)
     fixed_s = invocation_cpu()
     payload_records = max(1, int(PAYLOAD_LIMIT / per_record_bytes))
@@ -458,7 +459,7 @@ def consumer_month(
         records = min(cap, 1 + per_shard * window)
         span = min(window, records / per_shard)
         built = max(1, round(records))
-        batch = batch_pages(measurement, mix, built, records * insert_share, span, retention)
+        batch = batch_pages(measurement, mix, built, records, span, retention)
         batch = replace(batch, records=records)
         cpu_ms = (records * cpu_s + fixed_s) * 1000 * cpu_scale
         billed = math.ceil(cpu_ms + batch.requests * WRITE_ROUND_TRIP_MS)

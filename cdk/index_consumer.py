@@ -4,7 +4,8 @@ In every deployment (the time index needs it whether or not the trail is on): th
 each record once, without `dayShard` (COLLECTOR_TIME_INDEX=stream), and this function pages the
 records of each stream batch into the time index (collector/store/pages.py). An event source
 mapping on the table's stream invokes it with batches of records only (filter criteria: page items
-have no receivedDay, so the consumer never sees its own writes); a batch that keeps failing is
+have no receivedDay, so the consumer never sees its own writes, and TTL's deletions, which change
+nothing in the index, do not reach it either); a batch that keeps failing is
 bisected down to the failing records, which end as a message in its own failure queue. With the
 trail on it also leaves late markers in the trail bucket (collector/trail/late.py).
 
@@ -57,10 +58,26 @@ def _has_received_day(image: str) -> dict[str, Any]:
     return {"dynamodb": {image: {RECEIVED_DAY: {"S": lambda_.FilterRule.exists()}}}}
 
 
-# Lambda's filter criteria (ORed): records written or changed, and records deleted; never a page.
+# A deletion by TTL names DynamoDB's own service principal (a deletion by hand has no userIdentity):
+# it changes nothing in the index (collector/store/pages.py), so it need not invoke the consumer.
+TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+
+def _deleted(by: list[Any]) -> dict[str, Any]:
+    return {
+        "eventName": lambda_.FilterRule.is_equal("REMOVE"),
+        **_has_received_day("OldImage"),
+        "userIdentity": {"principalId": by},
+    }
+
+
+# Lambda's filter criteria (ORed): records written or changed, and records deleted other than by
+# TTL; never a page. `exists: false` and `anything-but` match only where a leaf is absent or
+# present respectively, hence two filters for "no userIdentity, or another principal's".
 FILTERS: tuple[dict[str, Any], ...] = (
     {"eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"), **_has_received_day("NewImage")},
-    {"eventName": lambda_.FilterRule.is_equal("REMOVE"), **_has_received_day("OldImage")},
+    _deleted(lambda_.FilterRule.not_exists()),
+    _deleted(lambda_.FilterRule.not_equals(TTL_PRINCIPAL)),
 )
 
 

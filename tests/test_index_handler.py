@@ -16,6 +16,8 @@ import boto3
 import orjson
 import pytest
 
+import collector.handler as handler_module
+import collector.index_handler as index_handler
 from collector.index_handler import (
     BATCH_WRITE_ITEMS,
     TTL_IDENTITY,
@@ -46,6 +48,19 @@ def stream_table(dynamodb: Any) -> str:
     request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     dynamodb.create_table(**request)
     return table
+
+
+@pytest.fixture(autouse=True)
+def cold_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test a cold start of the consumer: no loop, no clients left from another test."""
+    monkeypatch.setattr(handler_module, "_loop", None)
+    monkeypatch.setattr(index_handler, "_clients", None)
+    yield
+    clients, loop = index_handler._clients, handler_module._loop
+    if clients is not None and not clients.loop.is_closed():
+        clients.loop.run_until_complete(clients.stack.aclose())
+    if loop is not None:
+        loop.close()
 
 
 @pytest.fixture
@@ -171,6 +186,9 @@ def test_a_batch_pages_every_record_once_whatever_its_deliveries(
     assert len(event["Records"]) == len(records) + 1
 
     summary = handler(event, None)
+    kept = index_handler._clients  # the container's loop and clients, for every later batch
+    assert kept is not None and sorted(kept.opened) == ["dynamodb", "s3"]
+    clients = dict(kept.opened)
     written = page_items(dynamodb, table)
     assert summary == {
         "records": len(records) + 1,
@@ -187,6 +205,8 @@ def test_a_batch_pages_every_record_once_whatever_its_deliveries(
 
     # The same batch again: the same page items, the same markers.
     assert handler(event, None)["pages"] == len(written)
+    assert index_handler._clients is kept and kept.opened == clients  # warm: nothing opened again
+    assert kept.loop is handler_module._loop
     assert page_items(dynamodb, table) == written
     assert len(markers(s3, bucket)) == len(old_pages)
     # The batch bisected (the event source mapping's retry): other pages, no other listing.

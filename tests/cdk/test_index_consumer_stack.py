@@ -319,13 +319,37 @@ def test_the_filters_pass_records_and_never_pages(dynamodb_local: str) -> None:
     assert passed == [("INSERT", "rec-1"), ("MODIFY", "rec-1"), ("REMOVE", "rec-1")]
     assert str(page["invocationId"]).startswith(PAGE_PREFIX)
 
+    # The same deletion made by TTL (its stream record names DynamoDB's service principal) is
+    # filtered out; by hand (no userIdentity) it passes, as would another principal's.
+    (by_hand,) = [
+        e
+        for e in events
+        if e["eventName"] == "REMOVE" and e["dynamodb"].get("OldImage", {}).get("receivedDay")
+    ]
+    assert "userIdentity" not in by_hand
+    by_ttl = {**by_hand, "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}}
+    by_other = {**by_hand, "userIdentity": {"type": "Service", "principalId": "example.amazonaws.com"}}
+    matched = [any(p.matches_event(e) for p in patterns) for e in (by_hand, by_ttl, by_other)]  # type: ignore[arg-type]
+    assert matched == [True, False, True]
+
 
 def test_the_filter_semantics_match_the_aws_documentation() -> None:
-    """`exists` on the attribute's type key (a leaf), as Lambda's DynamoDB filtering guide requires."""
+    """`exists` on the attribute's type key (a leaf), as Lambda's DynamoDB filtering guide requires;
+    TTL's deletions (userIdentity.principalId "dynamodb.amazonaws.com") kept out by two filters, as
+    `exists: false` matches an absent leaf only and `anything-but` a present one only."""
     assert FILTERS == (
         {
             "eventName": ["INSERT", "MODIFY"],
             "dynamodb": {"NewImage": {"receivedDay": {"S": [{"exists": True}]}}},
         },
-        {"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"receivedDay": {"S": [{"exists": True}]}}}},
+        {
+            "eventName": ["REMOVE"],
+            "dynamodb": {"OldImage": {"receivedDay": {"S": [{"exists": True}]}}},
+            "userIdentity": {"principalId": [{"exists": False}]},
+        },
+        {
+            "eventName": ["REMOVE"],
+            "dynamodb": {"OldImage": {"receivedDay": {"S": [{"exists": True}]}}},
+            "userIdentity": {"principalId": [{"anything-but": ["dynamodb.amazonaws.com"]}]},
+        },
     )
