@@ -60,22 +60,23 @@ def _has_received_day(image: str) -> dict[str, Any]:
 
 # A deletion by TTL names DynamoDB's own service principal (a deletion by hand has no userIdentity):
 # it changes nothing in the index (collector/store/pages.py), so it need not invoke the consumer.
+# DynamoDB's guide filters on exactly this to archive TTL deletions ("DynamoDB Streams and Time to
+# Live").
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 
 def _deleted(by: list[Any]) -> dict[str, Any]:
-    return {
-        "eventName": lambda_.FilterRule.is_equal("REMOVE"),
-        **_has_received_day("OldImage"),
-        "userIdentity": {"principalId": by},
-    }
+    return {**_has_received_day("OldImage"), "userIdentity": {"principalId": by}}
 
 
-# Lambda's filter criteria (ORed): records written or changed, and records deleted other than by
-# TTL; never a page. `exists: false` and `anything-but` match only where a leaf is absent or
-# present respectively, hence two filters for "no userIdentity, or another principal's".
+# Lambda's filter criteria (ORed; a record that matches several is sent once): a record's new image
+# (INSERT, MODIFY), or its old image outside TTL (REMOVE by hand; a MODIFY matches the first
+# anyway); never a page. No filter names `eventName`: Lambda's guide says a DynamoDB mapping filters
+# on the `dynamodb` key, and a filter that matched nothing would leave every record unindexed without
+# an error. `exists: false` and `anything-but` match only where a leaf is absent or present
+# respectively, hence two filters for "no userIdentity, or another principal's".
 FILTERS: tuple[dict[str, Any], ...] = (
-    {"eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"), **_has_received_day("NewImage")},
+    _has_received_day("NewImage"),
     _deleted(lambda_.FilterRule.not_exists()),
     _deleted(lambda_.FilterRule.not_equals(TTL_PRINCIPAL)),
 )
