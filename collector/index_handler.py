@@ -37,7 +37,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -209,6 +209,12 @@ class _Clients:
 
 
 _clients: _Clients | None = None
+# The services it opens, each named where it is opened (the asset keeps only the SDK models of
+# services the package names: tests/cdk/test_asset.py).
+_OPENERS: dict[str, Callable[[contextlib.AsyncExitStack], Awaitable[Any]]] = {
+    "dynamodb": lambda stack: open_client("dynamodb", stack),
+    "s3": lambda stack: open_client("s3", stack),
+}
 
 
 async def _client(service: str) -> Any:
@@ -219,7 +225,7 @@ async def _client(service: str) -> Any:
     if _clients is None or _clients.loop is not loop:
         _clients = _Clients(loop, contextlib.AsyncExitStack(), {})
     if service not in _clients.opened:
-        _clients.opened[service] = await open_client(service, _clients.stack)
+        _clients.opened[service] = await _OPENERS[service](_clients.stack)
     return _clients.opened[service]
 
 
