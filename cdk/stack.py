@@ -270,7 +270,11 @@ class CollectorStack(Stack):
                 system_log_level=system_log_level,
                 hot_days=settings.retention_days,
                 log_retention=RETENTION[settings.log_retention_days],
-                environment={k: environment[k] for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME")},
+                # The retention too: a late-marked day the table no longer holds whole is not read again.
+                environment={
+                    k: environment[k]
+                    for k in ("COLLECTOR_STORE", "COLLECTOR_TABLE_NAME", "COLLECTOR_RETENTION_DAYS")
+                },
                 layer_dir=trail_layer_dir,
                 legacy_indexes=settings.legacy_indexes,
             )

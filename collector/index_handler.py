@@ -195,6 +195,10 @@ async def write_pages(client: Any, table: str, items: Sequence[Item]) -> None:
             )
 
 
+def _lists(page: Item) -> bool:
+    return any(not entry.get(pages.GONE) for entry in pages.expand(page))
+
+
 def _day(page: Item) -> str:
     return str(page[SHARD_ATTRIBUTE]).split("#", 1)[0]
 
@@ -234,7 +238,10 @@ async def run(event: Any, env: Mapping[str, str], now: datetime) -> Summary:
     bucket = env.get("COLLECTOR_TRAIL_BUCKET", "").strip() or None
     count, changes = changes_of_event(event)
     items = pages.build_pages(changes)
-    late_pages = [p for p in items if late.needs_mark(_day(p), now)] if bucket else []
+    # Only a page that lists a record can add rows to a day already exported: a page of tombstones
+    # (a purge) cannot, and marking its day would have the exporter read it again, find fewer records
+    # than the trail holds, and refuse every hour (collector.trail.export.check_kept).
+    late_pages = [p for p in items if late.needs_mark(_day(p), now) and _lists(p)] if bucket else []
     if items:
         await write_pages(await _client("dynamodb"), settings.table_name, items)
     if late_pages:  # after the pages: a marker is listed only once its page exists

@@ -320,3 +320,22 @@ def test_unprocessed_pages_are_sent_again_and_in_the_end_fail_the_batch(
     assert client.sent == [BATCH_WRITE_ITEMS, 1, 1, 5]
     with pytest.raises(RuntimeError, match="unprocessed"):
         run(write_pages(Unprocessing(left=100), "t", items))
+
+
+def test_a_purge_of_a_day_already_exported_leaves_no_marker(
+    deployment: tuple[Any, Any, str, str], dynamodb_local: str
+) -> None:
+    """A page of tombstones cannot add rows to a day the trail holds: marking its day would have the
+    exporter read it again, find fewer records than the trail (check_kept) and refuse every hour."""
+    dynamodb, s3, table, bucket = deployment
+    kept, purged = record(1, OLD_DAY + timedelta(hours=3)), record(2, OLD_DAY + timedelta(hours=4))
+    for item in (kept, purged):
+        dynamodb.put_item(TableName=table, Item=encode_item(item))
+    inserts = stream_event(dynamodb, table, dynamodb_local)["Records"]
+    dynamodb.delete_item(TableName=table, Key={KEY: {"S": purged[KEY]}})
+    removal = stream_event(dynamodb, table, dynamodb_local)["Records"][len(inserts) :]
+    assert [r["eventName"] for r in removal] == ["REMOVE"]
+    assert handler({"Records": removal}, None) == {"records": 1, "entries": 1, "pages": 1, "marked": 0}
+    assert markers(s3, bucket) == []
+    # The inserts, paged as late, do mark their day.
+    assert handler({"Records": inserts}, None)["marked"] == 2

@@ -55,3 +55,30 @@ def test_deletions_by_ttl_are_not_paged_and_by_hand_are() -> None:
     assert not changes_of("REMOVE", None, RECORD, (1, 1), by_ttl=True)
     gone = changes_of("REMOVE", None, RECORD, (2, 2))
     assert listed(changes_of("INSERT", RECORD, None, (1, 1)), gone) == []
+
+
+def test_a_records_own_index_item_wins_over_a_stale_entry() -> None:
+    """The index keeps a record's own item in step with it; an entry may be stale (its change's
+    batch failed and the repair gave the record its own item)."""
+    stale = changes_of("INSERT", {**RECORD, "status": "INVALID"}, None, (1, SEQUENCE))
+    own = {**RECORD, "status": "DELIVERED"}  # as the time index lists it: no version
+    pages = build_pages(stale)
+    entries = [e for p in pages for e in expand(p)]
+    assert [e["status"] for e in latest([*entries, own])] == ["DELIVERED"]
+    assert [e["status"] for e in latest([own, *entries])] == ["DELIVERED"]
+    tombstone = [e for p in build_pages(changes_of("REMOVE", None, RECORD, (2, SEQUENCE))) for e in expand(p)]
+    assert [e["status"] for e in latest([own, *tombstone])] == ["DELIVERED"]
+
+
+def test_expired_entries_are_not_listed_whichever_page_ttl_deletes_first() -> None:
+    """A move's tombstone and the entry it hides expire together; TTL may delete the tombstone's page
+    first. Past their expiry neither is listed, so the hidden entry cannot come back."""
+    old = {**RECORD, "status": "INVALID", "expiresAt": 1000}
+    new = {**RECORD, "receivedAt": "2026-11-20T10:07:00.000Z", "expiresAt": 5000}
+    inserted = changes_of("INSERT", old, None, (1, 1))
+    moved = changes_of("MODIFY", new, old, (2, 2))
+    hidden_only = [e for p in build_pages(inserted) for e in expand(p)]  # its tombstone's page is gone
+    assert [e["status"] for e in latest(hidden_only, now=999)] == ["INVALID"]  # not expired yet: listed
+    assert latest(hidden_only, now=1000) == []
+    everything = [e for p in build_pages([*inserted, *moved]) for e in expand(p)]
+    assert [e["receivedAt"] for e in latest(everything, now=1500)] == ["2026-11-20T10:07:00.000Z"]

@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -585,7 +586,7 @@ class DynamoDbStore:
             # A tombstone and an entry of one change (a record moved within its minute) share a
             # version: tombstones go first, so on a tie `latest` keeps the entry, the later one.
             listed.sort(key=lambda i: not i.get(GONE))
-            for item in latest(listed):
+            for item in latest(listed, now=time.time()):
                 if bounds[0] <= str(item["receivedAt"]) <= bounds[1] and _accepts(item, match):
                     out.append({k: v for k, v in item.items() if k in keep})
         return sorted(out, key=lambda i: (i["receivedAt"], i[key])) if forward else newest_first(out)
@@ -604,11 +605,18 @@ class DynamoDbStore:
         return response
 
     async def _whole(self, found: list[Item], consistent: bool = True) -> list[Item]:
-        """Whole records for index items, in the same order."""
+        """Whole records for index items, in the same order. One expired meanwhile is gone; one
+        whose receivedAt is not the listed one's is left out too: a page entry left at a record's
+        old minute (its move's batch failed) must not list or export the record a second time."""
         key = AUDIT_TABLE.partition_key
-        wanted = [str(item[key]) for item in found]
-        records = await self._fetch(wanted, consistent)
-        return [decode_record(records[k]) for k in wanted if k in records]  # one expired meanwhile is gone
+        records = await self._fetch([str(item[key]) for item in found], consistent)
+        out = []
+        for item in found:
+            raw = records.get(str(item[key]))
+            record = None if raw is None else decode_record(raw)
+            if record is not None and item.get("receivedAt") in (None, record.get("receivedAt")):
+                out.append(record)
+        return out
 
     async def _fetch(self, keys: list[str], consistent: bool) -> dict[str, dict[str, Any]]:
         """Items by key, undecoded (BatchGetItem, 100 keys a request, PARALLEL_QUERIES requests at

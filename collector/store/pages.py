@@ -193,18 +193,36 @@ def expand(page: Mapping[str, Any]) -> list[dict[str, Any]]:
     return entries
 
 
-def latest(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One item per record key, the newest version (an item of the per-record index has none and
-    loses to any page entry for its key, which can only be a later change); tombstoned keys are
-    dropped. The order is the input's, at each key's first place."""
+def latest(items: Iterable[Mapping[str, Any]], now: float | None = None) -> list[dict[str, Any]]:
+    """One item per record key; tombstoned keys are dropped. The order is the input's, at each
+    key's first place.
+
+    A record's own index item (it has no version) wins over any page entry for its key: the index
+    keeps it in step with the record, while an entry may be stale (a change whose batch failed and
+    was repaired, a CLI write in record mode). Otherwise the newest version wins. With `now`
+    (seconds since the epoch), page entries whose record expired by then are left out, tombstones
+    too: a tombstone and the entry it hides expire together, but TTL deletes their pages in any
+    order, and a hidden entry must not come back in between."""
     best: dict[str, dict[str, Any]] = {}
     for item in items:
+        if now is not None and VERSION in item and _expired(item, now):
+            continue
         key = str(item[KEY])
         seen = best.get(key)
-        if seen is None or _version(item) >= _version(seen):
+        if seen is None or _rank(item) >= _rank(seen):
             best[key] = dict(item)
     kept = (item for item in best.values() if not item.get(GONE))
     return [{k: v for k, v in item.items() if k not in (VERSION, GONE)} for item in kept]
+
+
+def _expired(entry: Mapping[str, Any], now: float) -> bool:
+    expires = entry.get(AUDIT_TABLE.ttl_attribute)
+    return isinstance(expires, int | float) and not isinstance(expires, bool) and expires <= now
+
+
+def _rank(item: Mapping[str, Any]) -> tuple[bool, tuple[int, int]]:
+    """Own index items first, then page entries by version."""
+    return VERSION not in item, _version(item)
 
 
 def _version(item: Mapping[str, Any]) -> tuple[int, int]:

@@ -183,6 +183,8 @@ def test_the_exporter_runs_hourly_with_retries_a_failure_queue_and_an_alarm(trai
     env = function["Environment"]["Variables"]
     assert env["COLLECTOR_TRAIL_LOCK_DAYS"] == "2555" and env["COLLECTOR_TRAIL_LOCK_MODE"] == "COMPLIANCE"
     assert env["COLLECTOR_TRAIL_EXPORT_DAYS"] == "3"
+    # The table's retention, not the CLI's 365: a late-marked day it no longer holds is not read again.
+    assert env["COLLECTOR_RETENTION_DAYS"] == str(trail_synth.stack.settings.retention_days)
     assert env["COLLECTOR_TABLE_NAME"] == {"Ref": ref(trail_synth, "AWS::DynamoDB::Table", "AuditTable")}
     (layer,) = function["Layers"]
     assert layer == {"Ref": ref(trail_synth, "AWS::Lambda::LayerVersion")}

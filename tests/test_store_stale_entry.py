@@ -1,0 +1,55 @@
+"""A page entry left at a record's old place (the batch of the change that moved it failed, and the
+repair gave the record its own index item at the new one) lists or exports the record once: its own
+item wins where both list it, and a whole record fetched for an entry of another receivedAt is
+left out (collector/store/dynamodb.py `_whole`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from collector.store import Query
+from collector.store.dynamodb import DynamoDbStore, encode_item, with_shard
+from collector.store.pages import changes_of
+from tests.conftest import make_table, run
+from tests.pages_support import put_pages
+
+pytestmark = pytest.mark.dynamodb
+
+OLD = {
+    "invocationId": "k-moved",
+    "receivedDay": "2026-11-20",
+    "receivedAt": "2026-11-20T10:00:30.000Z",
+    "status": "INVALID",
+    "source": "WorkMail",
+    "direction": "INBOUND",
+}
+NEW = {**OLD, "receivedAt": "2026-11-20T10:07:00.000Z", "status": "RECORDED"}
+
+
+def test_a_stale_entry_at_the_old_minute_lists_and_exports_the_record_once(
+    dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
+    table = make_table(dynamodb_local)
+
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        store = await DynamoDbStore.open(table)
+        try:
+            # The record now, with its own index item (the repair), and the INSERT's entry, stale.
+            await store._client.put_item(TableName=table, Item=encode_item(with_shard(NEW)))
+            await put_pages(store, changes_of("INSERT", OLD, None, (1, 1)), None)
+            since = datetime(2026, 11, 20, tzinfo=UTC)
+            until = datetime(2026, 11, 20, 23, 59, 59, tzinfo=UTC)
+            exported = [
+                str(r["receivedAt"]) async for page in store.oldest_first(since, until, 10) for r in page
+            ]
+            whole = await store.query(Query(since=since, until=until, full=True))
+            return exported, [str(r["receivedAt"]) for r in whole], [str(r["status"]) for r in whole]
+        finally:
+            await store.close()
+
+    exported, listed, statuses = run(scenario())
+    assert exported == [NEW["receivedAt"]]
+    assert listed == [NEW["receivedAt"]] and statuses == ["RECORDED"]
