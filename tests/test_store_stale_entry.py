@@ -53,3 +53,33 @@ def test_a_stale_entry_at_the_old_minute_lists_and_exports_the_record_once(
     exported, listed, statuses = run(scenario())
     assert exported == [NEW["receivedAt"]]
     assert listed == [NEW["receivedAt"]] and statuses == ["RECORDED"]
+
+
+@pytest.mark.parametrize("new_at", [OLD["receivedAt"], "2026-11-20T10:00:45.000Z"])
+def test_a_filter_sees_the_records_own_item_not_the_stale_entry(
+    dynamodb_local: str, monkeypatch: pytest.MonkeyPatch, new_at: str
+) -> None:
+    """A status filter matched by DynamoDB would drop the record's own item (no longer INVALID) while
+    the stale INVALID entry of its page passed whole and listed it: filters apply after the dedupe."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
+    table = make_table(dynamodb_local)
+    now = {**OLD, "receivedAt": new_at, "status": "RECORDED"}
+
+    async def scenario() -> dict[tuple[bool, str | None], list[str]]:
+        store = await DynamoDbStore.open(table)
+        try:
+            await store._client.put_item(TableName=table, Item=encode_item(with_shard(now)))
+            await put_pages(store, changes_of("INSERT", OLD, None, (1, 1)), None)
+            since = datetime(2026, 11, 20, tzinfo=UTC)
+            until = datetime(2026, 11, 20, 23, 59, 59, tzinfo=UTC)
+            out = {}
+            for full in (False, True):
+                for status in (None, "INVALID", "RECORDED"):
+                    found = await store.query(Query(since=since, until=until, status=status, full=full))
+                    out[(full, status)] = [str(r["status"]) for r in found]
+            return out
+        finally:
+            await store.close()
+
+    for (full, status), statuses in run(scenario()).items():
+        assert statuses == ([] if status == "INVALID" else ["RECORDED"]), (full, status)

@@ -23,11 +23,12 @@ receivedAt is the minute. A read starts at its start's minute, so that minute's 
 a page is fetched whole (BatchGetItem, eventually consistent) and expanded. Items are grouped by
 minute, which is contiguous in the index's order either way; a minute is whole once the next
 minute's item or the partition's end is read, so a Query page's last minute waits for the next
-page. Within a minute, entries and records' own items are deduped by key (the newest change wins),
-cut to [since, until] exactly and matched against the filters (which DynamoDB applies to records'
-own items only: pages pass the FilterExpression whole), then sorted. What a page costs to read: its
+page. Within a minute, entries and records' own items are deduped by key (a record's own item
+wins, then the newest change),
+cut to [since, until] exactly and matched against the filters here (no FilterExpression: a record's
+own item must be there to win over a stale page entry), then sorted. What a page costs to read: its
 index item (about 100 bytes) in the Query, and the page itself, half a read unit per 4 KB rounded
-up per page; an entry is about 65 bytes compressed (a record's own index item about 250), so a full
+up per page; an entry is about 64 bytes compressed (a record's own index item about 250), so a full
 page reads some 60 entries per half unit where a Query reads some 16 own items, but a page of one
 entry costs a half unit by itself: pages read cheaper from about 17 entries a page (a busy table),
 dearer below (4,000 records an hour in 60-second batches, about 8 entries a page: that hour's listing
@@ -63,7 +64,7 @@ from collector.store import (
     tally_key,
     utc_day_bounds,
 )
-from collector.store.pages import GONE, PAGE_PREFIX, expand, is_page, latest, minute_of
+from collector.store.pages import GONE, expand, is_page, latest, minute_of
 from collector.store.schema import (
     AUDIT_TABLE,
     SHARD_ATTRIBUTE,
@@ -482,8 +483,7 @@ class DynamoDbStore:
         projection: tuple[str, ...] | None = None,
     ) -> list[Item]:
         """Index entries of one partition (a day, or one shard of it) within [since, until], newest
-        first; with `match`, only those its key filters accept (a FilterExpression: DynamoDB still
-        reads the rest, and lets pages through whole)."""
+        first; with `match`, only those its filters accept (matched here, after the dedupe)."""
         out: list[Item] = []
         async for page in self._index_pages(
             index, partition, since, until, limit=limit, match=match, projection=projection
@@ -521,11 +521,10 @@ class DynamoDbStore:
             "KeyConditionExpression": "#p = :p AND #s BETWEEN :a AND :b",
             "ScanIndexForward": forward,
         }
-        filters = _key_filters(match, names, values)
-        if filters:  # pages pass whole: their entries are matched here, after `latest`
-            names["#k"], values[":page"] = key, {"S": PAGE_PREFIX}
-            matched = " AND ".join(filters) if len(filters) == 1 else f"({' AND '.join(filters)})"
-            request["FilterExpression"] = f"begins_with(#k, :page) OR {matched}"
+        # The filters are matched in `_entries`, after `latest`, never by a FilterExpression: one
+        # would drop a record's own index item that no longer matches while a stale page entry for
+        # it passed whole and won; and DynamoDB reads what a filter drops all the same.
+        filters = _filtered(match)
         if projection is not None:
             wanted = list(dict.fromkeys((key, index.partition_key, index.sort_key, *projection)))
             names.update({f"#a{n}": attribute for n, attribute in enumerate(wanted)})
@@ -668,34 +667,18 @@ def time_index_unavailable(error: Exception, table: str, name: str = TIME_INDEX.
     return None
 
 
-def _key_filters(match: Query | None, names: dict[str, str], values: dict[str, Any]) -> list[str]:
-    """Query's message-ID, sender, source, event type and status filters on the time index's
-    projected attributes (collector/store/schema.py); a record without a source is WorkMail's, as
-    on SQLite. `_accepts` is the same test in Python, for page entries."""
+def _filtered(match: Query | None) -> bool:
+    """Whether the read has any of the filters `_accepts` applies."""
     if match is None:
-        return []
-    filters = []
-    if match.message_id is not None:
-        names["#m"], values[":m"] = "messageId", {"S": match.message_id}
-        filters.append("#m = :m")
-    if match.sender is not None:
-        names["#f"], values[":f"] = "sender", {"S": match.sender}
-        filters.append("#f = :f")
-    if match.source is not None:
-        names["#src"], values[":src"] = "source", {"S": match.source}
-        legacy = " OR attribute_not_exists(#src)" if match.source == "WorkMail" else ""
-        filters.append(f"(#src = :src{legacy})")
-    if match.event_type is not None:
-        names["#evt"], values[":evt"] = "eventType", {"S": match.event_type}
-        filters.append("#evt = :evt")
-    if match.status is not None:
-        names["#st"], values[":st"] = "status", {"S": match.status}
-        filters.append("#st = :st")
-    return filters
+        return False
+    wanted = (match.message_id, match.sender, match.source, match.event_type, match.status)
+    return any(value is not None for value in wanted)
 
 
 def _accepts(item: Item, match: Query | None) -> bool:
-    """`_key_filters`' meaning, for an entry (which holds no None values, as a stored item)."""
+    """Query's message-ID, sender, source, event type and status filters on what the time index
+    holds (collector/store/schema.py), for a record's own index item or a page entry alike (neither
+    holds None values); a record without a source is WorkMail's, as on SQLite."""
     if match is None:
         return True
     source = item.get("source")
