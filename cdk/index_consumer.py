@@ -29,6 +29,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.destinations import SendOnlyQueueOnFailure
+from cdk.functions import stack_function
 from cdk.nag import acknowledge
 from collector.store.pages import PAGE_PREFIX
 from collector.trail.late import LATE_PREFIX
@@ -139,19 +140,16 @@ class IndexConsumer(Construct):
             self._allow_late_markers(trail_bucket)
 
         self.failures = self._failure_queue()
-        self.function = lambda_.Function(
+        self.function = stack_function(
             self,
-            "Function",
             description="Writes the WorkMail collector's time index as pages, from the audit table's stream",
             runtime=runtime,
-            architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=code,
-            memory_size=MEMORY_MB,
+            memory_mb=MEMORY_MB,
             timeout=TIMEOUT,
             role=self.role,
-            logging_format=lambda_.LoggingFormat.JSON,
-            system_log_level_v2=system_log_level,
+            system_log_level=system_log_level,
             log_group=self.log_group,
             environment=environment,
         )

@@ -19,6 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk.functions import stack_function
 from cdk.nag import acknowledge
 from cdk.settings import StackSettings
 from cdk.table import time_index_arns
@@ -94,19 +95,16 @@ class ScheduledReconcile(Construct):
                 COLLECTOR_RECONCILE_MIN_COVERAGE=str(settings.coverage_threshold),
                 COLLECTOR_RECONCILE_MIN_MESSAGES=str(settings.coverage_min_messages),
             )
-        self.function = lambda_.Function(
+        self.function = stack_function(
             self,
-            "Function",
             description="Reconciles recent days' collector metrics with its audit trail and WorkMail",
             runtime=runtime,
-            architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=code,
-            memory_size=MEMORY_MB,
+            memory_mb=MEMORY_MB,
             timeout=TIMEOUT,
             role=self.role,
-            logging_format=lambda_.LoggingFormat.JSON,
-            system_log_level_v2=lambda_.SystemLogLevel(settings.system_log_level),
+            system_log_level=lambda_.SystemLogLevel(settings.system_log_level),
             log_group=self.log_group,
             environment=environment,
         )

@@ -31,6 +31,7 @@ from constructs import Construct
 
 from cdk.asset import asset_hash
 from cdk.destinations import SendOnlyQueueDestination
+from cdk.functions import stack_function
 from cdk.index_consumer import IndexConsumer
 from cdk.nag import acknowledge
 from cdk.reconcile import ScheduledReconcile
@@ -174,19 +175,16 @@ class CollectorStack(Stack):
         code = lambda_.Code.from_asset(
             str(asset_dir), asset_hash=asset_hash(asset_dir), asset_hash_type=AssetHashType.CUSTOM
         )
-        self.function = lambda_.Function(
+        self.function = stack_function(
             self,
-            "Function",
             description="Records Amazon WorkMail email-flow events (asynchronous Run Lambda rule)",
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=code,
-            memory_size=MEMORY_MB,
+            memory_mb=MEMORY_MB,
             timeout=TIMEOUT,
             role=self.role,
-            logging_format=lambda_.LoggingFormat.JSON,
-            system_log_level_v2=system_log_level,
+            system_log_level=system_log_level,
             log_group=self.log_group,
             reserved_concurrent_executions=settings.reserved_concurrency,
             environment=environment,

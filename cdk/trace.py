@@ -19,6 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cdk.functions import stack_function
 from cdk.nag import acknowledge
 from cdk.table import time_index_arns
 from dashboards.trace import trace_widget
@@ -90,19 +91,16 @@ class TraceWidget(Construct):
                     resources=[redaction_key.secret_arn],
                 )
             )
-        self.function = lambda_.Function(
+        self.function = stack_function(
             self,
-            "Function",
             description="Message trace widget on the WorkMail collector mail-flow dashboard",
             runtime=runtime,
-            architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=code,
-            memory_size=MEMORY_MB,
+            memory_mb=MEMORY_MB,
             timeout=TIMEOUT,
             role=self.role,
-            logging_format=lambda_.LoggingFormat.JSON,
-            system_log_level_v2=system_log_level,
+            system_log_level=system_log_level,
             log_group=self.log_group,
             environment=environment,
         )

@@ -35,6 +35,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.destinations import SendOnlyQueueDestination
+from cdk.functions import stack_function
 from cdk.nag import acknowledge
 from cdk.settings import TrailSettings, export_reach_days
 from cdk.table import time_index_arns
@@ -360,20 +361,17 @@ class Trail(Construct):
         if settings.object_lock_days:
             env["COLLECTOR_TRAIL_LOCK_DAYS"] = str(settings.object_lock_days)
             env["COLLECTOR_TRAIL_LOCK_MODE"] = settings.object_lock_mode
-        function = lambda_.Function(
+        function = stack_function(
             self,
-            "Function",
             description="Exports the last days of the WorkMail collector's audit table to the S3 trail",
             runtime=runtime,
-            architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=code,
             layers=[self._layer(settings, runtime)],
-            memory_size=settings.export_memory_mb,
+            memory_mb=settings.export_memory_mb,
             timeout=TIMEOUT,
             role=role,
-            logging_format=lambda_.LoggingFormat.JSON,
-            system_log_level_v2=self.system_log_level,
+            system_log_level=self.system_log_level,
             log_group=log_group,
             environment=env,
         )
