@@ -6,11 +6,15 @@ records of each stream batch into the time index (collector/store/pages.py). An 
 mapping on the table's stream invokes it with batches of records only (filter criteria: page items
 have no receivedDay, so the consumer never sees its own writes, and TTL's deletions, which change
 nothing in the index, do not reach it either); a batch that keeps failing is
-bisected down to the failing records, which end as a message in its own failure queue. With the
-trail on it also leaves late markers in the trail bucket (collector/trail/late.py).
+bisected down to the failing records, and a record left unread for MAX_RECORD_AGE is given up too.
+With the trail on it also leaves late markers in the trail bucket (collector/trail/late.py).
 
-Two warnings, made on the stack's alarm topic like the trail's: a failed batch, and a consumer more
-than ITERATOR_AGE behind the stream (docs/deploy.md, "The index consumer").
+No queue or alarm of its own: a batch it gives up on is described (shard, sequence numbers, arrival
+times) in the collector's failure queue, whose FailureQueueNotEmpty is critical. Those records are in
+the table but nothing lists or exports them until `table backfill-shards` repairs them (a person
+must act, as for an event in that queue), and the `replay` that reads the queue names the repair
+(docs/deploy.md, "Index consumer failures"). A consumer that falls behind without failing reaches
+MAX_RECORD_AGE and takes the same path, so lag needs no alarm of its own either.
 """
 
 from __future__ import annotations
@@ -18,13 +22,11 @@ from __future__ import annotations
 from typing import Any, cast
 
 from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -33,24 +35,25 @@ from cdk.functions import stack_function
 from cdk.nag import acknowledge
 from collector.store.pages import PAGE_PREFIX
 from collector.trail.late import LATE_PREFIX
-from dashboards.alarms import AlarmSpec, Severity, create_alarm
-from dashboards.service_metrics import lambda_metric, queue_metric
 
 HANDLER = "collector.index_handler.handler"
 MEMORY_MB = 256
 # A batch is decoded, paged and written in seconds; the margin covers BatchWriteItem's backoff on
-# unprocessed items, and a stuck call is cut well before ITERATOR_AGE.
+# unprocessed items, and a stuck call is cut well before MAX_RECORD_AGE.
 TIMEOUT = Duration.minutes(2)
 # Fewer, fuller pages: up to 10,000 records (Lambda also cuts a batch at 6 MB), gathered for up to a
 # minute, so a page holds a minute of a shard, not a few records of it.
 BATCH_SIZE = 10_000
 BATCH_WINDOW = Duration.seconds(60)
 # A failing batch is halved on each error until the failing records are alone; they then go to the
-# failure queue after this many retries (the stream keeps records 24 hours anyway).
+# failure queue after this many retries.
 RETRY_ATTEMPTS = 10
-QUEUE_RETENTION = Duration.days(14)
-# The day's trail export reads the index 15 minutes after the day ends (collector/trail_handler.py).
-ITERATOR_AGE = Duration.minutes(10)
+# A record still unread an hour after it was written is given up to the failure queue: a consumer
+# that is throttled or stuck is then a critical alarm within the hour, and never reaches the
+# stream's 24-hour retention, past which records would leave the stream without a trace. A batch
+# takes seconds; an hour of backlog means something is wrong. (Late pages of an exported day are
+# re-exported through late markers, so lag under the hour costs the trail nothing.)
+MAX_RECORD_AGE = Duration.hours(1)
 RECEIVED_DAY = "receivedDay"  # every record has it; page items never do
 
 
@@ -93,6 +96,7 @@ class IndexConsumer(Construct):
         code: lambda_.Code,
         runtime: lambda_.Runtime,
         log_retention: logs.RetentionDays,
+        failure_queue: sqs.IQueue,  # the collector's: a batch given up on waits there for the repair
         system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.WARN,
         trail_bucket: s3.IBucket | None = None,  # with the trail on: where late markers go
     ) -> None:
@@ -139,7 +143,7 @@ class IndexConsumer(Construct):
             environment["COLLECTOR_TRAIL_BUCKET"] = trail_bucket.bucket_name
             self._allow_late_markers(trail_bucket)
 
-        self.failures = self._failure_queue()
+        self.failures = failure_queue
         self.function = stack_function(
             self,
             description="Writes the WorkMail collector's time index as pages, from the audit table's stream",
@@ -163,20 +167,13 @@ class IndexConsumer(Construct):
             max_batching_window=BATCH_WINDOW,
             bisect_batch_on_error=True,
             retry_attempts=RETRY_ATTEMPTS,
+            max_record_age=MAX_RECORD_AGE,
             on_failure=SendOnlyQueueOnFailure(self.failures),
             filters=[lambda_.FilterCriteria.filter(f) for f in FILTERS],
         )
         # Lambda checks the role's stream and queue permissions when it creates the mapping.
         self.mapping.node.add_dependency(self.role)
         self._acknowledge()
-        self.alarm_specs = [index_failed(self.failures), index_behind(self.function)]
-        self.alarms: list[cw.Alarm] = []
-
-    def alarms_on(self, topic: sns.ITopic) -> list[cw.IAlarm]:
-        """The consumer's warnings, notifying `topic` (made once the stack's alarm topic exists)."""
-        prefix = Stack.of(self).stack_name
-        self.alarms = [create_alarm(self, spec, prefix=prefix, topic=topic) for spec in self.alarm_specs]
-        return list(self.alarms)
 
     def _allow_late_markers(self, bucket: s3.IBucket) -> None:
         self.role.add_to_policy(
@@ -194,28 +191,6 @@ class IndexConsumer(Construct):
             "the marker prefix is the narrowest ARN, outside the trail's own prefix.",
         )
 
-    def _failure_queue(self) -> sqs.Queue:
-        queue = sqs.Queue(
-            self,
-            "Failures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=QUEUE_RETENTION,
-        )
-        acknowledge(
-            queue,
-            "AwsSolutions-SQS3",
-            "This queue is the event source mapping's on-failure destination, i.e. the dead-letter "
-            "queue itself: it keeps the failed batch's shard and sequence numbers for the runbook.",
-        )
-        acknowledge(
-            queue,
-            "Serverless-SQSRedrivePolicy",
-            "Dead-letter queue of last resort for failed stream batches: nothing consumes it, the "
-            "IndexConsumerFailed alarm fires on any message and the runbook indexes the records.",
-        )
-        return queue
-
     def _acknowledge(self) -> None:
         for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
             acknowledge(
@@ -228,45 +203,12 @@ class IndexConsumer(Construct):
             self.function,
             "Serverless-LambdaDLQ",
             "Invoked only by its stream's event source mapping, whose on-failure destination (the "
-            "Failures queue) receives each failed batch; a DeadLetterConfig applies to async calls.",
+            "collector's failure queue) receives each failed batch; a DeadLetterConfig applies to "
+            "async calls.",
         )
         acknowledge(
             self.function,
             "Serverless-LambdaTracing",
-            "A batch job on the table's stream: its failures and lag are alarmed, and X-Ray would add "
-            "xray:Put* on Resource '*' to a role kept to one stream and page items.",
+            "A batch job on the table's stream: its failures and lag reach the failure queue's alarm, "
+            "and X-Ray would add xray:Put* on Resource '*' to a role kept to one stream and page items.",
         )
-
-
-def index_failed(queue: sqs.IQueue) -> AlarmSpec:
-    return AlarmSpec(
-        name="IndexConsumerFailed",
-        severity=Severity.WARNING,
-        metric=queue_metric(queue, "ApproximateNumberOfMessagesVisible", "Maximum", "Failed batches"),
-        threshold=1,
-        what="A batch of the table's stream failed all its retries: its records are in the table "
-        "but not in the time index, so listings, tallies and the trail's export miss them until "
-        "they are indexed; the table keeps them retentionDays.",
-        first="Read the consumer's log for the error and fix it, then run `workmail-collector table "
-        "backfill-shards --table <TableName output>` and purge the IndexConsumer Failures queue.",
-        anchor="warning-indexconsumerfailed",
-        # SQS stops publishing for an idle queue; a message left unread still means unlisted records.
-        missing=cw.TreatMissingData.IGNORE,
-    )
-
-
-def index_behind(function: lambda_.IFunction) -> AlarmSpec:
-    minutes = int(ITERATOR_AGE.to_minutes())
-    return AlarmSpec(
-        name="IndexConsumerBehind",
-        severity=Severity.WARNING,
-        metric=lambda_metric(function, "IteratorAge", "Maximum", "Oldest record read (ms)"),
-        threshold=ITERATOR_AGE.to_milliseconds(),
-        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        what=f"The index consumer read a record more than {minutes} minutes after it was written: new "
-        "records are in the table but not yet listed; the stream keeps them 24 hours.",
-        first="Read the index consumer's log for errors or timeouts, and check whether "
-        "IndexConsumerFailed fires too.",
-        anchor="warning-indexconsumerbehind",
-        missing=cw.TreatMissingData.NOT_BREACHING,  # no datapoint: nothing written, nothing to read
-    )

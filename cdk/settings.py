@@ -237,6 +237,14 @@ class StackSettings:
     system_log_level: str = "WARN"  # Lambda's platform lines, on every function (SYSTEM_LOG_LEVELS)
 
     @property
+    def synchronous(self) -> bool:
+        """Whether something invokes the collector synchronously: a WorkMail rule run as `sync`, or
+        the SES receipt rule the stack creates with RequestResponse (which asks for ruleMode=sync
+        too). Only then does a throttle fail back to a caller (dashboards/health.py)."""
+        synchronous_ses = self.ses.inbound and self.ses.invocation_type == "RequestResponse"
+        return self.rule_mode == "sync" or synchronous_ses
+
+    @property
     def workmail(self) -> bool:
         return Source.WORKMAIL in self.sources
 

@@ -32,7 +32,7 @@ from constructs import Construct
 from cdk.asset import asset_hash
 from cdk.destinations import SendOnlyQueueDestination
 from cdk.functions import stack_function
-from cdk.index_consumer import IndexConsumer
+from cdk.index_consumer import MAX_RECORD_AGE, IndexConsumer
 from cdk.nag import acknowledge
 from cdk.reconcile import ScheduledReconcile
 from cdk.ses import wire_ses
@@ -303,6 +303,7 @@ class CollectorStack(Stack):
             runtime=RUNTIME,
             system_log_level=system_log_level,
             log_retention=RETENTION[settings.log_retention_days],
+            failure_queue=self.failure_queue,
             trail_bucket=self.trail.bucket if self.trail is not None else None,
         )
         # No record is written unindexed before the mapping exists (TRIM_HORIZON then reads the
@@ -329,6 +330,9 @@ class CollectorStack(Stack):
             else None,
             coverage=CoveragePolicy(settings.coverage_threshold, settings.coverage_min_messages),
             alarm_email=settings.alarm_email,
+            synchronous=settings.synchronous,
+            index_consumer=self.index.function,
+            index_gives_up=MAX_RECORD_AGE,
             reconcile=self.reconcile.function if self.reconcile is not None else None,
             more_alarms=self._more_alarms,
         )
@@ -385,9 +389,8 @@ class CollectorStack(Stack):
             )
 
     def _more_alarms(self, topic: sns.ITopic) -> list[cw.IAlarm]:
-        """The alarms other constructs make on the stack's topic: the trail's and the index consumer's."""
-        trail = self.trail.alarms_on(topic) if self.trail is not None else []
-        return [*trail, *self.index.alarms_on(topic)]
+        """The alarms other constructs make on the stack's topic: the trail's."""
+        return self.trail.alarms_on(topic) if self.trail is not None else []
 
     def _allow_message_reads(self, organization_id: str) -> None:
         """Enrichment reads each message's raw MIME: GetRawMessageContent on this organization only."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import Aws, Fn, Stack
+from aws_cdk import Aws, Duration, Fn, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
@@ -69,6 +69,10 @@ class Observability(Construct):
         workmail: WorkMailMetrics | None,
         coverage: CoveragePolicy,
         alarm_email: str | None,
+        synchronous: bool = False,  # something invokes the collector synchronously (dashboards/health.py)
+        # The index consumer and its mapping's maximum record age: shown on the operations dashboard.
+        index_consumer: lambda_.IFunction | None = None,
+        index_gives_up: Duration | None = None,
         reconcile: lambda_.IFunction | None = None,
         # Alarms other parts of the stack make on this topic (the trail's): on the dashboards too.
         more_alarms: Callable[[sns.ITopic], list[cw.IAlarm]] | None = None,
@@ -82,6 +86,7 @@ class Observability(Construct):
             metrics=metrics,
             workmail=workmail,
             coverage=coverage,
+            synchronous=synchronous,
         )
         if reconcile is not None:
             specs += reconcile_alarms(function=reconcile, metrics=metrics)
@@ -107,5 +112,7 @@ class Observability(Construct):
             alarms=shown,
             dashboard_name=f"{prefix}-Operations",
             reconcile=reconcile,
+            index_consumer=index_consumer,
+            index_gives_up=index_gives_up,
         )
         self.queries: list[logs.QueryDefinition] = audit_queries(self, log_group=log_group, folder=prefix)

@@ -1,11 +1,19 @@
 """Every alarm of the stack, reviewed as the on-call engineer who receives it.
 
 Two severities. *Critical* means events are at risk or collection has stopped: the failure queue
-holds events, Lambda dropped events or could not hand them to the queue, errors persist, or the
-collector counts far less inbound mail than WorkMail. Critical alarms have no action of their
-own: they feed one composite alarm, `<stack>-CollectorHealth`, which pages once per incident.
+holds events (or stream batches the index consumer gave up on: records that nothing lists or
+exports, and that TTL deletes, until a person repairs them), Lambda dropped events or could not hand
+them to the queue, errors persist, or the collector counts far less inbound mail than WorkMail.
+Critical alarms have no action of their own: they feed one composite alarm,
+`<stack>-CollectorHealth`, which pages once per incident.
 *Warning* means degraded with nothing lost yet (sustained throttling, a backlog in Lambda's
 queue, quarantined events, a reconcile difference); warnings notify the topic directly.
+
+Throttles alarm only where something invokes the collector synchronously (`ruleMode=sync`, an
+SES rule with `RequestResponse`): there a throttled invocation fails back to its caller. An
+asynchronous event that is throttled waits in Lambda's queue and is retried for up to 6 hours, so
+EventBacklog (its age), InboundCoverageLow (the count against WorkMail's) and EventsDropped already
+see what sustained throttling does to it, without a third alarm metric to pay for.
 
 What a retry absorbs never pages. Lambda retries a failed asynchronous event twice, 1 and 2
 minutes apart, so one event's errors end within about 3 minutes, inside at most two 5-minute
@@ -64,8 +72,10 @@ def collector_alarms(
     metrics: CollectorMetrics,
     workmail: WorkMailMetrics | None,
     coverage: CoveragePolicy,
+    synchronous: bool = False,
 ) -> list[AlarmSpec]:
-    """Every alarm on the collector; the coverage alarm only where WorkMail is a source."""
+    """Every alarm on the collector; the coverage alarm only where WorkMail is a source, the
+    throttles alarm only where something invokes it synchronously (THROTTLES_WHEN)."""
     specs = [
         AlarmSpec(
             name="FailureQueueNotEmpty",
@@ -73,9 +83,11 @@ def collector_alarms(
             metric=queue_metric(failure_queue, "ApproximateNumberOfMessagesVisible", "Maximum", "Events"),
             threshold=1,
             what="The failure queue holds events the collector could not record after Lambda's retries "
-            "(or, behind a synchronous rule, within its budget); they are kept 14 days.",
+            "(or, behind a synchronous rule, within its budget), or batches of the table's stream the "
+            "index consumer gave up on (records not yet listed or exported); kept 14 days.",
             first="Run the failed-invocations Logs Insights query to find the cause, fix it, then replay "
-            "the queue's messages with `workmail-collector replay`.",
+            "the queue's messages with `workmail-collector replay`, which names the repair of any "
+            "index batch among them.",
             anchor="critical-failurequeuenotempty",
             missing=KEEP_STATE,
         ),
@@ -116,20 +128,6 @@ def collector_alarms(
             missing=NOT_BREACHING,
         ),
         AlarmSpec(
-            name="ThrottlesSustained",
-            severity=Severity.WARNING,
-            metric=lambda_metric(function, "Throttles", "Sum", "Throttles"),
-            threshold=1,
-            evaluation_periods=SUSTAINED,
-            datapoints_to_alarm=SUSTAINED,
-            what=f"Invocations were throttled in each of the last {SUSTAINED} five-minute periods; "
-            "Lambda keeps retrying them for up to 6 hours, then drops them to the failure queue.",
-            first="Compare ConcurrentExecutions on the operations dashboard with the function's "
-            "reserved concurrency (setting reservedConcurrency).",
-            anchor="warning-throttlessustained",
-            missing=NOT_BREACHING,
-        ),
-        AlarmSpec(
             name="EventBacklog",
             severity=Severity.WARNING,
             metric=lambda_metric(function, "AsyncEventAge", "Maximum", "Oldest event (ms)"),
@@ -154,6 +152,24 @@ def collector_alarms(
             missing=NOT_BREACHING,
         ),
     ]
+    if synchronous:
+        specs.append(
+            AlarmSpec(
+                name="ThrottlesSustained",
+                severity=Severity.WARNING,
+                metric=lambda_metric(function, "Throttles", "Sum", "Throttles"),
+                threshold=1,
+                evaluation_periods=SUSTAINED,
+                datapoints_to_alarm=SUSTAINED,
+                what=f"Invocations were throttled in each of the last {SUSTAINED} five-minute periods: "
+                "a synchronous invocation that is throttled fails back to its caller, so its event is "
+                "not recorded (asynchronous ones wait in Lambda's queue: EventBacklog).",
+                first="Compare ConcurrentExecutions on the operations dashboard with the function's "
+                "reserved concurrency (setting reservedConcurrency).",
+                anchor="warning-throttlessustained",
+                missing=NOT_BREACHING,
+            )
+        )
     if workmail is not None:
         specs.append(
             AlarmSpec(

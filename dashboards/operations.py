@@ -1,4 +1,5 @@
-"""The operations dashboard: the function, Lambda's asynchronous queue, the failure queue, the table.
+"""The operations dashboard: the function, Lambda's asynchronous queue, the failure queue, the table,
+and the index consumer that writes the time index from the table's stream.
 
 Plain aws_cloudwatch widgets, each one a question an operator asks of this stack. Generic
 monitoring libraries render a fixed set per service, and here much of it cannot apply: there is no
@@ -47,6 +48,8 @@ def operations_dashboard(
     alarms: list[cw.IAlarm],
     dashboard_name: str,
     reconcile: lambda_.IFunction | None = None,
+    index_consumer: lambda_.IFunction | None = None,
+    index_gives_up: Duration | None = None,  # its event source mapping's maximum record age
 ) -> cw.Dashboard:
     dashboard = cw.Dashboard(
         scope,
@@ -101,7 +104,9 @@ def operations_dashboard(
         ),
     )
 
-    dashboard.add_widgets(_header("## Failure queue (events Lambda gave up on; kept 14 days)"))
+    dashboard.add_widgets(
+        _header("## Failure queue (events, and index consumer batches, Lambda gave up on; kept 14 days)")
+    )
     dashboard.add_widgets(
         _graph(
             "Events in the failure queue",
@@ -148,9 +153,35 @@ def operations_dashboard(
             width=WIDTH,
         ),
     )
+    if index_consumer is not None:
+        add_index_consumer(dashboard, index_consumer, index_gives_up)
     if reconcile is not None:
         add_reconcile(dashboard, reconcile, metrics)
     return dashboard
+
+
+def add_index_consumer(
+    dashboard: cw.Dashboard, function: lambda_.IFunction, gives_up: Duration | None
+) -> None:
+    """How far behind the table's stream the time index is: it has no alarm of its own (a batch it
+    gives up on, failing or too old, goes to the failure queue), so its lag is shown here."""
+    limit = f"; over {gives_up.to_human_string()} a record goes to the failure queue" if gives_up else ""
+    dashboard.add_widgets(_header("## Index consumer (writes the time index from the table's stream)"))
+    dashboard.add_widgets(
+        _graph(
+            "Batches and errors",
+            [
+                lambda_metric(function, "Invocations", "Sum", "Batches"),
+                lambda_metric(function, "Errors", "Sum", "Errors (retried, then halved)"),
+            ],
+            width=WIDTH // 2,
+        ),
+        _graph(
+            f"Oldest record read (ms){limit}",
+            [lambda_metric(function, "IteratorAge", "Maximum", "Oldest record read")],
+            width=WIDTH // 2,
+        ),
+    )
 
 
 def add_reconcile(dashboard: cw.Dashboard, function: lambda_.IFunction, metrics: CollectorMetrics) -> None:

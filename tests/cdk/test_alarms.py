@@ -221,42 +221,6 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("a run that succeeds after a retry", {}, NEVER),
         Scenario("all three attempts fail", {"AsyncEventsDropped": {2: 1}}, 2),
     ],
-    "IndexConsumerFailed": [
-        Scenario(
-            "every batch indexed: the queue reports zeros, then SQS stops publishing",
-            {"ApproximateNumberOfMessagesVisible": steady(0, 6)},
-            NEVER,
-            final=State.OK,
-        ),
-        Scenario(
-            "a batch fails all its retries: its message sits unread while the queue goes quiet",
-            {"ApproximateNumberOfMessagesVisible": {**steady(0, 5), 5: 1, 6: 1, 7: 1}},
-            5,
-            periods=40,
-            final=State.ALARM,
-        ),
-        Scenario(
-            "backfilled and purged: the queue reports zero again",
-            {"ApproximateNumberOfMessagesVisible": {5: 1, 6: 1, 30: 0}},
-            5,
-            periods=40,
-            final=State.OK,
-        ),
-    ],
-    "IndexConsumerBehind": [
-        Scenario("quiet night: nothing written, nothing read", {}, NEVER),
-        Scenario("batches gathered for up to a minute", {"IteratorAge": steady(65_000, 24)}, NEVER),
-        Scenario(
-            "a failing batch retried and bisected for 8 minutes",
-            {"IteratorAge": {**steady(65_000, 24), 6: 300_000, 7: 480_000}},
-            NEVER,
-        ),
-        Scenario(
-            "the consumer fails from period 6: the oldest record waits 5 minutes more each period",
-            {"IteratorAge": {**steady(65_000, 6), **{t: 300_000 * (t - 5) for t in range(6, 24)}}},
-            8,
-        ),
-    ],
     "TrailExportFailed": [
         Scenario(
             "every export succeeds: the queue reports zeros, then SQS stops publishing",
@@ -314,8 +278,16 @@ def scenarios_for(name: str, props: dict[str, Any]) -> list[Scenario]:
 def test_every_alarm_has_scenarios(every_synth: Synth) -> None:
     found = set(alarms(every_synth))
     assert found <= set(SCENARIOS), f"alarms without scenarios: {sorted(found - set(SCENARIOS))}"
-    optional = {"ReconcileDifferences", "ReconcileFailed", "InboundCoverageLow", "TrailExportFailed"}
+    optional = {
+        "ReconcileDifferences",
+        "ReconcileFailed",
+        "InboundCoverageLow",
+        "TrailExportFailed",
+        "ThrottlesSustained",
+    }
     expected = set(SCENARIOS) - optional
+    if every_synth.stack.settings.synchronous:  # a throttle fails back to a synchronous caller
+        expected.add("ThrottlesSustained")
     if every_synth.stack.settings.reconcile:
         expected |= {"ReconcileDifferences", "ReconcileFailed"}
     if every_synth.stack.settings.trail.enabled:  # on by default

@@ -1,5 +1,6 @@
 """The index consumer in the stack (cdk/index_consumer.py): the table's stream, the function, its
-event source mapping and filters, its permissions, its two warnings, and the trail's late markers.
+event source mapping and filters, its permissions, its failures (into the collector's failure queue,
+under its critical alarm), and the trail's late markers.
 
 The default stack has the trail (late markers on), the custom one turns it off: the consumer is in
 both, since the time index needs it in every deployment.
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from cdk.index_consumer import BATCH_SIZE, FILTERS, HANDLER, RETRY_ATTEMPTS
+from cdk.index_consumer import BATCH_SIZE, FILTERS, HANDLER, MAX_RECORD_AGE, RETRY_ATTEMPTS
 from collector.store.dynamodb import encode_item
 from collector.store.pages import PAGE_PREFIX, build_pages, changes_of
 from collector.store.schema import AUDIT_TABLE
@@ -32,6 +33,11 @@ def consumer(synth: Synth, kind: str) -> tuple[str, dict[str, Any]]:
 
 def table_id(synth: Synth) -> str:
     return synth.only("AWS::DynamoDB::Table")[0]
+
+
+def failure_queue_id(synth: Synth) -> str:
+    """The collector's failure queue: the only queue outside the trail's construct."""
+    return synth.collector("AWS::SQS::Queue")[0]
 
 
 def bucket_id(synth: Synth) -> str:
@@ -73,7 +79,7 @@ def test_the_consumer_runs_like_the_other_functions(any_synth: Synth) -> None:
 def test_the_mapping_reads_the_stream_from_its_start_in_big_batches(any_synth: Synth) -> None:
     mapping_id, mapping = consumer(any_synth, "AWS::Lambda::EventSourceMapping")
     function_id, _ = consumer(any_synth, "AWS::Lambda::Function")
-    queue_id, _ = consumer(any_synth, "AWS::SQS::Queue")
+    queue_id = failure_queue_id(any_synth)
     props = mapping["Properties"]
     assert props == {
         "EventSourceArn": {"Fn::GetAtt": [table_id(any_synth), "StreamArn"]},
@@ -83,10 +89,11 @@ def test_the_mapping_reads_the_stream_from_its_start_in_big_batches(any_synth: S
         "MaximumBatchingWindowInSeconds": 60,
         "BisectBatchOnFunctionError": True,
         "MaximumRetryAttempts": RETRY_ATTEMPTS,
+        "MaximumRecordAgeInSeconds": 3600,
         "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
         "FilterCriteria": {"Filters": [{"Pattern": json.dumps(f, separators=(",", ":"))} for f in FILTERS]},
     }
-    assert (BATCH_SIZE, RETRY_ATTEMPTS) == (10_000, 10)
+    assert (BATCH_SIZE, RETRY_ATTEMPTS, MAX_RECORD_AGE.to_seconds()) == (10_000, 10, 3600)
     # Lambda checks the role's permissions when it creates the mapping: the policy exists by then.
     role_id, _ = consumer(any_synth, "AWS::IAM::Role")
     policy_id, _ = consumer(any_synth, "AWS::IAM::Policy")
@@ -106,7 +113,7 @@ def statements(synth: Synth, prefix: str) -> list[dict[str, Any]]:
 def test_the_consumer_reads_its_stream_and_writes_page_items_only(any_synth: Synth) -> None:
     table = table_id(any_synth)
     log_group, _ = consumer(any_synth, "AWS::Logs::LogGroup")
-    queue, _ = consumer(any_synth, "AWS::SQS::Queue")
+    queue = failure_queue_id(any_synth)
     expected = [
         {
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -189,10 +196,6 @@ def test_the_consumers_nag_acknowledgments_are_the_reviewed_ones(any_synth: Synt
             "Serverless::Serverless-LambdaDLQ",
             "Serverless::Serverless-LambdaTracing",
         },
-        f"{INDEX_ID}/Failures": {
-            "AwsSolutions::AwsSolutions-SQS3",
-            "Serverless::Serverless-SQSRedrivePolicy",
-        },
     }
     if any_synth.stack.settings.trail.enabled:
         finding = f"AwsSolutions-IAM5[Resource::<{bucket_id(any_synth)}.Arn>/{LATE_PREFIX}*]"
@@ -200,57 +203,27 @@ def test_the_consumers_nag_acknowledgments_are_the_reviewed_ones(any_synth: Synt
     assert found == expected
 
 
-def alarm(synth: Synth, name: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = [
+def test_no_queue_or_alarm_of_its_own(any_synth: Synth) -> None:
+    """Its failures and its lag (MAX_RECORD_AGE) reach the collector's failure queue, whose
+    FailureQueueNotEmpty is critical: no alarm metric of its own to pay for."""
+    for kind in ("AWS::SQS::Queue", "AWS::CloudWatch::Alarm"):
+        assert not [k for k in any_synth.resources(kind) if k.startswith(INDEX_ID)], kind
+    queue = failure_queue_id(any_synth)
+    (watching,) = [
         r["Properties"]
-        for r in synth.resources("AWS::CloudWatch::Alarm").values()
-        if r["Properties"]["AlarmName"].endswith(f"-Warning-{name}")
+        for r in any_synth.resources("AWS::CloudWatch::Alarm").values()
+        if queue in json.dumps(r["Properties"].get("Metrics", ""))
     ]
-    assert len(found) == 1, name
-    return found[0]
+    assert watching["AlarmName"].endswith("-Critical-FailureQueueNotEmpty")
+    assert "index consumer" in watching["AlarmDescription"]
 
 
-def test_two_warnings_on_the_alarm_topic_and_the_dashboards(any_synth: Synth) -> None:
-    (topic,) = [k for k in any_synth.resources("AWS::SNS::Topic") if k.startswith("ObservabilityAlarmTopic")]
-    queue, _ = consumer(any_synth, "AWS::SQS::Queue")
-    function, _ = consumer(any_synth, "AWS::Lambda::Function")
-    failed = alarm(any_synth, "IndexConsumerFailed")
-    behind = alarm(any_synth, "IndexConsumerBehind")
-    for props in (failed, behind):
-        assert props["AlarmActions"] == [{"Ref": topic}]
-    ((stat,),) = [[m["MetricStat"] for m in failed["Metrics"]]]
-    assert stat["Metric"] == {
-        "Namespace": "AWS/SQS",
-        "MetricName": "ApproximateNumberOfMessagesVisible",
-        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
-    }
-    assert (stat["Stat"], failed["Threshold"], failed["TreatMissingData"]) == ("Maximum", 1, "ignore")
-    ((stat,),) = [[m["MetricStat"] for m in behind["Metrics"]]]
-    assert stat["Metric"] == {
-        "Namespace": "AWS/Lambda",
-        "MetricName": "IteratorAge",
-        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": function}}],
-    }
-    assert (stat["Stat"], stat["Period"]) == ("Maximum", 300)
-    assert (behind["Threshold"], behind["ComparisonOperator"]) == (600_000, "GreaterThanThreshold")
-    # On both dashboards' alarm status widgets, with every other alarm.
-    ids = [k for k in any_synth.resources("AWS::CloudWatch::Alarm") if k.startswith(INDEX_ID)]
-    assert len(ids) == 2
-    for body in any_synth.resources("AWS::CloudWatch::Dashboard").values():
-        text = json.dumps(body["Properties"]["DashboardBody"])
-        for logical_id in ids:
-            assert f'"{logical_id}", "Arn"' in text, logical_id
-
-
-def test_the_runbook_has_the_consumers_section_and_alarms() -> None:
+def test_the_runbook_has_the_consumers_section_and_its_failures() -> None:
     guide = (ROOT / "docs" / "deploy.md").read_text()
-    for heading in (
-        "### The index consumer",
-        "#### Warning: IndexConsumerFailed",
-        "#### Warning: IndexConsumerBehind",
-    ):
+    for heading in ("### The index consumer", "#### Index consumer failures"):
         assert heading in guide, heading
-    assert "workmail-collector table backfill-shards" in guide.split("#### Warning: IndexConsumerFailed")[1]
+    assert "IndexConsumerFailed" not in guide and "IndexConsumerBehind" not in guide
+    assert "workmail-collector table backfill-shards" in guide.split("#### Index consumer failures")[1]
 
 
 # --- the filters, on real stream records -------------------------------------------------------------
