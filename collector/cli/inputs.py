@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from collector.cli.common import UserError
+from collector.cli.index_batches import FailedBatches, index_batch
 from collector.cli.jsonstream import read_values
 from collector.jsonutil import JSONDecodeError, ascii_json, clean_text, loads
 from collector.model import Undecodable
@@ -23,11 +24,18 @@ from collector.progress import Progress
 Delivery = tuple[object, str | None]  # an event, and the request id it was first invoked under
 
 
-def unwrap(value: object) -> Iterator[Delivery]:
+def unwrap(value: object, batches: FailedBatches | None = None) -> Iterator[Delivery]:
     """Events inside what the failure paths keep: Lambda on-failure destination records (and the
     sync handler's records of the same shape), and `aws sqs receive-message` output. A record's
     `requestContext.requestId` comes along: replayed under it, an event whose write was applied
-    before its invocation failed is recognised as that invocation's own write and counted."""
+    before its invocation failed is recognised as that invocation's own write and counted. With
+    `batches`, the index consumer's failed-batch records found there are no events: they are
+    added to it instead (collector.cli.index_batches)."""
+    if batches is not None:
+        batch = index_batch(value)
+        if batch is not None:
+            batches.add(batch)
+            return
     if isinstance(value, dict):
         if isinstance(value.get("Messages"), list) and all(
             isinstance(m, dict) and "Body" in m for m in value["Messages"]
@@ -38,7 +46,7 @@ def unwrap(value: object) -> Iterator[Delivery]:
                     yield Undecodable(text=ascii_json(body), error="SQS message body is not a string"), None
                     continue
                 try:
-                    yield from unwrap(loads(body))
+                    yield from unwrap(loads(body), batches)
                 except JSONDecodeError as error:
                     yield Undecodable(text=body, error=f"SQS message body: {error}"), None
             return
@@ -177,32 +185,39 @@ def read_events(
     stdin: TextIO,
     namespace: str | None = None,
     skipped: Counter[str] | None = None,
+    batches: FailedBatches | None = None,
 ) -> Iterator[Delivery]:
     """Every event in `paths` (or stdin for `-`), in order, with the request id it first ran under.
     With a `namespace`, this collector's own EMF documents are left out and counted in `skipped`
-    by where they were found."""
+    by where they were found; with `batches`, the index consumer's failed-batch records are left
+    out and added to it."""
     if paths == ["-"]:
         stream = _binary(stdin)
         progress.start(_size(stream))
-        yield from _events(stream, "stdin", progress, namespace, skipped)
+        yield from _events(stream, "stdin", progress, namespace, skipped, batches)
         return
     files = _files(paths)
     sizes = [_regular_size(f) for f in files]
     progress.start(None if None in sizes else sum(s or 0 for s in sizes))
     for path in files:
         with path.open("rb") as stream:
-            yield from _events(stream, str(path), progress, namespace, skipped)
+            yield from _events(stream, str(path), progress, namespace, skipped, batches)
 
 
 def _events(
-    stream: BinaryIO, origin: str, progress: Progress, namespace: str | None, skipped: Counter[str] | None
+    stream: BinaryIO,
+    origin: str,
+    progress: Progress,
+    namespace: str | None,
+    skipped: Counter[str] | None,
+    batches: FailedBatches | None,
 ) -> Iterator[Delivery]:
     for value in read_values(stream, origin, progress.advance):
         if namespace is not None and own_emf(value, namespace):
             if skipped is not None:
                 skipped[origin] += 1
             continue
-        yield from unwrap(value)
+        yield from unwrap(value, batches)
 
 
 def _regular_size(path: Path) -> int | None:

@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import TextIO
 
 from collector.cli.common import UserError, explain
+from collector.cli.index_batches import MARGIN, FailedBatches, command_time
 from collector.cli.inputs import Delivery, read_events
 from collector.clock import utc_now
 from collector.config import Settings
 from collector.events.detect import parse
+from collector.jsonutil import ascii_json
 from collector.metrics import catalog_for, features_for, metric_values
 from collector.model import Invocation, MailEvent, Source, Status
 from collector.pipeline import Pipeline
@@ -130,19 +132,26 @@ class ReplayRun:
 
     user_mistake: str | None = None  # the store refused every event for a reason the user must fix
     skipped_emf: Counter[str] = field(default_factory=Counter)  # our own EMF documents, by origin
+    failed_batches: FailedBatches = field(default_factory=FailedBatches)  # the index consumer's, found
     sources: set[Source] = field(default_factory=set)  # the sources of the events replayed
 
 
 async def replay(args: argparse.Namespace, settings: Settings) -> int:
     progress = Progress(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
     run = ReplayRun()
-    events = read_events(args.paths, progress, sys.stdin, settings.namespace, run.skipped_emf)
+    events = read_events(
+        args.paths, progress, sys.stdin, settings.namespace, run.skipped_emf, run.failed_batches
+    )
     try:
         first = next(events, None)
     except OSError as error:
         raise UserError(f"cannot read {error.filename or ' '.join(args.paths)}: {error.strerror}") from None
     if first is None:
         progress.close()
+        if run.failed_batches.count:  # no events, but something to repair: no store needed for it
+            _skipped_line(run, settings)
+            _batches_block(run.failed_batches, settings)
+            return 0
         raise UserError(
             f"no events in {' '.join(args.paths)} (folders are searched for *.json and *.jsonl files)"
         )
@@ -198,6 +207,7 @@ def _dry_run(events: Iterator[Delivery], run: ReplayRun, settings: Settings, pro
     )
     _skipped_line(run, settings)
     _invalid_warning(invalid, run.taken)
+    _batches_block(run.failed_batches, settings)
 
 
 def _invalid_warning(invalid: int, processed: int) -> None:
@@ -373,6 +383,7 @@ def _summary(run: ReplayRun, settings: Settings, sink: EmfSink) -> None:
             " then, once",
             file=sys.stderr,
         )
+    _batches_block(run.failed_batches, settings)
 
 
 def _skipped_line(run: ReplayRun, settings: Settings) -> None:
@@ -385,3 +396,76 @@ def _skipped_line(run: ReplayRun, settings: Settings) -> None:
             f" ({settings.namespace}), not events: {origins}",
             file=sys.stderr,
         )
+
+
+UNREADABLE_SHOWN = 10  # the batches without a window listed one by one; the rest are counted
+
+
+def _batches_block(batches: FailedBatches, settings: Settings) -> None:
+    """The index consumer's failed batches found in the input: no events, but records missing from
+    the time index, and the one command that repairs them (docs/deploy.md)."""
+    if not batches.count:
+        return
+    n = batches.count
+    plural = n != 1
+    conditions = ", ".join(
+        _shown(name) if k == n else f"{_shown(name)} {k}" for name, k in sorted(batches.conditions.items())
+    )
+    records = f"{batches.records} record{'s' if batches.records != 1 else ''}"
+    if batches.unsized:
+        unsized = f"{batches.unsized} batch{'es' if batches.unsized != 1 else ''}"
+        records += f" (and those of {unsized} whose batchSize could not be read)"
+    table = settings.table_name if settings.store == "dynamodb" else "<TableName output>"
+    window = batches.window()
+    minutes = int(MARGIN.total_seconds() // 60)
+    since, until = (
+        (command_time(window[0]), command_time(window[1]))
+        if window
+        else (f"<first arrival - {minutes} min>", f"<last arrival + {minutes} min>")
+    )
+    lines = [
+        f"found {n} failed index batch{'es' if plural else ''} of the audit table's stream ({conditions}):"
+        f" not events, nothing was replayed for {'them' if plural else 'it'}",
+        f"  {'their' if plural else 'its'} {records} {'are' if batches.records != 1 else 'is'} in the"
+        " audit table but missing from the time index (audit list and query, reconcile, the trace"
+        " widget and the trail's export miss them);"
+        " once the index consumer's error is fixed, repair with:",
+        f"  workmail-collector table backfill-shards --table {table} --since {since} --until {until}",
+    ]
+    if window:
+        lines.append(
+            f"  (the batches' earliest first arrival - {minutes} min to their latest last arrival"
+            f" + {minutes} min)"
+            if plural
+            else f"  (the batch's first arrival - {minutes} min to its last arrival + {minutes} min)"
+        )
+    if batches.unreadable:
+        k = len(batches.unreadable)
+        their = "their" if k != 1 else "its"
+        lines.append(
+            f"  the window of {k} batch{'es' if k != 1 else ''} could not be read ({their} arrival"
+            f" times are missing or not ISO 8601 times); widen the window to cover when {their}"
+            " records arrived:"
+        )
+        lines += [
+            f"    shard {_shown(b.shard_id)}, sequence numbers {_shown(b.start_sequence)}"
+            f" to {_shown(b.end_sequence)}"
+            for b in batches.unreadable[:UNREADABLE_SHOWN]
+        ]
+        if k > UNREADABLE_SHOWN:
+            lines.append(f"    and {k - UNREADABLE_SHOWN} more")
+    lines.append(
+        "  with the audit trail on, the days of that window already exported must be exported again;"
+        " delete the batch messages from the queue only after the repair"
+        " (docs/deploy.md#index-consumer-failures)"
+    )
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _shown(value: object) -> str:
+    """A field of a failed-batch record, safe on a terminal whatever JSON it held."""
+    if value is None:
+        return "(missing)"
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        return value
+    return ascii_json(value)
