@@ -83,3 +83,36 @@ def test_a_filter_sees_the_records_own_item_not_the_stale_entry(
 
     for (full, status), statuses in run(scenario()).items():
         assert statuses == ([] if status == "INVALID" else ["RECORDED"]), (full, status)
+
+
+def test_a_limit_counts_whole_records_not_the_entries_left_out(
+    dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record moved to an earlier minute leaves its stale entry the newest of the day: `--json
+    --limit 1` fetched that entry alone, left it out (another receivedAt) and showed nothing, though
+    the record and an older one exist. Whole records are counted against the limit."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
+    table = make_table(dynamodb_local)
+    later = {**OLD, "receivedAt": "2026-11-20T10:07:00.000Z"}  # where the INSERT's page listed it
+    moved = {**OLD, "status": "RECORDED"}  # the record now, at 10:00:30, with its own item
+    older = {**OLD, "invocationId": "k-older", "receivedAt": "2026-11-20T09:00:00.000Z", "status": "RECORDED"}
+
+    async def scenario() -> dict[int, list[str]]:
+        store = await DynamoDbStore.open(table)
+        try:
+            for item in (moved, older):
+                await store._client.put_item(TableName=table, Item=encode_item(with_shard(item)))
+            await put_pages(store, changes_of("INSERT", later, None, (1, 1)), None)
+            since = datetime(2026, 11, 20, tzinfo=UTC)
+            until = datetime(2026, 11, 20, 23, 59, 59, tzinfo=UTC)
+            out = {}
+            for limit in (1, 2, 3):
+                found = await store.query(Query(since=since, until=until, full=True, limit=limit))
+                out[limit] = [f"{r['invocationId']}@{r['receivedAt']}" for r in found]
+            return out
+        finally:
+            await store.close()
+
+    found = run(scenario())
+    newest, second = f"k-moved@{moved['receivedAt']}", f"k-older@{older['receivedAt']}"
+    assert found == {1: [newest], 2: [newest, second], 3: [newest, second]}

@@ -19,7 +19,8 @@ def add_backfill_parser(table_commands: argparse._SubParsersAction[Parser]) -> N
         "sharded index lists it (docs/deploy.md, 'Migrating to the sharded time index'). Resumes an "
         "unfinished pass; after a finished one, starts anew (and then updates nothing). With "
         "--since and --until, only records received in that window (the repair after "
-        "IndexConsumerFailed, docs/deploy.md): the scan still reads the whole table, the updates "
+        "a failed index-consumer batch, docs/deploy.md 'Index consumer failures'; replay prints the "
+        "window): the scan still reads the whole table, the updates "
         "write only the window's records. An unfinished pass of another window (or of none) is "
         "refused until it is finished.",
     )

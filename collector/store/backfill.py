@@ -12,13 +12,13 @@ UpdateItem each sets it, as the store would have written it:
   pass resumes it, a run after a finished pass starts a new one (which then updates nothing);
 * it adds no item and removes none, and changes no attribute but dayShard.
 
-The repair after a failed stream batch (docs/deploy.md, "Warning: IndexConsumerFailed") bounds it
+The repair after a failed stream batch (docs/deploy.md, "Index consumer failures") bounds it
 to a window of receivedAt: in stream mode every record of the hot window lacks a dayShard, and
 only the failed batch's minutes need one. The Scan still reads the whole table (a Scan filter
 saves no read units); it writes only the window's records. The checkpoint keeps the window: a run
 for another window than an unfinished pass's is refused (`OtherPassUnfinished`) rather than
 starting anew, since forgetting that pass would leave its records unlisted with no alarm left to
-say so (the failure queue's message is purged once the repair is done).
+say so (the batch's message leaves the failure queue once the repair is done).
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -262,6 +263,21 @@ class DynamoDbStore:
         return None if raw is None else decode_record(raw)
 
     async def query(self, query: Query) -> list[Item]:
+        if not (query.full and query.recipient is None):
+            return await self._listing(query)
+        # Whole records: `_whole` may leave out an entry (its record expired meanwhile, or a stale
+        # entry at a moved record's old minute), so list more until `limit` records remain or the
+        # index has no more: `--limit N` then shows N records whenever N exist.
+        ask = query
+        while True:
+            listed = await self._listing(ask)
+            records = await self._whole(listed)
+            if len(records) >= query.limit or len(listed) < ask.limit:
+                return records[: query.limit]
+            ask = replace(ask, limit=ask.limit + query.limit - len(records))
+
+    async def _listing(self, query: Query) -> list[Item]:
+        """The newest `query.limit` index entries of the range that match, newest first."""
         since, until = query.window()
         span = (until.date() - since.date()).days + 1
         if span > MAX_RANGE_DAYS:  # before listing the days: a range from the year 1 would overflow
@@ -285,8 +301,7 @@ class DynamoDbStore:
                 ]
             if len(found) >= query.limit:
                 break
-        found = found[: query.limit]
-        return await self._whole(found) if query.full and query.recipient is None else found
+        return found[: query.limit]
 
     async def _read_partition(
         self, index: IndexSpec, partition: str, since: datetime, until: datetime, query: Query
