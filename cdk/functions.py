@@ -1,11 +1,12 @@
 """One shape for every function of the stack: arm64, JSON logs with Lambda's own lines at the
-stack's system level, its own log group and role, the construct ID `Function`."""
+stack's system level, its own log group and role, the construct ID `Function`; and, for the
+functions beside the collector, that log group and role themselves (`Logs`, `Role`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -46,3 +47,16 @@ def stack_function(
         environment=environment,
         **more,
     )
+
+
+def own_logs_and_role(
+    scope: Construct, *, retention: logs.RetentionDays, description: str
+) -> tuple[logs.LogGroup, iam.Role]:
+    """A function's own log group (deleted with the stack: only the collector's is retained) and
+    its own role, allowed to write there and nothing else yet; the caller adds what it may do."""
+    log_group = logs.LogGroup(scope, "Logs", retention=retention, removal_policy=RemovalPolicy.DESTROY)
+    role = iam.Role(
+        scope, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+    )
+    log_group.grant_write(role)
+    return log_group, role

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnElement, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -31,7 +31,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.destinations import SendOnlyQueueOnFailure
-from cdk.functions import stack_function
+from cdk.functions import own_logs_and_role, stack_function
 from cdk.nag import acknowledge
 from collector.store.pages import PAGE_PREFIX
 from collector.trail.late import LATE_PREFIX
@@ -104,16 +104,11 @@ class IndexConsumer(Construct):
         stream_arn = table.table_stream_arn
         if stream_arn is None:
             raise ValueError("the audit table has no stream for the index consumer to read")
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.role = iam.Role(
+        self.log_group, self.role = own_logs_and_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            retention=log_retention,
             description="WorkMail collector index consumer: read the table's stream, write index pages",
         )
-        self.log_group.grant_write(self.role)
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadTheTableStream",

@@ -10,7 +10,7 @@ namespace (a `cloudwatch:namespace` condition), and GetItem/PutItem only on ledg
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk.functions import stack_function
+from cdk.functions import own_logs_and_role, stack_function
 from cdk.nag import acknowledge
 from cdk.settings import StackSettings
 from cdk.table import time_index_arns
@@ -46,17 +46,12 @@ class ScheduledReconcile(Construct):
         runtime: lambda_.Runtime,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.role = iam.Role(
+        self.log_group, self.role = own_logs_and_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            retention=log_retention,
             description="WorkMail collector reconcile: read the time index and metrics"
             + (", write corrections and their ledger" if settings.reconcile_fix else ""),
         )
-        self.log_group.grant_write(self.role)
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="TallyTheAuditTrail",

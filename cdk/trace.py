@@ -10,7 +10,7 @@ added here.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy
+from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk.functions import stack_function
+from cdk.functions import own_logs_and_role, stack_function
 from cdk.nag import acknowledge
 from cdk.table import time_index_arns
 from dashboards.trace import trace_widget
@@ -49,16 +49,11 @@ class TraceWidget(Construct):
         legacy_indexes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.role = iam.Role(
+        self.log_group, self.role = own_logs_and_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            retention=log_retention,
             description="WorkMail collector message trace widget: read the audit trail, nothing else",
         )
-        self.log_group.grant_write(self.role)
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="SearchTheTimeIndex",

@@ -35,7 +35,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.destinations import SendOnlyQueueDestination
-from cdk.functions import stack_function
+from cdk.functions import own_logs_and_role, stack_function
 from cdk.nag import acknowledge
 from cdk.settings import TrailSettings, export_reach_days
 from cdk.table import time_index_arns
@@ -295,14 +295,11 @@ class Trail(Construct):
         environment: dict[str, str],
         legacy_indexes: tuple[str, ...],
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        role = iam.Role(
+        log_group, role = own_logs_and_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            retention=log_retention,
             description="WorkMail collector trail export: read the time index and records, write the trail",
         )
-        log_group.grant_write(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadTheTimeIndex",
