@@ -1,19 +1,24 @@
 """Runs inside the built asset: `python3.13 -I -S -B asset_probe.py SPEC_JSON`, nothing else on sys.path.
 
-Started by tests/cdk/test_asset.py, one fresh process per scenario (each a cold start). Only the
-standard library is imported before the asset goes first on sys.path, so every module the code
-paths need must come from the asset itself: a trimmed-away model or test package shows up here
-as the error the function would raise on Lambda. Prints one JSON document on stdout.
+Started by the asset tests (tests/cdk/support.py `run_probe`), one fresh process per scenario (each
+a cold start). Only the standard library is imported before the asset goes first on sys.path (and
+a layer's `python/` after it: `paths`, the order Lambda gives /var/task and /opt/python), so every
+module the code paths need must come from them: a trimmed-away model or test package shows up
+here as the error the function would raise on Lambda. Prints one JSON document on stdout.
 
 Scenarios:
-* `handler`: the Lambda entry point with the environment the test gives it (the template's).
+* `handler`: the collector's Lambda entry point with the environment the test gives it (the
+  template's).
 * `clients`: one client per kept botocore service, each making one request.
+* `entry`: another function's entry point (`module`: the index consumer's, the exporter's), handed
+  `event` with no context.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import io
 import json
 import sys
@@ -29,13 +34,13 @@ class Context:
         return 30_000
 
 
-def loaded_from_outside(asset: str) -> list[str]:
-    """Modules that came neither from the asset nor from the interpreter's standard library."""
-    stdlib = sys.base_prefix
+def loaded_from_outside(roots: list[str]) -> list[str]:
+    """Modules that came neither from the asset (and its layer) nor from the standard library."""
+    allowed = (*roots, sys.base_prefix)
     outside = []
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None)
-        if origin and not origin.startswith((asset, stdlib)) and not origin.endswith("asset_probe.py"):
+        if origin and not origin.startswith(allowed) and not origin.endswith("asset_probe.py"):
             outside.append(f"{name}: {origin}")
     return outside
 
@@ -75,12 +80,15 @@ async def run_clients(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
-    sys.path.insert(0, spec["asset"])
+    roots = [spec["asset"], *spec.get("paths", [])]
+    sys.path[:0] = roots
     if spec["scenario"] == "handler":
         result = run_handler(spec)
+    elif spec["scenario"] == "entry":
+        result = {"answer": importlib.import_module(spec["module"]).handler(spec["event"], None)}
     else:
         result = {"answers": asyncio.run(run_clients(spec))}
-    result["outside"] = loaded_from_outside(spec["asset"])
+    result["outside"] = loaded_from_outside(roots)
     result["executable"] = sys.executable
     result["version"] = list(sys.version_info[:2])
     print(json.dumps(result, default=str))

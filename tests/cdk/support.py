@@ -24,6 +24,7 @@ os.environ["PATH"] = os.pathsep.join(
 from aws_cdk.assertions import Template
 
 from cdk.app import build_app
+from cdk.asset import Interpreter
 from cdk.stack import CollectorStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,3 +132,24 @@ def synthesize(context: dict[str, Any], outdir: Path, asset_dir: Path) -> Synth:
     app, stack = build_app({**cdk_json_context(), **context}, outdir=str(outdir), asset_dir=asset_dir)
     app.synth()  # runs the cdk-nag plugins; raises on any unacknowledged finding
     return Synth(stack=stack, template=Template.from_stack(stack), outdir=outdir)
+
+
+PROBE = Path(__file__).with_name("asset_probe.py")
+
+
+def run_probe(python: Interpreter, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """tests/cdk/asset_probe.py in a fresh Python 3.13 with nothing but the asset (and `paths`) on
+    its path: its report, once nothing was loaded from elsewhere."""
+    result = subprocess.run(
+        [python.path, "-I", "-S", "-B", str(PROBE), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    report: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    assert report["outside"] == [], "loaded from outside the asset and the standard library"
+    assert report["version"] == [3, 13]
+    return report

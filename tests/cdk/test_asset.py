@@ -41,10 +41,9 @@ from cdk.asset import (
     runtime_requirements,
 )
 from collector.sampling import generate_events
-from tests.cdk.support import LAMBDA_ENV, ROOT
+from tests.cdk.support import LAMBDA_ENV, ROOT, run_probe
 
 EM_AARCH64 = 183
-PROBE = Path(__file__).with_name("asset_probe.py")
 DEV_ONLY = (
     "pytest",
     "hypothesis",
@@ -442,22 +441,6 @@ def flow_server() -> Iterator[Any]:
 
     with MessageFlowServer() as server:
         yield server
-
-
-def run_probe(python: Interpreter, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    result = subprocess.run(
-        [python.path, "-I", "-S", "-B", str(PROBE), json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    report: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
-    assert report["outside"] == [], "loaded from outside the asset and the standard library"
-    assert report["version"] == [3, 13]
-    return report
 
 
 def probe_env(moto: str, flow: str, **collector: str) -> dict[str, str]:

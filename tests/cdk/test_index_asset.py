@@ -4,11 +4,8 @@ Local; its pages land in the table and its late markers in S3 on moto."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
 import pytest
@@ -16,11 +13,10 @@ import pytest
 from cdk.asset import LOCAL_PLATFORM, build_asset, find_runtime_python
 from collector.store.dynamodb import encode_item
 from collector.trail import late
-from tests.cdk.support import LAMBDA_ENV
+from tests.cdk.support import LAMBDA_ENV, run_probe
 from tests.test_index_handler import page_items, record, stream_event, stream_table
 
 pytestmark = pytest.mark.dynamodb
-PROBE = Path(__file__).with_name("index_probe.py")
 DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
 
 
@@ -45,18 +41,13 @@ def test_the_consumer_runs_from_the_asset_and_pages_a_real_stream(
         "COLLECTOR_TABLE_NAME": table,
         "COLLECTOR_TRAIL_BUCKET": bucket,
     }
-    spec = {"asset": str(asset), "event": stream_event(dynamodb, table, dynamodb_local)}
-    result = subprocess.run(
-        [python.path, "-I", "-S", "-B", str(PROBE), json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    report = json.loads(result.stdout.splitlines()[-1])
-    assert report["outside"] == [] and report["version"] == [3, 13]
+    spec = {
+        "scenario": "entry",
+        "module": "collector.index_handler",
+        "asset": str(asset),
+        "event": stream_event(dynamodb, table, dynamodb_local),
+    }
+    report = run_probe(python, spec, env)
     written = page_items(dynamodb, table)
     assert report["answer"] == {"records": 3, "entries": 3, "pages": len(written), "marked": len(written)}
     answer = s3.list_objects_v2(Bucket=bucket, Prefix=late.LATE_PREFIX)

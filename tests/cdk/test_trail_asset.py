@@ -4,8 +4,6 @@ moto. Its object is byte for byte what a local export of the same records writes
 
 from __future__ import annotations
 
-import json
-import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,11 +24,10 @@ from collector.store.dynamodb import DynamoDbStore
 from collector.trail.export import FolderSink, export
 from collector.trail.layout import part_key
 from collector.trail.s3 import TRAIL_PREFIX
-from tests.cdk.support import LAMBDA_ENV
+from tests.cdk.support import LAMBDA_ENV, run_probe
 from tests.conftest import make_table, run
 
 pytestmark = pytest.mark.dynamodb
-PROBE = Path(__file__).with_name("trail_probe.py")
 DAY = (datetime.now(UTC) - timedelta(days=3)).date()
 
 
@@ -76,18 +73,14 @@ def test_the_exporter_runs_from_its_asset_and_layer_and_writes_a_local_exports_b
         "COLLECTOR_TRAIL_BUCKET": bucket,
         "COLLECTOR_TRAIL_EXPORT_DAYS": "3",
     }
-    spec = {"asset": str(asset), "layer": str(layer), "event": {"first_day": DAY.isoformat()}}
-    result = subprocess.run(
-        [python.path, "-I", "-S", "-B", str(PROBE), json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    report = json.loads(result.stdout.splitlines()[-1])
-    assert report["outside"] == [] and report["version"] == [3, 13]
+    spec = {
+        "scenario": "entry",
+        "module": "collector.trail_handler",
+        "asset": str(asset),
+        "paths": [str(layer)],
+        "event": {"first_day": DAY.isoformat()},
+    }
+    report = run_probe(python, spec, env)
     assert report["answer"]["rows"] == 7 and report["answer"]["written"] == 1
     body = s3.get_object(Bucket=bucket, Key=TRAIL_PREFIX + part_key(DAY, 0, 1439))["Body"].read()
     assert body == local.read_bytes()
