@@ -241,7 +241,7 @@ class StackSettings:
         """Whether something invokes the collector synchronously: a WorkMail rule run as `sync`, or
         the SES receipt rule the stack creates with RequestResponse (which asks for ruleMode=sync
         too). Only then does a throttle fail back to a caller (dashboards/health.py)."""
-        synchronous_ses = self.ses.inbound and self.ses.invocation_type == "RequestResponse"
+        synchronous_ses = self.ses.create_rule and self.ses.invocation_type == "RequestResponse"
         return self.rule_mode == "sync" or synchronous_ses
 
     @property

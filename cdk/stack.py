@@ -370,7 +370,7 @@ class CollectorStack(Stack):
             self,
             "FailureQueueUrl",
             value=self.failure_queue.queue_url,
-            description="Events Lambda could not process after its retries",
+            description="Events Lambda could not process after its retries, and index batches it gave up on",
         )
         CfnOutput(self, "MailFlowDashboardUrl", value=dashboard_url(self.observability.mail_flow))
         CfnOutput(self, "OperationsDashboardUrl", value=dashboard_url(self.observability.operations))

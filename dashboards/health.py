@@ -75,12 +75,12 @@ def collector_alarms(
     synchronous: bool = False,
 ) -> list[AlarmSpec]:
     """Every alarm on the collector; the coverage alarm only where WorkMail is a source, the
-    throttles alarm only where something invokes it synchronously (THROTTLES_WHEN)."""
+    throttles alarm only where something invokes it synchronously (see the module's docstring)."""
     specs = [
         AlarmSpec(
             name="FailureQueueNotEmpty",
             severity=Severity.CRITICAL,
-            metric=queue_metric(failure_queue, "ApproximateNumberOfMessagesVisible", "Maximum", "Events"),
+            metric=queue_metric(failure_queue, "ApproximateNumberOfMessagesVisible", "Maximum", "Messages"),
             threshold=1,
             what="The failure queue holds events the collector could not record after Lambda's retries "
             "(or, behind a synchronous rule, within its budget), or batches of the table's stream the "

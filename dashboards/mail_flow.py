@@ -81,10 +81,8 @@ def mail_flow_dashboard(
             height=4,
         ),
         cw.GraphWidget(
-            title="Failure queue: events at risk",
-            left=[
-                queue_metric(failure_queue, "ApproximateNumberOfMessagesVisible", "Maximum", "Events waiting")
-            ],
+            title="Failure queue: events and index batches at risk",
+            left=[queue_metric(failure_queue, "ApproximateNumberOfMessagesVisible", "Maximum", "Waiting")],
             left_y_axis=cw.YAxisProps(min=0, show_units=False),
             width=WIDTH // 3,
             height=4,

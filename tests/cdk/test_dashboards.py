@@ -261,7 +261,7 @@ def test_health_first_alarm_status_and_failure_queue(any_synth: Synth) -> None:
     )
     for logical_id in alarms:
         assert f'"{logical_id}", "Arn"' in body_json, logical_id
-    depth = widget(any_synth, "MailFlow", "Failure queue: events at risk")
+    depth = widget(any_synth, "MailFlow", "Failure queue: events and index batches at risk")
     (metric,) = widget_metrics(depth)
     assert (metric.namespace, metric.name, metric.options["stat"]) == (
         "AWS/SQS",

@@ -104,3 +104,20 @@ def test_bad_values_name_their_key(key: str, value: Any, message: str) -> None:
 def test_the_app_refuses_to_build_without_an_organization(tmp_path: Any) -> None:
     with pytest.raises(SettingsError, match="organizationId is required"):
         build_app({}, outdir=str(tmp_path), asset_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("context", "synchronous"),
+    [
+        ({}, False),  # WorkMail's asynchronous rule, the default
+        ({"ruleMode": "sync"}, True),
+        ({"sesRuleSet": "in", "sesCreateRule": "true"}, False),  # the created rule's Event default
+        ({"sesRuleSet": "in", "sesCreateRule": "true", "sesInvocationType": "RequestResponse"}, True),
+        # A rule of the user's own: sesInvocationType sets nothing there (ruleMode=sync says it).
+        ({"sesRuleSet": "in", "sesRuleName": "mine", "sesInvocationType": "RequestResponse"}, False),
+    ],
+)
+def test_synchronous_means_a_caller_waits_for_the_answer(context: dict[str, Any], synchronous: bool) -> None:
+    """Only then is a throttle the caller's error, and ThrottlesSustained made (dashboards/health.py)."""
+    sources = {"sources": "workmail,ses"} if "sesRuleSet" in context else {}
+    assert settings(organizationId=ORG_ID, **sources, **context).synchronous is synchronous
