@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -195,18 +196,44 @@ def test_a_batch_whose_arrival_times_cannot_be_read_still_counts_and_shows_its_s
 
 
 def test_an_event_is_never_taken_for_a_batch() -> None:
-    """Told by shape: a dict DDBStreamBatchInfo and a dict requestContext, and no requestPayload."""
+    """Told by shape: a dict DDBStreamBatchInfo and no requestPayload (a record that carries its
+    payload is an event's), in a record that is no WorkMail or SES event."""
     assert index_batch(load(SAMPLE)) is not None
     for event in EVENTS:
         assert index_batch(event) is None
         assert index_batch(dict(event, unknownKey={"a": 1})) is None
-        assert index_batch(dict(event, DDBStreamBatchInfo={})) is None  # no requestContext
-    no_context = load(SAMPLE)
-    del no_context["requestContext"]
-    assert index_batch(no_context) is None
+        assert index_batch(dict(event, DDBStreamBatchInfo={})) is None  # an event, whatever it adds
+        assert index_batch(dict(event, DDBStreamBatchInfo=load(SAMPLE)["DDBStreamBatchInfo"])) is None
     with_payload = dict(load(SAMPLE), requestPayload=EVENTS[0])  # an on-failure record of an event
     assert index_batch(with_payload) is None
     assert index_batch(dict(load(SAMPLE), DDBStreamBatchInfo="text")) is None
+    from collector.failure_queue import failure_record
+    from collector.model import Invocation
+    from tests.test_inputs import EVENTS as GENERATED
+
+    payloads: list[object] = [*EVENTS, *GENERATED, None, "text", {}]
+    for payload in payloads:  # the collector's own failure records
+        record = failure_record(payload, Invocation("r", "1", datetime.now(UTC)), "BudgetExceeded", "slow")
+        assert index_batch(record) is None
+
+
+def test_a_batch_record_without_its_request_context_is_still_a_batch(tmp_path: Path) -> None:
+    """A hand-edited record (its requestContext cut) slipped through as an event, quarantined."""
+    bare = load(SAMPLE)
+    del bare["requestContext"]
+    found = index_batch(bare)
+    assert found is not None and found.condition is None and found.size == 1
+    assert index_batch({"DDBStreamBatchInfo": {}}) is not None  # its window unreadable: listed
+    edited = index_batch(dict(load(SAMPLE), requestContext="edited"))
+    assert edited is not None and edited.condition is None
+    path = tmp_path / "batches.jsonl"
+    path.write_bytes(jsonl([EVENTS[0], bare, sqs_output(bare)]))
+    result = cli("replay", "--dry-run", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("dry run: 1 events: valid 1 "), result.stderr
+    lines = block(result.stderr)
+    assert lines[0].startswith("found 2 failed index batches of the audit table's stream (unknown condition)")
+    assert lines[2] == f"  {SAMPLE_COMMAND}"
 
 
 def test_an_event_with_an_unknown_key_is_still_replayed(tmp_path: Path) -> None:
