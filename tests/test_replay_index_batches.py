@@ -273,3 +273,67 @@ def test_the_window_is_whole_seconds_outward_in_utc(first: str, last: str, since
     window = batches.window()
     assert window is not None
     assert (command_time(window[0]), command_time(window[1])) == (since, until)
+
+
+PARTIAL = (
+    "  input not fully read (the replay stopped): this covers only the batches read before the stop;"
+    " replay the same input again to find the others"
+)
+
+
+def stopping_input(tmp_path: Path) -> Path:
+    """A batch, then more events than a replay reads ahead of its first result, then another batch."""
+    from collector.sampling import generate_events
+
+    late = batch(shardId="shardId-late", approximateArrivalOfLastRecord="2030-01-01T00:00:00Z")
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(jsonl([load(SAMPLE), *generate_events(count=200, seed=7), late]))
+    return path
+
+
+def test_a_replay_that_stops_early_says_its_window_covers_only_the_batches_read(tmp_path: Path) -> None:
+    """The block covered the batches read before the stop without saying so: a later batch's
+    window was missing from the command."""
+    result = cli("replay", str(stopping_input(tmp_path)), "--emf-out", "/dev/full", "--concurrency", "1")
+    assert result.returncode == 1, result.stderr
+    assert "replay stopped early" in result.stderr
+    lines = block(result.stderr)
+    assert lines[0].startswith("found 1 failed index batch of the audit table's stream")
+    assert lines[2:5] == [
+        f"  {SAMPLE_COMMAND}",
+        "  (the batch's first arrival - 5 min to its last arrival + 5 min)",
+        PARTIAL,
+    ]
+    assert "shardId-late" not in result.stderr
+    whole = cli("replay", str(stopping_input(tmp_path)), "--db", str(tmp_path / "whole.sqlite3"))
+    assert whole.returncode == 0, whole.stderr
+    assert block(whole.stderr)[0].startswith("found 2 failed index batches") and PARTIAL not in whole.stderr
+
+
+def test_batches_found_before_a_user_mistake_are_said_before_its_one_line(tmp_path: Path) -> None:
+    """Nothing replayed (no credentials for the table): the mistake was the only line, and the
+    batch already found was never mentioned."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+    }
+    result = cli("replay", str(stopping_input(tmp_path)), "--store", "dynamodb", "--table", "audit", env=env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("workmail-collector: no AWS credentials"), result.stderr
+    assert block(result.stderr)[:-1] == [
+        "found 1 failed index batch of the audit table's stream (RetryAttemptsExhausted): not events,"
+        " nothing was replayed for it",
+        "  its 1 record is in the audit table but missing from the time index (audit list and query,"
+        " reconcile, the trace widget and the trail's export miss them); once the index consumer's"
+        " error is fixed, repair with:",
+        "  " + COMMAND.format(table="audit", since="2019-11-14T00:08:19Z", until="2019-11-14T00:18:19Z"),
+        "  (the batch's first arrival - 5 min to its last arrival + 5 min)",
+        PARTIAL,
+        "  with the audit trail on, the days of that window already exported must be exported again;"
+        " delete the batch messages from the queue only after the repair"
+        " (docs/deploy.md#index-consumer-failures)",
+    ]
+    assert len(lines) == len(block(result.stderr))  # the block, then the one line: nothing else
