@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -195,18 +196,44 @@ def test_a_batch_whose_arrival_times_cannot_be_read_still_counts_and_shows_its_s
 
 
 def test_an_event_is_never_taken_for_a_batch() -> None:
-    """Told by shape: a dict DDBStreamBatchInfo and a dict requestContext, and no requestPayload."""
+    """Told by shape: a dict DDBStreamBatchInfo and no requestPayload (a record that carries its
+    payload is an event's), in a record that is no WorkMail or SES event."""
     assert index_batch(load(SAMPLE)) is not None
     for event in EVENTS:
         assert index_batch(event) is None
         assert index_batch(dict(event, unknownKey={"a": 1})) is None
-        assert index_batch(dict(event, DDBStreamBatchInfo={})) is None  # no requestContext
-    no_context = load(SAMPLE)
-    del no_context["requestContext"]
-    assert index_batch(no_context) is None
+        assert index_batch(dict(event, DDBStreamBatchInfo={})) is None  # an event, whatever it adds
+        assert index_batch(dict(event, DDBStreamBatchInfo=load(SAMPLE)["DDBStreamBatchInfo"])) is None
     with_payload = dict(load(SAMPLE), requestPayload=EVENTS[0])  # an on-failure record of an event
     assert index_batch(with_payload) is None
     assert index_batch(dict(load(SAMPLE), DDBStreamBatchInfo="text")) is None
+    from collector.failure_queue import failure_record
+    from collector.model import Invocation
+    from tests.test_inputs import EVENTS as GENERATED
+
+    payloads: list[object] = [*EVENTS, *GENERATED, None, "text", {}]
+    for payload in payloads:  # the collector's own failure records
+        record = failure_record(payload, Invocation("r", "1", datetime.now(UTC)), "BudgetExceeded", "slow")
+        assert index_batch(record) is None
+
+
+def test_a_batch_record_without_its_request_context_is_still_a_batch(tmp_path: Path) -> None:
+    """A hand-edited record (its requestContext cut) slipped through as an event, quarantined."""
+    bare = load(SAMPLE)
+    del bare["requestContext"]
+    found = index_batch(bare)
+    assert found is not None and found.condition is None and found.size == 1
+    assert index_batch({"DDBStreamBatchInfo": {}}) is not None  # its window unreadable: listed
+    edited = index_batch(dict(load(SAMPLE), requestContext="edited"))
+    assert edited is not None and edited.condition is None
+    path = tmp_path / "batches.jsonl"
+    path.write_bytes(jsonl([EVENTS[0], bare, sqs_output(bare)]))
+    result = cli("replay", "--dry-run", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("dry run: 1 events: valid 1 "), result.stderr
+    lines = block(result.stderr)
+    assert lines[0].startswith("found 2 failed index batches of the audit table's stream (unknown condition)")
+    assert lines[2] == f"  {SAMPLE_COMMAND}"
 
 
 def test_an_event_with_an_unknown_key_is_still_replayed(tmp_path: Path) -> None:
@@ -246,3 +273,67 @@ def test_the_window_is_whole_seconds_outward_in_utc(first: str, last: str, since
     window = batches.window()
     assert window is not None
     assert (command_time(window[0]), command_time(window[1])) == (since, until)
+
+
+PARTIAL = (
+    "  input not fully read (the replay stopped): this covers only the batches read before the stop;"
+    " replay the same input again to find the others"
+)
+
+
+def stopping_input(tmp_path: Path) -> Path:
+    """A batch, then more events than a replay reads ahead of its first result, then another batch."""
+    from collector.sampling import generate_events
+
+    late = batch(shardId="shardId-late", approximateArrivalOfLastRecord="2030-01-01T00:00:00Z")
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(jsonl([load(SAMPLE), *generate_events(count=200, seed=7), late]))
+    return path
+
+
+def test_a_replay_that_stops_early_says_its_window_covers_only_the_batches_read(tmp_path: Path) -> None:
+    """The block covered the batches read before the stop without saying so: a later batch's
+    window was missing from the command."""
+    result = cli("replay", str(stopping_input(tmp_path)), "--emf-out", "/dev/full", "--concurrency", "1")
+    assert result.returncode == 1, result.stderr
+    assert "replay stopped early" in result.stderr
+    lines = block(result.stderr)
+    assert lines[0].startswith("found 1 failed index batch of the audit table's stream")
+    assert lines[2:5] == [
+        f"  {SAMPLE_COMMAND}",
+        "  (the batch's first arrival - 5 min to its last arrival + 5 min)",
+        PARTIAL,
+    ]
+    assert "shardId-late" not in result.stderr
+    whole = cli("replay", str(stopping_input(tmp_path)), "--db", str(tmp_path / "whole.sqlite3"))
+    assert whole.returncode == 0, whole.stderr
+    assert block(whole.stderr)[0].startswith("found 2 failed index batches") and PARTIAL not in whole.stderr
+
+
+def test_batches_found_before_a_user_mistake_are_said_before_its_one_line(tmp_path: Path) -> None:
+    """Nothing replayed (no credentials for the table): the mistake was the only line, and the
+    batch already found was never mentioned."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+    }
+    result = cli("replay", str(stopping_input(tmp_path)), "--store", "dynamodb", "--table", "audit", env=env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("workmail-collector: no AWS credentials"), result.stderr
+    assert block(result.stderr)[:-1] == [
+        "found 1 failed index batch of the audit table's stream (RetryAttemptsExhausted): not events,"
+        " nothing was replayed for it",
+        "  its 1 record is in the audit table but missing from the time index (audit list and query,"
+        " reconcile, the trace widget and the trail's export miss them); once the index consumer's"
+        " error is fixed, repair with:",
+        "  " + COMMAND.format(table="audit", since="2019-11-14T00:08:19Z", until="2019-11-14T00:18:19Z"),
+        "  (the batch's first arrival - 5 min to its last arrival + 5 min)",
+        PARTIAL,
+        "  with the audit trail on, the days of that window already exported must be exported again;"
+        " delete the batch messages from the queue only after the repair"
+        " (docs/deploy.md#index-consumer-failures)",
+    ]
+    assert len(lines) == len(block(result.stderr))  # the block, then the one line: nothing else

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from collector.events.detect import parse
+from collector.model import MailEvent
+
 # A record's receivedAt is when the collector began its write, a little before the stream's
 # arrival time, and arrival times are whole seconds: 5 minutes each side covers both.
 MARGIN = timedelta(minutes=5)
@@ -40,15 +43,18 @@ class IndexBatch:
 
 def index_batch(value: object) -> IndexBatch | None:
     """The failed batch `value` describes, or None when it is no such record. Told by shape: a dict
-    `DDBStreamBatchInfo` and a dict `requestContext` and no `requestPayload` (a record that carries
-    its payload is an event's). No WorkMail or SES event has a `DDBStreamBatchInfo` key."""
+    `DDBStreamBatchInfo` and no `requestPayload` (a record that carries its payload is an event's:
+    the collector's own failure records always do), in a record that is no WorkMail or SES event.
+    No such event has a `DDBStreamBatchInfo` key; one given it by hand is still replayed. The
+    `requestContext` Lambda writes beside it (the condition) may be missing: a hand-edited record."""
     if not isinstance(value, dict) or "requestPayload" in value:
         return None
-    info, context = value.get("DDBStreamBatchInfo"), value.get("requestContext")
-    if not isinstance(info, dict) or not isinstance(context, dict):
+    info = value.get("DDBStreamBatchInfo")
+    if not isinstance(info, dict) or isinstance(parse(value), MailEvent):
         return None
+    context = value.get("requestContext")
     size = info.get("batchSize")
-    condition = context.get("condition")
+    condition = context.get("condition") if isinstance(context, dict) else None
     return IndexBatch(
         shard_id=info.get("shardId"),
         start_sequence=info.get("startSequenceNumber"),

@@ -26,7 +26,8 @@ Delivery = tuple[object, str | None]  # an event, and the request id it was firs
 
 def unwrap(value: object, batches: FailedBatches | None = None) -> Iterator[Delivery]:
     """Events inside what the failure paths keep: Lambda on-failure destination records (and the
-    sync handler's records of the same shape), and `aws sqs receive-message` output. A record's
+    sync handler's records of the same shape), and `aws sqs receive-message` output, whole or as
+    its `--query` options print it (message objects, or their bodies as strings). A record's
     `requestContext.requestId` comes along: replayed under it, an event whose write was applied
     before its invocation failed is recognised as that invocation's own write and counted. With
     `batches`, the index consumer's failed-batch records found there are no events: they are
@@ -36,19 +37,24 @@ def unwrap(value: object, batches: FailedBatches | None = None) -> Iterator[Deli
         if batch is not None:
             batches.add(batch)
             return
+    if isinstance(value, str):
+        # No event is a string: one holding a JSON document is a message body (`--query
+        # 'Messages[].Body'`); any other string stays an invalid event, kept whole.
+        held = _document(value)
+        if held is None:
+            yield value, None
+        else:
+            yield from _held(held, batches)
+        return
     if isinstance(value, dict):
         if isinstance(value.get("Messages"), list) and all(
             isinstance(m, dict) and "Body" in m for m in value["Messages"]
         ):
             for message in value["Messages"]:
-                body = message["Body"]
-                if not isinstance(body, str):
-                    yield Undecodable(text=ascii_json(body), error="SQS message body is not a string"), None
-                    continue
-                try:
-                    yield from unwrap(loads(body), batches)
-                except JSONDecodeError as error:
-                    yield Undecodable(text=body, error=f"SQS message body: {error}"), None
+                yield from _body(message["Body"], batches)
+            return
+        if sqs_message(value):
+            yield from _body(value["Body"], batches)
             return
         context = value.get("requestContext")
         if isinstance(context, dict) and "requestPayload" in value:
@@ -59,6 +65,41 @@ def unwrap(value: object, batches: FailedBatches | None = None) -> Iterator[Deli
             yield value["requestPayload"], usable
             return
     yield value, None
+
+
+def sqs_message(value: dict[str, object]) -> bool:
+    """One SQS message object, as `--query 'Messages[]'` prints each: a string `Body`, a
+    `MessageId` and a `ReceiptHandle`. No WorkMail or SES event has either of the last two (SNS's
+    own envelope has a `MessageId`, but a `Message`, no `Body`)."""
+    return isinstance(value.get("Body"), str) and "MessageId" in value and "ReceiptHandle" in value
+
+
+def _body(body: object, batches: FailedBatches | None) -> Iterator[Delivery]:
+    """What an SQS message body holds; a body that is no JSON is kept as it came."""
+    if not isinstance(body, str):
+        yield Undecodable(text=ascii_json(body), error="SQS message body is not a string"), None
+        return
+    try:
+        held = loads(body)
+    except JSONDecodeError as error:
+        yield Undecodable(text=body, error=f"SQS message body: {error}"), None
+        return
+    yield from _held(held, batches)
+
+
+def _held(held: object, batches: FailedBatches | None) -> Iterator[Delivery]:
+    """A document found inside a string: an array's items are events, as at the top level."""
+    for value in held if isinstance(held, list) else [held]:
+        yield from unwrap(value, batches)
+
+
+def _document(text: str) -> object | None:
+    """The JSON object or array `text` holds, or None when it holds none."""
+    try:
+        held = loads(text)
+    except JSONDecodeError:
+        return None
+    return held if isinstance(held, dict | list) else None
 
 
 JSON_SUFFIXES = (".json", ".jsonl")
@@ -136,8 +177,9 @@ def _files(paths: list[str]) -> list[Path]:
 def _holds_json(path: Path) -> bool:
     """Whether the file starts with a JSON object or array, whole or damaged (an empty file counts:
     it holds no events, which is said later). Events are objects, so a file of them starts with
-    `{` or `[`; a README starts with text, and the numbers and strings in it are no events. Read
-    before anything is recorded, so a mistake records nothing."""
+    `{` or `[`; a README starts with text, and the numbers and strings in it are no events (a
+    string holding a JSON object or array is a message body: read). Read before anything is
+    recorded, so a mistake records nothing."""
     try:
         with path.open("rb") as stream:
             head = stream.read(SNIFF_BYTES)
@@ -147,7 +189,9 @@ def _holds_json(path: Path) -> bool:
         return True
     first = next(iter(read_values(io.BytesIO(head), str(path), lambda n: None)), None)
     if isinstance(first, Undecodable):  # damaged (bytes that are not UTF-8, a cut): quarantined
-        return _starts_like_json(first.text)
+        return _starts_like_json(first.text) or first.text.startswith(('"{', '"['))
+    if isinstance(first, str):  # a message body (`--query 'Messages[0].Body'`), or a README's text
+        return _document(first) is not None
     return isinstance(first, dict | list) or first is None
 
 

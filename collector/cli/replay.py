@@ -134,6 +134,7 @@ class ReplayRun:
     skipped_emf: Counter[str] = field(default_factory=Counter)  # our own EMF documents, by origin
     failed_batches: FailedBatches = field(default_factory=FailedBatches)  # the index consumer's, found
     sources: set[Source] = field(default_factory=set)  # the sources of the events replayed
+    read_all: bool = False  # the input was read to its end (a stop leaves the rest unread)
 
 
 async def replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -173,6 +174,7 @@ async def replay(args: argparse.Namespace, settings: Settings) -> int:
         await pipeline.close()  # only now: every task has finished
         sink.close()
     if run.user_mistake and not run.counts:  # nothing was replayed: one line, like any mistake
+        _batches_block(run.failed_batches, settings, run.read_all)  # what was found is said first
         raise UserError(run.user_mistake)
     if run.user_mistake:
         log.error("%s; stopped", run.user_mistake)
@@ -329,6 +331,7 @@ async def replay_events(
                 stopping(f"cannot read {name}: {error.strerror}", queued_too=False)  # those were read fine
                 break
             if delivery is None:
+                run.read_all = True
                 break
             run.taken += 1
             task = asyncio.ensure_future(one(delivery[0], delivery[1], run.taken))
@@ -383,7 +386,7 @@ def _summary(run: ReplayRun, settings: Settings, sink: EmfSink) -> None:
             " then, once",
             file=sys.stderr,
         )
-    _batches_block(run.failed_batches, settings)
+    _batches_block(run.failed_batches, settings, run.read_all)
 
 
 def _skipped_line(run: ReplayRun, settings: Settings) -> None:
@@ -401,9 +404,10 @@ def _skipped_line(run: ReplayRun, settings: Settings) -> None:
 UNREADABLE_SHOWN = 10  # the batches without a window listed one by one; the rest are counted
 
 
-def _batches_block(batches: FailedBatches, settings: Settings) -> None:
+def _batches_block(batches: FailedBatches, settings: Settings, read_all: bool = True) -> None:
     """The index consumer's failed batches found in the input: no events, but records missing from
-    the time index, and the one command that repairs them (docs/deploy.md)."""
+    the time index, and the one command that repairs them (docs/deploy.md). When the replay stopped
+    before the input's end, the batches after the stop were never seen: the block says so."""
     if not batches.count:
         return
     n = batches.count
@@ -438,6 +442,11 @@ def _batches_block(batches: FailedBatches, settings: Settings) -> None:
             f" + {minutes} min)"
             if plural
             else f"  (the batch's first arrival - {minutes} min to its last arrival + {minutes} min)"
+        )
+    if not read_all:
+        lines.append(
+            "  input not fully read (the replay stopped): this covers only the batches read before the"
+            " stop; replay the same input again to find the others"
         )
     if batches.unreadable:
         k = len(batches.unreadable)

@@ -2,20 +2,25 @@
 
 Hypothesis mixes real events (AWS's public WorkMail and SES samples) with the index consumer's
 failed-batch records (AWS's documented one, with any arrival times, sizes and conditions, some
-times missing or unreadable), each at top level, in a JSON array or in `aws sqs receive-message`
-output. Replayed into SQLite, every event is recorded and counted exactly as when the input held
-the events alone; nothing of a batch record reaches the store; and the repair command's window
-covers every readable batch's arrival window widened by 5 minutes (by less than a second more),
-while a batch without one is listed by its shard.
+times missing or unreadable, some without their requestContext as a hand-edited record is), each
+at top level, in a JSON array, in `aws sqs receive-message` output, or as its `--query` options
+print messages: an array of message objects, an array of body strings, a lone message object, a
+lone body string, or one string holding an array. Replayed into SQLite, every event is recorded and
+counted exactly as when the input held the events alone; nothing of a batch record reaches the
+store; the block counts every batch by its condition; and the repair command's window covers
+every readable batch's arrival window widened by 5 minutes (by less than a second more), while a
+batch without one is listed by its shard.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import sqlite3
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -40,6 +45,7 @@ class Batch:
     record: dict[str, Any]
     arrivals: tuple[datetime, datetime] | None  # None: the record's times cannot be read
     size: int | None
+    condition: str  # as the block names it
 
 
 @st.composite
@@ -60,9 +66,11 @@ def batches(draw: st.DrawFn, number: int) -> Batch:
     record: dict[str, Any] = load(SAMPLE)
     info = record["DDBStreamBatchInfo"]
     info["shardId"] = f"shardId-prop-{number}"
-    record["requestContext"]["condition"] = draw(
-        st.sampled_from(["RetryAttemptsExhausted", "RecordAgeExceeded"])
-    )
+    condition = draw(st.sampled_from(["RetryAttemptsExhausted", "RecordAgeExceeded", None]))
+    if condition is None:  # a hand-edited record: its requestContext cut
+        del record["requestContext"]
+    else:
+        record["requestContext"]["condition"] = condition
     size = draw(st.one_of(st.integers(0, 10_000), st.sampled_from([None, "3", -1])))
     info["batchSize"] = size
     readable = draw(st.integers(0, 4)) > 0
@@ -74,7 +82,26 @@ def batches(draw: st.DrawFn, number: int) -> Batch:
             draw(UNREADABLE)
         )
     sized = size if isinstance(size, int) and size >= 0 else None
-    return Batch(record, (first, last) if readable else None, sized)
+    return Batch(record, (first, last) if readable else None, sized, condition or "unknown condition")
+
+
+def message(draw: st.DrawFn, body: str, n: int) -> dict[str, Any]:
+    """An SQS message object as `aws sqs receive-message` prints it: the fields it always has,
+    and some of those it may."""
+    found: dict[str, Any] = {"MessageId": f"m-{n}", "ReceiptHandle": f"h-{n}", "Body": body}
+    if draw(st.booleans()):
+        found["MD5OfBody"] = "1000f835a35411fa"
+    if draw(st.booleans()):
+        found["Attributes"] = {"ApproximateReceiveCount": "2", "SentTimestamp": "1442428276921"}
+    return dict(draw(st.permutations(list(found.items()))))  # in any order
+
+
+def text(draw: st.DrawFn, value: object) -> str:
+    """A JSON document as a message body: compact, or pretty as a person may have sent it."""
+    return json.dumps(value, indent=2) if draw(st.booleans()) else orjson.dumps(value).decode()
+
+
+HOW = ["alone", "array", "sqs", "messages", "bodies", "message", "body", "text-array"]
 
 
 @st.composite
@@ -92,11 +119,21 @@ def inputs(draw: st.DrawFn) -> tuple[bytes, list[dict[str, Any]], list[Batch]]:
         take = draw(st.integers(1, len(rest)))
         group, rest = rest[:take], rest[take:]
         raw = [v.record if kind == "batch" else v for kind, v in group]
-        how = draw(st.sampled_from(["alone", "array", "sqs"]))
+        how = draw(st.sampled_from(HOW))
         if how == "sqs":
             documents.append(sqs_output(*raw))
         elif how == "array":
             documents.append(raw)
+        elif how == "messages":  # --query 'Messages[]'
+            documents.append([message(draw, text(draw, r), n) for n, r in enumerate(raw)])
+        elif how == "bodies":  # --query 'Messages[].Body'
+            documents.append([text(draw, r) for r in raw])
+        elif how == "message":  # --query 'Messages[0]', one by one
+            documents.extend(message(draw, text(draw, r), n) for n, r in enumerate(raw))
+        elif how == "body":  # --query 'Messages[0].Body', one by one
+            documents.extend(text(draw, r) for r in raw)
+        elif how == "text-array":  # one body holding an array
+            documents.append(text(draw, raw))
         else:
             documents.extend(raw)
     data = b"".join(orjson.dumps(d) + b"\n" for d in documents)
@@ -153,7 +190,11 @@ def test_events_replay_as_without_the_batches_and_the_window_covers_every_batch(
         assert block == []
         return
     plural = "es" if len(found) != 1 else ""
-    assert block[0].startswith(f"found {len(found)} failed index batch{plural} of the audit table's stream")
+    tally = Counter(b.condition for b in found)
+    conditions = ", ".join(c if k == len(found) else f"{c} {k}" for c, k in sorted(tally.items()))
+    assert block[0].startswith(
+        f"found {len(found)} failed index batch{plural} of the audit table's stream ({conditions}):"
+    ), block[0]
     records = sum(b.size or 0 for b in found)
     unsized = sum(b.size is None for b in found)
     said = f"{records} record{'s' if records != 1 else ''}"
