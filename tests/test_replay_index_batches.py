@@ -227,7 +227,8 @@ def test_a_batch_record_without_its_request_context_is_still_a_batch(tmp_path: P
     edited = index_batch(dict(load(SAMPLE), requestContext="edited"))
     assert edited is not None and edited.condition is None
     path = tmp_path / "batches.jsonl"
-    path.write_bytes(jsonl([EVENTS[0], bare, sqs_output(bare)]))
+    another = {**bare, "DDBStreamBatchInfo": {**bare["DDBStreamBatchInfo"], "startSequenceNumber": "900"}}
+    path.write_bytes(jsonl([EVENTS[0], bare, sqs_output(another)]))
     result = cli("replay", "--dry-run", str(path))
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith("dry run: 1 events: valid 1 "), result.stderr
@@ -337,3 +338,21 @@ def test_batches_found_before_a_user_mistake_are_said_before_its_one_line(tmp_pa
         " (docs/deploy.md#index-consumer-failures)",
     ]
     assert len(lines) == len(block(result.stderr))  # the block, then the one line: nothing else
+
+
+def test_a_batch_received_twice_counts_once() -> None:
+    """A queue read again after its visibility timeout hands out the same message twice: the same
+    shard and sequence numbers are one batch (its records counted once); another batch still adds."""
+    found = FailedBatches()
+    one = index_batch(batch(batchSize=7))
+    other = index_batch(batch(batchSize=3, startSequenceNumber="900", endSequenceNumber="905"))
+    assert one is not None and other is not None
+    for b in (one, one, other, one):
+        found.add(b)
+    assert (found.count, found.records) == (2, 10)
+    # Without sequence numbers nothing tells two descriptions apart: each counts.
+    bare = index_batch(batch(startSequenceNumber=None))
+    assert bare is not None
+    found.add(bare)
+    found.add(bare)
+    assert found.count == 4

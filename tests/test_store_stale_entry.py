@@ -116,3 +116,44 @@ def test_a_limit_counts_whole_records_not_the_entries_left_out(
     found = run(scenario())
     newest, second = f"k-moved@{moved['receivedAt']}", f"k-older@{older['receivedAt']}"
     assert found == {1: [newest], 2: [newest, second], 3: [newest, second]}
+
+
+def test_thousands_of_entries_left_out_take_a_few_listings_not_thousands(
+    dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost batch of purges leaves its records' entries listed until their pages expire: a listing
+    that grew by what it missed re-read the index ~entries/limit times (25 million reads for one
+    10,000-record batch at --limit 1). It at least doubles: a handful of listings."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
+    table = make_table(dynamodb_local)
+    gone = [
+        {**OLD, "invocationId": f"k-gone-{n}", "receivedAt": f"2026-11-20T11:{n // 60:02d}:{n % 60:02d}.000Z"}
+        for n in range(600)
+    ]
+    kept = {**OLD, "invocationId": "k-kept", "receivedAt": "2026-11-20T09:00:00.000Z", "status": "RECORDED"}
+
+    async def scenario() -> tuple[list[str], int]:
+        store = await DynamoDbStore.open(table)
+        listings = 0
+        listing = store._listing
+
+        async def counted(query: Query) -> list[dict[str, object]]:
+            nonlocal listings
+            listings += 1
+            return await listing(query)
+
+        try:
+            await store._client.put_item(TableName=table, Item=encode_item(with_shard(kept)))
+            changes = [c for n, r in enumerate(gone) for c in changes_of("INSERT", r, None, (1, n))]
+            await put_pages(store, changes, None)  # paged, then purged in a batch that was lost
+            store._listing = counted  # type: ignore[method-assign]
+            since = datetime(2026, 11, 20, tzinfo=UTC)
+            until = datetime(2026, 11, 20, 23, 59, 59, tzinfo=UTC)
+            found = await store.query(Query(since=since, until=until, full=True, limit=1))
+            return [str(r["invocationId"]) for r in found], listings
+        finally:
+            await store.close()
+
+    found, listings = run(scenario())
+    assert found == ["k-kept"]
+    assert listings <= 12, listings  # 1, 2, 4, ... 1,024 entries: 11 listings

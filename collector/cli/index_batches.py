@@ -88,8 +88,16 @@ class FailedBatches:
     earliest: datetime | None = None  # the earliest first arrival of a readable window
     latest: datetime | None = None  # the latest last arrival
     unreadable: list[IndexBatch] = field(default_factory=list)  # batches without a readable window
+    # (shard, first and last sequence number) of those counted: a message received twice (a
+    # queue read again after its visibility timeout) describes the same batch, counted once.
+    seen: set[tuple[str, str, str]] = field(default_factory=set)
 
     def add(self, batch: IndexBatch) -> None:
+        identity = (batch.shard_id, batch.start_sequence, batch.end_sequence)
+        if all(isinstance(part, str) for part in identity):
+            if identity in self.seen:
+                return
+            self.seen.add((str(identity[0]), str(identity[1]), str(identity[2])))
         self.count += 1
         if batch.size is None:
             self.unsized += 1

@@ -267,14 +267,15 @@ class DynamoDbStore:
             return await self._listing(query)
         # Whole records: `_whole` may leave out an entry (its record expired meanwhile, or a stale
         # entry at a moved record's old minute), so list more until `limit` records remain or the
-        # index has no more: `--limit N` then shows N records whenever N exist.
+        # index has no more: `--limit N` then shows N records whenever N exist. The listing at
+        # least doubles each time: a lost batch's thousands of stale entries take a few passes.
         ask = query
         while True:
             listed = await self._listing(ask)
             records = await self._whole(listed)
             if len(records) >= query.limit or len(listed) < ask.limit:
                 return records[: query.limit]
-            ask = replace(ask, limit=ask.limit + query.limit - len(records))
+            ask = replace(ask, limit=max(2 * ask.limit, ask.limit + query.limit - len(records)))
 
     async def _listing(self, query: Query) -> list[Item]:
         """The newest `query.limit` index entries of the range that match, newest first."""
