@@ -138,7 +138,6 @@ class IndexConsumer(Construct):
             environment["COLLECTOR_TRAIL_BUCKET"] = trail_bucket.bucket_name
             self._allow_late_markers(trail_bucket)
 
-        self.failures = failure_queue
         self.function = stack_function(
             self,
             description="Writes the WorkMail collector's time index as pages, from the audit table's stream",
@@ -163,7 +162,7 @@ class IndexConsumer(Construct):
             bisect_batch_on_error=True,
             retry_attempts=RETRY_ATTEMPTS,
             max_record_age=MAX_RECORD_AGE,
-            on_failure=SendOnlyQueueOnFailure(self.failures),
+            on_failure=SendOnlyQueueOnFailure(failure_queue),
             filters=[lambda_.FilterCriteria.filter(f) for f in FILTERS],
         )
         # Lambda checks the role's stream and queue permissions when it creates the mapping.
