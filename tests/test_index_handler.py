@@ -31,6 +31,7 @@ from collector.store.schema import AUDIT_TABLE, TIME_INDEX_ATTRIBUTES
 from collector.trail import late
 from tests.conftest import run
 from tests.public_samples import PUBLIC, render_sam
+from tests.trail_support import new_bucket
 
 pytestmark = pytest.mark.dynamodb
 
@@ -72,9 +73,7 @@ def deployment(
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
     dynamodb = boto3.client("dynamodb", endpoint_url=dynamodb_local, region_name="us-east-1")
     table = stream_table(dynamodb)
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
-    bucket = f"trail-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = new_bucket(moto_endpoint)
     monkeypatch.setenv("COLLECTOR_STORE", "dynamodb")
     monkeypatch.setenv("COLLECTOR_TABLE_NAME", table)
     monkeypatch.setenv("COLLECTOR_TRAIL_BUCKET", bucket)

@@ -9,20 +9,14 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from collector.config import ConfigError, Settings
-from collector.metrics import EmfWriter
-from collector.model import Invocation
-from collector.pipeline import Pipeline
-from collector.sampling import iter_events
+from collector.config import ConfigError
 from collector.store import Query
 from collector.trail import layout
 from collector.trail.layout import part_key
@@ -37,9 +31,11 @@ from collector.trail_handler import (
     run,
     start_minute,
 )
-from tests.conftest import ROOT, Backend, make_table
+from tests.conftest import ROOT, Backend
 from tests.conftest import run as run_async
 from tests.trail.seed import DAYS, FIRST_DAY, seed
+from tests.trail_support import deployment as trail_deployment
+from tests.trail_support import process
 
 pytestmark = pytest.mark.dynamodb
 
@@ -55,17 +51,8 @@ def deployment(
     """A table on DynamoDB Local, a versioned bucket on moto, and the exporter's environment."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
-    table = make_table(dynamodb_local)
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
-    bucket = f"trail-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)  # also turns versioning on
-    env = {
-        "COLLECTOR_STORE": "dynamodb",
-        "COLLECTOR_TABLE_NAME": table,
-        "COLLECTOR_TRAIL_BUCKET": bucket,
-        "COLLECTOR_TRAIL_EXPORT_DAYS": str(DAYS + 1),  # the seeded days, and today
-    }
-    yield env, s3, Backend("dynamodb-local", Settings(store="dynamodb", table_name=table), dynamodb_local)
+    # the seeded days, and today; Object Lock also turns versioning on
+    yield trail_deployment(dynamodb_local, moto_endpoint, export_days=DAYS + 1, object_lock=True)
 
 
 def rows_in(s3: Any, bucket: str) -> dict[str, list[str]]:
@@ -101,21 +88,6 @@ class Context:
     def get_remaining_time_in_millis(self) -> int:
         self.left -= 1
         return 15 * 60_000 if self.left >= 0 else int(BUDGET_MARGIN.total_seconds() * 1000) - 1
-
-
-async def process(backend: Backend, moments: list[datetime], seed_: int = 8) -> list[str]:
-    """One generated event recorded at each moment, through the pipeline; their keys."""
-    store = await backend.open()
-    try:
-        pipeline = Pipeline(store, EmfWriter("T", "trail-test", lambda _line: None), backend.settings)
-        events = iter_events(count=len(moments), direction="OUTBOUND", recipients=1, seed=seed_)
-        keys = []
-        for n, (event, at) in enumerate(zip(events, moments, strict=True)):
-            await pipeline.process(event, Invocation(f"p{seed_}-{n}", "1", at))
-            keys.append(str(event["invocationId"]))
-        return keys
-    finally:
-        await store.close()
 
 
 async def stored_keys(backend: Backend) -> set[str]:

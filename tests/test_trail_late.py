@@ -18,16 +18,13 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from collector.config import Settings
-from collector.metrics import EmfWriter
-from collector.model import Invocation
-from collector.pipeline import Pipeline
-from collector.sampling import iter_events
 from collector.trail import late, layout
 from collector.trail.s3 import TRAIL_PREFIX
 from collector.trail_handler import marker_minute, run
-from tests.conftest import Backend, make_table
+from tests.conftest import Backend
 from tests.conftest import run as run_async
+from tests.trail_support import deployment as trail_deployment
+from tests.trail_support import process
 
 pytestmark = pytest.mark.dynamodb
 
@@ -43,32 +40,13 @@ def deployment(
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
     monkeypatch.setattr(late, "SETTLE", timedelta(0))  # these runs' clock is not S3's
-    table = make_table(dynamodb_local)
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
-    bucket = f"trail-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    env = {
-        "COLLECTOR_STORE": "dynamodb",
-        "COLLECTOR_TABLE_NAME": table,
-        "COLLECTOR_TRAIL_BUCKET": bucket,
-        "COLLECTOR_TRAIL_EXPORT_DAYS": "2",  # yesterday (DAY) and today
-    }
-    yield env, s3, Backend("dynamodb-local", Settings(store="dynamodb", table_name=table), dynamodb_local)
+    # yesterday (DAY) and today
+    yield trail_deployment(dynamodb_local, moto_endpoint, export_days=2, object_lock=False)
 
 
 async def record(backend: Backend, moments: list[datetime], seed: int) -> list[str]:
-    """One generated event recorded at each moment, through the pipeline; their keys."""
-    store = await backend.open()
-    try:
-        pipeline = Pipeline(store, EmfWriter("T", "late-test", lambda _line: None), backend.settings)
-        events = iter_events(count=len(moments), direction="INBOUND", recipients=1, seed=seed)
-        keys = []
-        for n, (event, at) in enumerate(zip(events, moments, strict=True)):
-            await pipeline.process(event, Invocation(f"l{seed}-{n}", "1", at))
-            keys.append(str(event["invocationId"]))
-        return keys
-    finally:
-        await store.close()
+    """One generated inbound event recorded at each moment, through the pipeline; their keys."""
+    return await process(backend, moments, seed, direction="INBOUND")
 
 
 def exported(s3: Any, bucket: str) -> list[str]:

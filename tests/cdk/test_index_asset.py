@@ -4,7 +4,6 @@ Local; its pages land in the table and its late markers in S3 on moto."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -15,6 +14,7 @@ from collector.store.dynamodb import encode_item
 from collector.trail import late
 from tests.cdk.support import LAMBDA_ENV, run_probe
 from tests.test_index_handler import page_items, record, stream_event, stream_table
+from tests.trail_support import new_bucket
 
 pytestmark = pytest.mark.dynamodb
 DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
@@ -30,9 +30,7 @@ def test_the_consumer_runs_from_the_asset_and_pages_a_real_stream(
     table = stream_table(dynamodb)
     for n in range(3):
         dynamodb.put_item(TableName=table, Item=encode_item(record(n, DAY + timedelta(seconds=n))))
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
-    bucket = f"trail-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = new_bucket(moto_endpoint)
     env = {
         **LAMBDA_ENV,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,

@@ -4,12 +4,10 @@ moto. Its object is byte for byte what a local export of the same records writes
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from cdk.asset import LOCAL_PLATFORM, build_asset, find_runtime_python
@@ -26,6 +24,7 @@ from collector.trail.layout import part_key
 from collector.trail.s3 import TRAIL_PREFIX
 from tests.cdk.support import LAMBDA_ENV, run_probe
 from tests.conftest import make_table, run
+from tests.trail_support import new_bucket
 
 pytestmark = pytest.mark.dynamodb
 DAY = (datetime.now(UTC) - timedelta(days=3)).date()
@@ -60,9 +59,7 @@ def test_the_exporter_runs_from_its_asset_and_layer_and_writes_a_local_exports_b
     table = make_table(dynamodb_local)
     run(seed(table, tmp_path))
     local = tmp_path / part_key(DAY, 0, 1439)
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
-    bucket = f"trail-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = new_bucket(moto_endpoint)
     env = {
         **LAMBDA_ENV,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
